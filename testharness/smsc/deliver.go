@@ -1,0 +1,204 @@
+package smsc
+
+import (
+	"slices"
+	"time"
+
+	"smppbridge/smpp/pdu"
+)
+
+// delivery is a deliver_sm or data_sm the SMSC owes an ESME: a receipt or an
+// MO message. Like a real SMSC it keeps it until the ESME acknowledges it,
+// resending after an error answer, a timeout or a lost bind.
+type delivery struct {
+	systemID string // "" for MO to whichever account is bound
+	receipt  bool
+	msgID    string
+	p        pdu.PDU // owns all its slices
+	prefer   *session
+	avoid    *session
+	order    uint64 // FIFO position, kept across resends
+	attempts int
+	gate     *gate
+}
+
+// gate holds a submit_sm_resp until the receipts sent before it are answered
+// (receipts.before_resp), or 5 s have passed.
+type gate struct {
+	n        int
+	release  func()
+	released bool
+	armed    bool
+}
+
+// arm sets what happens when the gate opens. Callers hold s.mu.
+func (g *gate) arm(fn func()) {
+	g.release, g.armed = fn, true
+	if g.n <= 0 {
+		g.open()
+	}
+}
+
+func (g *gate) done() {
+	g.n--
+	if g.n <= 0 && g.armed {
+		g.open()
+	}
+}
+
+func (g *gate) open() {
+	if !g.released && g.release != nil {
+		g.released = true
+		g.release()
+	}
+}
+
+func (s *Server) enqueueLocked(d *delivery) {
+	if d.order == 0 {
+		s.deliverySeq++
+		d.order = s.deliverySeq
+	}
+	if d.gate != nil {
+		g := d.gate
+		s.sched.after(5*time.Second, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			g.n = 0
+			if g.armed {
+				g.open()
+			}
+		})
+	}
+	a := s.account(d.systemID)
+	a.queue = append(a.queue, d)
+	s.total.QueuedDeliver++
+	s.dispatchLocked(d.systemID)
+}
+
+func sortDeliveries(ds []*delivery) {
+	slices.SortFunc(ds, func(a, b *delivery) int {
+		switch {
+		case a.order < b.order:
+			return -1
+		case a.order > b.order:
+			return 1
+		}
+		return 0
+	})
+}
+
+func (s *Server) dispatchAllLocked() {
+	for id := range s.acct {
+		s.dispatchLocked(id)
+	}
+}
+
+// dispatchLocked sends queued deliveries of an account, in order, while some
+// receiver bind has a free slot in its deliver window.
+func (s *Server) dispatchLocked(systemID string) {
+	a := s.acct[systemID]
+	if a == nil {
+		return
+	}
+	now := time.Now()
+	for len(a.queue) > 0 {
+		d := a.queue[0]
+		ss := s.pickSessionLocked(d)
+		if ss == nil {
+			break
+		}
+		a.queue[0] = nil
+		a.queue = a.queue[1:]
+		s.total.QueuedDeliver--
+		d.p.Seq = 0
+		seq := ss.request(&d.p)
+		ss.pending[seq] = &outRequest{id: d.p.ID, d: d, sentAt: now}
+		d.attempts++
+		acct := s.account(ss.systemID)
+		if d.receipt {
+			s.total.ReceiptsSent++
+			acct.counters.ReceiptsSent++
+		} else {
+			s.total.MOSent++
+			acct.counters.MOSent++
+		}
+	}
+	if len(a.queue) == 0 {
+		a.queue = nil // let the backing array go
+	}
+	s.notifyLocked()
+}
+
+// pickSessionLocked chooses the bind for a delivery: the preferred one when
+// it can take it, else the least loaded receiver of the account, avoiding
+// d.avoid when another exists.
+func (s *Server) pickSessionLocked(d *delivery) *session {
+	limit := s.beh.DeliverWindow
+	ok := func(ss *session) bool {
+		return ss.canReceive() && !ss.closing && ss.unbindSent.IsZero() && len(ss.pending) < limit &&
+			(d.systemID == "" || ss.systemID == d.systemID)
+	}
+	if d.prefer != nil && ok(d.prefer) {
+		if _, alive := s.sessions[d.prefer]; alive {
+			return d.prefer
+		}
+	}
+	var best, fallback *session
+	for ss := range s.sessions {
+		if !ok(ss) {
+			continue
+		}
+		if ss == d.avoid {
+			fallback = ss
+			continue
+		}
+		if best == nil || len(ss.pending) < len(best.pending) || (len(ss.pending) == len(best.pending) && ss.id < best.id) {
+			best = ss
+		}
+	}
+	if best == nil {
+		return fallback
+	}
+	return best
+}
+
+// deliveryAnswered handles the ESME's answer to a deliver_sm or data_sm.
+func (s *Server) deliveryAnswered(ss *session, d *delivery, failed bool) {
+	acct := s.account(ss.systemID)
+	switch {
+	case d.receipt && !failed:
+		s.total.ReceiptsAcked++
+		acct.counters.ReceiptsAcked++
+	case d.receipt:
+		s.total.ReceiptsNacked++
+		acct.counters.ReceiptsNacked++
+	case !failed:
+		s.total.MOAcked++
+		acct.counters.MOAcked++
+	default:
+		s.total.MONacked++
+		acct.counters.MONacked++
+	}
+	if d.gate != nil {
+		d.gate.done()
+		d.gate = nil
+	}
+	if failed {
+		s.sched.after(s.beh.DeliverRetry.D(), func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.closed {
+				return
+			}
+			a := s.account(d.systemID)
+			a.queue = append(a.queue, d)
+			sortDeliveries(a.queue)
+			s.total.QueuedDeliver++
+			s.dispatchLocked(d.systemID)
+		})
+	}
+	s.dispatchLocked(ss.systemID)
+	if d.systemID != ss.systemID {
+		s.dispatchLocked(d.systemID)
+	}
+}

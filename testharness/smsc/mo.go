@@ -1,0 +1,176 @@
+package smsc
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"smppbridge/smpp/coding"
+	"smppbridge/smpp/pdu"
+)
+
+// MO is a mobile-originated message to inject towards the ESMEs.
+type MO struct {
+	// SystemID is the account whose receiver binds get it; "" means any
+	// account with a receiver bound. Without a receiver bound it is queued
+	// until one binds, as an SMSC stores and forwards.
+	SystemID string `json:"system_id"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Text     string `json:"text"`
+	// Encoding: "auto" (GSM-7 when possible, else UCS-2; default), "gsm7", "ucs2" or "latin1".
+	Encoding string `json:"encoding"`
+	// Concat: how long texts are split: "udh8" (default), "udh16", "sar" or "payload".
+	Concat string `json:"concat"`
+	// PDU: "deliver_sm" (default) or "data_sm".
+	PDU string `json:"pdu"`
+	// Ref is the concatenation reference; 0 picks the next one.
+	Ref uint16 `json:"ref"`
+}
+
+// InjectMO queues an inbound message and returns how many PDUs it became.
+func (s *Server) InjectMO(mo MO) (parts int, err error) {
+	if mo.From == "" || mo.To == "" {
+		return 0, errors.New("smsc: MO needs from and to")
+	}
+	enc := coding.Choose(mo.Text)
+	switch mo.Encoding {
+	case "", "auto":
+	case "gsm7":
+		if !coding.IsGSM7(mo.Text) {
+			return 0, errors.New("smsc: text has characters outside GSM 03.38")
+		}
+		enc = coding.GSM7
+	case "ucs2":
+		enc = coding.UCS2
+	case "latin1":
+		if _, ok := coding.EncodeLatin1(nil, mo.Text); !ok {
+			return 0, errors.New("smsc: text has characters outside Latin-1")
+		}
+		enc = coding.Latin1
+	default:
+		return 0, fmt.Errorf("smsc: encoding %q is not auto, gsm7, ucs2 or latin1", mo.Encoding)
+	}
+	mode := coding.ModeUDH8
+	switch mo.Concat {
+	case "", "udh8":
+	case "udh16":
+		mode = coding.ModeUDH16
+	case "sar":
+		mode = coding.ModeSAR
+	case "payload":
+		mode = coding.ModePayload
+	default:
+		return 0, fmt.Errorf("smsc: concat %q is not udh8, udh16, sar or payload", mo.Concat)
+	}
+	id := pdu.DeliverSM
+	switch mo.PDU {
+	case "", "deliver_sm":
+	case "data_sm":
+		id = pdu.DataSM
+		mode = coding.ModePayload // data_sm has no short_message
+	default:
+		return 0, fmt.Errorf("smsc: pdu %q is not deliver_sm or data_sm", mo.PDU)
+	}
+	if mo.SystemID != "" && len(s.cfg.Accounts) > 0 {
+		if _, ok := s.accounts[mo.SystemID]; !ok {
+			return 0, fmt.Errorf("smsc: no account %q", mo.SystemID)
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := &s.beh
+	texts := []string{mo.Text}
+	if mode != coding.ModePayload {
+		texts = coding.Split(mo.Text, enc, mode)
+	}
+	ref := mo.Ref
+	if ref == 0 {
+		s.idSeq++
+		ref = uint16(s.idSeq%0xFFFF) + 1
+	}
+	src, dst := moAddress(mo.From), moAddress(mo.To)
+	for i, t := range texts {
+		d := &delivery{systemID: mo.SystemID}
+		p := &d.p
+		p.ID = id
+		p.Source, p.Dest = src, dst
+		p.DataCoding = enc.DataCoding()
+		var ud []byte
+		if enc == coding.GSM7 && b.GSM7Packed {
+			sept, _ := coding.EncodeGSM7(nil, t)
+			fill := 0
+			if len(texts) > 1 && (mode == coding.ModeUDH8 || mode == coding.ModeUDH16) {
+				fill = coding.FillBits(udhLen(mode))
+			}
+			ud = coding.PackSeptets(nil, sept, fill)
+		} else {
+			ud = encodeText(enc, t)
+		}
+		if len(texts) > 1 {
+			c := coding.Concat{Ref: ref, Total: uint8(len(texts)), Seq: uint8(i + 1), Ref16: mode == coding.ModeUDH16}
+			switch mode {
+			case coding.ModeUDH8, coding.ModeUDH16:
+				p.ESMClass |= pdu.ESMClassUDHI
+				ud = append(coding.AppendConcatUDH(nil, c), ud...)
+			case coding.ModeSAR:
+				p.TLVs = append(p.TLVs,
+					pdu.TLV{Tag: pdu.TagSarMsgRefNum, Value: []byte{byte(ref >> 8), byte(ref)}},
+					pdu.TLV{Tag: pdu.TagSarTotalSegments, Value: []byte{c.Total}},
+					pdu.TLV{Tag: pdu.TagSarSegmentSeqnum, Value: []byte{c.Seq}})
+			}
+		}
+		if id == pdu.DataSM || mode == coding.ModePayload || len(ud) > 254 {
+			p.TLVs = append(p.TLVs, pdu.TLV{Tag: pdu.TagMessagePayload, Value: ud})
+		} else {
+			p.ShortMessage = ud
+		}
+		s.enqueueLocked(d)
+	}
+	s.log.Info("MO queued", "system_id", mo.SystemID, "from", mo.From, "to", mo.To, "parts", len(texts))
+	return len(texts), nil
+}
+
+func udhLen(m coding.Mode) int {
+	if m == coding.ModeUDH16 {
+		return 7
+	}
+	return 6
+}
+
+func encodeText(enc coding.Encoding, t string) []byte {
+	switch enc {
+	case coding.GSM7:
+		b, _ := coding.EncodeGSM7(nil, t)
+		return b
+	case coding.Latin1:
+		b, _ := coding.EncodeLatin1(nil, t)
+		return b
+	case coding.IA5:
+		b, _ := coding.EncodeIA5(nil, t)
+		return b
+	default:
+		return coding.EncodeUCS2(nil, t)
+	}
+}
+
+// moAddress gives E.164 numbers TON 1 / NPI 1 without "+", alphanumeric
+// senders TON 5 / NPI 0 and short numbers TON 3 / NPI 0.
+func moAddress(a string) pdu.Address {
+	digits := strings.TrimPrefix(a, "+")
+	allDigits := digits != ""
+	for _, r := range digits {
+		if r < '0' || r > '9' {
+			allDigits = false
+		}
+	}
+	switch {
+	case !allDigits:
+		return pdu.Address{TON: 5, NPI: 0, Addr: []byte(a)}
+	case strings.HasPrefix(a, "+") || len(digits) > 8:
+		return pdu.Address{TON: 1, NPI: 1, Addr: []byte(digits)}
+	default:
+		return pdu.Address{TON: 3, NPI: 0, Addr: []byte(digits)}
+	}
+}

@@ -1,0 +1,624 @@
+package smsc
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"smppbridge/smpp/coding"
+	"smppbridge/smpp/pdu"
+)
+
+// Message is one complete message as the SMSC understood it: its parts
+// reassembled and its text decoded.
+type Message struct {
+	ID                 string    `json:"id"`  // message id of the first part
+	IDs                []string  `json:"ids"` // message id of every part, in part order
+	SystemID           string    `json:"system_id"`
+	Command            string    `json:"command"` // submit_sm, data_sm or submit_multi
+	From               string    `json:"from"`
+	To                 string    `json:"to"`
+	SourceTON          byte      `json:"source_ton"`
+	SourceNPI          byte      `json:"source_npi"`
+	DestTON            byte      `json:"dest_ton"`
+	DestNPI            byte      `json:"dest_npi"`
+	Text               string    `json:"text"`
+	DataCoding         byte      `json:"data_coding"`
+	ESMClass           byte      `json:"esm_class"`
+	RegisteredDelivery byte      `json:"registered_delivery"`
+	Concat             string    `json:"concat,omitempty"` // "", udh8, udh16, sar or payload
+	Segments           int       `json:"segments"`
+	Incomplete         bool      `json:"incomplete,omitempty"` // parts missing when concat_timeout passed
+	Parts              []Part    `json:"parts"`
+	ReceivedAt         time.Time `json:"received_at"`
+}
+
+// Part is one PDU of a message.
+type Part struct {
+	ID         string    `json:"id"`
+	Seq        int       `json:"seq"`
+	Text       string    `json:"text"`
+	Data       []byte    `json:"data"` // the user data as sent, without UDH
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// partState is what the SMSC knows about one accepted part: enough to answer
+// query_sm and cancel_sm and to write its receipt.
+type partState struct {
+	id       string
+	num      uint64 // numeric id behind id, for hex/decimal receipt forms
+	systemID string
+	src, dst pdu.Address
+	text     string
+	seq      int
+	total    int
+	regDlv   byte
+	submitAt time.Time
+	doneAt   time.Time
+	state    pdu.MessageState
+	stat     string
+	errCode  string
+	canceled bool
+	receipt  bool // a receipt is wanted for this part
+	from     *session
+}
+
+type concatKey struct {
+	systemID, src, dst string
+	ref                uint16
+	total              uint8
+	ref16              bool
+}
+
+type partial struct {
+	msg  *Message
+	seen map[int]bool
+}
+
+// parsedBody is a submitted message body split into its header facts and text.
+type parsedBody struct {
+	body   []byte
+	concat coding.Concat
+	kind   string // "", udh8, udh16, sar, payload
+	multi  bool   // one part of a concatenated message
+	fill   int
+}
+
+func parseBody(p *pdu.PDU) (parsedBody, error) {
+	var pb parsedBody
+	pb.body = p.ShortMessage
+	if payload, ok := p.TLV(pdu.TagMessagePayload); ok && len(p.ShortMessage) == 0 {
+		pb.body, pb.kind = payload, "payload"
+	}
+	if p.ESMClass&pdu.ESMClassUDHI != 0 {
+		c, found, hl, err := coding.ParseUDH(pb.body)
+		if err != nil {
+			return pb, err
+		}
+		pb.body, pb.fill = pb.body[hl:], coding.FillBits(hl)
+		if found && c.Total > 1 {
+			pb.concat, pb.multi = c, true
+			pb.kind = "udh8"
+			if c.Ref16 {
+				pb.kind = "udh16"
+			}
+		}
+		return pb, nil
+	}
+	ref, ok1 := p.TLV(pdu.TagSarMsgRefNum)
+	tot, ok2 := p.TLV(pdu.TagSarTotalSegments)
+	seq, ok3 := p.TLV(pdu.TagSarSegmentSeqnum)
+	if ok1 && ok2 && ok3 && len(ref) == 2 && len(tot) == 1 && len(seq) == 1 && tot[0] > 1 {
+		pb.concat = coding.Concat{Ref: binary.BigEndian.Uint16(ref), Total: tot[0], Seq: seq[0], Ref16: true}
+		pb.multi, pb.kind = true, "sar"
+	}
+	return pb, nil
+}
+
+func encodingOf(dc byte) coding.Encoding {
+	switch dc {
+	case pdu.CodingUCS2:
+		return coding.UCS2
+	case pdu.CodingIA5:
+		return coding.IA5
+	case pdu.CodingDefault:
+		return coding.GSM7
+	default:
+		return coding.Latin1
+	}
+}
+
+// submitResult is what handleSubmit decided under the lock and carries out
+// after releasing it.
+type submitResult struct {
+	resp     pdu.PDU
+	latency  time.Duration
+	noAnswer bool
+	drop     bool
+	finish   []*partState // parts whose outcome starts counting once the resp is out
+	gate     *gate        // receipts-before-resp: the resp waits for their answers
+}
+
+func (ss *session) handleSubmit(p *pdu.PDU) {
+	s := ss.srv
+	now := time.Now()
+	var res submitResult
+	s.mu.Lock()
+	s.decideSubmit(ss, p, now, &res)
+	if !res.noAnswer && !res.drop {
+		ss.inflight++
+	}
+	s.mu.Unlock()
+	switch {
+	case res.drop:
+		ss.close()
+	case res.noAnswer:
+	case res.gate != nil:
+		// Encode now: p and res.resp borrow from the read buffer.
+		b, _ := pdu.Append(nil, &res.resp)
+		s.mu.Lock()
+		res.gate.arm(func() { ss.respondLocked(b, res.finish) })
+		s.mu.Unlock()
+	case res.latency > 0:
+		b, _ := pdu.Append(nil, &res.resp)
+		s.sched.after(res.latency, func() {
+			s.mu.Lock()
+			ss.respondLocked(b, res.finish)
+			s.mu.Unlock()
+		})
+	default:
+		ss.writePDU(&res.resp)
+		s.mu.Lock()
+		ss.inflight--
+		s.startOutcomesLocked(res.finish)
+		s.mu.Unlock()
+	}
+}
+
+// respondLocked writes a held-back response and starts its parts' outcome clocks.
+func (ss *session) respondLocked(b []byte, finish []*partState) {
+	ss.outMu.Lock()
+	ss.out = append(ss.out, b...)
+	ss.outMu.Unlock()
+	ss.kick()
+	ss.srv.pdusOut.Add(1)
+	ss.inflight--
+	ss.srv.startOutcomesLocked(finish)
+}
+
+// decideSubmit applies faults, limits and rules in the order a carrier's
+// SMSC would, then accepts the message. Callers hold s.mu.
+func (s *Server) decideSubmit(ss *session, p *pdu.PDU, now time.Time, res *submitResult) {
+	b := &s.beh
+	sys := ss.systemID
+	a := s.account(sys)
+	res.resp.Header = pdu.Header{ID: p.ID.Resp(), Seq: p.Seq}
+	switch p.ID {
+	case pdu.SubmitSM:
+		s.total.SubmitSM++
+		a.counters.SubmitSM++
+	case pdu.DataSM:
+		s.total.DataSM++
+		a.counters.DataSM++
+	case pdu.SubmitMulti:
+		s.total.SubmitMulti++
+		a.counters.SubmitMulti++
+	}
+	defer s.notifyLocked()
+	if b.NoResponseRate > 0 && s.randFloat() < b.NoResponseRate {
+		res.noAnswer = true
+		s.total.NotAnswered++
+		a.counters.NotAnswered++
+		return
+	}
+	status := pdu.StatusOK
+	if b.Window > 0 && ss.inflight >= b.Window {
+		s.total.WindowExceeded++
+		a.counters.WindowExceeded++
+		if b.WindowAction == "drop" {
+			s.total.Drops++
+			a.counters.Drops++
+			res.drop = true
+			return
+		}
+		status = pdu.StatusThrottled
+	}
+	pb, err := parseBody(p)
+	if err != nil && status == pdu.StatusOK {
+		status = pdu.StatusInvEsmClass
+	}
+	var dests []pdu.Address
+	if p.ID == pdu.SubmitMulti {
+		for _, d := range p.Dests {
+			dests = append(dests, d.Address) // distribution lists are refused below
+		}
+	} else {
+		dests = []pdu.Address{p.Dest}
+	}
+	var text string
+	if status == pdu.StatusOK {
+		text = coding.Decode(p.DataCoding, pb.body, b.GSM7Packed, pb.fill)
+	}
+	segs := 1
+	if pb.kind == "payload" && !pb.multi {
+		segs = coding.Segments(text, encodingOf(p.DataCoding), coding.ModeUDH8)
+	}
+	if status == pdu.StatusOK && b.MaxSegmentsPerSecond > 0 && !a.take(now, float64(segs*len(dests)), b) {
+		status = pdu.StatusThrottled
+	}
+	if status == pdu.StatusOK && a.qfullLeft > 0 {
+		a.qfullLeft--
+		status = pdu.StatusMsgQFul
+	}
+	if status == pdu.StatusOK && p.ID != pdu.SubmitMulti {
+		if len(p.Dest.Addr) == 0 {
+			status = pdu.StatusInvDstAdr
+		} else if r := s.ruleFor(string(p.Dest.Addr)); r != nil && r.SubmitStatus != 0 {
+			status = pdu.Status(r.SubmitStatus)
+		}
+	}
+	if status == pdu.StatusOK && p.ID == pdu.SubmitMulti && (len(p.Dests) == 0 || len(p.Dests) > 254) {
+		status = pdu.StatusInvNumDests
+	}
+	if status == pdu.StatusOK {
+		id, num := s.newMessageIDLocked()
+		res.resp.MessageID = []byte(id)
+		if b.Receipts.BeforeResp && p.RegisteredDelivery&0x03 != 0 {
+			res.gate = &gate{}
+		}
+		for i, d := range dests {
+			if p.ID == pdu.SubmitMulti {
+				if p.Dests[i].Flag != 1 {
+					res.resp.Unsuccess = append(res.resp.Unsuccess, pdu.Unsuccess{Address: pdu.Address{Addr: d.Addr}, Status: pdu.StatusInvDLName})
+					continue
+				}
+				if r := s.ruleFor(string(d.Addr)); r != nil && r.SubmitStatus != 0 {
+					res.resp.Unsuccess = append(res.resp.Unsuccess, pdu.Unsuccess{Address: d, Status: pdu.Status(r.SubmitStatus)})
+					continue
+				}
+			}
+			ps := s.acceptPartLocked(ss, p, d, id, num, &pb, text, segs, now)
+			if res.gate != nil && ps.receipt {
+				s.finishPartLocked(ps, res.gate)
+			} else {
+				res.finish = append(res.finish, ps)
+			}
+		}
+		if res.gate != nil && res.gate.n == 0 {
+			res.gate = nil // no receipt turned out to be wanted
+		}
+		s.total.Segments += int64(len(dests))
+		a.counters.Segments += int64(len(dests))
+		a.accepted++
+		if b.QueueFullEvery > 0 && b.QueueFullBurst > 0 && a.accepted >= b.QueueFullEvery {
+			a.accepted, a.qfullLeft = 0, b.QueueFullBurst
+		}
+	}
+	res.resp.Status = status
+	switch status {
+	case pdu.StatusOK:
+	case pdu.StatusThrottled:
+		s.total.Throttled++
+		a.counters.Throttled++
+	case pdu.StatusMsgQFul:
+		s.total.QueueFull++
+		a.counters.QueueFull++
+	default:
+		s.total.Rejected++
+		a.counters.Rejected++
+	}
+	if res.gate == nil {
+		res.latency = s.draw(b.ResponseLatency)
+	}
+}
+
+// take removes n tokens from the account's bucket when it holds enough.
+func (a *accountState) take(now time.Time, n float64, b *Behaviour) bool {
+	burst := float64(b.RateBurst)
+	if burst <= 0 {
+		burst = max(b.MaxSegmentsPerSecond, 1)
+	}
+	if a.tokensAt.IsZero() {
+		a.tokens = burst
+	} else {
+		a.tokens = min(burst, a.tokens+now.Sub(a.tokensAt).Seconds()*b.MaxSegmentsPerSecond)
+	}
+	a.tokensAt = now
+	n = min(n, burst) // a message larger than the bucket still gets through when it is full
+	if a.tokens < n {
+		return false
+	}
+	a.tokens -= n
+	return true
+}
+
+func (s *Server) ruleFor(dest string) *Rule {
+	for i := range s.beh.Rules {
+		if s.beh.Rules[i].matches(dest) {
+			return &s.beh.Rules[i]
+		}
+	}
+	return nil
+}
+
+// acceptPartLocked records an accepted part and, when it completes a message,
+// the message. Everything kept is copied out of the read buffer.
+func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id string, num uint64, pb *parsedBody, text string, segs int, now time.Time) *partState {
+	b := &s.beh
+	seq, total := 1, 1
+	if pb.multi {
+		seq, total = int(pb.concat.Seq), int(pb.concat.Total)
+	}
+	ps := &partState{
+		id: id, num: num, systemID: ss.systemID,
+		src: copyAddr(p.Source), dst: copyAddr(dest),
+		text: text, seq: seq, total: total, regDlv: p.RegisteredDelivery,
+		submitAt: now, state: pdu.StateEnroute, from: ss,
+	}
+	ps.stat, ps.errCode = s.outcomeLocked(string(dest.Addr), seq)
+	ps.receipt = s.wantReceiptLocked(ps)
+	key := id
+	if _, dup := s.parts[key]; dup { // submit_multi: one id, several destinations
+		key = id + "/" + string(dest.Addr)
+	}
+	s.parts[key] = ps
+	part := Part{ID: id, Seq: seq, Text: text, Data: append([]byte(nil), pb.body...), ReceivedAt: now}
+	if !pb.multi {
+		m := s.newMessage(p, ps, pb, now)
+		m.Text, m.Segments = text, segs
+		m.Parts = []Part{part}
+		m.IDs = []string{id}
+		s.recordLocked(m)
+		return ps
+	}
+	ck := concatKey{systemID: ss.systemID, src: string(ps.src.Addr), dst: string(ps.dst.Addr), ref: pb.concat.Ref, total: pb.concat.Total, ref16: pb.concat.Ref16}
+	pm := s.partial[ck]
+	if pm == nil {
+		pm = &partial{msg: s.newMessage(p, ps, pb, now), seen: map[int]bool{}}
+		pm.msg.Segments = total
+		s.partial[ck] = pm
+		s.sched.after(b.ConcatTimeout.D(), func() { s.expirePartial(ck, pm) })
+	}
+	if pm.seen[seq] {
+		// A resent part replaces the earlier copy: the ESME thought it lost.
+		pm.msg.Parts = slices.DeleteFunc(pm.msg.Parts, func(x Part) bool { return x.Seq == seq })
+	}
+	pm.seen[seq] = true
+	pm.msg.Parts = append(pm.msg.Parts, part)
+	if len(pm.seen) == total {
+		delete(s.partial, ck)
+		s.completeLocked(pm.msg)
+	}
+	return ps
+}
+
+func copyAddr(a pdu.Address) pdu.Address {
+	return pdu.Address{TON: a.TON, NPI: a.NPI, Addr: append([]byte(nil), a.Addr...)}
+}
+
+func (s *Server) newMessage(p *pdu.PDU, ps *partState, pb *parsedBody, now time.Time) *Message {
+	return &Message{
+		SystemID: ps.systemID, Command: p.ID.String(),
+		From: string(ps.src.Addr), To: string(ps.dst.Addr),
+		SourceTON: ps.src.TON, SourceNPI: ps.src.NPI, DestTON: ps.dst.TON, DestNPI: ps.dst.NPI,
+		DataCoding: p.DataCoding, ESMClass: p.ESMClass, RegisteredDelivery: p.RegisteredDelivery,
+		Concat: pb.kind, ReceivedAt: now,
+	}
+}
+
+func (s *Server) completeLocked(m *Message) {
+	slices.SortFunc(m.Parts, func(a, b Part) int { return a.Seq - b.Seq })
+	var sb strings.Builder
+	m.IDs = make([]string, len(m.Parts))
+	for i, p := range m.Parts {
+		sb.WriteString(p.Text)
+		m.IDs[i] = p.ID
+	}
+	m.Text = sb.String()
+	m.ID = m.IDs[0]
+	s.recordLocked(m)
+}
+
+func (s *Server) expirePartial(ck concatKey, pm *partial) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.partial[ck] != pm {
+		return
+	}
+	delete(s.partial, ck)
+	pm.msg.Incomplete = true
+	s.completeLocked(pm.msg)
+	s.log.Info("long message incomplete after concat_timeout", "system_id", ck.systemID, "from", ck.src, "to", ck.dst, "parts", len(pm.msg.Parts), "of", ck.total)
+}
+
+// recordLocked keeps m in the ring of recent messages, forgetting the oldest.
+func (s *Server) recordLocked(m *Message) {
+	if m.ID == "" && len(m.IDs) > 0 {
+		m.ID = m.IDs[0]
+	}
+	s.total.Messages++
+	s.account(m.SystemID).counters.Messages++
+	if len(s.msgs) < s.cfg.KeepMessages {
+		s.msgs = append(s.msgs, m)
+		return
+	}
+	old := s.msgs[s.msgHead]
+	for _, id := range old.IDs {
+		if ps := s.parts[id]; ps != nil && !ps.doneAt.IsZero() {
+			delete(s.parts, id)
+		}
+	}
+	s.msgs[s.msgHead] = m
+	s.msgHead = (s.msgHead + 1) % len(s.msgs)
+}
+
+// Messages returns the kept messages, oldest first.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Message, 0, len(s.msgs))
+	for i := range s.msgs {
+		out = append(out, *s.msgs[(s.msgHead+i)%len(s.msgs)])
+	}
+	return out
+}
+
+// outcomeLocked decides a part's fate: a destination rule, else the weighted mix.
+func (s *Server) outcomeLocked(dest string, seq int) (stat, errCode string) {
+	if r := s.ruleFor(dest); r != nil && r.Stat != "" {
+		if r.Segment == 0 || r.Segment == seq {
+			return r.Stat, r.Err
+		}
+		return "DELIVRD", "000"
+	}
+	os := s.beh.Receipts.Outcomes
+	total := 0
+	for _, o := range os {
+		total += o.Weight
+	}
+	n := s.rng.IntN(total)
+	for _, o := range os {
+		if n < o.Weight {
+			return o.Stat, o.Err
+		}
+		n -= o.Weight
+	}
+	return os[len(os)-1].Stat, os[len(os)-1].Err
+}
+
+// wantReceiptLocked applies registered_delivery, the segment selection and
+// the drop faults.
+func (s *Server) wantReceiptLocked(ps *partState) bool {
+	r := &s.beh.Receipts
+	switch {
+	case ps.regDlv&0x03 == 0, r.Never:
+		return false
+	case ps.regDlv&0x03 == 2 && ps.stat == "DELIVRD": // failure receipts only
+		return false
+	case r.Segments == "first" && ps.seq != 1, r.Segments == "last" && ps.seq != ps.total:
+		return false
+	}
+	if rule := s.ruleFor(string(ps.dst.Addr)); rule != nil && rule.NoReceipt {
+		return false
+	}
+	if r.DropRate > 0 && s.randFloat() < r.DropRate {
+		return false
+	}
+	return true
+}
+
+// startOutcomesLocked starts the receipt delay of parts whose response has
+// just been written.
+func (s *Server) startOutcomesLocked(parts []*partState) {
+	if len(parts) == 0 {
+		return
+	}
+	d := s.draw(s.beh.Receipts.Delay)
+	if d <= 0 {
+		for _, ps := range parts {
+			s.finishPartLocked(ps, nil)
+		}
+		return
+	}
+	s.sched.after(d, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, ps := range parts {
+			s.finishPartLocked(ps, nil)
+		}
+	})
+}
+
+// finishPartLocked moves a part to its final state and queues its receipt.
+func (s *Server) finishPartLocked(ps *partState, g *gate) {
+	if ps.canceled || !ps.doneAt.IsZero() || s.closed {
+		return
+	}
+	ps.doneAt = time.Now()
+	ps.state, _ = pdu.StateFromStat(ps.stat)
+	s.notifyLocked()
+	if !ps.receipt {
+		return
+	}
+	r := &s.beh.Receipts
+	for i := 0; i <= r.Duplicates; i++ {
+		d := s.receiptDelivery(ps)
+		if g != nil && i == 0 {
+			g.n++
+			d.gate = g
+		}
+		s.enqueueLocked(d)
+	}
+}
+
+const receiptDate = "0601021504"
+
+// receiptDelivery builds the receipt PDU in the configured form (SMPP 3.4
+// appendix B text, TLVs, or both).
+func (s *Server) receiptDelivery(ps *partState) *delivery {
+	r := &s.beh.Receipts
+	id := ps.id
+	if r.IDFormat != "same" {
+		id = formatID(r.IDFormat, ps.num, s.beh.IDWidth)
+	}
+	layout := receiptDate
+	if r.DateSeconds {
+		layout += "05"
+	}
+	dlvrd := "000"
+	if ps.stat == "DELIVRD" {
+		dlvrd = "001"
+	}
+	d := &delivery{systemID: ps.systemID, receipt: true, msgID: ps.id}
+	p := &d.p
+	p.ID = pdu.DeliverSM
+	if r.PDU == "data_sm" {
+		p.ID = pdu.DataSM
+	}
+	p.ESMClass = pdu.ESMClassReceipt
+	p.Source, p.Dest = ps.dst, ps.src // the receipt comes from the handset's side
+	if r.Format != "tlv" {
+		text := fmt.Appendf(nil, "id:%s sub:001 dlvrd:%s submit date:%s done date:%s stat:%s err:%s text:%s",
+			id, dlvrd, ps.submitAt.UTC().Format(layout), ps.doneAt.UTC().Format(layout), ps.stat, ps.errCode, receiptSnippet(ps.text))
+		if p.ID == pdu.DataSM {
+			p.TLVs = append(p.TLVs, pdu.TLV{Tag: pdu.TagMessagePayload, Value: text})
+		} else {
+			p.ShortMessage = text
+		}
+	}
+	if r.Format != "text" {
+		st, _ := pdu.StateFromStat(ps.stat)
+		code := errCode(ps.errCode)
+		p.TLVs = append(p.TLVs,
+			pdu.TLV{Tag: pdu.TagReceiptedMessageID, Value: append([]byte(id), 0)},
+			pdu.TLV{Tag: pdu.TagMessageState, Value: []byte{byte(st)}},
+			pdu.TLV{Tag: pdu.TagNetworkErrorCode, Value: []byte{3, byte(code >> 8), byte(code)}}, // type 3: GSM
+		)
+	}
+	if r.OtherBind {
+		d.avoid = ps.from
+	} else {
+		d.prefer = ps.from
+	}
+	return d
+}
+
+// receiptSnippet is the first 20 characters of the text, limited to
+// printable ASCII so the receipt stays readable in any alphabet.
+func receiptSnippet(text string) string {
+	var sb strings.Builder
+	n := 0
+	for _, r := range text {
+		if n == 20 {
+			break
+		}
+		if r < 0x20 || r > 0x7E {
+			r = '?'
+		}
+		sb.WriteRune(r)
+		n++
+	}
+	return sb.String()
+}
