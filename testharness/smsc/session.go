@@ -258,7 +258,7 @@ func (ss *session) handleBind(p *pdu.PDU) {
 	}
 	ss.writePDU(&resp)
 	if status == pdu.StatusOK {
-		s.dispatchLocked(systemID)
+		s.dispatchAllLocked() // its own queue and MO addressed to any account
 	}
 	s.mu.Unlock()
 	if status == pdu.StatusOK {
