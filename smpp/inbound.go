@@ -1,0 +1,77 @@
+package smpp
+
+import (
+	"sync/atomic"
+
+	"smppbridge/smpp/pdu"
+)
+
+// Inbound is a deliver_sm or data_sm from the SMSC. PDU owns its memory.
+// The SMSC gets its response only when Respond is called, so a receipt or
+// MO is acknowledged after it has been taken durably, never before.
+type Inbound struct {
+	PDU       pdu.PDU
+	s         *Session
+	responded atomic.Bool
+}
+
+// Respond answers the PDU: pdu.StatusOK once it is stored, or an error
+// status (e.g. pdu.StatusMsgQFul) to have the SMSC send it again later.
+// Only the first call counts. After the bind is gone it does nothing; the
+// SMSC will resend.
+func (in *Inbound) Respond(status pdu.Status) {
+	if !in.responded.CompareAndSwap(false, true) {
+		return
+	}
+	s := in.s
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	resp := pdu.PDU{Header: pdu.Header{ID: in.PDU.ID.Resp(), Status: status, Seq: in.PDU.Seq}}
+	s.outMu.Lock()
+	s.out, _ = pdu.Append(s.out, &resp) // an empty message_id cannot fail to encode
+	s.outMu.Unlock()
+	s.kick()
+	s.stats.pdusOut.Add(1)
+	if status == pdu.StatusOK {
+		s.stats.inboundAcked.Add(1)
+	} else {
+		s.stats.inboundRefused.Add(1)
+	}
+}
+
+// receive hands a deliver_sm/data_sm to the handler goroutine without ever
+// blocking the read loop: the frame is copied and decoded again so the
+// Inbound owns every byte.
+func (s *Session) receive(frame []byte, id pdu.CommandID, seq uint32) {
+	in := &Inbound{s: s}
+	own := append([]byte(nil), frame...)
+	if err := pdu.Decode(own, &in.PDU); err != nil {
+		s.writeHeader(id.Resp(), pdu.StatusSysErr, seq) // cannot happen: it decoded a moment ago
+		return
+	}
+	if s.cfg.Handler == nil {
+		in.Respond(pdu.StatusXTAppn)
+		return
+	}
+	select {
+	case s.inbound <- in:
+		s.stats.inbound.Add(1)
+	default:
+		s.stats.inboundOverflow.Add(1)
+		in.Respond(pdu.StatusMsgQFul)
+	}
+}
+
+func (s *Session) inboundLoop() {
+	for {
+		select {
+		case in := <-s.inbound:
+			s.cfg.Handler(in)
+		case <-s.done:
+			return
+		}
+	}
+}

@@ -1,0 +1,564 @@
+package smpp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"smppbridge/smpp/pdu"
+)
+
+// PoolConfig configures the binds to one carrier. Zero values take the
+// defaults noted.
+type PoolConfig struct {
+	Name    string
+	Addr    string
+	TLS     *tls.Config // nil: plain TCP
+	Dial    func(ctx context.Context, addr string) (net.Conn, error)
+	Binds   int // default 1
+	Session SessionConfig
+
+	SegmentsPerSecond float64       // the carrier's rate; 0: unlimited
+	Burst             int           // token bucket size; default 100 ms of rate
+	ThrottlePause     time.Duration // whole-carrier pause after 0x58/0x14; default 1s
+	RampUp            time.Duration // back to full rate after a pause; default 10s
+	ReconnectMin      time.Duration // default 500ms
+	ReconnectMax      time.Duration // default 30s
+
+	Text   TextConfig
+	Logger *slog.Logger
+}
+
+func (c *PoolConfig) setDefaults() {
+	if c.Binds <= 0 {
+		c.Binds = 1
+	}
+	if c.ThrottlePause <= 0 {
+		c.ThrottlePause = time.Second
+	}
+	if c.RampUp <= 0 {
+		c.RampUp = 10 * time.Second
+	}
+	if c.ReconnectMin <= 0 {
+		c.ReconnectMin = 500 * time.Millisecond
+	}
+	if c.ReconnectMax <= 0 {
+		c.ReconnectMax = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Logger = c.Logger.With("carrier", c.Name)
+	if c.Session.Logger == nil {
+		c.Session.Logger = c.Logger
+	}
+}
+
+// PartResult is how one submit_sm of a message ended.
+type PartResult struct {
+	MessageID string     // the SMSC's id, for receipts; set when Status is OK
+	Status    pdu.Status // the SMSC's answer, when Err is nil
+	// Err is nil when the SMSC answered. errors.Is(Err, ErrOutcomeUnknown):
+	// sent but never answered — the SMSC may have it. errors.Is(Err,
+	// ErrNotSent): never sent, safe to send again.
+	Err      error
+	Attempts int // sends, counting resends after 0x58/0x14
+	Latency  time.Duration
+}
+
+// SubmitResult is the outcome of every part of a message, in part order.
+type SubmitResult struct {
+	Plan  Plan
+	Parts []PartResult
+}
+
+// Pool keeps N binds to one carrier up and sends messages over them in
+// order, paced in segments per second, waiting for window slots.
+type Pool struct {
+	cfg PoolConfig
+	log *slog.Logger
+	thr *throttle
+	ref atomic.Uint32
+
+	mu     sync.Mutex
+	binds  []*bindSlot
+	queue  []*part // FIFO; parts of one message are adjacent
+	front  []*part // resends after 0x58/0x14, in original order, before the queue
+	jobSeq uint64
+	closed bool
+
+	wake      chan struct{}
+	bindCtx   context.Context // binds reconnect until it ends
+	stopBinds context.CancelFunc
+	dispCtx   context.Context
+	stopDisp  context.CancelFunc
+	dispDone  chan struct{}
+	wg        sync.WaitGroup
+
+	resends atomic.Int64
+	rr      int // dispatcher only: round-robin start for spreading load
+}
+
+type bindSlot struct {
+	idx        int
+	sess       *Session
+	reconnects int64
+	lastErr    string
+	failing    bool
+}
+
+type job struct {
+	ctx   context.Context
+	seq   uint64
+	parts []*part
+	left  int
+	res   SubmitResult
+	done  chan struct{}
+	paced bool
+	bind  *Session
+}
+
+type part struct {
+	job      *job
+	idx      int
+	p        *pdu.PDU
+	attempts int
+}
+
+// NewPool starts the pool's binds; it does not wait for them to come up.
+func NewPool(cfg PoolConfig) *Pool {
+	cfg.setDefaults()
+	p := &Pool{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), dispDone: make(chan struct{})}
+	p.thr = newThrottle(cfg.SegmentsPerSecond, cfg.Burst, cfg.ThrottlePause, cfg.RampUp)
+	p.ref.Store(rand.Uint32())
+	p.bindCtx, p.stopBinds = context.WithCancel(context.Background())
+	p.dispCtx, p.stopDisp = context.WithCancel(context.Background())
+	for i := 0; i < cfg.Binds; i++ {
+		slot := &bindSlot{idx: i}
+		p.binds = append(p.binds, slot)
+		p.wg.Add(1)
+		go func() { defer p.wg.Done(); p.runBind(slot) }()
+	}
+	go p.dispatch()
+	return p
+}
+
+// Name is the carrier's name.
+func (p *Pool) Name() string { return p.cfg.Name }
+
+// Plan says how a text would be sent to this carrier, without sending it.
+func (p *Pool) Plan(text string) Plan { return p.cfg.Text.Plan(text) }
+
+func (p *Pool) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Submit sends a message and waits for every part's outcome. It returns an
+// error only when nothing was sent: the message cannot be encoded, or the
+// pool is closed. ctx bounds the wait for throttle and window: parts not
+// yet sent when it ends come back with ErrNotSent; parts already sent are
+// waited for, since their outcome is needed either way.
+func (p *Pool) Submit(ctx context.Context, m *Message) (SubmitResult, error) {
+	pdus, plan, err := p.cfg.Text.Encode(m, uint16(p.ref.Add(1)))
+	if err != nil {
+		return SubmitResult{Plan: plan}, err
+	}
+	j := &job{ctx: ctx, left: len(pdus), done: make(chan struct{}), res: SubmitResult{Plan: plan, Parts: make([]PartResult, len(pdus))}}
+	for i, pd := range pdus {
+		j.parts = append(j.parts, &part{job: j, idx: i, p: pd})
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return SubmitResult{Plan: plan}, ErrClosed
+	}
+	p.jobSeq++
+	j.seq = p.jobSeq
+	p.queue = append(p.queue, j.parts...)
+	p.mu.Unlock()
+	p.signal()
+	<-j.done
+	return j.res, nil
+}
+
+func (p *Pool) finish(pt *part, r PartResult) {
+	p.mu.Lock()
+	j := pt.job
+	r.Attempts = pt.attempts
+	j.res.Parts[pt.idx] = r
+	j.left--
+	last := j.left == 0
+	p.mu.Unlock()
+	if last {
+		close(j.done)
+	}
+}
+
+// headLocked returns the next part to send: resends first.
+func (p *Pool) headLocked() *part {
+	if len(p.front) > 0 {
+		return p.front[0]
+	}
+	if len(p.queue) > 0 {
+		return p.queue[0]
+	}
+	return nil
+}
+
+func (p *Pool) popLocked(pt *part) {
+	if len(p.front) > 0 && p.front[0] == pt {
+		p.front[0] = nil
+		p.front = p.front[1:]
+		return
+	}
+	p.queue[0] = nil
+	p.queue = p.queue[1:]
+	if len(p.queue) == 0 {
+		p.queue = nil
+	}
+}
+
+// dispatch is the pool's single sender: taking parts in order is what keeps
+// messages in order and a long message's parts back to back.
+func (p *Pool) dispatch() {
+	defer close(p.dispDone)
+	for {
+		p.mu.Lock()
+		pt := p.headLocked()
+		p.mu.Unlock()
+		if pt == nil {
+			select {
+			case <-p.wake:
+				continue
+			case <-p.dispCtx.Done():
+				p.failQueued()
+				return
+			}
+		}
+		j := pt.job
+		if err := j.ctx.Err(); err != nil {
+			p.mu.Lock()
+			p.popLocked(pt)
+			p.mu.Unlock()
+			p.finish(pt, PartResult{Err: fmt.Errorf("%w: %w", ErrNotSent, context.Cause(j.ctx))})
+			continue
+		}
+		if err := p.pace(pt); err != nil {
+			if p.dispCtx.Err() != nil {
+				p.failQueued()
+				return
+			}
+			continue // the job's context ended: dropped above on the next turn
+		}
+		if !p.sendHead(pt) {
+			select {
+			case <-p.wake:
+			case <-j.ctx.Done():
+			case <-p.dispCtx.Done():
+				p.failQueued()
+				return
+			}
+		}
+	}
+}
+
+// pace takes the throttle tokens for a part: a whole message's segments
+// before its first part, one segment for each resend.
+func (p *Pool) pace(pt *part) error {
+	j := pt.job
+	n := 0
+	switch {
+	case pt.attempts > 0:
+		n = 1
+	case !j.paced:
+		n = j.res.Plan.Segments
+	}
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(j.ctx)
+	defer cancel()
+	stop := context.AfterFunc(p.dispCtx, cancel)
+	defer stop()
+	if err := p.thr.wait(ctx, n); err != nil {
+		return err
+	}
+	if pt.attempts == 0 {
+		j.paced = true
+	}
+	return nil
+}
+
+// sendHead tries to send the head part on a bind with a free slot; false
+// means no bind could take it right now.
+func (p *Pool) sendHead(pt *part) bool {
+	j := pt.job
+	for _, s := range p.candidates(j) {
+		ok, err := s.TrySend(pt.p, func(r Result) { p.onResult(pt, s, r) })
+		if !ok {
+			if j.bind == s && j.bind.Err() == nil && pt.idx > 0 {
+				return false // wait for this bind: parts go back to back on one bind
+			}
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, ErrNotSent) {
+				continue // that bind is closing; try another
+			}
+			// The PDU cannot be encoded: no bind will take it.
+			p.mu.Lock()
+			p.popLocked(pt)
+			p.mu.Unlock()
+			p.finish(pt, PartResult{Err: err})
+			return true
+		}
+		pt.attempts++
+		j.bind = s
+		p.mu.Lock()
+		p.popLocked(pt)
+		p.mu.Unlock()
+		return true
+	}
+	return false
+}
+
+// candidates lists live sessions, the job's own bind first.
+func (p *Pool) candidates(j *job) []*Session {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*Session, 0, len(p.binds))
+	if j.bind != nil && j.bind.Err() == nil {
+		out = append(out, j.bind)
+	}
+	// Rotate the starting bind so load spreads when windows are not full.
+	p.rr++
+	start := p.rr % len(p.binds)
+	for i := range p.binds {
+		s := p.binds[(start+i)%len(p.binds)].sess
+		if s != nil && s != j.bind {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// onResult runs on a session's read loop: it must not block.
+func (p *Pool) onResult(pt *part, s *Session, r Result) {
+	if r.Err == nil && (r.Status == pdu.StatusThrottled || r.Status == pdu.StatusMsgQFul) {
+		if p.thr.throttled() {
+			p.log.Warn("carrier asks to slow down: pausing", "status", r.Status.String(), "pause", p.cfg.ThrottlePause)
+		}
+		p.resends.Add(1)
+		p.mu.Lock()
+		i, _ := slices.BinarySearchFunc(p.front, pt, func(a, b *part) int {
+			if a.job.seq != b.job.seq {
+				return int(a.job.seq) - int(b.job.seq)
+			}
+			return a.idx - b.idx
+		})
+		p.front = slices.Insert(p.front, i, pt)
+		p.mu.Unlock()
+		p.signal()
+		return
+	}
+	p.finish(pt, PartResult{MessageID: r.MessageID, Status: r.Status, Err: r.Err, Latency: r.Latency})
+	p.signal()
+}
+
+func (p *Pool) failQueued() {
+	p.mu.Lock()
+	parts := append(p.front, p.queue...)
+	p.front, p.queue = nil, nil
+	p.mu.Unlock()
+	for _, pt := range parts {
+		p.finish(pt, PartResult{Err: ErrClosed})
+	}
+}
+
+// runBind keeps one bind up, reconnecting with capped exponential backoff
+// and jitter. A failure is logged when it differs from the previous one, not
+// on every try.
+func (p *Pool) runBind(slot *bindSlot) {
+	attempt := 0
+	for p.bindCtx.Err() == nil {
+		s, err := p.connect()
+		if err != nil {
+			p.bindFailed(slot, err)
+			attempt++
+			if sleep(p.bindCtx, backoff(attempt, p.cfg.ReconnectMin, p.cfg.ReconnectMax)) != nil {
+				return
+			}
+			continue
+		}
+		attempt = 0
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			s.Close(context.Background())
+			return
+		}
+		slot.sess = s
+		recovered := slot.failing
+		slot.failing, slot.lastErr = false, ""
+		p.mu.Unlock()
+		if recovered {
+			p.log.Info("bind up again", "bind", slot.idx)
+		} else {
+			p.log.Info("bound", "bind", slot.idx, "addr", p.cfg.Addr)
+		}
+		p.signal()
+		<-s.Done()
+		p.mu.Lock()
+		slot.sess = nil
+		slot.reconnects++
+		closed := p.closed
+		p.mu.Unlock()
+		if closed {
+			return
+		}
+		p.bindFailed(slot, s.Err())
+		if sleep(p.bindCtx, backoff(1, p.cfg.ReconnectMin, p.cfg.ReconnectMax)) != nil {
+			return
+		}
+	}
+}
+
+func (p *Pool) bindFailed(slot *bindSlot, err error) {
+	p.mu.Lock()
+	msg := err.Error()
+	changed := msg != slot.lastErr
+	slot.lastErr, slot.failing = msg, true
+	p.mu.Unlock()
+	if changed {
+		p.log.Warn("bind down", "bind", slot.idx, "err", err)
+	} else {
+		p.log.Debug("bind still down", "bind", slot.idx, "err", err)
+	}
+}
+
+func (p *Pool) connect() (*Session, error) {
+	ctx, cancel := context.WithTimeout(p.bindCtx, p.cfg.Session.BindTimeout+10*time.Second)
+	defer cancel()
+	var conn net.Conn
+	var err error
+	switch {
+	case p.cfg.Dial != nil:
+		conn, err = p.cfg.Dial(ctx, p.cfg.Addr)
+	case p.cfg.TLS != nil:
+		d := &tls.Dialer{Config: p.cfg.TLS}
+		conn, err = d.DialContext(ctx, "tcp", p.cfg.Addr)
+	default:
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", p.cfg.Addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return Bind(ctx, conn, p.cfg.Session)
+}
+
+// backoff is min·2^(attempt-1), capped, with ±20 % jitter so a carrier's
+// binds do not all knock at once after an outage.
+func backoff(attempt int, lo, hi time.Duration) time.Duration {
+	d := lo
+	for i := 1; i < attempt && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	j := float64(d) * 0.2
+	return d + time.Duration((rand.Float64()*2-1)*j)
+}
+
+// Close stops taking messages, fails the ones not yet sent with ErrNotSent,
+// waits (bounded by ctx) for outstanding submits to be answered, unbinds
+// and closes.
+func (p *Pool) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	p.stopDisp()
+	<-p.dispDone
+	p.stopBinds()
+	p.mu.Lock()
+	var sessions []*Session
+	for _, b := range p.binds {
+		if b.sess != nil {
+			sessions = append(sessions, b.sess)
+		}
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range sessions {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.Close(ctx) }()
+	}
+	wg.Wait()
+	p.wg.Wait()
+	return nil
+}
+
+// BindStats describes one bind of the pool.
+type BindStats struct {
+	Index      int
+	Up         bool
+	Reconnects int64
+	LastError  string
+	Session    SessionStats // zero while down
+}
+
+// PoolStats is a snapshot of the pool for metrics and readiness.
+type PoolStats struct {
+	Name           string
+	Queued         int     // parts waiting to be sent
+	Paused         bool    // in a pause after 0x58/0x14
+	Rate           float64 // segments/s in force; 0 when unlimited
+	ThrottlePauses int64
+	Resends        int64 // parts sent again after 0x58/0x14
+	BindsUp        int
+	Binds          []BindStats
+}
+
+// Stats returns a snapshot of the pool.
+func (p *Pool) Stats() PoolStats {
+	ts := p.thr.state()
+	st := PoolStats{Name: p.cfg.Name, Paused: ts.Paused, Rate: ts.Rate, ThrottlePauses: ts.Pauses, Resends: p.resends.Load()}
+	p.mu.Lock()
+	st.Queued = len(p.queue) + len(p.front)
+	type snap struct {
+		b BindStats
+		s *Session
+	}
+	snaps := make([]snap, len(p.binds))
+	for i, b := range p.binds {
+		snaps[i] = snap{BindStats{Index: b.idx, Up: b.sess != nil, Reconnects: b.reconnects, LastError: b.lastErr}, b.sess}
+	}
+	p.mu.Unlock()
+	for _, sn := range snaps {
+		if sn.s != nil {
+			sn.b.Session = sn.s.Stats()
+			st.BindsUp++
+		}
+		st.Binds = append(st.Binds, sn.b)
+	}
+	return st
+}
+
+// SetRate changes the carrier's rate while running (config reload).
+func (p *Pool) SetRate(segmentsPerSecond float64, burst int) {
+	p.thr.setRate(segmentsPerSecond, burst)
+}

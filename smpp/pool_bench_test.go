@@ -1,0 +1,83 @@
+package smpp_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"smppbridge/smpp"
+	"smppbridge/smpp/pdu"
+	"smppbridge/testharness/smsc"
+)
+
+func startPool(tb testing.TB, srv *smsc.Server, cfg smpp.PoolConfig) *smpp.Pool {
+	tb.Helper()
+	cfg.Addr = srv.Addr()
+	if cfg.Session.SystemID == "" {
+		cfg.Session.SystemID, cfg.Session.Password = "bench", "pw"
+	}
+	p := smpp.NewPool(cfg)
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		p.Close(ctx)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	want := cfg.Binds
+	if want == 0 {
+		want = 1
+	}
+	if err := srv.WaitFor(ctx, func() bool { return srv.Stats().BindsActive >= int64(want) }); err != nil {
+		tb.Fatalf("binds did not come up: %v", err)
+	}
+	// The pool learns of its sessions just after the SMSC does.
+	for p.Stats().BindsUp < want {
+		if ctx.Err() != nil {
+			tb.Fatal("pool binds not up")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return p
+}
+
+// BenchmarkPoolSubmit: one carrier, 4 binds, window 100, no rate limit,
+// against the simulator in the same process.
+func BenchmarkPoolSubmit(b *testing.B) {
+	srv, err := smsc.Start(smsc.Config{KeepMessages: 1000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	p := startPool(b, srv, smpp.PoolConfig{Name: "bench", Binds: 4, Session: smpp.SessionConfig{Window: 100}})
+	msg := &smpp.Message{From: "+15550001111", To: "+15550002222", Text: "Your verification code is 123456."}
+	const senders = 400 // enough blocking callers to keep 4 windows of 100 full
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	work := make(chan struct{}, senders)
+	go func() {
+		for i := 0; i < b.N; i++ {
+			work <- struct{}{}
+		}
+		close(work)
+	}()
+	var failed sync.Map
+	for i := 0; i < senders; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range work {
+				res, err := p.Submit(context.Background(), msg)
+				if err != nil || res.Parts[0].Err != nil || res.Parts[0].Status != pdu.StatusOK {
+					failed.Store(i, res)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "submit/s")
+	failed.Range(func(k, v any) bool { b.Fatalf("failed submit: %+v", v); return false })
+}

@@ -1,0 +1,590 @@
+package smpp
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"smppbridge/smpp/pdu"
+)
+
+// BindType is how a session binds.
+type BindType uint8
+
+// Bind types.
+const (
+	Transceiver BindType = iota
+	Transmitter
+	Receiver
+)
+
+func (b BindType) command() pdu.CommandID {
+	switch b {
+	case Transmitter:
+		return pdu.BindTransmitter
+	case Receiver:
+		return pdu.BindReceiver
+	default:
+		return pdu.BindTransceiver
+	}
+}
+
+func (b BindType) String() string { return b.command().String() }
+
+// SessionConfig configures one bind. Zero values take the defaults noted.
+type SessionConfig struct {
+	SystemID   string
+	Password   string
+	SystemType string
+	BindType   BindType
+	AddrTON    byte
+	AddrNPI    byte
+
+	Window              int           // requests outstanding at most; default 10
+	ResponseTimeout     time.Duration // per request; default 10s
+	EnquireLinkInterval time.Duration // keep-alive when idle; default 30s
+	DeadLinkTimeout     time.Duration // unanswered enquire_link ends the bind; default ResponseTimeout
+	BindTimeout         time.Duration // default 10s
+	MaxPDULength        uint32        // default pdu.DefaultMaxLength
+
+	// Handler receives deliver_sm and data_sm from the SMSC. It is called
+	// from one goroutine per session, in arrival order, and must not block
+	// for long: it answers by calling Inbound.Respond, from any goroutine,
+	// once it has durably taken the PDU. Without a Handler inbound PDUs are
+	// answered ESME_RX_T_APPN so the SMSC keeps them.
+	Handler func(*Inbound)
+	// InboundQueue bounds PDUs waiting for the Handler; beyond it they are
+	// answered ESME_RMSGQFUL at once instead of stalling the read loop.
+	// Default 1024.
+	InboundQueue int
+
+	Logger *slog.Logger // nil: discard
+}
+
+func (c *SessionConfig) setDefaults() {
+	if c.Window <= 0 {
+		c.Window = 10
+	}
+	if c.ResponseTimeout <= 0 {
+		c.ResponseTimeout = 10 * time.Second
+	}
+	if c.EnquireLinkInterval <= 0 {
+		c.EnquireLinkInterval = 30 * time.Second
+	}
+	if c.DeadLinkTimeout <= 0 {
+		c.DeadLinkTimeout = c.ResponseTimeout
+	}
+	if c.BindTimeout <= 0 {
+		c.BindTimeout = 10 * time.Second
+	}
+	if c.MaxPDULength == 0 {
+		c.MaxPDULength = pdu.DefaultMaxLength
+	}
+	if c.InboundQueue <= 0 {
+		c.InboundQueue = 1024
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Result is how a request ended. Err is nil when a response arrived; its
+// Status may still be an error status.
+type Result struct {
+	Status    pdu.Status
+	MessageID string
+	Latency   time.Duration
+	Err       error
+}
+
+// Session is one bound SMPP connection. Requests wait for a free window
+// slot; responses are matched by command and sequence number.
+type Session struct {
+	cfg  SessionConfig
+	conn net.Conn
+	log  *slog.Logger
+
+	slots chan struct{} // one token per outstanding windowed request
+
+	mu       sync.Mutex
+	seq      uint32
+	pending  map[uint32]*call
+	closing  bool
+	err      error
+	drained  chan struct{} // closed when closing and nothing is pending
+	enqAt    time.Time     // when the pending enquire_link was sent; zero if none
+	unbindAt time.Time
+
+	outMu  sync.Mutex
+	out    []byte
+	spare  []byte
+	flushC chan struct{}
+	closeW bool // close the connection once out is written
+
+	inbound  chan *Inbound
+	done     chan struct{}
+	endOnce  sync.Once
+	lastRead atomic.Int64 // unix nanoseconds
+	wg       sync.WaitGroup
+
+	stats sessionCounters
+}
+
+type call struct {
+	id       pdu.CommandID
+	sentAt   time.Time
+	windowed bool
+	timedOut bool
+	done     func(Result)
+}
+
+// Bind dials nothing: it binds over an established connection (plain or
+// TLS) and starts the session's goroutines.
+func Bind(ctx context.Context, conn net.Conn, cfg SessionConfig) (*Session, error) {
+	cfg.setDefaults()
+	s := &Session{
+		cfg:     cfg,
+		conn:    conn,
+		log:     cfg.Logger,
+		slots:   make(chan struct{}, cfg.Window),
+		pending: map[uint32]*call{},
+		flushC:  make(chan struct{}, 1),
+		inbound: make(chan *Inbound, cfg.InboundQueue),
+		done:    make(chan struct{}),
+	}
+	r := bufio.NewReaderSize(conn, 64*1024)
+	if err := s.bind(ctx, r); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	s.lastRead.Store(time.Now().UnixNano())
+	s.wg.Add(4)
+	go func() { defer s.wg.Done(); s.readLoop(r) }()
+	go func() { defer s.wg.Done(); s.writeLoop() }()
+	go func() { defer s.wg.Done(); s.tickLoop() }()
+	go func() { defer s.wg.Done(); s.inboundLoop() }()
+	return s, nil
+}
+
+func (s *Session) bind(ctx context.Context, r *bufio.Reader) error {
+	deadline := time.Now().Add(s.cfg.BindTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	s.conn.SetDeadline(deadline)
+	defer s.conn.SetDeadline(time.Time{})
+	stop := context.AfterFunc(ctx, func() { s.conn.SetDeadline(time.Now()) })
+	defer stop()
+
+	s.seq = 1
+	req := pdu.PDU{
+		Header:   pdu.Header{ID: s.cfg.BindType.command(), Seq: s.seq},
+		SystemID: []byte(s.cfg.SystemID), Password: []byte(s.cfg.Password), SystemType: []byte(s.cfg.SystemType),
+		InterfaceVersion: 0x34, AddressRange: pdu.Address{TON: s.cfg.AddrTON, NPI: s.cfg.AddrNPI},
+	}
+	b, err := pdu.Append(nil, &req)
+	if err != nil {
+		return fmt.Errorf("smpp: bind: %w", err)
+	}
+	if _, err := s.conn.Write(b); err != nil {
+		return fmt.Errorf("smpp: bind: %w", err)
+	}
+	var buf []byte
+	for {
+		frame, err := pdu.ReadFrame(r, buf, s.cfg.MaxPDULength)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("smpp: bind: %w", context.Cause(ctx))
+			}
+			return fmt.Errorf("smpp: bind: %w", err)
+		}
+		buf = frame
+		var p pdu.PDU
+		if err := pdu.Decode(frame, &p); err != nil {
+			return fmt.Errorf("smpp: bind response: %w", err)
+		}
+		switch {
+		case p.ID == req.ID.Resp() && p.Seq == req.Seq:
+			if p.Status != pdu.StatusOK {
+				return &BindError{Status: p.Status}
+			}
+			return nil
+		case p.ID == pdu.GenericNack:
+			return &BindError{Status: p.Status}
+		case p.ID == pdu.EnquireLink: // some SMSCs probe before answering the bind
+			if _, err := s.conn.Write(pdu.AppendHeaderOnly(nil, pdu.EnquireLinkResp, pdu.StatusOK, p.Seq)); err != nil {
+				return fmt.Errorf("smpp: bind: %w", err)
+			}
+		default:
+			return fmt.Errorf("smpp: bind: unexpected %s before the bind response", p.ID)
+		}
+	}
+}
+
+// Done is closed when the session has ended; Err then says why.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err is why the session ended, or nil while it runs.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Send starts a request: it waits for a window slot (bounded by ctx), sends
+// p with the session's next sequence number and returns. done is called
+// exactly once with the outcome, from the session's read loop or its timer,
+// so it must not block. If Send returns an error, done is never called and
+// the request was not sent.
+func (s *Session) Send(ctx context.Context, p *pdu.PDU, done func(Result)) error {
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrNotSent, context.Cause(ctx))
+	case <-s.done:
+		return ErrClosed
+	}
+	return s.start(p, true, done)
+}
+
+// TrySend is Send without waiting: it returns false when the window is full.
+func (s *Session) TrySend(p *pdu.PDU, done func(Result)) (bool, error) {
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		return false, nil
+	}
+	return true, s.start(p, true, done)
+}
+
+// Submit sends p and waits for its outcome.
+func (s *Session) Submit(ctx context.Context, p *pdu.PDU) Result {
+	ch := make(chan Result, 1)
+	if err := s.Send(ctx, p, func(r Result) { ch <- r }); err != nil {
+		return Result{Err: err}
+	}
+	return <-ch
+}
+
+func (s *Session) start(p *pdu.PDU, windowed bool, done func(Result)) error {
+	s.mu.Lock()
+	if s.closing || s.err != nil {
+		s.mu.Unlock()
+		if windowed {
+			<-s.slots
+		}
+		return ErrClosed
+	}
+	seq := s.nextSeqLocked()
+	c := &call{id: p.ID, sentAt: time.Now(), windowed: windowed, done: done}
+	s.pending[seq] = c
+	s.mu.Unlock()
+
+	p.Seq = seq
+	s.outMu.Lock()
+	var err error
+	s.out, err = pdu.Append(s.out, p)
+	s.outMu.Unlock()
+	if err != nil {
+		s.mu.Lock()
+		delete(s.pending, seq)
+		s.mu.Unlock()
+		if windowed {
+			<-s.slots
+		}
+		return fmt.Errorf("%w: %w", ErrNotSent, err)
+	}
+	s.kick()
+	s.stats.pdusOut.Add(1)
+	return nil
+}
+
+// nextSeqLocked returns the next sequence number, 1…0x7FFFFFFF and around,
+// skipping any still pending after a wrap.
+func (s *Session) nextSeqLocked() uint32 {
+	for {
+		s.seq = pdu.NextSeq(s.seq)
+		if _, busy := s.pending[s.seq]; !busy {
+			return s.seq
+		}
+	}
+}
+
+func (s *Session) kick() {
+	select {
+	case s.flushC <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Session) writeHeader(id pdu.CommandID, status pdu.Status, seq uint32) {
+	s.outMu.Lock()
+	s.out = pdu.AppendHeaderOnly(s.out, id, status, seq)
+	s.outMu.Unlock()
+	s.kick()
+	s.stats.pdusOut.Add(1)
+}
+
+func (s *Session) writeLoop() {
+	for {
+		select {
+		case <-s.flushC:
+		case <-s.done:
+			return
+		}
+		s.outMu.Lock()
+		data := s.out
+		s.out = s.spare[:0]
+		closeAfter := s.closeW
+		s.outMu.Unlock()
+		if len(data) > 0 {
+			if _, err := s.conn.Write(data); err != nil {
+				s.end(fmt.Errorf("smpp: write: %w", err))
+				return
+			}
+		}
+		s.spare = data
+		if closeAfter {
+			s.end(ErrUnboundByPeer)
+			return
+		}
+	}
+}
+
+func (s *Session) readLoop(r *bufio.Reader) {
+	var buf []byte
+	var p pdu.PDU
+	for {
+		frame, err := pdu.ReadFrame(r, buf, s.cfg.MaxPDULength)
+		if err != nil {
+			var le *pdu.LengthError
+			if errors.As(err, &le) {
+				s.writeHeader(pdu.GenericNack, pdu.StatusInvCmdLen, le.Seq)
+			}
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			s.end(fmt.Errorf("smpp: read: %w", err))
+			return
+		}
+		buf = frame
+		s.lastRead.Store(time.Now().UnixNano())
+		s.stats.pdusIn.Add(1)
+		if err := pdu.Decode(frame, &p); err != nil {
+			s.stats.undecodable.Add(1)
+			s.log.Warn("undecodable PDU from SMSC", "command", p.ID.String(), "seq", p.Seq, "err", err)
+			if !p.ID.IsResponse() {
+				status := pdu.StatusInvCmdLen
+				if errors.Is(err, pdu.ErrUnknownCommand) {
+					status = pdu.StatusInvCmdID
+				}
+				s.writeHeader(pdu.GenericNack, status, p.Seq)
+			} else if p.ID.Known() {
+				// A response we cannot parse still answers its request.
+				s.complete(&p)
+			}
+			continue
+		}
+		switch p.ID {
+		case pdu.EnquireLink:
+			s.writeHeader(pdu.EnquireLinkResp, pdu.StatusOK, p.Seq)
+		case pdu.Unbind:
+			s.mu.Lock()
+			s.closing = true
+			s.mu.Unlock()
+			s.outMu.Lock()
+			s.out = pdu.AppendHeaderOnly(s.out, pdu.UnbindResp, pdu.StatusOK, p.Seq)
+			s.closeW = true
+			s.outMu.Unlock()
+			s.kick()
+		case pdu.DeliverSM, pdu.DataSM:
+			s.receive(frame, p.ID, p.Seq)
+		case pdu.AlertNotification:
+			// No response is defined for it.
+		default:
+			if p.ID.IsResponse() {
+				s.complete(&p)
+			} else {
+				s.writeHeader(pdu.GenericNack, pdu.StatusInvCmdID, p.Seq)
+			}
+		}
+	}
+}
+
+// complete matches a response to its request by sequence number and command.
+func (s *Session) complete(p *pdu.PDU) {
+	s.mu.Lock()
+	c := s.pending[p.Seq]
+	if c == nil || (p.ID != pdu.GenericNack && p.ID.Request() != c.id) {
+		s.mu.Unlock()
+		s.stats.unexpected.Add(1)
+		s.log.Debug("response matches no request", "command", p.ID.String(), "seq", p.Seq)
+		return
+	}
+	delete(s.pending, p.Seq)
+	if c.id == pdu.EnquireLink {
+		s.enqAt = time.Time{}
+	}
+	s.signalDrainedLocked()
+	s.mu.Unlock()
+	if c.windowed {
+		<-s.slots
+	}
+	latency := time.Since(c.sentAt)
+	if c.timedOut {
+		s.stats.late.Add(1)
+		return
+	}
+	if c.id == pdu.SubmitSM || c.id == pdu.DataSM || c.id == pdu.SubmitMulti {
+		s.stats.observe(p.Status, latency)
+	}
+	c.done(Result{Status: p.Status, MessageID: string(p.MessageID), Latency: latency})
+}
+
+func (s *Session) signalDrainedLocked() {
+	if s.closing && s.drained != nil && s.windowedPendingLocked() == 0 {
+		close(s.drained)
+		s.drained = nil
+	}
+}
+
+func (s *Session) windowedPendingLocked() int {
+	n := 0
+	for _, c := range s.pending {
+		if c.windowed {
+			n++
+		}
+	}
+	return n
+}
+
+// tickLoop expires requests, keeps the link alive and detects a dead one.
+func (s *Session) tickLoop() {
+	period := min(s.cfg.ResponseTimeout, s.cfg.EnquireLinkInterval, s.cfg.DeadLinkTimeout) / 4
+	period = max(period, 10*time.Millisecond)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-t.C:
+			s.tick(now)
+		}
+	}
+}
+
+func (s *Session) tick(now time.Time) {
+	var expired []*call
+	s.mu.Lock()
+	for _, c := range s.pending {
+		if !c.timedOut && c.id != pdu.EnquireLink && c.id != pdu.Unbind && now.Sub(c.sentAt) >= s.cfg.ResponseTimeout {
+			// It keeps its window slot until a response or the end of the bind:
+			// the SMSC may still be working on it.
+			c.timedOut = true
+			expired = append(expired, c)
+		}
+	}
+	dead := !s.enqAt.IsZero() && now.Sub(s.enqAt) >= s.cfg.DeadLinkTimeout
+	idle := now.Sub(time.Unix(0, s.lastRead.Load())) >= s.cfg.EnquireLinkInterval
+	sendEnq := !dead && idle && s.enqAt.IsZero() && !s.closing
+	if sendEnq {
+		s.enqAt = now
+	}
+	s.mu.Unlock()
+	for _, c := range expired {
+		s.stats.timeouts.Add(1)
+		c.done(Result{Err: ErrResponseTimeout, Latency: now.Sub(c.sentAt)})
+	}
+	if dead {
+		s.log.Warn("enquire_link unanswered, dropping the bind", "system_id", s.cfg.SystemID)
+		s.end(ErrDeadLink)
+		return
+	}
+	if sendEnq {
+		err := s.start(&pdu.PDU{Header: pdu.Header{ID: pdu.EnquireLink}}, false, func(Result) {})
+		if err != nil {
+			s.mu.Lock()
+			s.enqAt = time.Time{}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// end closes the session once; requests still pending end as outcome
+// unknown, since the SMSC may have taken them.
+func (s *Session) end(why error) {
+	s.endOnce.Do(func() {
+		s.mu.Lock()
+		s.err = why
+		s.closing = true
+		pending := s.pending
+		s.pending = map[uint32]*call{}
+		if s.drained != nil {
+			close(s.drained)
+			s.drained = nil
+		}
+		s.mu.Unlock()
+		close(s.done)
+		s.conn.Close()
+		for _, c := range pending {
+			if !c.timedOut && c.id != pdu.EnquireLink && c.id != pdu.Unbind {
+				c.done(Result{Err: ErrBindLost, Latency: time.Since(c.sentAt)})
+			}
+		}
+	})
+}
+
+// Close ends the session gracefully: no new requests, wait (bounded by ctx)
+// for outstanding ones, unbind, close. Requests still outstanding when ctx
+// ends are reported as outcome unknown.
+func (s *Session) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return nil
+	}
+	s.closing = true
+	var drained chan struct{}
+	if s.windowedPendingLocked() > 0 {
+		drained = make(chan struct{})
+		s.drained = drained
+	}
+	s.mu.Unlock()
+	if drained != nil {
+		select {
+		case <-drained:
+		case <-ctx.Done():
+		case <-s.done:
+		}
+	}
+	unbound := make(chan struct{})
+	s.mu.Lock()
+	if s.err == nil {
+		seq := s.nextSeqLocked()
+		s.pending[seq] = &call{id: pdu.Unbind, sentAt: time.Now(), done: func(Result) { close(unbound) }}
+		s.mu.Unlock()
+		s.writeHeader(pdu.Unbind, pdu.StatusOK, seq)
+		t := time.NewTimer(s.cfg.ResponseTimeout)
+		select {
+		case <-unbound:
+		case <-ctx.Done():
+		case <-s.done:
+		case <-t.C:
+		}
+		t.Stop()
+	} else {
+		s.mu.Unlock()
+	}
+	s.end(ErrClosed)
+	s.wg.Wait()
+	return nil
+}

@@ -1,0 +1,179 @@
+package smpp
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"smppbridge/smpp/coding"
+	"smppbridge/smpp/pdu"
+)
+
+// TextConfig is how a carrier wants text: alphabet mapping and the way long
+// messages are sent. The zero value is GSM-7 as data_coding 0 unpacked,
+// UCS-2 otherwise, 8-bit-reference UDH for long messages.
+type TextConfig struct {
+	LongMode       coding.Mode // UDH8, UDH16, SAR or message_payload
+	GSM7DataCoding byte        // data_coding for GSM-7 text; default 0x00
+	GSM7Packed     bool        // pack septets (most SMSCs expect one septet per octet)
+	// Latin1 sends GSM-7-compatible text as ISO-8859-1 with data_coding 0x03
+	// when every character exists in Latin-1, for carriers that read 0x00 that way.
+	Latin1       bool
+	ShortCodeTON byte // TON for short codes; default 3 (network specific)
+	ShortCodeNPI byte
+}
+
+// Plan is how a text will be sent.
+type Plan struct {
+	Encoding   coding.Encoding
+	DataCoding byte
+	Segments   int // as billed and paced: one per part, or per 153/67 units in payload mode
+	Parts      int // PDUs on the wire
+}
+
+// MaxParts is the most parts a concatenated message can have.
+const MaxParts = 255
+
+// ErrTooLong is a text that needs more than MaxParts parts.
+var ErrTooLong = errors.New("smpp: text needs more than 255 parts")
+
+// Plan computes encoding and segment count exactly as Encode will send them.
+func (c TextConfig) Plan(text string) Plan {
+	enc := coding.Choose(text)
+	if enc == coding.GSM7 && c.Latin1 {
+		if _, ok := coding.EncodeLatin1(nil, text); ok {
+			enc = coding.Latin1
+		}
+	}
+	p := Plan{Encoding: enc, DataCoding: enc.DataCoding(), Segments: coding.Segments(text, enc, c.LongMode)}
+	if enc == coding.GSM7 {
+		p.DataCoding = c.GSM7DataCoding
+	}
+	p.Parts = p.Segments
+	if c.LongMode == coding.ModePayload {
+		p.Parts = 1
+	}
+	return p
+}
+
+// Message is an outbound short message.
+type Message struct {
+	From, To           string
+	Text               string
+	RegisteredDelivery byte   // 1: receipt for success and failure
+	ValidityPeriod     string // SMPP absolute or relative time; empty: SMSC default
+	ServiceType        string
+	PriorityFlag       byte
+}
+
+// Encode turns a message into the submit_sm PDUs that carry it, in order.
+// ref is the concatenation reference for long messages.
+func (c TextConfig) Encode(m *Message, ref uint16) ([]*pdu.PDU, Plan, error) {
+	plan := c.Plan(m.Text)
+	src, err := c.Address(m.From)
+	if err != nil {
+		return nil, plan, fmt.Errorf("from: %w", err)
+	}
+	dst, err := c.Address(m.To)
+	if err != nil {
+		return nil, plan, fmt.Errorf("to: %w", err)
+	}
+	if dst.TON == 5 {
+		return nil, plan, errors.New("to: an alphanumeric address cannot receive messages")
+	}
+	base := pdu.PDU{
+		Header:      pdu.Header{ID: pdu.SubmitSM},
+		ServiceType: []byte(m.ServiceType), Source: src, Dest: dst,
+		PriorityFlag: m.PriorityFlag, ValidityPeriod: []byte(m.ValidityPeriod),
+		RegisteredDelivery: m.RegisteredDelivery, DataCoding: plan.DataCoding,
+	}
+	if c.LongMode == coding.ModePayload && plan.Segments > 1 {
+		p := base
+		p.TLVs = []pdu.TLV{{Tag: pdu.TagMessagePayload, Value: c.encode(plan.Encoding, m.Text, 0)}}
+		return []*pdu.PDU{&p}, plan, nil
+	}
+	texts := coding.Split(m.Text, plan.Encoding, c.LongMode)
+	if len(texts) > MaxParts {
+		return nil, plan, ErrTooLong
+	}
+	out := make([]*pdu.PDU, len(texts))
+	for i, t := range texts {
+		p := base
+		if len(texts) == 1 {
+			p.ShortMessage = c.encode(plan.Encoding, t, 0)
+			out[i] = &p
+			continue
+		}
+		cc := coding.Concat{Ref: ref, Total: uint8(len(texts)), Seq: uint8(i + 1), Ref16: c.LongMode == coding.ModeUDH16}
+		switch c.LongMode {
+		case coding.ModeSAR:
+			p.ShortMessage = c.encode(plan.Encoding, t, 0)
+			p.TLVs = []pdu.TLV{
+				{Tag: pdu.TagSarMsgRefNum, Value: []byte{byte(ref >> 8), byte(ref)}},
+				{Tag: pdu.TagSarTotalSegments, Value: []byte{cc.Total}},
+				{Tag: pdu.TagSarSegmentSeqnum, Value: []byte{cc.Seq}},
+			}
+		default:
+			udh := coding.AppendConcatUDH(nil, cc)
+			p.ESMClass |= pdu.ESMClassUDHI
+			p.ShortMessage = append(udh, c.encode(plan.Encoding, t, coding.FillBits(len(udh)))...)
+		}
+		out[i] = &p
+	}
+	return out, plan, nil
+}
+
+func (c TextConfig) encode(enc coding.Encoding, t string, fill int) []byte {
+	switch enc {
+	case coding.GSM7:
+		sept, _ := coding.EncodeGSM7(nil, t)
+		if c.GSM7Packed {
+			return coding.PackSeptets(nil, sept, fill)
+		}
+		return sept
+	case coding.Latin1:
+		b, _ := coding.EncodeLatin1(nil, t)
+		return b
+	case coding.IA5:
+		b, _ := coding.EncodeIA5(nil, t)
+		return b
+	default:
+		return coding.EncodeUCS2(nil, t)
+	}
+}
+
+// Address maps a number onto TON/NPI: "+E.164" → international (1/1)
+// without the "+"; up to 8 digits → short code; other digits → international;
+// anything else → alphanumeric (5/0, at most 11 characters).
+func (c TextConfig) Address(s string) (pdu.Address, error) {
+	digits, plus := strings.CutPrefix(s, "+")
+	if digits == "" {
+		return pdu.Address{}, errors.New("empty address")
+	}
+	numeric := true
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			numeric = false
+			break
+		}
+	}
+	switch {
+	case numeric && (plus || len(digits) > 8):
+		if len(digits) > 15 {
+			return pdu.Address{}, fmt.Errorf("%q has more than 15 digits", s)
+		}
+		return pdu.Address{TON: 1, NPI: 1, Addr: []byte(digits)}, nil
+	case numeric:
+		ton := c.ShortCodeTON
+		if ton == 0 {
+			ton = 3
+		}
+		return pdu.Address{TON: ton, NPI: c.ShortCodeNPI, Addr: []byte(digits)}, nil
+	case plus:
+		return pdu.Address{}, fmt.Errorf("%q is not an E.164 number", s)
+	case len(s) > 11:
+		return pdu.Address{}, fmt.Errorf("alphanumeric sender %q is longer than 11 characters", s)
+	default:
+		return pdu.Address{TON: 5, NPI: 0, Addr: []byte(s)}, nil
+	}
+}
