@@ -31,12 +31,19 @@ func (e *LengthError) Error() string {
 
 func (e *LengthError) Unwrap() error { return ErrBadLength }
 
+// readGrowMin is the first buffer ReadFrame allocates for a frame that does
+// not fit the caller's buffer; it then doubles as bytes arrive.
+const readGrowMin = 4096
+
 // ReadFrame reads one whole PDU frame from r into buf (grown as needed,
-// never beyond max) and returns it. The header is peeked first so a hostile
-// length cannot make it allocate: anything above max is refused.
-func ReadFrame(r *bufio.Reader, buf []byte, max uint32) ([]byte, error) {
-	if max == 0 {
-		max = DefaultMaxLength
+// never beyond maxLen; 0 means DefaultMaxLength) and returns it. The header
+// is peeked first so a hostile length cannot make it allocate: anything
+// above maxLen is refused, and a buffer larger than buf is grown as the
+// bytes arrive, so a peer announcing maxLen bytes and sending fewer costs
+// only about twice what it sent.
+func ReadFrame(r *bufio.Reader, buf []byte, maxLen uint32) ([]byte, error) {
+	if maxLen == 0 {
+		maxLen = DefaultMaxLength
 	}
 	hdr, err := r.Peek(HeaderLen)
 	if err != nil {
@@ -46,20 +53,39 @@ func ReadFrame(r *bufio.Reader, buf []byte, max uint32) ([]byte, error) {
 		return nil, err
 	}
 	n := binary.BigEndian.Uint32(hdr)
-	if n < HeaderLen || n > max {
+	if n < HeaderLen || n > maxLen {
 		return nil, &LengthError{Length: n, ID: CommandID(binary.BigEndian.Uint32(hdr[4:])), Seq: binary.BigEndian.Uint32(hdr[12:])}
 	}
-	if cap(buf) < int(n) {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, io.ErrUnexpectedEOF
+	size := int(n)
+	if cap(buf) >= size {
+		buf = buf[:size]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, noEOF(err)
 		}
-		return nil, err
+		return buf, nil
+	}
+	buf = buf[:0]
+	for len(buf) < size {
+		if len(buf) == cap(buf) {
+			c := min(max(2*cap(buf), readGrowMin), size)
+			buf = append(make([]byte, 0, c), buf...)
+		}
+		m, err := io.ReadFull(r, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return nil, noEOF(err)
+		}
 	}
 	return buf, nil
+}
+
+// noEOF turns EOF inside a frame into io.ErrUnexpectedEOF: only EOF between
+// frames is a clean close.
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // AppendHeaderOnly encodes a PDU with an empty body (enquire_link, unbind,

@@ -1,6 +1,7 @@
 package pdu
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -118,6 +119,9 @@ func (p *PDU) SetTLV(t Tag, v []byte) {
 
 // Errors returned by Decode and Append. Decode errors wrap ErrMalformed so a
 // session can answer generic_nack or the command's resp with ESME_RINVCMDLEN.
+// Append returns ErrFieldTooLong for a field over its SMPP limit and
+// ErrMalformed for a value no peer could parse (a NUL inside a C-string, a
+// dest_flag other than 1 or 2).
 var (
 	ErrMalformed      = errors.New("smpp/pdu: malformed PDU")
 	ErrUnknownCommand = errors.New("smpp/pdu: unknown command_id")
@@ -135,7 +139,8 @@ const (
 	maxAddr65      = 65
 	maxTime        = 17
 	maxMessageID   = 65
-	maxShortMsg    = 254
+	maxShortMsg    = 254 // sm_length is 0..254 (§5.2.21)
+	maxDests       = 254 // number_of_dests and no_unsuccess (§4.5)
 )
 
 // Decode parses one complete frame (header and body) into p. p's slices
@@ -188,7 +193,7 @@ func Decode(frame []byte, p *PDU) error {
 	case SubmitMulti:
 		p.ServiceType = r.cstr(maxServiceType)
 		r.addr(&p.Source, maxAddr21)
-		n := int(r.u8())
+		n := r.count("number_of_dests")
 		for i := 0; i < n && r.err == nil; i++ {
 			var d DestAddress
 			d.Flag = r.u8()
@@ -207,7 +212,7 @@ func Decode(frame []byte, p *PDU) error {
 	case SubmitMultiResp:
 		if r.more() {
 			p.MessageID = r.cstr(maxMessageID)
-			n := int(r.u8())
+			n := r.count("no_unsuccess")
 			for i := 0; i < n && r.err == nil; i++ {
 				var u Unsuccess
 				r.addr(&u.Address, maxAddr21)
@@ -246,8 +251,7 @@ func Decode(frame []byte, p *PDU) error {
 		p.ValidityPeriod = r.cstr(maxTime)
 		p.RegisteredDelivery = r.u8()
 		p.SMDefaultMsgID = r.u8()
-		n := int(r.u8())
-		p.ShortMessage = r.bytes(n)
+		p.ShortMessage = r.shortMessage()
 	case AlertNotification:
 		r.addr(&p.Source, maxAddr65)
 		r.addr(&p.Dest, maxAddr65)
@@ -359,8 +363,28 @@ func (r *reader) messageTail(p *PDU) {
 	p.ReplaceIfPresent = r.u8()
 	p.DataCoding = r.u8()
 	p.SMDefaultMsgID = r.u8()
+	p.ShortMessage = r.shortMessage()
+}
+
+// shortMessage reads sm_length and short_message. The encoder refuses 255
+// octets, so the decoder does too: what one accepts the other can write.
+func (r *reader) shortMessage() []byte {
 	n := int(r.u8())
-	p.ShortMessage = r.bytes(n)
+	if n > maxShortMsg {
+		r.fail("sm_length %d, at most %d", n, maxShortMsg)
+		return nil
+	}
+	return r.bytes(n)
+}
+
+// count reads number_of_dests or no_unsuccess, at most maxDests.
+func (r *reader) count(name string) int {
+	n := int(r.u8())
+	if n > maxDests {
+		r.fail("%s %d, at most %d", name, n, maxDests)
+		return 0
+	}
+	return n
 }
 
 func (r *reader) tlvs(p *PDU) {
@@ -401,8 +425,10 @@ func Append(dst []byte, p *PDU) ([]byte, error) {
 		w.u8(p.AddressRange.NPI)
 		w.cstr(p.AddressRange.Addr, maxAddrRange, "address_range")
 	case BindReceiverResp, BindTransmitterResp, BindTransceiverResp:
-		w.cstr(p.SystemID, maxSystemID, "system_id")
-		w.tlvs(p.TLVs)
+		if !emptyErrorResp(p, len(p.SystemID) == 0 && len(p.TLVs) == 0) {
+			w.cstr(p.SystemID, maxSystemID, "system_id")
+			w.tlvs(p.TLVs)
+		}
 	case Outbind:
 		w.cstr(p.SystemID, maxSystemID, "system_id")
 		w.cstr(p.Password, maxPassword, "password")
@@ -413,33 +439,43 @@ func Append(dst []byte, p *PDU) ([]byte, error) {
 		w.messageTail(p)
 		w.tlvs(p.TLVs)
 	case SubmitSMResp, DeliverSMResp, DataSMResp:
-		// §4.4.2: the body is omitted when command_status is not OK.
-		if p.Status == StatusOK || len(p.MessageID) > 0 {
+		// §4.4.2: the body is omitted when command_status is not OK, but
+		// TLVs such as data_sm_resp's delivery_failure_reason explain the
+		// error and must still be sent.
+		if !emptyErrorResp(p, len(p.MessageID) == 0 && len(p.TLVs) == 0) {
 			w.cstr(p.MessageID, maxMessageID, "message_id")
 			w.tlvs(p.TLVs)
 		}
 	case SubmitMulti:
 		w.cstr(p.ServiceType, maxServiceType, "service_type")
 		w.addr(&p.Source, maxAddr21, "source_addr")
-		if len(p.Dests) > 254 {
-			w.fail("submit_multi has %d destinations, at most 254", len(p.Dests))
+		if len(p.Dests) > maxDests {
+			w.fail("submit_multi has %d destinations, at most %d", len(p.Dests), maxDests)
 		}
 		w.u8(byte(len(p.Dests)))
 		for i := range p.Dests {
 			d := &p.Dests[i]
 			w.u8(d.Flag)
-			if d.Flag == 2 {
-				w.cstr(d.Addr, maxAddr21, "dl_name")
-			} else {
+			switch d.Flag {
+			case 1:
 				w.addr(&d.Address, maxAddr21, "destination_addr")
+			case 2:
+				w.cstr(d.Addr, maxAddr21, "dl_name")
+			default:
+				// The decoder and every SMSC refuse other flags
+				// (ESME_RINVDESTFLAG); a zero Flag is a caller bug.
+				w.invalid("dest_flag %d, want 1 (SME) or 2 (distribution list)", d.Flag)
 			}
 		}
 		w.messageTail(p)
 		w.tlvs(p.TLVs)
 	case SubmitMultiResp:
+		if emptyErrorResp(p, len(p.MessageID) == 0 && len(p.Unsuccess) == 0 && len(p.TLVs) == 0) {
+			break
+		}
 		w.cstr(p.MessageID, maxMessageID, "message_id")
-		if len(p.Unsuccess) > 254 {
-			w.fail("submit_multi_resp has %d unsuccess entries, at most 254", len(p.Unsuccess))
+		if len(p.Unsuccess) > maxDests {
+			w.fail("submit_multi_resp has %d unsuccess entries, at most %d", len(p.Unsuccess), maxDests)
 		}
 		w.u8(byte(len(p.Unsuccess)))
 		for i := range p.Unsuccess {
@@ -459,6 +495,9 @@ func Append(dst []byte, p *PDU) ([]byte, error) {
 		w.cstr(p.MessageID, maxMessageID, "message_id")
 		w.addr(&p.Source, maxAddr21, "source_addr")
 	case QuerySMResp:
+		if emptyErrorResp(p, len(p.MessageID) == 0 && len(p.FinalDate) == 0 && p.MessageState == 0 && p.ErrorCode == 0) {
+			break
+		}
 		w.cstr(p.MessageID, maxMessageID, "message_id")
 		w.cstr(p.FinalDate, maxTime, "final_date")
 		w.u8(byte(p.MessageState))
@@ -490,14 +529,29 @@ func Append(dst []byte, p *PDU) ([]byte, error) {
 	return w.b, nil
 }
 
+// emptyErrorResp reports whether p is an error resp whose body fields are
+// all empty (empty says so); its body is then left out, as §4.4.2 asks of
+// submit_sm_resp and peers expect of every resp. Decode accepts both forms.
+func emptyErrorResp(p *PDU, empty bool) bool {
+	return p.Status != StatusOK && empty
+}
+
 type writer struct {
 	b   []byte
 	err error
 }
 
+// fail records a field the PDU cannot hold (ErrFieldTooLong).
 func (w *writer) fail(format string, args ...any) {
 	if w.err == nil {
 		w.err = fmt.Errorf("%w: "+format, append([]any{ErrFieldTooLong}, args...)...)
+	}
+}
+
+// invalid records a value no peer can parse (ErrMalformed).
+func (w *writer) invalid(format string, args ...any) {
+	if w.err == nil {
+		w.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
 	}
 }
 
@@ -506,6 +560,12 @@ func (w *writer) u8(v byte) { w.b = append(w.b, v) }
 func (w *writer) cstr(v []byte, max int, name string) {
 	if len(v) >= max {
 		w.fail("%s is %d bytes, at most %d", name, len(v), max-1)
+		return
+	}
+	// A NUL inside would end the string early and shift every later field
+	// (a system_id "a\x00b" would smuggle in a password).
+	if bytes.IndexByte(v, 0) >= 0 {
+		w.invalid("%s contains a NUL byte", name)
 		return
 	}
 	w.b = append(w.b, v...)
