@@ -1,0 +1,266 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"smppbridge/smpp"
+	"smppbridge/store"
+)
+
+// Sender is a carrier's SMPP pool (*smpp.Pool).
+type Sender interface {
+	Plan(text string) smpp.Plan
+	Submit(ctx context.Context, m *smpp.Message) (smpp.SubmitResult, error)
+}
+
+// Store is the durable storage the bridge needs (*store.Store; a JetStream
+// implementation can satisfy it later).
+type Store interface {
+	Enqueue(items []store.QueueItem) error
+	Complete(cs []store.Completion) error
+	LoadQueue(fn func(store.QueueItem) error) error
+}
+
+// Options configures a Bridge. cmd translates the configuration into it.
+type Options struct {
+	Store         Store
+	Carriers      []Carrier
+	Accounts      []Account
+	GroupLimit    int // recipients per message; default 10
+	MaxTextLength int // characters; default 2048
+	// CheckPassword verifies a password against a stored hash; credentials
+	// are only ever held hashed.
+	CheckPassword func(hash, password string) bool
+	Logger        *slog.Logger
+	Now           func() time.Time // default time.Now
+}
+
+// Carrier is one SMPP carrier with its queue limits and routes.
+type Carrier struct {
+	Name              string
+	Sender            Sender
+	SegmentsPerSecond float64
+	QueueSeconds      int // default 900
+	QueueCapacity     int // segments; default SegmentsPerSecond × QueueSeconds
+	Routes            []string // destination prefixes ("+1", "+" for all)
+	RouteAccounts     []string // when set, only these accounts use the carrier
+	RouteFrom         []string // when set, only these from numbers use it
+	Alphanumeric      bool     // accepts alphanumeric senders
+	MediaAsLinks      bool     // media URLs are sent as links in the text; else media is refused
+	Workers           int      // concurrent submits; default 64 (set to binds × window)
+	RegisteredDelivery byte    // default 1: ask for receipts
+}
+
+// Account is an API customer.
+type Account struct {
+	ID           string
+	Credentials  []Credential
+	Applications []Application
+}
+
+// Credential is an API user of an account; the password only as a hash.
+type Credential struct {
+	Username     string
+	PasswordHash string
+}
+
+// Application owns numbers and receives their callbacks.
+type Application struct {
+	ID                 string
+	CallbackURL        string
+	InboundCallbackURL string
+	CallbackUsername   string
+	CallbackPassword   string
+	Numbers            []string
+}
+
+// Bridge is the running messaging core.
+type Bridge struct {
+	opts     Options
+	log      *slog.Logger
+	now      func() time.Time
+	store    Store
+	accounts map[string]*account
+	numbers  map[string]*application // number -> owner
+	creds    map[string][]credRef    // username -> candidates
+	auth     authCache
+	carriers []*carrierQueue
+	byName   map[string]*carrierQueue
+	routes   []route
+
+	mu      sync.Mutex
+	closing bool
+
+	runCtx context.Context
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type account struct {
+	id   string
+	apps map[string]*application
+}
+
+type application struct {
+	Application
+	accountID string
+}
+
+type credRef struct {
+	accountID string
+	hash      string
+}
+
+type route struct {
+	prefix  string
+	carrier *carrierQueue
+}
+
+// New builds the bridge and reloads the durable queue. Start sends.
+func New(opts Options) (*Bridge, error) {
+	if opts.Store == nil {
+		return nil, errors.New("bridge: no store")
+	}
+	if opts.GroupLimit <= 0 {
+		opts.GroupLimit = 10
+	}
+	if opts.MaxTextLength <= 0 {
+		opts.MaxTextLength = 2048
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.CheckPassword == nil {
+		return nil, errors.New("bridge: no password checker")
+	}
+	b := &Bridge{
+		opts: opts, log: opts.Logger, now: opts.Now, store: opts.Store,
+		accounts: map[string]*account{}, numbers: map[string]*application{}, creds: map[string][]credRef{},
+		byName: map[string]*carrierQueue{},
+	}
+	b.auth.init(10000)
+	for _, a := range opts.Accounts {
+		acc := &account{id: a.ID, apps: map[string]*application{}}
+		b.accounts[a.ID] = acc
+		for _, c := range a.Credentials {
+			b.creds[c.Username] = append(b.creds[c.Username], credRef{accountID: a.ID, hash: c.PasswordHash})
+		}
+		for _, ap := range a.Applications {
+			app := &application{Application: ap, accountID: a.ID}
+			acc.apps[ap.ID] = app
+			for _, n := range ap.Numbers {
+				b.numbers[n] = app
+			}
+		}
+	}
+	for _, c := range opts.Carriers {
+		if c.Sender == nil {
+			return nil, fmt.Errorf("bridge: carrier %s has no sender", c.Name)
+		}
+		q := newCarrierQueue(c)
+		b.carriers = append(b.carriers, q)
+		b.byName[c.Name] = q
+		for _, p := range c.Routes {
+			b.routes = append(b.routes, route{prefix: p, carrier: q})
+		}
+	}
+	// Longest prefix first; ties keep configuration order.
+	sort.SliceStable(b.routes, func(i, j int) bool { return len(b.routes[i].prefix) > len(b.routes[j].prefix) })
+	b.runCtx, b.stop = context.WithCancel(context.Background())
+	if err := b.reload(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// reload puts every message still in the store back into its carrier's
+// queue: what was accepted before a restart is sent after it.
+func (b *Bridge) reload() error {
+	n := 0
+	var failed []store.QueueItem
+	err := b.store.LoadQueue(func(it store.QueueItem) error {
+		n++
+		q := b.byName[it.Carrier]
+		if it.FailCode != 0 || q == nil {
+			if it.FailCode == 0 {
+				it.FailCode = codeNoRoute
+			}
+			failed = append(failed, it)
+			return nil
+		}
+		q.push(&it)
+		q.mu.Lock()
+		q.segments += it.Segments
+		q.mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bridge: reload queue: %w", err)
+	}
+	if n > 0 {
+		b.log.Info("queued messages reloaded", "count", n)
+	}
+	for i := range failed {
+		b.fail(&failed[i], failed[i].FailCode)
+	}
+	return nil
+}
+
+// Start runs the carriers' senders.
+func (b *Bridge) Start() {
+	for _, q := range b.carriers {
+		for i := 0; i < q.workers; i++ {
+			b.wg.Add(1)
+			go func() { defer b.wg.Done(); b.sendLoop(q) }()
+		}
+	}
+}
+
+// Close stops taking messages, lets in-flight submits finish (bounded by
+// ctx) and leaves everything not yet sent in the store for the next start.
+func (b *Bridge) Close(ctx context.Context) error {
+	b.mu.Lock()
+	b.closing = true
+	b.mu.Unlock()
+	for _, q := range b.carriers {
+		q.close()
+	}
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		b.stop() // submits waiting for a window or the throttle give up: their messages stay queued
+		<-done
+	}
+	b.stop()
+	return nil
+}
+
+// QueueStats is one carrier's queue.
+type QueueStats struct {
+	Carrier  string
+	Segments int // queued, not yet handed to the SMPP pool
+	Capacity int
+	Messages int
+}
+
+// Queues reports each carrier's queue depth.
+func (b *Bridge) Queues() []QueueStats {
+	out := make([]QueueStats, 0, len(b.carriers))
+	for _, q := range b.carriers {
+		q.mu.Lock()
+		out = append(out, QueueStats{Carrier: q.name, Segments: q.segments, Capacity: q.capacity, Messages: len(q.high) + len(q.normal)})
+		q.mu.Unlock()
+	}
+	return out
+}

@@ -1,0 +1,222 @@
+package bridge
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"sync"
+
+	"smppbridge/dlrmap"
+	"smppbridge/smpp"
+	"smppbridge/smpp/pdu"
+	"smppbridge/store"
+)
+
+const (
+	codeNoRoute = dlrmap.CodeNoRoute
+	codeExpired = dlrmap.CodeExpired
+	// transientResends is how often a submit answered 0x08/0x64 is sent
+	// again before its code stands.
+	transientResends = 2
+)
+
+// carrierQueue is one carrier's in-memory view of its durable queue: high
+// priority first, then FIFO. It is measured in segments against capacity.
+type carrierQueue struct {
+	Carrier
+	name     string
+	capacity int
+	workers  int
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	high     []*store.QueueItem
+	normal   []*store.QueueItem
+	segments int
+	closed   bool
+}
+
+func newCarrierQueue(c Carrier) *carrierQueue {
+	if c.QueueSeconds <= 0 {
+		c.QueueSeconds = 900
+	}
+	capacity := c.QueueCapacity
+	if capacity <= 0 {
+		capacity = int(math.Ceil(c.SegmentsPerSecond * float64(c.QueueSeconds)))
+	}
+	if capacity <= 0 {
+		capacity = 100000 // unlimited rate and no explicit capacity
+	}
+	workers := c.Workers
+	if workers <= 0 {
+		workers = 64
+	}
+	if c.RegisteredDelivery == 0 {
+		c.RegisteredDelivery = 1
+	}
+	q := &carrierQueue{Carrier: c, name: c.Name, capacity: capacity, workers: workers}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+// reserve takes room for n segments, all or nothing.
+func (q *carrierQueue) reserve(n int) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.segments+n > q.capacity {
+		return false
+	}
+	q.segments += n
+	return true
+}
+
+func (q *carrierQueue) release(n int) {
+	q.mu.Lock()
+	q.segments -= n
+	q.mu.Unlock()
+}
+
+func (q *carrierQueue) push(it *store.QueueItem) {
+	q.mu.Lock()
+	if it.High {
+		q.high = append(q.high, it)
+	} else {
+		q.normal = append(q.normal, it)
+	}
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+// pop waits for the next message; nil once the queue is closed.
+func (q *carrierQueue) pop() *store.QueueItem {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.high) == 0 && len(q.normal) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if q.closed {
+		return nil
+	}
+	var it *store.QueueItem
+	if len(q.high) > 0 {
+		it, q.high[0] = q.high[0], nil
+		q.high = q.high[1:]
+	} else {
+		it, q.normal[0] = q.normal[0], nil
+		q.normal = q.normal[1:]
+	}
+	q.segments -= it.Segments
+	return it
+}
+
+func (q *carrierQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+func (b *Bridge) sendLoop(q *carrierQueue) {
+	for {
+		it := q.pop()
+		if it == nil {
+			return
+		}
+		b.send(q, it)
+	}
+}
+
+// send hands one message copy to the carrier and records the outcome. A
+// copy that could not be sent because we are stopping stays in the store.
+func (b *Bridge) send(q *carrierQueue, it *store.QueueItem) {
+	if !it.Expiration.IsZero() && !b.now().Before(it.Expiration) {
+		b.fail(it, codeExpired)
+		return
+	}
+	msg := &smpp.Message{From: it.From, To: it.Dest(), Text: it.Text, RegisteredDelivery: q.RegisteredDelivery}
+	var res smpp.SubmitResult
+	var err error
+	for attempt := 0; ; attempt++ {
+		res, err = q.Sender.Submit(b.runCtx, msg)
+		if err != nil || attempt == transientResends || !retryable(res) {
+			break
+		}
+	}
+	if err != nil {
+		if errors.Is(err, smpp.ErrNotSent) {
+			return // closing: it stays queued in the store
+		}
+		code := 4303 // malformed-invalid-to-number
+		if strings.HasPrefix(err.Error(), "from") {
+			code = 4302
+		}
+		b.log.Warn("message cannot be encoded for the carrier", "carrier", q.name, "msg_id", it.MessageID, "err", err)
+		b.fail(it, code)
+		return
+	}
+	rec := b.record(it, q.name)
+	rec.SentAt = b.now()
+	rec.Status = "SENT"
+	rec.CarrierIDs = make([]string, len(res.Parts))
+	for i, p := range res.Parts {
+		switch {
+		case p.Err != nil && errors.Is(p.Err, smpp.ErrNotSent):
+			if b.runCtx.Err() != nil {
+				return // stopping: leave the whole copy queued; sent parts may repeat
+			}
+			rec.Status, rec.ErrorCode = "FAILED", dlrmap.CodeSubmitFailed
+		case p.Err != nil: // outcome unknown: a receipt may still tell
+			rec.Unknown++
+		case p.Status != pdu.StatusOK:
+			code, _ := dlrmap.SubmitStatus(uint32(p.Status))
+			if rec.ErrorCode == 0 {
+				rec.Status, rec.ErrorCode = "FAILED", code
+			}
+		default:
+			rec.CarrierIDs[i] = p.MessageID
+		}
+	}
+	if rec.Status == "FAILED" {
+		rec.DoneAt = rec.SentAt
+	}
+	if err := b.store.Complete([]store.Completion{{Seq: it.Seq, Record: rec}}); err != nil {
+		// The copy stays queued in the store and is sent again after a
+		// restart: a duplicate is better than a loss.
+		b.log.Error("cannot record a sent message", "carrier", q.name, "msg_id", it.MessageID, "err", err)
+	}
+}
+
+// retryable: every part that failed did so transiently and none got through.
+func retryable(res smpp.SubmitResult) bool {
+	any := false
+	for _, p := range res.Parts {
+		if p.Err != nil {
+			return false
+		}
+		if p.Status == pdu.StatusOK {
+			return false
+		}
+		if _, retry := dlrmap.SubmitStatus(uint32(p.Status)); !retry {
+			return false
+		}
+		any = true
+	}
+	return any
+}
+
+func (b *Bridge) record(it *store.QueueItem, carrier string) store.Record {
+	return store.Record{
+		MessageID: it.MessageID, Recipient: it.Recipient, AccountID: it.AccountID, ApplicationID: it.ApplicationID,
+		Direction: "out", From: it.From, To: it.Dest(), Carrier: carrier, Segments: it.Segments,
+		ReceivedAt: it.ReceivedAt, Tag: it.Tag, Length: len([]rune(it.Text)),
+	}
+}
+
+// fail records a copy that will never be sent.
+func (b *Bridge) fail(it *store.QueueItem, code int) {
+	rec := b.record(it, it.Carrier)
+	rec.Status, rec.ErrorCode, rec.DoneAt = "FAILED", code, b.now()
+	if err := b.store.Complete([]store.Completion{{Seq: it.Seq, Record: rec}}); err != nil {
+		b.log.Error("cannot record a failed message", "msg_id", it.MessageID, "err", err)
+	}
+}

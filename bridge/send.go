@@ -1,0 +1,306 @@
+package bridge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"smppbridge/store"
+)
+
+const (
+	maxTagLength   = 1024
+	maxMediaURL    = 4096
+	maxMediaCount  = 10
+	genericInvalid = "Your request could not be accepted"
+)
+
+// Send validates, routes and durably queues a message. It returns only
+// after the message is stored (fsync'd), so a 202 means it will be sent.
+func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
+	b.mu.Lock()
+	closing := b.closing
+	b.mu.Unlock()
+	if closing {
+		return nil, ErrShuttingDown
+	}
+	app, verr := b.validate(req)
+	if verr != nil {
+		return nil, verr
+	}
+	now := b.now().UTC()
+	id := newMessageID(now)
+	high := req.Priority == "high"
+	items := make([]store.QueueItem, len(req.To))
+	text := req.Text
+	type hold struct {
+		q *carrierQueue
+		n int
+	}
+	var held []hold
+	release := func() {
+		for _, h := range held {
+			h.q.release(h.n)
+		}
+	}
+	segments := 0
+	for i, to := range req.To {
+		q := b.route(req.AccountID, req.From, to)
+		it := store.QueueItem{
+			High: high, MessageID: id, Recipient: i, AccountID: req.AccountID, ApplicationID: req.ApplicationID,
+			From: req.From, To: req.To, Text: text, Media: req.Media, Tag: req.Tag, HasTag: req.HasTag,
+			ReceivedAt: now, RequestID: req.RequestID,
+		}
+		if req.Expiration != nil {
+			it.Expiration = *req.Expiration
+		}
+		if q == nil {
+			it.FailCode = codeNoRoute // accepted, then reported failed: never stuck
+			items[i] = it
+			continue
+		}
+		if isAlphanumeric(req.From) && !q.Alphanumeric {
+			release()
+			return nil, &ValidationError{Description: genericInvalid, Fields: []FieldError{{FieldName: "from",
+				Description: fmt.Sprintf("'%s' is an alphanumeric sender, which the carrier for '%s' does not accept", req.From, to)}}}
+		}
+		if len(req.Media) > 0 {
+			if !q.MediaAsLinks {
+				release()
+				return nil, &ValidationError{Description: genericInvalid, Fields: []FieldError{{FieldName: "media",
+					Description: fmt.Sprintf("media cannot be sent to '%s': its carrier carries SMS only", to)}}}
+			}
+			it.Text = withLinks(text, req.Media)
+		}
+		it.Carrier = q.name
+		it.Segments = q.Sender.Plan(it.Text).Segments
+		if segments == 0 {
+			segments = it.Segments
+		}
+		if !q.reserve(it.Segments) {
+			release()
+			return nil, &QueueFullError{Carrier: q.name, SegmentsPerSecond: q.SegmentsPerSecond, QueueSeconds: q.QueueSeconds, Capacity: q.capacity}
+		}
+		held = append(held, hold{q, it.Segments})
+		items[i] = it
+	}
+	if err := b.store.Enqueue(items); err != nil {
+		release()
+		b.log.Error("cannot store a message", "request_id", req.RequestID, "err", err)
+		return nil, fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	for i := range items {
+		it := &items[i]
+		if it.FailCode != 0 {
+			b.fail(it, it.FailCode)
+			continue
+		}
+		b.byName[it.Carrier].push(it)
+	}
+	if segments == 0 {
+		segments = b.planAny(text)
+	}
+	m := &Message{
+		ID: id, Owner: req.From, ApplicationID: app.ID, Time: now, SegmentCount: segments, Direction: "out",
+		To: req.To, From: req.From, Text: req.Text, Media: req.Media, Tag: req.Tag, HasTag: req.HasTag,
+		Priority: "default", Expiration: req.Expiration,
+	}
+	if high {
+		m.Priority = "high"
+	}
+	return m, nil
+}
+
+// planAny counts segments for a message none of whose recipients has a
+// route, with the first carrier's rules (or none).
+func (b *Bridge) planAny(text string) int {
+	if len(b.carriers) > 0 {
+		return b.carriers[0].Sender.Plan(text).Segments
+	}
+	return 1
+}
+
+func withLinks(text string, media []string) string {
+	parts := make([]string, 0, len(media)+1)
+	if text != "" {
+		parts = append(parts, text)
+	}
+	return strings.Join(append(parts, media...), "\n")
+}
+
+// route picks the carrier for a destination: longest matching prefix among
+// carriers whose account and from restrictions allow the message.
+func (b *Bridge) route(accountID, from, to string) *carrierQueue {
+	for _, r := range b.routes {
+		if !strings.HasPrefix(to, r.prefix) {
+			continue
+		}
+		c := r.carrier
+		if len(c.RouteAccounts) > 0 && !contains(c.RouteAccounts, accountID) {
+			continue
+		}
+		if len(c.RouteFrom) > 0 && !contains(c.RouteFrom, from) {
+			continue
+		}
+		return c
+	}
+	return nil
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// validate applies the contract's rules and reports every broken one.
+func (b *Bridge) validate(req *SendRequest) (*application, *ValidationError) {
+	var fe []FieldError
+	add := func(field, format string, args ...any) {
+		fe = append(fe, FieldError{FieldName: field, Description: fmt.Sprintf(format, args...)})
+	}
+	acc := b.accounts[req.AccountID]
+	var app *application
+	switch {
+	case req.ApplicationID == "":
+		add("applicationId", "applicationId is required")
+	case acc == nil || acc.apps[req.ApplicationID] == nil:
+		add("applicationId", "'%s' is not an application of account %s", req.ApplicationID, req.AccountID)
+	default:
+		app = acc.apps[req.ApplicationID]
+	}
+	switch {
+	case len(req.To) == 0:
+		add("to", "to must contain at least one recipient")
+	case len(req.To) > b.opts.GroupLimit:
+		add("to", "%d recipients exceed the group limit of %d (forbidden-too-many-recipients)", len(req.To), b.opts.GroupLimit)
+	}
+	seen := make(map[string]bool, len(req.To))
+	for _, to := range req.To {
+		switch {
+		case !isE164(to):
+			add("to", "'%s' must be replaced with a valid E164 formatted telephone number", to)
+		case seen[to]:
+			add("to", "'%s' appears more than once; recipients must be unique", to)
+		case to == req.From:
+			add("to", "'%s' is also the from number", to)
+		}
+		seen[to] = true
+	}
+	switch {
+	case req.From == "":
+		add("from", "from is required")
+	case !isE164(req.From) && !isShortCode(req.From) && !isAlphanumeric(req.From):
+		add("from", "'%s' must be replaced with a valid E164 formatted telephone number", req.From)
+	case app != nil && !isAlphanumeric(req.From) && b.numbers[req.From] != app:
+		add("from", "'%s' is not a number of application %s", req.From, app.ID)
+	}
+	n := utf8.RuneCountInString(req.Text)
+	switch {
+	case !utf8.ValidString(req.Text):
+		add("text", "text is not valid UTF-8")
+	case n > b.opts.MaxTextLength:
+		add("text", "text has %d characters, at most %d are allowed", n, b.opts.MaxTextLength)
+	case n == 0 && len(req.Media) == 0:
+		add("text", "text is required when no media is sent")
+	}
+	if len(req.Media) > maxMediaCount {
+		add("media", "%d media URLs, at most %d are allowed", len(req.Media), maxMediaCount)
+	}
+	for _, u := range req.Media {
+		if len(u) > maxMediaURL {
+			add("media", "a media URL is longer than %d characters", maxMediaURL)
+		} else if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+			add("media", "'%s' is not an http or https URL", u)
+		}
+	}
+	if utf8.RuneCountInString(req.Tag) > maxTagLength {
+		add("tag", "tag is longer than %d characters", maxTagLength)
+	}
+	switch req.Priority {
+	case "", "default", "high":
+	default:
+		add("priority", "'%s' is not a priority; use default or high", req.Priority)
+	}
+	if req.Expiration != nil && !req.Expiration.After(b.now()) {
+		add("expiration", "expiration %s is not in the future", req.Expiration.UTC().Format(time.RFC3339))
+	}
+	if len(fe) > 0 {
+		return nil, &ValidationError{Description: genericInvalid, Fields: fe}
+	}
+	return app, nil
+}
+
+// isE164 accepts "+" and 8 to 15 digits, the first not 0.
+func isE164(s string) bool {
+	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isShortCode(s string) bool {
+	if len(s) < 3 || len(s) > 8 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isAlphanumeric: ≤ 11 of A–Z a–z 0–9 space - + _ &, with at least one letter.
+func isAlphanumeric(s string) bool {
+	if s == "" || len(s) > 11 {
+		return false
+	}
+	letter := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+			letter = true
+		case c >= '0' && c <= '9', c == ' ', c == '-', c == '+', c == '_', c == '&':
+		default:
+			return false
+		}
+	}
+	return letter
+}
+
+// newMessageID makes a V2 id: 13-digit epoch milliseconds and 16 random
+// base-36 characters.
+func newMessageID(t time.Time) string {
+	var r [16]byte
+	rand.Read(r[:])
+	b := make([]byte, 0, 29)
+	b = strconv.AppendInt(b, t.UnixMilli(), 10)
+	for len(b) < 13 {
+		b = append([]byte{'0'}, b...)
+	}
+	for _, half := range [2]uint64{binary.BigEndian.Uint64(r[:8]), binary.BigEndian.Uint64(r[8:])} {
+		v := half % 2821109907456 // 36^8
+		var chunk [8]byte
+		for i := 7; i >= 0; i-- {
+			chunk[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[v%36]
+			v /= 36
+		}
+		b = append(b, chunk[:]...)
+	}
+	return string(b)
+}

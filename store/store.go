@@ -1,0 +1,318 @@
+// Package store is the bridge's embedded durable storage on bbolt: the
+// per-carrier outbound queue, message records and the carrier message id
+// index. Nothing outside this package sees a bbolt type or a slice that
+// lives only inside a transaction: every value is copied out.
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Buckets, created at Open.
+var (
+	bucketQueue      = []byte("queue")       // seq (8 bytes BE) -> QueueItem JSON; holds the only copy of message text
+	bucketRecords    = []byte("records")     // message id + 0 + recipient index (2 bytes BE) -> Record JSON
+	bucketCarrierIDs = []byte("carrier_ids") // carrier + 0 + carrier message id -> record key
+)
+
+// ErrNotFound is returned for missing records.
+var ErrNotFound = errors.New("store: not found")
+
+// Options tunes Open. The zero value is durable and safe.
+type Options struct {
+	// NoSync skips fsync: faster, and anything accepted may be lost on a
+	// power failure. For tests and benchmarks only.
+	NoSync bool
+	// BatchDelay is how long concurrent writes wait to share one commit
+	// (bbolt's MaxBatchDelay). Default 2ms: one fsync per batch is what
+	// makes durable 202s cheap, and a short delay keeps their latency low.
+	BatchDelay time.Duration
+	// Timeout bounds waiting for the file lock held by another process.
+	// Default 1s, so a second daemon on the same file fails instead of hanging.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// Store is an open database.
+type Store struct {
+	db  *bolt.DB
+	log *slog.Logger
+}
+
+// Open opens or creates the database file.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = time.Second
+	}
+	if opts.BatchDelay <= 0 {
+		opts.BatchDelay = 2 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        opts.Timeout,
+		NoSync:         opts.NoSync,
+		NoFreelistSync: true, // rebuilt at open; halves the write amplification of queue churn
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db.MaxBatchDelay = opts.BatchDelay
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketQueue, bucketRecords, bucketCarrierIDs} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: init %s: %w", path, err)
+	}
+	return &Store{db: db, log: opts.Logger}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// QueueItem is one message copy for one recipient waiting to be sent.
+type QueueItem struct {
+	Seq           uint64    `json:"-"` // assigned by Enqueue; FIFO order
+	Carrier       string    `json:"carrier"`
+	High          bool      `json:"high,omitempty"`
+	MessageID     string    `json:"id"`
+	Recipient     int       `json:"rcpt"`
+	AccountID     string    `json:"acct"`
+	ApplicationID string    `json:"app"`
+	From          string    `json:"from"`
+	To            []string  `json:"to"` // every recipient; To[Recipient] is this copy's
+	Text          string    `json:"text"`
+	Media         []string  `json:"media,omitempty"`
+	Tag           string    `json:"tag,omitempty"`
+	HasTag        bool      `json:"has_tag,omitempty"`
+	Segments      int       `json:"segs"`
+	ReceivedAt    time.Time `json:"at"`
+	Expiration    time.Time `json:"exp,omitzero"`
+	FailCode      int       `json:"fail,omitempty"` // known to fail (e.g. 4420 no route): recorded, never sent
+	RequestID     string    `json:"req,omitempty"`
+}
+
+// Dest is the recipient of this copy.
+func (q *QueueItem) Dest() string { return q.To[q.Recipient] }
+
+func seqKey(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+// Enqueue stores items durably (fsync'd unless NoSync) and assigns their
+// Seq. Concurrent calls share one commit. Nothing is stored on error.
+func (s *Store) Enqueue(items []QueueItem) error {
+	vals := make([][]byte, len(items))
+	for i := range items {
+		v, err := json.Marshal(&items[i])
+		if err != nil {
+			return fmt.Errorf("store: encode queue item: %w", err)
+		}
+		vals[i] = v
+	}
+	seqs := make([]uint64, len(items))
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		// Idempotent: Batch may run this again alone; it then assigns fresh seqs.
+		b := tx.Bucket(bucketQueue)
+		for i := range vals {
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			seqs[i] = seq
+			if err := b.Put(seqKey(seq), vals[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: enqueue: %w", err)
+	}
+	for i := range items {
+		items[i].Seq = seqs[i]
+	}
+	return nil
+}
+
+// LoadQueue calls fn for every queued item in FIFO order (at start-up).
+func (s *Store) LoadQueue(fn func(QueueItem) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketQueue).ForEach(func(k, v []byte) error {
+			var it QueueItem
+			if err := json.Unmarshal(v, &it); err != nil { // Unmarshal copies: nothing borrows from v
+				return fmt.Errorf("store: queue item %x: %w", k, err)
+			}
+			it.Seq = binary.BigEndian.Uint64(k)
+			if it.Recipient < 0 || it.Recipient >= len(it.To) {
+				return fmt.Errorf("store: queue item %x: recipient %d of %d", k, it.Recipient, len(it.To))
+			}
+			return fn(it)
+		})
+	})
+}
+
+// QueueLen counts queued items.
+func (s *Store) QueueLen() (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketQueue).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+// Record is what is kept about one message copy after it left the queue:
+// metadata only, never the text.
+type Record struct {
+	MessageID     string    `json:"id"`
+	Recipient     int       `json:"rcpt"`
+	AccountID     string    `json:"acct"`
+	ApplicationID string    `json:"app"`
+	Direction     string    `json:"dir"` // "out" or "in"
+	From          string    `json:"from"`
+	To            string    `json:"to"`
+	Carrier       string    `json:"carrier,omitempty"`
+	Segments      int       `json:"segs"`
+	Status        string    `json:"status"` // SENT, FAILED, DELIVERED, …
+	ErrorCode     int       `json:"err,omitempty"`
+	CarrierIDs    []string  `json:"cids,omitempty"` // one per part, "" for parts without an id
+	Unknown       int       `json:"unknown,omitempty"` // parts whose submit outcome is unknown
+	ReceivedAt    time.Time `json:"at"`
+	SentAt        time.Time `json:"sent,omitzero"`
+	DoneAt        time.Time `json:"done,omitzero"`
+	Tag           string    `json:"tag,omitempty"`
+	Length        int       `json:"len,omitempty"` // characters of text
+}
+
+func recordKey(messageID string, recipient int) []byte {
+	k := make([]byte, 0, len(messageID)+3)
+	k = append(k, messageID...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint16(k, uint16(recipient))
+}
+
+func carrierIDKey(carrier, id string) []byte {
+	k := make([]byte, 0, len(carrier)+1+len(id))
+	k = append(k, carrier...)
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+// Completion removes a queue item (and with it the text) and writes its
+// record, in one durable step.
+type Completion struct {
+	Seq    uint64
+	Record Record
+}
+
+// Complete applies completions durably; concurrent calls share one commit.
+func (s *Store) Complete(cs []Completion) error {
+	type prepared struct {
+		seq  []byte
+		key  []byte
+		val  []byte
+		cids [][]byte
+	}
+	ps := make([]prepared, len(cs))
+	for i := range cs {
+		v, err := json.Marshal(&cs[i].Record)
+		if err != nil {
+			return fmt.Errorf("store: encode record: %w", err)
+		}
+		r := &cs[i].Record
+		ps[i] = prepared{seq: seqKey(cs[i].Seq), key: recordKey(r.MessageID, r.Recipient), val: v}
+		for _, id := range r.CarrierIDs {
+			if id != "" {
+				ps[i].cids = append(ps[i].cids, carrierIDKey(r.Carrier, id))
+			}
+		}
+	}
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		q, recs, ids := tx.Bucket(bucketQueue), tx.Bucket(bucketRecords), tx.Bucket(bucketCarrierIDs)
+		for _, p := range ps {
+			if err := q.Delete(p.seq); err != nil {
+				return err
+			}
+			if err := recs.Put(p.key, p.val); err != nil {
+				return err
+			}
+			for _, c := range p.cids {
+				if err := ids.Put(c, p.key); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: complete: %w", err)
+	}
+	return nil
+}
+
+// Record returns the record of one message copy.
+func (s *Store) Record(messageID string, recipient int) (Record, error) {
+	var r Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketRecords).Get(recordKey(messageID, recipient))
+		if v == nil {
+			return ErrNotFound
+		}
+		return json.Unmarshal(v, &r)
+	})
+	return r, err
+}
+
+// RecordByCarrierID finds a record by the id a carrier gave one of its parts.
+func (s *Store) RecordByCarrierID(carrier, id string) (Record, error) {
+	var r Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		k := tx.Bucket(bucketCarrierIDs).Get(carrierIDKey(carrier, id))
+		if k == nil {
+			return ErrNotFound
+		}
+		v := tx.Bucket(bucketRecords).Get(k)
+		if v == nil {
+			return ErrNotFound
+		}
+		return json.Unmarshal(v, &r)
+	})
+	return r, err
+}
+
+// TextStored reports whether any queued item still holds text for the
+// message: tests use it to show text is gone once sent.
+func (s *Store) TextStored(messageID string) (bool, error) {
+	found := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketQueue).ForEach(func(_, v []byte) error {
+			var it QueueItem
+			if err := json.Unmarshal(v, &it); err != nil {
+				return err
+			}
+			if it.MessageID == messageID && it.Text != "" {
+				found = true
+			}
+			return nil
+		})
+	})
+	return found, err
+}
