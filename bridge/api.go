@@ -83,5 +83,5 @@ var (
 	ErrUnauthorized = errors.New("bridge: authentication failed") // HTTP 401
 	ErrForbidden    = errors.New("bridge: access denied")         // HTTP 403: valid credentials of another account
 	ErrShuttingDown = errors.New("bridge: shutting down")         // HTTP 503
-	ErrStore        = errors.New("bridge: message store failure")  // HTTP 500; nothing was accepted
+	ErrStore        = errors.New("bridge: message store failure") // HTTP 500; nothing was accepted
 )

@@ -43,18 +43,18 @@ type Options struct {
 
 // Carrier is one SMPP carrier with its queue limits and routes.
 type Carrier struct {
-	Name              string
-	Sender            Sender
-	SegmentsPerSecond float64
-	QueueSeconds      int // default 900
-	QueueCapacity     int // segments; default SegmentsPerSecond × QueueSeconds
-	Routes            []string // destination prefixes ("+1", "+" for all)
-	RouteAccounts     []string // when set, only these accounts use the carrier
-	RouteFrom         []string // when set, only these from numbers use it
-	Alphanumeric      bool     // accepts alphanumeric senders
-	MediaAsLinks      bool     // media URLs are sent as links in the text; else media is refused
-	Workers           int      // concurrent submits; default 64 (set to binds × window)
-	RegisteredDelivery byte    // default 1: ask for receipts
+	Name               string
+	Sender             Sender
+	SegmentsPerSecond  float64
+	QueueSeconds       int      // default 900
+	QueueCapacity      int      // segments; default SegmentsPerSecond × QueueSeconds
+	Routes             []string // destination prefixes ("+1", "+" for all)
+	RouteAccounts      []string // when set, only these accounts use the carrier
+	RouteFrom          []string // when set, only these from numbers use it
+	Alphanumeric       bool     // accepts alphanumeric senders
+	MediaAsLinks       bool     // media URLs are sent as links in the text; else media is refused
+	Workers            int      // concurrent submits; default 64 (set to binds × window)
+	RegisteredDelivery byte     // default 1: ask for receipts
 }
 
 // Account is an API customer.

@@ -193,7 +193,7 @@ type Record struct {
 	Segments      int       `json:"segs"`
 	Status        string    `json:"status"` // SENT, FAILED, DELIVERED, …
 	ErrorCode     int       `json:"err,omitempty"`
-	CarrierIDs    []string  `json:"cids,omitempty"` // one per part, "" for parts without an id
+	CarrierIDs    []string  `json:"cids,omitempty"`    // one per part, "" for parts without an id
 	Unknown       int       `json:"unknown,omitempty"` // parts whose submit outcome is unknown
 	ReceivedAt    time.Time `json:"at"`
 	SentAt        time.Time `json:"sent,omitzero"`

@@ -103,10 +103,14 @@ func (ss *session) readLoop() {
 			if errors.As(err, &le) {
 				// The stream cannot be framed any more: say why, then hang up.
 				s.log.Warn("bad command_length, closing", "session", ss.id, "length", le.Length)
-				ss.writeFlushClose(pdu.AppendHeaderOnly(nil, pdu.GenericNack, pdu.StatusInvCmdLen, le.Seq))
+				// Counted before writing, so Stats agree with what the ESME saw.
 				s.mu.Lock()
 				s.count(ss.systemID, func(c *Counters) { c.GenericNacks++ })
 				s.mu.Unlock()
+				ss.writeFlushClose(pdu.AppendHeaderOnly(nil, pdu.GenericNack, pdu.StatusInvCmdLen, le.Seq))
+				// Let the writer flush the nack and close; returning now
+				// would run close() first and the nack would be lost.
+				<-ss.done
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.log.Debug("read failed", "session", ss.id, "err", err)
 			}
@@ -154,10 +158,10 @@ func (ss *session) badPDU(p *pdu.PDU, err error) {
 	if p.ID.IsResponse() && p.ID.Known() {
 		return // never answer a response; the matching request will time out
 	}
-	ss.writeHeader(pdu.GenericNack, status, p.Seq)
 	s.mu.Lock()
 	s.count(ss.systemID, func(c *Counters) { c.GenericNacks++ })
 	s.mu.Unlock()
+	ss.writeHeader(pdu.GenericNack, status, p.Seq)
 }
 
 func (ss *session) handle(p *pdu.PDU) {
@@ -171,16 +175,17 @@ func (ss *session) handle(p *pdu.PDU) {
 		ss.handleBind(p)
 		return
 	case pdu.EnquireLink:
-		ss.writeHeader(pdu.EnquireLinkResp, pdu.StatusOK, p.Seq)
+		// Counters move before the answer, so Stats agree with what the ESME saw.
 		s.mu.Lock()
 		s.count(ss.systemID, func(c *Counters) { c.EnquireLinksIn++ })
 		s.mu.Unlock()
+		ss.writeHeader(pdu.EnquireLinkResp, pdu.StatusOK, p.Seq)
 		return
 	case pdu.Unbind:
-		ss.writeFlushClose(pdu.AppendHeaderOnly(nil, pdu.UnbindResp, pdu.StatusOK, p.Seq))
 		s.mu.Lock()
 		s.count(ss.systemID, func(c *Counters) { c.Unbinds++ })
 		s.mu.Unlock()
+		ss.writeFlushClose(pdu.AppendHeaderOnly(nil, pdu.UnbindResp, pdu.StatusOK, p.Seq))
 		return
 	case pdu.GenericNack:
 		ss.handleResp(p)
@@ -209,10 +214,10 @@ func (ss *session) handle(p *pdu.PDU) {
 		ss.handleReplace(p)
 	default:
 		// outbind, alert_notification, deliver_sm: not something an ESME sends an SMSC.
-		ss.writeHeader(pdu.GenericNack, pdu.StatusInvCmdID, p.Seq)
 		s.mu.Lock()
 		s.count(ss.systemID, func(c *Counters) { c.GenericNacks++ })
 		s.mu.Unlock()
+		ss.writeHeader(pdu.GenericNack, pdu.StatusInvCmdID, p.Seq)
 	}
 }
 

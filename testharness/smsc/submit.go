@@ -430,6 +430,8 @@ func (s *Server) expirePartial(ck concatKey, pm *partial) {
 	delete(s.partial, ck)
 	pm.msg.Incomplete = true
 	s.completeLocked(pm.msg)
+	s.notifyLocked() // runs from the scheduler: nobody else wakes WaitFor callers
+
 	s.log.Info("long message incomplete after concat_timeout", "system_id", ck.systemID, "from", ck.src, "to", ck.dst, "parts", len(pm.msg.Parts), "of", ck.total)
 }
 
