@@ -7,15 +7,18 @@ import (
 
 // authCache remembers credentials already verified, keyed by a SHA-256 of
 // what was presented: the slow password hash then costs once per client
-// and credential, not once per request. It holds no plaintext.
+// and credential, not once per request. It holds no plaintext. Concurrent
+// first requests with the same credential share one verification.
 type authCache struct {
-	mu  sync.Mutex
-	ok  map[[32]byte]string // -> account id
-	max int
+	mu       sync.Mutex
+	ok       map[[32]byte]string // -> account id ("" = verified wrong)
+	inflight map[[32]byte]chan struct{}
+	max      int
 }
 
 func (c *authCache) init(max int) {
 	c.ok = make(map[[32]byte]string)
+	c.inflight = make(map[[32]byte]chan struct{})
 	c.max = max
 }
 
@@ -33,30 +36,49 @@ func credKey(username, password string) [32]byte {
 // when they are valid for another account only.
 func (b *Bridge) Authenticate(accountID, username, password string) error {
 	key := credKey(username, password)
-	b.auth.mu.Lock()
-	owner, cached := b.auth.ok[key]
-	b.auth.mu.Unlock()
-	if !cached {
-		for _, c := range b.creds[username] {
-			if b.opts.CheckPassword(c.hash, password) {
-				owner = c.accountID
-				if c.accountID == accountID {
-					break
-				}
-			}
-		}
-		if owner == "" {
-			return ErrUnauthorized
-		}
-		b.auth.mu.Lock()
-		if len(b.auth.ok) >= b.auth.max {
-			clear(b.auth.ok) // crude but bounded; verified clients re-verify once
-		}
-		b.auth.ok[key] = owner
-		b.auth.mu.Unlock()
-	}
-	if owner != accountID {
+	owner, known := b.lookupCred(key, username, password)
+	switch {
+	case !known || owner == "":
+		return ErrUnauthorized
+	case owner != accountID:
 		return ErrForbidden
 	}
 	return nil
+}
+
+func (b *Bridge) lookupCred(key [32]byte, username, password string) (owner string, known bool) {
+	c := &b.auth
+	for {
+		c.mu.Lock()
+		if owner, ok := c.ok[key]; ok {
+			c.mu.Unlock()
+			return owner, true
+		}
+		wait, busy := c.inflight[key]
+		if !busy {
+			wait = make(chan struct{})
+			c.inflight[key] = wait
+			c.mu.Unlock()
+			break
+		}
+		c.mu.Unlock()
+		<-wait
+	}
+	for _, cr := range b.creds[username] {
+		if b.opts.CheckPassword(cr.hash, password) {
+			owner = cr.accountID
+			break
+		}
+	}
+	c.mu.Lock()
+	if len(c.ok) >= c.max {
+		clear(c.ok) // bounded; verified clients verify again once
+	}
+	if owner != "" {
+		c.ok[key] = owner // wrong passwords are not cached: guessing stays slow
+	}
+	close(c.inflight[key])
+	delete(c.inflight, key)
+	c.mu.Unlock()
+	return owner, true
 }

@@ -51,9 +51,6 @@ func newCarrierQueue(c Carrier) *carrierQueue {
 	if workers <= 0 {
 		workers = 64
 	}
-	if c.RegisteredDelivery == 0 {
-		c.RegisteredDelivery = 1
-	}
 	q := &carrierQueue{Carrier: c, name: c.Name, capacity: capacity, workers: workers}
 	q.cond = sync.NewCond(&q.mu)
 	return q
