@@ -19,7 +19,7 @@ type Bind struct {
 func (s *Server) Binds() []Bind {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Bind
+	out := []Bind{} // JSON [] rather than null when nothing is bound
 	for ss := range s.sessions {
 		if ss.bindType != 0 {
 			out = append(out, Bind{SystemID: ss.systemID, Type: ss.bindType.String(), Remote: ss.remote, TLS: ss.tls, Pending: len(ss.pending)})

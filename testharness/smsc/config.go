@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -144,6 +145,16 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
+// clone returns b with its own copies of the slices, so that no caller can
+// change the simulator's behaviour, or its configuration, behind its lock:
+// PUT /behaviour decodes into a copy and must not write through to the live
+// outcome table when it is then refused.
+func (b Behaviour) clone() Behaviour {
+	b.Receipts.Outcomes = slices.Clone(b.Receipts.Outcomes)
+	b.Rules = slices.Clone(b.Rules)
+	return b
+}
+
 func (c *Config) setDefaults() {
 	if c.SMPPAddr == "" {
 		c.SMPPAddr = "127.0.0.1:0"
@@ -239,21 +250,38 @@ func (b *Behaviour) validate() error {
 	if !oneOf(b.WindowAction, "throttle", "drop") {
 		bad("window_action", "%q is not throttle or drop", b.WindowAction)
 	}
-	for key, v := range map[string]float64{"no_response_rate": b.NoResponseRate, "drop_rate": b.DropRate,
-		"receipts.drop_rate": b.Receipts.DropRate} {
-		if v < 0 || v > 1 {
-			bad(key, "%v is outside 0..1", v)
+	// Slices, not maps: the message must name each key, in a stable order.
+	for _, f := range []struct {
+		key string
+		v   float64
+	}{{"no_response_rate", b.NoResponseRate}, {"drop_rate", b.DropRate}, {"receipts.drop_rate", b.Receipts.DropRate}} {
+		if f.v < 0 || f.v > 1 {
+			bad(f.key, "%v is outside 0..1", f.v)
 		}
 	}
 	if b.MaxSegmentsPerSecond < 0 {
 		bad("max_segments_per_second", "must not be negative")
 	}
-	if b.Window < 0 || b.RateBurst < 0 || b.QueueFullEvery < 0 || b.QueueFullBurst < 0 || b.DropAfterPDUs < 0 || b.DeliverWindow < 0 {
-		bad("window/rate_burst/queue_full_*/drop_after_pdus/deliver_window", "must not be negative")
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"window", b.Window}, {"rate_burst", b.RateBurst}, {"queue_full_every", b.QueueFullEvery},
+		{"queue_full_burst", b.QueueFullBurst}, {"drop_after_pdus", b.DropAfterPDUs}, {"deliver_window", b.DeliverWindow}} {
+		if f.v < 0 {
+			bad(f.key, "%d must not be negative", f.v)
+		}
 	}
-	for _, d := range []Dist{b.ResponseLatency, b.Receipts.Delay} {
-		if d.Min < 0 || d.Max < 0 {
-			bad("latency/delay", "durations must not be negative")
+	// A negative duration would fire at once: every long message incomplete,
+	// every delivery resent on the next tick.
+	for _, f := range []struct {
+		key string
+		v   Duration
+	}{{"response_latency.min", b.ResponseLatency.Min}, {"response_latency.max", b.ResponseLatency.Max},
+		{"receipts.delay.min", b.Receipts.Delay.Min}, {"receipts.delay.max", b.Receipts.Delay.Max},
+		{"deliver_retry", b.DeliverRetry}, {"deliver_timeout", b.DeliverTimeout}, {"concat_timeout", b.ConcatTimeout},
+		{"enquire_link_interval", b.EnquireLinkInterval}, {"refuse_binds_for", b.RefuseBindsFor}} {
+		if f.v < 0 {
+			bad(f.key, "%v must not be negative", f.v.D())
 		}
 	}
 	r := &b.Receipts
@@ -282,6 +310,9 @@ func (b *Behaviour) validate() error {
 		if o.Weight < 0 {
 			bad(fmt.Sprintf("receipts.outcomes[%d].weight", i), "must not be negative")
 		}
+		if len(o.Err) != 3 { // the receipt text's err field is three characters
+			bad(fmt.Sprintf("receipts.outcomes[%d].err", i), "%q is not three characters", o.Err)
+		}
 		total += o.Weight
 	}
 	if total == 0 {
@@ -295,6 +326,12 @@ func (b *Behaviour) validate() error {
 			if _, ok := pdu.StateFromStat(rl.Stat); !ok {
 				bad(fmt.Sprintf("rules[%d].stat", i), "%q is not a receipt stat", rl.Stat)
 			}
+			if len(rl.Err) != 3 {
+				bad(fmt.Sprintf("rules[%d].err", i), "%q is not three characters", rl.Err)
+			}
+		}
+		if rl.Segment < 0 {
+			bad(fmt.Sprintf("rules[%d].segment", i), "must not be negative")
 		}
 	}
 	return errors.Join(errs...)

@@ -87,6 +87,26 @@ func sortDeliveries(ds []*delivery) {
 	})
 }
 
+// requeueLocked puts deliveries that lost their bind or timed out waiting
+// for an answer back into their accounts' queues in FIFO order, counts them
+// as queued again, and dispatches.
+func (s *Server) requeueLocked(back []*delivery) {
+	if len(back) == 0 || s.closed {
+		return
+	}
+	touched := map[string]*accountState{}
+	for _, d := range back {
+		a := s.account(d.systemID)
+		a.queue = append(a.queue, d)
+		touched[d.systemID] = a
+	}
+	for _, a := range touched {
+		sortDeliveries(a.queue)
+	}
+	s.total.QueuedDeliver += int64(len(back))
+	s.dispatchAllLocked()
+}
+
 func (s *Server) dispatchAllLocked() {
 	for id := range s.acct {
 		s.dispatchLocked(id)
@@ -184,10 +204,11 @@ func (s *Server) deliveryAnswered(ss *session, d *delivery, failed bool) {
 		d.gate = nil
 	}
 	if failed {
+		epoch := s.epoch
 		s.sched.after(s.beh.DeliverRetry.D(), func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			if s.closed {
+			if s.closed || s.epoch != epoch { // Reset forgot it meanwhile
 				return
 			}
 			a := s.account(d.systemID)

@@ -1,8 +1,10 @@
 package smsc
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -93,14 +95,24 @@ func (s *Server) httpMO(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) httpBehaviour(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, fmt.Errorf("behaviour body: %w", err))
+		return
+	}
 	b := s.Behaviour()
-	dec := json.NewDecoder(r.Body)
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil {
 		httpError(w, http.StatusBadRequest, fmt.Errorf("behaviour body: %w", err))
 		return
 	}
-	if err := s.SetBehaviour(b); err != nil {
+	// Only a body naming refuse_binds_for starts a new refusal period;
+	// changing anything else must not lock binds out again.
+	var named map[string]json.RawMessage
+	_ = json.Unmarshal(body, &named)
+	_, rearm := named["refuse_binds_for"]
+	if err := s.setBehaviour(b, rearm); err != nil {
 		httpError(w, http.StatusUnprocessableEntity, err)
 		return
 	}

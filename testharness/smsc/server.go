@@ -46,6 +46,7 @@ type Server struct {
 	partial     map[concatKey]*partial
 	idSeq       uint64
 	deliverySeq uint64
+	epoch       uint64 // bumped by Reset: outcomes and retries scheduled before it are dropped
 	changed     chan struct{}
 	watched     bool
 	closed      bool
@@ -68,6 +69,7 @@ type accountState struct {
 
 // Start listens and serves until Close. cfg.SMPPAddr defaults to 127.0.0.1:0.
 func Start(cfg Config) (*Server, error) {
+	cfg.Behaviour = cfg.Behaviour.clone() // the caller keeps its slices
 	cfg.setDefaults()
 	cfg.Behaviour.setDefaults()
 	if err := cfg.validate(); err != nil {
@@ -237,19 +239,26 @@ func (s *Server) WaitMessages(ctx context.Context, n int) ([]Message, error) {
 func (s *Server) Behaviour() Behaviour {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.beh
+	return s.beh.clone()
 }
 
 // SetBehaviour replaces the behaviour. Defaults are filled in and the result
 // validated; an invalid behaviour is refused and the old one stays.
-func (s *Server) SetBehaviour(b Behaviour) error {
+func (s *Server) SetBehaviour(b Behaviour) error { return s.setBehaviour(b, true) }
+
+// setBehaviour is SetBehaviour; rearm false keeps the refusal period in
+// force, for a partial PUT that does not name refuse_binds_for.
+func (s *Server) setBehaviour(b Behaviour, rearm bool) error {
+	b = b.clone() // setDefaults writes into the slices; they stay the caller's
 	b.setDefaults()
 	if err := b.validate(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	s.beh = b
-	s.applyRefusal(b)
+	if rearm {
+		s.applyRefusal(b)
+	}
 	s.notifyLocked()
 	s.mu.Unlock()
 	s.log.Info("behaviour changed")
@@ -268,6 +277,7 @@ func (s *Server) applyRefusal(b Behaviour) {
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.epoch++
 	s.beh = s.cfg.Behaviour
 	s.applyRefusal(s.beh)
 	s.msgs, s.msgHead = nil, 0

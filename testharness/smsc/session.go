@@ -327,20 +327,17 @@ func (ss *session) tick(now time.Time) {
 		s.count(ss.systemID, func(c *Counters) { c.EnquireLinksOut++ })
 	}
 	timeout := s.beh.DeliverTimeout.D()
-	var requeue bool
+	var back []*delivery
 	for seq, req := range ss.pending {
 		if now.Sub(req.sentAt) < timeout {
 			continue
 		}
 		delete(ss.pending, seq)
 		if req.d != nil {
-			s.account(req.d.systemID).queue = append([]*delivery{req.d}, s.account(req.d.systemID).queue...)
-			requeue = true
+			back = append(back, req.d)
 		}
 	}
-	if requeue {
-		s.dispatchAllLocked()
-	}
+	s.requeueLocked(back) // in order, and counted as queued again
 }
 
 // write queues encoded PDUs for the writer goroutine.
@@ -462,19 +459,7 @@ func (ss *session) requeuePendingLocked() {
 			back = append(back, req.d)
 		}
 	}
-	if len(back) == 0 || s.closed {
-		return
-	}
-	sortDeliveries(back)
-	byAcct := map[string][]*delivery{}
-	for _, d := range back {
-		byAcct[d.systemID] = append(byAcct[d.systemID], d)
-	}
-	for id, ds := range byAcct {
-		a := s.account(id)
-		a.queue = append(ds, a.queue...)
-	}
-	s.dispatchAllLocked()
+	s.requeueLocked(back) // counted as queued again, or QueuedDeliver drifts
 }
 
 func (ss *session) forgetDeliveries() {

@@ -63,6 +63,7 @@ type partState struct {
 	canceled bool
 	receipt  bool // a receipt is wanted for this part
 	from     *session
+	epoch    uint64 // Server.epoch when accepted: a Reset since drops its outcome
 }
 
 type concatKey struct {
@@ -268,6 +269,7 @@ func (s *Server) decideSubmit(ss *session, p *pdu.PDU, now time.Time, res *submi
 		if b.Receipts.BeforeResp && p.RegisteredDelivery&0x03 != 0 {
 			res.gate = &gate{}
 		}
+		accepted := 0 // destinations refused in unsuccess_sme are no segments
 		for i, d := range dests {
 			if p.ID == pdu.SubmitMulti {
 				if p.Dests[i].Flag != 1 {
@@ -280,6 +282,7 @@ func (s *Server) decideSubmit(ss *session, p *pdu.PDU, now time.Time, res *submi
 				}
 			}
 			ps := s.acceptPartLocked(ss, p, d, id, num, &pb, text, segs, now)
+			accepted++
 			if res.gate != nil && ps.receipt {
 				s.finishPartLocked(ps, res.gate)
 			} else {
@@ -289,8 +292,8 @@ func (s *Server) decideSubmit(ss *session, p *pdu.PDU, now time.Time, res *submi
 		if res.gate != nil && res.gate.n == 0 {
 			res.gate = nil // no receipt turned out to be wanted
 		}
-		s.total.Segments += int64(len(dests))
-		a.counters.Segments += int64(len(dests))
+		s.total.Segments += int64(accepted)
+		a.counters.Segments += int64(accepted)
 		a.accepted++
 		if b.QueueFullEvery > 0 && b.QueueFullBurst > 0 && a.accepted >= b.QueueFullEvery {
 			a.accepted, a.qfullLeft = 0, b.QueueFullBurst
@@ -355,7 +358,7 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 		id: id, num: num, systemID: ss.systemID,
 		src: copyAddr(p.Source), dst: copyAddr(dest),
 		text: text, seq: seq, total: total, regDlv: p.RegisteredDelivery,
-		submitAt: now, state: pdu.StateEnroute, from: ss,
+		submitAt: now, state: pdu.StateEnroute, from: ss, epoch: s.epoch,
 	}
 	ps.stat, ps.errCode = s.outcomeLocked(string(dest.Addr), seq)
 	ps.receipt = s.wantReceiptLocked(ps)
@@ -535,7 +538,7 @@ func (s *Server) startOutcomesLocked(parts []*partState) {
 
 // finishPartLocked moves a part to its final state and queues its receipt.
 func (s *Server) finishPartLocked(ps *partState, g *gate) {
-	if ps.canceled || !ps.doneAt.IsZero() || s.closed {
+	if ps.canceled || !ps.doneAt.IsZero() || s.closed || ps.epoch != s.epoch {
 		return
 	}
 	ps.doneAt = time.Now()
