@@ -3,7 +3,9 @@ package store
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -128,4 +130,33 @@ func BenchmarkEnqueueParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkEnqueueThenComplete is the daemon's write pattern: every
+// message is enqueued by an HTTP handler and completed by a sender.
+func BenchmarkEnqueueThenComplete(b *testing.B) {
+	s, _ := openTemp(b, Options{NoSync: os.Getenv("STORE_BENCH_NOSYNC") != ""})
+	defer s.Close()
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			its := []QueueItem{item(fmt.Sprintf("%013d%d", time.Now().UnixMilli(), i), i)}
+			if err := s.Enqueue(its); err != nil {
+				b.Error(err)
+				return
+			}
+			rec := Record{MessageID: its[0].MessageID, Carrier: "sim", Status: "SENT", CarrierIDs: []string{strconv.Itoa(i)}}
+			if err := s.Complete([]Completion{{Seq: its[0].Seq, Record: rec}}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	st := s.db.Stats()
+	b.ReportMetric(float64(st.TxStats.GetWriteTime().Microseconds())/float64(max(1, st.TxStats.GetWrite())), "µs-write/commit")
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msg/s")
 }

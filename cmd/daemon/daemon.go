@@ -32,7 +32,7 @@ type Options struct {
 	// named in SimulatorCarriers are pointed at it (the embedded default).
 	Simulator         *smsc.Config
 	SimulatorCarriers []string
-	Logger    *slog.Logger
+	Logger            *slog.Logger
 	// Ready is called once everything listens (tests, smppload).
 	Ready func(*Daemon)
 }

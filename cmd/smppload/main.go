@@ -1,0 +1,455 @@
+// Command smppload drives smppbridge's HTTP API with a realistic mix of
+// messages and reports accepted messages/s, 202 latency percentiles and the
+// rate at which messages reach the SMSC. Bounded in count and time, and
+// loopback only. Without -url it runs the daemon and the simulator
+// in-process (embedded default, store in a temporary directory).
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"smppbridge/cmd/daemon"
+)
+
+type options struct {
+	url, account, app, from, user, pass, simHTTP, mix string
+	n, concurrency                                    int
+	duration                                          time.Duration
+	noSync                                            bool
+	cpuProfile                                        string
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("smppload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.url, "url", "", "base `URL` of a running daemon (loopback only); empty: run daemon and simulator in-process")
+	fs.StringVar(&o.account, "account", daemon.DemoAccount, "account id")
+	fs.StringVar(&o.app, "app", daemon.DemoApplication, "application id")
+	fs.StringVar(&o.from, "from", daemon.DemoNumber, "from number of the application")
+	fs.StringVar(&o.user, "user", daemon.DemoUsername, "API username")
+	fs.StringVar(&o.pass, "pass", "", "API password (with -url)")
+	fs.StringVar(&o.simHTTP, "sim-http", "", "simulator control API `address` to count arrivals (with -url)")
+	fs.StringVar(&o.mix, "mix", "single=70,group=10,long=10,ucs2=10", "message mix in percent")
+	fs.IntVar(&o.n, "n", 100000, "requests to send at most")
+	fs.DurationVar(&o.duration, "duration", 60*time.Second, "stop sending after this long")
+	fs.IntVar(&o.concurrency, "c", 64, "concurrent clients")
+	fs.BoolVar(&o.noSync, "no-sync", false, "in-process only: store without fsync (not durable; for comparison)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (in-process daemon included) to `file`")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "smppload:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "smppload:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if p := os.Getenv("SMPPLOAD_BLOCKPROFILE"); p != "" {
+		runtime.SetBlockProfileRate(10000)
+		defer func() {
+			f, _ := os.Create(p)
+			pprof.Lookup("block").WriteTo(f, 0)
+			f.Close()
+		}()
+	}
+	if err := load(o, stdout); err != nil {
+		fmt.Fprintln(stderr, "smppload:", err)
+		return 1
+	}
+	return 0
+}
+
+// arrivals reports how many messages the SMSC has received so far.
+type arrivals func() (int64, error)
+
+func load(o options, out io.Writer) error {
+	mix, err := parseMix(o.mix)
+	if err != nil {
+		return err
+	}
+	var count arrivals
+	target := o.url
+	if target == "" {
+		opts, pw, err := daemon.Embedded()
+		if err != nil {
+			return err
+		}
+		dir, err := os.MkdirTemp("", "smppload")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		opts.Config.Store.Path = filepath.Join(dir, "load.db")
+		opts.Config.Store.NoSync = o.noSync
+		opts.Config.HTTP.Listen, opts.Config.Admin.Listen = "127.0.0.1:0", "127.0.0.1:0"
+		opts.Config.API.GroupLimit = 10
+		opts.Logger = slog.New(slog.DiscardHandler)
+		ready := make(chan *daemon.Daemon, 1)
+		opts.Ready = func(d *daemon.Daemon) { ready <- d }
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- daemon.Run(ctx, opts) }()
+		var d *daemon.Daemon
+		select {
+		case d = <-ready:
+		case err := <-done:
+			stop()
+			return fmt.Errorf("daemon: %w", err)
+		}
+		defer func() { stop(); <-done }()
+		if err := waitReady(d.AdminAddr()); err != nil {
+			return err
+		}
+		target, o.pass = "http://"+d.HTTPAddr(), pw
+		count = func() (int64, error) { return d.Sim.Stats().Messages, nil }
+		fmt.Fprintf(out, "target: in-process daemon and simulator (embedded default; store %s, fsync %v)\n", opts.Config.Store.Path, !o.noSync)
+	} else {
+		if o.simHTTP != "" {
+			count = simStats(o.simHTTP)
+		}
+		fmt.Fprintf(out, "target: %s\n", target)
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return err
+	}
+	if h := u.Hostname(); h != "127.0.0.1" && h != "::1" && h != "localhost" {
+		return fmt.Errorf("%s is not a loopback address: smppload only loads local daemons", h)
+	}
+	var before int64
+	if count != nil {
+		if before, err = count(); err != nil {
+			return err
+		}
+	}
+	res := drive(o, u, mix)
+	sendElapsed := res.elapsed
+	fmt.Fprintf(out, "requests: %d in %.2fs with %d clients (mix %s)\n", res.sent, sendElapsed.Seconds(), o.concurrency, o.mix)
+	fmt.Fprintf(out, "accepted (202): %d = %.0f messages/s; recipients %d\n", res.accepted, float64(res.accepted)/sendElapsed.Seconds(), res.recipients)
+	if len(res.other) > 0 {
+		fmt.Fprintf(out, "not accepted: %v\n", res.other)
+	}
+	if res.errs > 0 {
+		fmt.Fprintf(out, "transport errors: %d (first: %v)\n", res.errs, res.firstErr)
+	}
+	lat := res.latencies
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		fmt.Fprintf(out, "202 latency: p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[len(lat)-1])
+	}
+	if count != nil {
+		deadline := time.Now().Add(60 * time.Second)
+		want := before + res.recipients
+		var got int64
+		for time.Now().Before(deadline) {
+			if got, err = count(); err != nil || got >= want {
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // polling another process's counter: nothing to wait on
+		}
+		took := time.Since(res.start)
+		fmt.Fprintf(out, "reached the SMSC: %d of %d recipients in %.2fs = %.0f messages/s\n", got-before, res.recipients, took.Seconds(), float64(got-before)/took.Seconds())
+	}
+	return nil
+}
+
+func waitReady(admin string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		r, err := http.Get("http://" + admin + "/readyz")
+		if err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // binds come up asynchronously
+	}
+	return errors.New("daemon not ready after 30s")
+}
+
+func simStats(addr string) arrivals {
+	return func() (int64, error) {
+		r, err := http.Get("http://" + addr + "/stats")
+		if err != nil {
+			return 0, err
+		}
+		defer r.Body.Close()
+		var st struct {
+			Messages int64 `json:"messages"`
+		}
+		return st.Messages, json.NewDecoder(r.Body).Decode(&st)
+	}
+}
+
+func pct(sorted []time.Duration, p int) time.Duration {
+	i := (len(sorted)*p + 99) / 100
+	return sorted[max(0, min(i, len(sorted))-1)].Round(10 * time.Microsecond)
+}
+
+type kind struct {
+	name    string
+	percent int
+}
+
+func parseMix(s string) ([]kind, error) {
+	var out []kind
+	total := 0
+	for _, f := range strings.Split(s, ",") {
+		name, v, ok := strings.Cut(strings.TrimSpace(f), "=")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil || n < 0 {
+			return nil, fmt.Errorf("-mix: %q is not name=percent", f)
+		}
+		switch name {
+		case "single", "group", "long", "ucs2":
+		default:
+			return nil, fmt.Errorf("-mix: unknown kind %q (single, group, long, ucs2)", name)
+		}
+		out = append(out, kind{name, n})
+		total += n
+	}
+	if total != 100 {
+		return nil, fmt.Errorf("-mix: percentages add up to %d, not 100", total)
+	}
+	return out, nil
+}
+
+type result struct {
+	start                      time.Time
+	elapsed                    time.Duration
+	sent, accepted, recipients int64
+	errs                       int64
+	firstErr                   error
+	other                      map[int]int64
+	latencies                  []time.Duration
+}
+
+func body(o options, k string, i int64) ([]byte, int64) {
+	to := func(j int64) string { return fmt.Sprintf("+1555%07d", (i*7+j)%10000000) }
+	var rcpts []string
+	text := "Your verification code is " + strconv.FormatInt(100000+i%900000, 10)
+	switch k {
+	case "group":
+		rcpts = []string{to(1), to(2), to(3)}
+		text = "Team update: the meeting moved to 3pm, room 4."
+	case "long":
+		rcpts = []string{to(0)}
+		text = strings.Repeat("This long notice spans several segments to test concatenation. ", 7)
+	case "ucs2":
+		rcpts = []string{to(0)}
+		text = "Ваш код: " + strconv.FormatInt(i%10000, 10) + " 👍"
+	default:
+		rcpts = []string{to(0)}
+	}
+	b, _ := json.Marshal(map[string]any{"applicationId": o.app, "to": rcpts, "from": o.from, "text": text})
+	return b, int64(len(rcpts))
+}
+
+func drive(o options, u *url.URL, mix []kind) *result {
+	res := &result{other: map[int]int64{}}
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(o.user+":"+o.pass))
+	path := "/api/v2/users/" + o.account + "/messages"
+	var next atomic.Int64
+	var mu sync.Mutex
+	deadline := time.Now().Add(o.duration)
+	res.start = time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < o.concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &client{addr: u.Host}
+			defer c.close()
+			var lat []time.Duration
+			var acc, rc, sent, errs int64
+			other := map[int]int64{}
+			var firstErr error
+			for time.Now().Before(deadline) {
+				i := next.Add(1)
+				if i > int64(o.n) {
+					break
+				}
+				k := pick(mix, i)
+				b, nr := body(o, k, i)
+				t0 := time.Now()
+				status, err := c.post(u.Host, path, auth, b)
+				sent++
+				if err != nil {
+					errs++
+					if firstErr == nil {
+						firstErr = err
+					}
+					continue
+				}
+				if status == 202 {
+					lat = append(lat, time.Since(t0))
+					acc++
+					rc += nr
+				} else {
+					other[status]++
+				}
+			}
+			mu.Lock()
+			res.latencies = append(res.latencies, lat...)
+			res.accepted += acc
+			res.recipients += rc
+			res.sent += sent
+			res.errs += errs
+			if res.firstErr == nil {
+				res.firstErr = firstErr
+			}
+			for k, v := range other {
+				res.other[k] += v
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(res.start)
+	return res
+}
+
+// pick spreads kinds deterministically by request number.
+func pick(mix []kind, i int64) string {
+	r := int(i*37%100+100) % 100
+	for _, k := range mix {
+		if r < k.percent {
+			return k.name
+		}
+		r -= k.percent
+	}
+	return mix[len(mix)-1].name
+}
+
+// client is a minimal keep-alive HTTP/1.1 client: the load generator shares
+// the machine with the daemon, so it must cost little per request.
+type client struct {
+	addr string
+	conn net.Conn
+	r    *bufio.Reader
+	buf  []byte
+}
+
+func (c *client) close() {
+	if c.conn != nil {
+		c.conn.Close()
+	}
+}
+
+func (c *client) post(host, path, auth string, body []byte) (int, error) {
+	for attempt := 0; attempt < 2; attempt++ {
+		if c.conn == nil {
+			conn, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
+			if err != nil {
+				return 0, err
+			}
+			c.conn, c.r = conn, bufio.NewReaderSize(conn, 16*1024)
+		}
+		c.buf = c.buf[:0]
+		c.buf = append(c.buf, "POST "...)
+		c.buf = append(c.buf, path...)
+		c.buf = append(c.buf, " HTTP/1.1\r\nHost: "...)
+		c.buf = append(c.buf, host...)
+		c.buf = append(c.buf, "\r\nAuthorization: "...)
+		c.buf = append(c.buf, auth...)
+		c.buf = append(c.buf, "\r\nContent-Type: application/json\r\nContent-Length: "...)
+		c.buf = strconv.AppendInt(c.buf, int64(len(body)), 10)
+		c.buf = append(c.buf, "\r\n\r\n"...)
+		c.buf = append(c.buf, body...)
+		c.conn.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := c.conn.Write(c.buf); err != nil {
+			c.close()
+			c.conn = nil
+			continue // the server may have closed an idle connection: redial once
+		}
+		status, err := c.readResponse()
+		if err != nil {
+			c.close()
+			c.conn = nil
+			if attempt == 0 && errors.Is(err, io.EOF) {
+				continue
+			}
+			return 0, err
+		}
+		return status, nil
+	}
+	return 0, errors.New("connection closed twice")
+}
+
+func (c *client) readResponse() (int, error) {
+	line, err := c.r.ReadSlice('\n')
+	if err != nil {
+		return 0, err
+	}
+	if len(line) < 12 {
+		return 0, fmt.Errorf("bad status line %q", line)
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, fmt.Errorf("bad status line %q", line)
+	}
+	length, closeAfter := -1, false
+	for {
+		h, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		if len(h) <= 2 {
+			break
+		}
+		name, val, _ := strings.Cut(string(h), ":")
+		val = strings.TrimSpace(val)
+		switch strings.ToLower(name) {
+		case "content-length":
+			length, _ = strconv.Atoi(val)
+		case "connection":
+			closeAfter = strings.EqualFold(val, "close")
+		}
+	}
+	if length < 0 {
+		return 0, errors.New("response without Content-Length")
+	}
+	if _, err := c.r.Discard(length); err != nil {
+		return 0, err
+	}
+	if closeAfter {
+		c.close()
+		c.conn = nil
+	}
+	return status, nil
+}
