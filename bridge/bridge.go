@@ -249,7 +249,7 @@ func (b *Bridge) Close(ctx context.Context) error {
 // QueueStats is one carrier's queue.
 type QueueStats struct {
 	Carrier  string
-	Segments int // queued, not yet handed to the SMPP pool
+	Segments int // queued or waiting for the carrier to take them
 	Capacity int
 	Messages int
 }

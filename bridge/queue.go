@@ -102,7 +102,8 @@ func (q *carrierQueue) pop() *store.QueueItem {
 		it, q.normal[0] = q.normal[0], nil
 		q.normal = q.normal[1:]
 	}
-	q.segments -= it.Segments
+	// Its segments still count against the queue until the carrier has
+	// taken it: a worker waiting for a bind holds queued traffic too.
 	return it
 }
 
@@ -120,6 +121,7 @@ func (b *Bridge) sendLoop(q *carrierQueue) {
 			return
 		}
 		b.send(q, it)
+		q.release(it.Segments)
 	}
 }
 

@@ -373,6 +373,12 @@ func TestSyntaxColumn(t *testing.T) {
 		{"[http]\nlisten = 5 5\n", 2, 12},
 		{"\n\n  foo = [1,\n 2,,]\n", 4, 4},
 		{"x = \"\x00\"", 1, 6},
+		{"a = 1\nb = \"\\", 2, 6},              // at the end of input, where the library has no line
+		{"\xef\xbb\xbfa = 1\nb = 2 2\n", 2, 7}, // after a byte order mark
+		{"\xef\xbb\xbfa = 1 1\n", 1, 7},
+		{"\"é\" = 1 1\n", 1, 9}, // columns count characters, not bytes
+		{"a = \"é\" x\n", 1, 9},
+		{"a = [", 1, 5}, // at the end of a first line
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -116,26 +117,24 @@ func syntaxError(data []byte, err error) error {
 	if !errors.As(err, &pe) {
 		return &Error{Msg: err.Error()}
 	}
-	line, col := pe.Position.Line, pe.Position.Col
-	// The library's column is one too far when the error starts a line;
-	// count it from the byte offset instead.
-	if line > 0 && pe.Position.Start <= len(data) {
-		start := 0
-		for range line - 1 {
-			i := bytes.IndexByte(data[start:], '\n')
-			if i < 0 {
-				start = -1
-				break
-			}
-			start += i + 1
-		}
-		if off := pe.Position.Start; start >= 0 && off >= start {
-			// Some spans begin with the blank before the bad token.
-			for end := off + pe.Position.Len - 1; off < end && off < len(data) && (data[off] == ' ' || data[off] == '\t'); off++ {
-			}
-			col = off - start + 1
+	// Count line and column from the byte offset, which the library always
+	// sets: its own column is one too far when the error starts a line, and
+	// its line is one short for errors at the end of input. The offset
+	// counts from after any byte order mark.
+	src := data
+	for _, bom := range []string{"\xff\xfe", "\xfe\xff", "\xef\xbb\xbf"} {
+		if bytes.HasPrefix(src, []byte(bom)) {
+			src = src[len(bom):]
+			break
 		}
 	}
+	off := min(max(pe.Position.Start, 0), len(src))
+	// Some spans begin with the blank before the bad token.
+	for end := min(off+pe.Position.Len-1, len(src)); off < end && (src[off] == ' ' || src[off] == '\t'); off++ {
+	}
+	lineStart := bytes.LastIndexByte(src[:off], '\n') + 1
+	line := 1 + bytes.Count(src[:off], []byte{'\n'})
+	col := 1 + utf8.RuneCount(src[lineStart:off])
 	return &Error{Line: line, Column: col, Msg: pe.Message}
 }
 
@@ -156,6 +155,15 @@ func checkTree(tree map[string]any, t reflect.Type, path string) (errs []error, 
 		f, ok := fields[k]
 		if !ok {
 			errs = append(errs, &Error{Key: key, Msg: "unknown key" + suggest(k, fields)})
+			// The decoder matches keys case-insensitively, so it would
+			// still decode this one, and fail on a wrong type.
+			for name, f := range fields {
+				if strings.EqualFold(name, k) {
+					if _, te := checkValue(tree[k], f.Type, key); te {
+						typeErrs = true
+					}
+				}
+			}
 			continue
 		}
 		e, te := checkValue(tree[k], f.Type, key)

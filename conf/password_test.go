@@ -25,9 +25,7 @@ func TestHashPassword(t *testing.T) {
 	if !CheckPassword(h, "correct horse") {
 		t.Error("CheckPassword rejects the password HashPassword hashed")
 	}
-	if CheckPassword(h, "correct horse!") {
-		t.Error("CheckPassword accepts a wrong password")
-	}
+	// Wrong passwords are in TestCheckPassword, on a cheaper hash.
 	h2, err := HashPassword("correct horse")
 	if err != nil {
 		t.Fatal(err)

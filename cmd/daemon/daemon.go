@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -117,9 +118,13 @@ func Run(ctx context.Context, opts Options) error {
 		p := smpp.NewPool(pc)
 		d.Pools = append(d.Pools, p)
 		cleanups = append(cleanups, func(ctx context.Context) { p.Close(ctx) })
+		routes := c.Routes
+		if len(routes) == 0 { // only route_accounts/route_from restrict it: any destination
+			routes = []string{"+"}
+		}
 		carriers = append(carriers, bridge.Carrier{
 			Name: c.Name, Sender: p, SegmentsPerSecond: c.SegmentsPerSecond, QueueSeconds: c.QueueSeconds,
-			QueueCapacity: c.QueueSegments(), Routes: c.Routes, RouteAccounts: c.RouteAccounts, RouteFrom: c.RouteFrom,
+			QueueCapacity: c.QueueSegments(), Routes: routes, RouteAccounts: c.RouteAccounts, RouteFrom: c.RouteFrom,
 			Alphanumeric: c.AlphanumericSender, MediaAsLinks: c.Media == conf.MediaLinks,
 			Workers: c.Binds * c.Window,
 		})
@@ -205,7 +210,24 @@ func (d *Daemon) adminHandler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	return mux
+	if d.cfg.Admin.Username == "" {
+		return mux
+	}
+	return adminAuth(d.cfg.Admin.Username, d.cfg.Admin.PasswordHash, mux)
+}
+
+// adminAuth requires the admin credentials on every admin endpoint. The
+// operator surface is separate from, and not reachable with, API credentials.
+func adminAuth(username, hash string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(username)) != 1 || !conf.CheckPassword(hash, p) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="smppbridge admin"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func poolConfig(c *conf.Carrier, log *slog.Logger) (smpp.PoolConfig, error) {
