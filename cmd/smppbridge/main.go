@@ -75,12 +75,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	opts.Logger = log
-	if opts.Simulator != nil {
-		opts.Simulator.Logger = log.With("component", "smscsim")
-		opts.Ready = func(d *daemon.Daemon) { fmt.Fprint(stdout, daemon.DemoBanner(d.HTTPAddr(), demoPassword)) }
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	opts.Ready = func(d *daemon.Daemon) {
+		if opts.Simulator != nil {
+			fmt.Fprint(stdout, daemon.DemoBanner(d.HTTPAddr(), demoPassword))
+		}
+		if err := sdNotify("READY=1"); err != nil {
+			log.Warn("cannot notify systemd", "err", err)
+		}
+	}
+	if opts.Simulator != nil {
+		opts.Simulator.Logger = log.With("component", "smscsim")
+	}
+	go func() {
+		<-ctx.Done()
+		sdNotify("STOPPING=1")
+	}()
 	if err := daemon.Run(ctx, opts); err != nil {
 		log.Error("smppbridge stopped", "err", err)
 		return 1

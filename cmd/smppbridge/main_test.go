@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCheckConfig(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-check-config", "../../conf/testdata/example.toml"}, &out, &errb); code != 0 {
+		t.Fatalf("valid config: exit %d, %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "ok") {
+		t.Fatalf("output %q", out.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"-check-config", "../../conf/testdata/bad_window_zero.toml"}, &out, &errb); code != 1 {
+		t.Fatalf("invalid config: exit %d", code)
+	}
+	if !strings.Contains(errb.String(), "carrier[0].window") {
+		t.Fatalf("error does not name the key: %q", errb.String())
+	}
+}
+
+func TestUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-h"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(errb.String(), "-check-config") || !strings.Contains(errb.String(), "SIGTERM") {
+		t.Fatalf("usage: %s", errb.String())
+	}
+	if code := run([]string{"-nope"}, &out, &errb); code != 2 {
+		t.Fatalf("unknown flag: exit %d", code)
+	}
+}
+
+// TestSdNotify sends READY=1 to a real unixgram socket, as systemd reads it.
+func TestSdNotify(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	t.Setenv("NOTIFY_SOCKET", path)
+	if err := sdNotify("READY=1"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	ln.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := ln.Read(buf)
+	if err != nil || string(buf[:n]) != "READY=1" {
+		t.Fatalf("got %q, %v", buf[:n], err)
+	}
+	t.Setenv("NOTIFY_SOCKET", "")
+	if err := sdNotify("READY=1"); err != nil {
+		t.Fatalf("without a socket: %v", err)
+	}
+}
