@@ -97,9 +97,15 @@ type Bridge struct {
 	mu      sync.Mutex
 	closing bool
 
+	compMu  sync.RWMutex // guards drained against outcomes racing Close
+	drained bool
+
 	runCtx context.Context
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
+
+	completions chan store.Completion
+	completed   chan struct{}
 }
 
 type account struct {
@@ -176,7 +182,11 @@ func New(opts Options) (*Bridge, error) {
 	// Longest prefix first; ties keep configuration order.
 	sort.SliceStable(b.routes, func(i, j int) bool { return len(b.routes[i].prefix) > len(b.routes[j].prefix) })
 	b.runCtx, b.stop = context.WithCancel(context.Background())
+	b.completions, b.completed = make(chan store.Completion, 8192), make(chan struct{})
+	go b.completeLoop()
 	if err := b.reload(); err != nil {
+		close(b.completions)
+		<-b.completed
 		return nil, err
 	}
 	return b, nil
@@ -243,6 +253,13 @@ func (b *Bridge) Close(ctx context.Context) error {
 		<-done
 	}
 	b.stop()
+	b.compMu.Lock()
+	if !b.drained {
+		b.drained = true
+		close(b.completions) // no sender is left: write the last outcomes
+	}
+	b.compMu.Unlock()
+	<-b.completed
 	return nil
 }
 

@@ -178,10 +178,45 @@ func (b *Bridge) send(q *carrierQueue, it *store.QueueItem) {
 	if rec.Status == "FAILED" {
 		rec.DoneAt = rec.SentAt
 	}
-	if err := b.store.Complete([]store.Completion{{Seq: it.Seq, Record: rec}}); err != nil {
-		// The copy stays queued in the store and is sent again after a
-		// restart: a duplicate is better than a loss.
-		b.log.Error("cannot record a sent message", "carrier", q.name, "msg_id", it.MessageID, "err", err)
+	b.complete(store.Completion{Seq: it.Seq, Record: rec})
+}
+
+// complete hands an outcome to completeLoop. After Close the outcome is
+// dropped and the copy stays queued in the store: sent again after restart.
+func (b *Bridge) complete(c store.Completion) {
+	b.compMu.RLock()
+	defer b.compMu.RUnlock()
+	if b.drained {
+		b.log.Warn("outcome after shutdown not recorded; the message stays queued", "msg_id", c.Record.MessageID)
+		return
+	}
+	b.completions <- c
+}
+
+// completeLoop writes outcomes in large groups: a sender does not wait for
+// the disk, and one commit carries many outcomes. If the process dies
+// before an outcome is written, the copy is still queued and is sent again
+// after the restart — a duplicate rather than a loss.
+func (b *Bridge) completeLoop() {
+	defer close(b.completed)
+	batch := make([]store.Completion, 0, 4096)
+	for c := range b.completions {
+		batch = append(batch[:0], c)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case c, ok := <-b.completions:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, c)
+			default:
+				break drain
+			}
+		}
+		if err := b.store.Complete(batch); err != nil {
+			b.log.Error("cannot record message outcomes; they stay queued and are sent again after a restart", "count", len(batch), "err", err)
+		}
 	}
 }
 
@@ -215,7 +250,5 @@ func (b *Bridge) record(it *store.QueueItem, carrier string) store.Record {
 func (b *Bridge) fail(it *store.QueueItem, code int) {
 	rec := b.record(it, it.Carrier)
 	rec.Status, rec.ErrorCode, rec.DoneAt = "FAILED", code, b.now()
-	if err := b.store.Complete([]store.Completion{{Seq: it.Seq, Record: rec}}); err != nil {
-		b.log.Error("cannot record a failed message", "msg_id", it.MessageID, "err", err)
-	}
+	b.complete(store.Completion{Seq: it.Seq, Record: rec})
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,6 +122,7 @@ type Session struct {
 	drained  chan struct{} // closed when closing and nothing is pending
 	enqAt    time.Time     // when the pending enquire_link was sent; zero if none
 	unbindAt time.Time
+	unbound  error // set once an unbind was answered either way: why the bind ends
 
 	outMu  sync.Mutex
 	out    []byte
@@ -283,24 +285,24 @@ func (s *Session) start(p *pdu.PDU, windowed bool, done func(Result)) error {
 		return ErrClosed
 	}
 	seq := s.nextSeqLocked()
-	c := &call{id: p.ID, sentAt: time.Now(), windowed: windowed, done: done}
-	s.pending[seq] = c
-	s.mu.Unlock()
-
 	p.Seq = seq
+	// Encode before registering the request, still holding mu: a PDU that
+	// cannot be encoded is never pending (so end cannot report it, nor free
+	// its slot a second time), and the response cannot be matched before
+	// the request is registered.
 	s.outMu.Lock()
 	var err error
 	s.out, err = pdu.Append(s.out, p)
 	s.outMu.Unlock()
 	if err != nil {
-		s.mu.Lock()
-		delete(s.pending, seq)
 		s.mu.Unlock()
 		if windowed {
 			<-s.slots
 		}
 		return fmt.Errorf("%w: %w", ErrNotSent, err)
 	}
+	s.pending[seq] = &call{id: p.ID, sentAt: time.Now(), windowed: windowed, done: done}
+	s.mu.Unlock()
 	s.kick()
 	s.stats.pdusOut.Add(1)
 	return nil
@@ -339,6 +341,9 @@ func (s *Session) writeLoop() {
 		case <-s.done:
 			return
 		}
+		// Let the other senders of this moment append first: one write for
+		// many PDUs costs far less than a syscall each.
+		runtime.Gosched()
 		s.outMu.Lock()
 		data := s.out
 		s.out = s.spare[:0]
@@ -371,6 +376,14 @@ func (s *Session) readLoop(r *bufio.Reader) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
+			s.mu.Lock()
+			unbound := s.unbound
+			s.mu.Unlock()
+			if unbound != nil {
+				// The peer hung up after an orderly unbind: that is why it ended.
+				s.end(unbound)
+				return
+			}
 			s.end(fmt.Errorf("smpp: read: %w", err))
 			return
 		}
@@ -398,6 +411,7 @@ func (s *Session) readLoop(r *bufio.Reader) {
 		case pdu.Unbind:
 			s.mu.Lock()
 			s.closing = true
+			s.unbound = ErrUnboundByPeer
 			s.mu.Unlock()
 			s.outMu.Lock()
 			s.out = pdu.AppendHeaderOnly(s.out, pdu.UnbindResp, pdu.StatusOK, p.Seq)
@@ -429,8 +443,11 @@ func (s *Session) complete(p *pdu.PDU) {
 		return
 	}
 	delete(s.pending, p.Seq)
-	if c.id == pdu.EnquireLink {
+	switch c.id {
+	case pdu.EnquireLink:
 		s.enqAt = time.Time{}
+	case pdu.Unbind:
+		s.unbound = ErrClosed
 	}
 	s.signalDrainedLocked()
 	s.mu.Unlock()
@@ -535,6 +552,9 @@ func (s *Session) end(why error) {
 		close(s.done)
 		s.conn.Close()
 		for _, c := range pending {
+			if c.windowed {
+				<-s.slots // the bind is gone: nothing is outstanding on it any more
+			}
 			if !c.timedOut && c.id != pdu.EnquireLink && c.id != pdu.Unbind {
 				c.done(Result{Err: ErrBindLost, Latency: time.Since(c.sentAt)})
 			}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -55,6 +56,21 @@ type Store struct {
 	writes   chan writeReq
 	maxBatch int
 	done     chan struct{}
+
+	commits, written atomic.Int64
+	commitNanos     atomic.Int64
+}
+
+// Stats counts commits: Writes/Commits is the mean group-commit size.
+type Stats struct {
+	Commits    int64
+	Writes     int64
+	CommitTime time.Duration // total, fsync included
+}
+
+// Stats returns the write counters.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Writes: s.written.Load(), CommitTime: time.Duration(s.commitNanos.Load())}
 }
 
 type writeReq struct {
@@ -146,6 +162,7 @@ func (s *Store) commitLoop() {
 				break drain
 			}
 		}
+		t0 := time.Now()
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for _, r := range batch {
 				if err := r.fn(tx); err != nil {
@@ -154,6 +171,9 @@ func (s *Store) commitLoop() {
 			}
 			return nil
 		})
+		s.commitNanos.Add(int64(time.Since(t0)))
+		s.commits.Add(1)
+		s.written.Add(int64(len(batch)))
 		if err != nil && len(batch) > 1 {
 			// One failing write must not fail the others: commit them one by one.
 			for _, r := range batch {
