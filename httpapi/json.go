@@ -346,28 +346,36 @@ func (p *parser) expirationField(req *bridge.SendRequest) *decodeError {
 func (p *parser) str() ([]byte, *decodeError) {
 	start := p.i + 1
 	i := start
-	for i < len(p.b) {
-		c := p.b[i]
-		switch {
-		case c == '"':
-			s := p.b[start:i]
-			if !utf8.Valid(s) {
-				p.i = start
-				return nil, p.invalidUTF8()
-			}
-			p.i = i + 1
-			return s, nil
-		case c == '\\':
-			return p.strEscaped(start, i)
-		case c < 0x20:
-			p.i = i
-			return nil, p.syntax("control character in a string")
-		}
+	for i < len(p.b) && !strSpecial[p.b[i]] {
 		i++
 	}
-	p.i = len(p.b)
-	return nil, p.syntax("")
+	switch {
+	case i == len(p.b):
+		p.i = i
+		return nil, p.syntax("")
+	case p.b[i] == '\\':
+		return p.strEscaped(start, i)
+	case p.b[i] != '"':
+		p.i = i
+		return nil, p.syntax("control character in a string")
+	}
+	s := p.b[start:i]
+	if !utf8.Valid(s) {
+		p.i = start
+		return nil, p.invalidUTF8()
+	}
+	p.i = i + 1
+	return s, nil
 }
+
+// strSpecial marks the bytes that end the plain scan of a string.
+var strSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 func (p *parser) invalidUTF8() *decodeError {
 	if p.field == "" {
@@ -657,7 +665,7 @@ func appendMessage(dst []byte, m *bridge.Message) []byte {
 	dst = append(dst, `,"applicationId":`...)
 	dst = appendString(dst, m.ApplicationID)
 	dst = append(dst, `,"time":"`...)
-	dst = m.Time.UTC().AppendFormat(dst, timeLayout)
+	dst = appendTime(dst, m.Time)
 	dst = append(dst, `","segmentCount":`...)
 	dst = strconv.AppendInt(dst, int64(m.SegmentCount), 10)
 	dst = append(dst, `,"direction":`...)
@@ -688,7 +696,7 @@ func appendMessage(dst []byte, m *bridge.Message) []byte {
 	dst = appendString(dst, prio)
 	if m.Expiration != nil {
 		dst = append(dst, `,"expiration":"`...)
-		dst = m.Expiration.UTC().AppendFormat(dst, timeLayout)
+		dst = appendTime(dst, *m.Expiration)
 		dst = append(dst, '"')
 	}
 	return append(dst, '}')
@@ -717,7 +725,7 @@ func appendErrorBody(dst []byte, typ, desc string) []byte {
 // appendValidationBody renders the 400 body. fieldErrors is omitted when
 // empty; fieldName is omitted when the error is not tied to a field.
 func appendValidationBody(dst []byte, desc string, fields []bridge.FieldError) []byte {
-	dst = append(dst, `{"type":"request-validation","description":`...)
+	dst = append(dst, `{"type":"`+typeValidation+`","description":`...)
 	dst = appendString(dst, desc)
 	if len(fields) > 0 {
 		dst = append(dst, `,"fieldErrors":[`...)
@@ -745,13 +753,41 @@ func appendValidationBody(dst []byte, desc string, fields []bridge.FieldError) [
 // Spring's request URI.
 func appendNotFoundBody(dst []byte, now time.Time, path []byte) []byte {
 	dst = append(dst, `{"timestamp":"`...)
-	dst = now.UTC().AppendFormat(dst, timeLayout)
+	dst = appendTime(dst, now)
 	dst = append(dst, `","status":404,"error":"Not Found","message":"No message available","path":`...)
 	dst = appendString(dst, string(path)) // the compiler avoids copying here
 	return append(dst, '}')
 }
 
 const hexDigits = "0123456789abcdef"
+
+// jsonPlain marks the ASCII bytes that appear in a JSON string unescaped.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendTime renders t as V2 does (timeLayout), by hand: it runs twice per
+// accepted message and is several times faster than time.AppendFormat.
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(dst, timeLayout)
+	}
+	h, mi, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	return append(dst,
+		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-',
+		byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':',
+		byte('0'+mi/10), byte('0'+mi%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}
 
 // appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD and
 // U+2028/U+2029 are escaped, as encoding/json does, so any Go string yields
@@ -761,11 +797,11 @@ func appendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonPlain[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':

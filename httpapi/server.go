@@ -30,12 +30,12 @@ type Core interface {
 
 // Options configures a Server. The zero value works.
 type Options struct {
-	Addr           string // default 127.0.0.1:8080
-	MaxBodyBytes   int    // default 256 KiB
-	MaxHeaderBytes int    // default 8 KiB (fasthttp ReadBufferSize: it also caps the request line and headers)
-	ReadTimeout    time.Duration
-	WriteTimeout   time.Duration // also the deadline given to Core.Send
-	IdleTimeout    time.Duration
+	Addr           string        // default 127.0.0.1:8080
+	MaxBodyBytes   int           // default 256 KiB
+	MaxHeaderBytes int           // default 8 KiB (fasthttp ReadBufferSize: it also caps the request line and headers)
+	ReadTimeout    time.Duration // default 10s
+	WriteTimeout   time.Duration // default 10s; also the deadline given to Core.Send
+	IdleTimeout    time.Duration // default 60s; keep-alive connections idle longer are closed
 	// Concurrency caps concurrent connections; more are answered 503 by
 	// fasthttp. Default 4096: every connection costs a goroutine and ~16 KiB
 	// of buffers, and fasthttp's own default (262144) is far beyond what the
@@ -111,7 +111,6 @@ func New(core Core, opts Options) *Server {
 	s.srv = &fasthttp.Server{
 		Handler:               s.handle,
 		ErrorHandler:          s.handleServerError,
-		Name:                  "",
 		NoDefaultServerHeader: true,
 		Concurrency:           opts.Concurrency,
 		ReadBufferSize:        opts.MaxHeaderBytes,

@@ -147,6 +147,8 @@ func TestSend(t *testing.T) {
 				if got := string(resp.Header.Peek("WWW-Authenticate")); got != `Basic realm="smppbridge"` {
 					t.Errorf("WWW-Authenticate = %q", got)
 				}
+				core.mu.Lock()
+				defer core.mu.Unlock()
 				if len(core.creds) != 0 {
 					t.Error("Authenticate called without credentials")
 				}
@@ -492,6 +494,25 @@ func TestServerLimits(t *testing.T) {
 			t.Errorf("Server header %q", v)
 		}
 	})
+	t.Run("slow client", func(t *testing.T) {
+		slow := startServer(t, New(core, Options{ReadTimeout: 100 * time.Millisecond}))
+		c, err := slow.Dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("POST " + testPath + " HTTP/1.1\r\nHost: x\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		var resp fasthttp.Response
+		if err := resp.Read(bufioReader(c)); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode() != 408 {
+			t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body())
+		}
+		jsonEqual(t, resp.Body(), `{"type":"request-timeout","description":"The request was not received in time"}`)
+	})
 	if s.srv.Concurrency != DefaultConcurrency || !s.srv.CloseOnShutdown || s.srv.ReadTimeout != DefaultReadTimeout ||
 		s.srv.WriteTimeout != DefaultWriteTimeout || s.srv.IdleTimeout != DefaultIdleTimeout || s.srv.ReadBufferSize != 2048 {
 		t.Errorf("server limits not applied: %+v", s.srv)
@@ -527,6 +548,11 @@ func TestKeepAliveReuse(t *testing.T) {
 			t.Fatalf("request %d: status %d %s", i, resp.StatusCode(), resp.Body())
 		}
 		want = append(want, fmt.Sprintf("%d app-%d +1555000%04d message %d é \n %s t%d r%d %s", i, i, i, i, strings.Repeat(string(rune('a'+i)), 50), i, i, testAccount))
+	}
+	core.mu.Lock()
+	defer core.mu.Unlock()
+	if len(core.reqs) != len(want) {
+		t.Fatalf("core got %d requests, want %d", len(core.reqs), len(want))
 	}
 	for i, r := range core.reqs {
 		got := fmt.Sprintf("%d %s %s %s %s %s %s", i, r.ApplicationID, r.To[0], r.Text, r.Tag, r.RequestID, r.AccountID)
