@@ -104,7 +104,13 @@ type Pool struct {
 	wg        sync.WaitGroup
 
 	resends atomic.Int64
-	rr      int // dispatcher only: round-robin start for spreading load
+	rr      int   // dispatcher only: round-robin start for spreading load
+	cur     *part // the part the dispatcher is working on; only it removes that one
+	// inflight counts parts sent on each session whose result the pool has
+	// not yet handled. A session frees the window slot just before it calls
+	// back; until onResult has put a refused part back in front (and paused
+	// the carrier) the slot must not go to the next part.
+	inflight map[*Session]int
 }
 
 type bindSlot struct {
@@ -136,7 +142,7 @@ type part struct {
 // NewPool starts the pool's binds; it does not wait for them to come up.
 func NewPool(cfg PoolConfig) *Pool {
 	cfg.setDefaults()
-	p := &Pool{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), dispDone: make(chan struct{})}
+	p := &Pool{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), dispDone: make(chan struct{}), inflight: map[*Session]int{}}
 	p.thr = newThrottle(cfg.SegmentsPerSecond, cfg.Burst, cfg.ThrottlePause, cfg.RampUp)
 	p.ref.Store(rand.Uint32())
 	p.bindCtx, p.stopBinds = context.WithCancel(context.Background())
@@ -188,8 +194,43 @@ func (p *Pool) Submit(ctx context.Context, m *Message) (SubmitResult, error) {
 	p.queue = append(p.queue, j.parts...)
 	p.mu.Unlock()
 	p.signal()
-	<-j.done
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+		// Queued behind other messages the dispatcher would only notice
+		// the end of ctx when the part reached the head: take the parts
+		// not yet sent out now. Those in flight are still waited for.
+		p.dropUnsent(j)
+		<-j.done
+	}
 	return j.res, nil
+}
+
+// dropUnsent ends the parts of j still queued with ErrNotSent, except the
+// one the dispatcher holds: it checks j.ctx itself.
+func (p *Pool) dropUnsent(j *job) {
+	var drop []*part
+	keep := func(list []*part) []*part {
+		out := list[:0]
+		for _, pt := range list {
+			if pt.job == j && pt != p.cur {
+				drop = append(drop, pt)
+				continue
+			}
+			out = append(out, pt)
+		}
+		clear(list[len(out):])
+		return out
+	}
+	p.mu.Lock()
+	p.front = keep(p.front)
+	p.queue = keep(p.queue)
+	p.mu.Unlock()
+	err := fmt.Errorf("%w: %w", ErrNotSent, context.Cause(j.ctx))
+	for _, pt := range drop {
+		p.finish(pt, PartResult{Err: err})
+	}
+	p.signal()
 }
 
 func (p *Pool) finish(pt *part, r PartResult) {
@@ -216,17 +257,34 @@ func (p *Pool) headLocked() *part {
 	return nil
 }
 
-func (p *Pool) popLocked(pt *part) {
+// popLocked removes pt from the resend list or the queue, where it is
+// normally the head, and reports whether it was there.
+func (p *Pool) popLocked(pt *part) bool {
+	if pt == p.cur {
+		p.cur = nil
+	}
 	if len(p.front) > 0 && p.front[0] == pt {
 		p.front[0] = nil
 		p.front = p.front[1:]
-		return
+		return true
 	}
-	p.queue[0] = nil
-	p.queue = p.queue[1:]
-	if len(p.queue) == 0 {
-		p.queue = nil
+	if len(p.queue) > 0 && p.queue[0] == pt {
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		if len(p.queue) == 0 {
+			p.queue = nil
+		}
+		return true
 	}
+	if i := slices.Index(p.front, pt); i >= 0 {
+		p.front = slices.Delete(p.front, i, i+1)
+		return true
+	}
+	if i := slices.Index(p.queue, pt); i >= 0 {
+		p.queue = slices.Delete(p.queue, i, i+1)
+		return true
+	}
+	return false
 }
 
 // dispatch is the pool's single sender: taking parts in order is what keeps
@@ -236,6 +294,7 @@ func (p *Pool) dispatch() {
 	for {
 		p.mu.Lock()
 		pt := p.headLocked()
+		p.cur = pt
 		p.mu.Unlock()
 		if pt == nil {
 			select {
@@ -249,9 +308,11 @@ func (p *Pool) dispatch() {
 		j := pt.job
 		if err := j.ctx.Err(); err != nil {
 			p.mu.Lock()
-			p.popLocked(pt)
+			found := p.popLocked(pt)
 			p.mu.Unlock()
-			p.finish(pt, PartResult{Err: fmt.Errorf("%w: %w", ErrNotSent, context.Cause(j.ctx))})
+			if found {
+				p.finish(pt, PartResult{Err: fmt.Errorf("%w: %w", ErrNotSent, context.Cause(j.ctx))})
+			}
 			continue
 		}
 		if err := p.pace(pt); err != nil {
@@ -301,33 +362,49 @@ func (p *Pool) pace(pt *part) error {
 }
 
 // sendHead tries to send the head part on a bind with a free slot; false
-// means no bind could take it right now.
+// means no bind could take it right now. The send and the part's removal
+// from the queue happen together under p.mu, so its response (which may be
+// read before TrySend returns) always finds it sent and counted, and a
+// resend put in front while the dispatcher was pacing goes first.
 func (p *Pool) sendHead(pt *part) bool {
 	j := pt.job
 	for _, s := range p.candidates(j) {
-		ok, err := s.TrySend(pt.p, func(r Result) { p.onResult(pt, s, r) })
+		p.mu.Lock()
+		if p.headLocked() != pt {
+			p.mu.Unlock()
+			return true // a resend went in front of it: that one first
+		}
+		var ok bool
+		var err error
+		if p.inflight[s] < s.cfg.Window {
+			ok, err = s.TrySend(pt.p, func(r Result) { p.onResult(pt, s, r) })
+		}
+		if ok && err == nil {
+			pt.attempts++
+			j.bind = s
+			p.inflight[s]++
+			p.popLocked(pt)
+		}
+		p.mu.Unlock()
 		if !ok {
-			if j.bind == s && j.bind.Err() == nil && pt.idx > 0 {
+			if j.bind == s && s.Err() == nil && pt.idx > 0 {
 				return false // wait for this bind: parts go back to back on one bind
 			}
 			continue
 		}
 		if err != nil {
-			if errors.Is(err, ErrNotSent) {
+			if errors.Is(err, ErrClosed) {
 				continue // that bind is closing; try another
 			}
 			// The PDU cannot be encoded: no bind will take it.
 			p.mu.Lock()
-			p.popLocked(pt)
+			found := p.popLocked(pt)
 			p.mu.Unlock()
-			p.finish(pt, PartResult{Err: err})
+			if found {
+				p.finish(pt, PartResult{Err: err})
+			}
 			return true
 		}
-		pt.attempts++
-		j.bind = s
-		p.mu.Lock()
-		p.popLocked(pt)
-		p.mu.Unlock()
 		return true
 	}
 	return false
@@ -355,12 +432,18 @@ func (p *Pool) candidates(j *job) []*Session {
 
 // onResult runs on a session's read loop: it must not block.
 func (p *Pool) onResult(pt *part, s *Session, r Result) {
-	if r.Err == nil && (r.Status == pdu.StatusThrottled || r.Status == pdu.StatusMsgQFul) {
-		if p.thr.throttled() {
-			p.log.Warn("carrier asks to slow down: pausing", "status", r.Status.String(), "pause", p.cfg.ThrottlePause)
-		}
+	refused := r.Err == nil && (r.Status == pdu.StatusThrottled || r.Status == pdu.StatusMsgQFul)
+	if refused && p.thr.throttled() {
+		p.log.Warn("carrier asks to slow down: pausing", "status", r.Status.String(), "pause", p.cfg.ThrottlePause)
+	}
+	p.mu.Lock()
+	if n := p.inflight[s] - 1; n > 0 {
+		p.inflight[s] = n
+	} else {
+		delete(p.inflight, s)
+	}
+	if refused && !p.closed {
 		p.resends.Add(1)
-		p.mu.Lock()
 		i, _ := slices.BinarySearchFunc(p.front, pt, func(a, b *part) int {
 			if a.job.seq != b.job.seq {
 				return int(a.job.seq) - int(b.job.seq)
@@ -372,7 +455,13 @@ func (p *Pool) onResult(pt *part, s *Session, r Result) {
 		p.signal()
 		return
 	}
-	p.finish(pt, PartResult{MessageID: r.MessageID, Status: r.Status, Err: r.Err, Latency: r.Latency})
+	p.mu.Unlock()
+	res := PartResult{MessageID: r.MessageID, Status: r.Status, Err: r.Err, Latency: r.Latency}
+	if refused {
+		// Closing: the dispatcher is gone or going, nobody would resend it.
+		res.Err = ErrClosed
+	}
+	p.finish(pt, res)
 	p.signal()
 }
 

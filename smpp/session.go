@@ -351,7 +351,7 @@ func (s *Session) writeLoop() {
 		s.outMu.Unlock()
 		if len(data) > 0 {
 			if _, err := s.conn.Write(data); err != nil {
-				s.end(fmt.Errorf("smpp: write: %w", err))
+				s.fail(fmt.Errorf("smpp: write: %w", err))
 				return
 			}
 		}
@@ -376,15 +376,7 @@ func (s *Session) readLoop(r *bufio.Reader) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			s.mu.Lock()
-			unbound := s.unbound
-			s.mu.Unlock()
-			if unbound != nil {
-				// The peer hung up after an orderly unbind: that is why it ended.
-				s.end(unbound)
-				return
-			}
-			s.end(fmt.Errorf("smpp: read: %w", err))
+			s.fail(fmt.Errorf("smpp: read: %w", err))
 			return
 		}
 		buf = frame
@@ -533,6 +525,17 @@ func (s *Session) tick(now time.Time) {
 			s.mu.Unlock()
 		}
 	}
+}
+
+// fail ends the session after an I/O error, unless an unbind was already
+// answered either way: the peer hanging up after it is how a bind ends.
+func (s *Session) fail(err error) {
+	s.mu.Lock()
+	if s.unbound != nil {
+		err = s.unbound
+	}
+	s.mu.Unlock()
+	s.end(err)
 }
 
 // end closes the session once; requests still pending end as outcome

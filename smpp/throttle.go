@@ -60,7 +60,7 @@ func (t *throttle) limitLocked(now time.Time) float64 {
 	if t.rampBase == 0 {
 		return target
 	}
-	el := now.Sub(t.rampStart)
+	el := max(now.Sub(t.rampStart), 0) // during the pause: the rate it resumes at
 	if el >= t.rampDur {
 		t.rampBase = 0
 		return target

@@ -58,7 +58,7 @@ type Store struct {
 	done     chan struct{}
 
 	commits, written atomic.Int64
-	commitNanos     atomic.Int64
+	commitNanos      atomic.Int64
 }
 
 // Stats counts commits: Writes/Commits is the mean group-commit size.
