@@ -1,10 +1,12 @@
 package bridge
 
 import (
+	"context"
 	"errors"
 	"math"
 	"strings"
 	"sync"
+	"time"
 
 	"smppbridge/dlrmap"
 	"smppbridge/smpp"
@@ -19,6 +21,10 @@ const (
 	// again before its code stands.
 	transientResends = 2
 )
+
+// errExpired ends the wait of a copy whose expiration passed before the
+// carrier took it.
+var errExpired = errors.New("bridge: expiration passed before the message was sent")
 
 // carrierQueue is one carrier's in-memory view of its durable queue: high
 // priority first, then FIFO. It is measured in segments against capacity.
@@ -133,10 +139,18 @@ func (b *Bridge) send(q *carrierQueue, it *store.QueueItem) {
 		return
 	}
 	msg := &smpp.Message{From: it.From, To: it.Dest(), Text: it.Text, RegisteredDelivery: q.RegisteredDelivery}
+	ctx := b.runCtx
+	if !it.Expiration.IsZero() {
+		// A sender can wait long for a bind, the throttle or a window slot
+		// with the copy: it must not go out once it has expired.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadlineCause(b.runCtx, time.Now().Add(it.Expiration.Sub(b.now())), errExpired)
+		defer cancel()
+	}
 	var res smpp.SubmitResult
 	var err error
 	for attempt := 0; ; attempt++ {
-		res, err = q.Sender.Submit(b.runCtx, msg)
+		res, err = q.Sender.Submit(ctx, msg)
 		if err != nil || attempt == transientResends || !retryable(res) {
 			break
 		}
@@ -164,6 +178,9 @@ func (b *Bridge) send(q *carrierQueue, it *store.QueueItem) {
 				return // stopping: leave the whole copy queued; sent parts may repeat
 			}
 			rec.Status, rec.ErrorCode = "FAILED", dlrmap.CodeSubmitFailed
+			if errors.Is(p.Err, errExpired) {
+				rec.ErrorCode = codeExpired
+			}
 		case p.Err != nil: // outcome unknown: a receipt may still tell
 			rec.Unknown++
 		case p.Status != pdu.StatusOK:

@@ -56,6 +56,34 @@ type env struct {
 // the carrier table.
 func testConfig(t *testing.T, simAddr, dbPath, carrierExtra string) *conf.Config {
 	t.Helper()
+	return configWith(t, simAddr, dbPath, configOptions{CarrierExtra: carrierExtra})
+}
+
+// carrierSpec is one more [[carrier]] table after the first ("sim"). Extra
+// may set any key but name and address, including the defaulted ones
+// (system_id, password, segments_per_second, reconnect_min, reconnect_max).
+type carrierSpec struct {
+	Name, Addr, Extra string
+}
+
+// configOptions extends testConfig. Every key testConfig writes into the
+// first carrier and into [api] is a default that the matching extra may
+// set instead (TOML refuses a key defined twice).
+type configOptions struct {
+	CarrierExtra string        // keys for the first carrier, "sim"
+	Carriers     []carrierSpec // more carriers, in this order
+	API          string        // keys for [api]
+	Top          string        // more top-level tables, e.g. "[log]\nlevel = \"debug\"\n"
+}
+
+func configWith(t *testing.T, simAddr, dbPath string, o configOptions) *conf.Config {
+	t.Helper()
+	var more strings.Builder
+	for _, c := range o.Carriers {
+		fmt.Fprintf(&more, "[[carrier]]\nname = %q\naddress = %q\n%s\n", c.Name, c.Addr, withDefaults(c.Extra,
+			`system_id = "bridge"`, `password = "secret"`, "segments_per_second = 1000",
+			`reconnect_min = "20ms"`, `reconnect_max = "100ms"`))
+	}
 	toml := fmt.Sprintf(`
 [http]
 listen = "127.0.0.1:0"
@@ -64,17 +92,12 @@ listen = "127.0.0.1:0"
 [store]
 path = %q
 [api]
-shutdown_timeout = "5s"
+%s
+%s
 [[carrier]]
 name = "sim"
 address = %q
-system_id = "bridge"
-password = "secret"
-binds = 2
-window = 20
-routes = ["+1"]
-reconnect_min = "20ms"
-reconnect_max = "100ms"
+%s
 %s
 [[account]]
 id = %q
@@ -94,20 +117,42 @@ id = %q
   id = "app-2"
   callback_url = "http://127.0.0.1:9/callbacks"
   numbers = ["+15550009999"]
-`, dbPath, simAddr, withRate(carrierExtra), acct, user, fastHash(t, pass), app, num, acct2, user2, fastHash(t, pass))
+`, dbPath, withDefaults(o.API, `shutdown_timeout = "5s"`), o.Top, simAddr,
+		withDefaults(withRate(o.CarrierExtra), `system_id = "bridge"`, `password = "secret"`, "binds = 2", "window = 20",
+			`routes = ["+1"]`, `reconnect_min = "20ms"`, `reconnect_max = "100ms"`),
+		more.String(), acct, user, fastHash(t, pass), app, num, acct2, user2, fastHash(t, pass))
 	cfg, err := conf.Parse([]byte(toml))
 	if err != nil {
-		t.Fatalf("test config: %v", err)
+		t.Fatalf("test config: %v\n%s", err, toml)
 	}
 	return cfg
 }
 
 // withRate adds the default rate unless the test sets its own.
 func withRate(extra string) string {
-	if strings.Contains(extra, "segments_per_second") {
-		return extra
+	return withDefaults(extra, "segments_per_second = 1000")
+}
+
+// withDefaults appends each "key = value" default whose key extra does not
+// set itself.
+func withDefaults(extra string, defaults ...string) string {
+	set := map[string]bool{}
+	for _, line := range strings.Split(extra, "\n") {
+		if k, _, ok := strings.Cut(line, "="); ok {
+			set[strings.TrimSpace(k)] = true
+		}
 	}
-	return extra + "\nsegments_per_second = 1000\n"
+	var b strings.Builder
+	b.WriteString(extra)
+	b.WriteString("\n")
+	for _, d := range defaults {
+		k, _, _ := strings.Cut(d, "=")
+		if !set[strings.TrimSpace(k)] {
+			b.WriteString(d)
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
 }
 
 func startSim(t *testing.T, b smsc.Behaviour) *smsc.Server {
@@ -125,12 +170,20 @@ func startDaemon(t *testing.T, sim *smsc.Server, dbPath, carrierExtra string) *e
 	if dbPath == "" {
 		dbPath = filepath.Join(t.TempDir(), "bridge.db")
 	}
-	cfg := testConfig(t, sim.Addr(), dbPath, carrierExtra)
+	return startDaemonWith(t, sim, testConfig(t, sim.Addr(), dbPath, carrierExtra), daemon.Options{})
+}
+
+// startDaemonWith runs the daemon on cfg with opts (Config and Ready are
+// set here) until the test ends or e.shutdown.
+func startDaemonWith(t *testing.T, sim *smsc.Server, cfg *conf.Config, opts daemon.Options) *env {
+	t.Helper()
 	ready := make(chan *daemon.Daemon, 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &env{t: t, sim: sim, stop: cancel, done: make(chan error, 1), dbPath: dbPath}
+	e := &env{t: t, sim: sim, stop: cancel, done: make(chan error, 1), dbPath: cfg.Store.Path}
+	opts.Config = cfg
+	opts.Ready = func(d *daemon.Daemon) { ready <- d }
 	go func() {
-		e.done <- daemon.Run(ctx, daemon.Options{Config: cfg, Ready: func(d *daemon.Daemon) { ready <- d }})
+		e.done <- daemon.Run(ctx, opts)
 	}()
 	select {
 	case e.d = <-ready:
@@ -171,20 +224,33 @@ type response struct {
 
 func (e *env) post(account, username, password, contentType, body string) response {
 	e.t.Helper()
-	req, _ := http.NewRequest("POST", e.base+"/api/v2/users/"+account+"/messages", strings.NewReader(body))
+	r, err := e.tryPost(account, username, password, contentType, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// tryPost is post for other goroutines than the test's: it reports a
+// transport error instead of failing the test.
+func (e *env) tryPost(account, username, password, contentType, body string) (response, error) {
+	req, err := http.NewRequest("POST", e.base+"/api/v2/users/"+account+"/messages", strings.NewReader(body))
+	if err != nil {
+		return response{}, err
+	}
 	if username != "" {
 		req.SetBasicAuth(username, password)
 	}
 	req.Header.Set("Content-Type", contentType)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	r := response{status: resp.StatusCode, raw: string(raw)}
 	json.Unmarshal(raw, &r.body)
-	return r
+	return r, nil
 }
 
 func (e *env) send(body string) response {
