@@ -244,15 +244,18 @@ func (b *Bridge) Close(ctx context.Context) error {
 	for _, q := range b.carriers {
 		q.close()
 	}
+	// Messages waiting for a bind, the throttle or a window slot give up
+	// now and stay queued in the store; messages already going out (a
+	// long one part-way) are finished by the pool and their outcome recorded.
+	b.stop()
 	done := make(chan struct{})
 	go func() { b.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		b.stop() // submits waiting for a window or the throttle give up: their messages stay queued
+		// Outstanding submits end when the pools close (outcome unknown).
 		<-done
 	}
-	b.stop()
 	b.compMu.Lock()
 	if !b.drained {
 		b.drained = true

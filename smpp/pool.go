@@ -172,9 +172,10 @@ func (p *Pool) signal() {
 
 // Submit sends a message and waits for every part's outcome. It returns an
 // error only when nothing was sent: the message cannot be encoded, or the
-// pool is closed. ctx bounds the wait for throttle and window: parts not
-// yet sent when it ends come back with ErrNotSent; parts already sent are
-// waited for, since their outcome is needed either way.
+// pool is closed. ctx bounds the wait for a bind, the throttle and a window
+// slot until the first part is out: if it ends before, every part comes back
+// with ErrNotSent. Once a part is out the message is sent whole, so a
+// deadline or a shutdown never splits a long message.
 func (p *Pool) Submit(ctx context.Context, m *Message) (SubmitResult, error) {
 	pdus, plan, err := p.cfg.Text.Encode(m, uint16(p.ref.Add(1)))
 	if err != nil {
@@ -206,6 +207,11 @@ func (p *Pool) Submit(ctx context.Context, m *Message) (SubmitResult, error) {
 	return j.res, nil
 }
 
+// started reports whether a part of j went out. From then on ctx no longer
+// stops it: a long message is sent whole, never split by a deadline or a
+// shutdown. Callers hold p.mu or are the dispatcher.
+func (j *job) started() bool { return j.bind != nil }
+
 // dropUnsent ends the parts of j still queued with ErrNotSent, except the
 // one the dispatcher holds: it checks j.ctx itself.
 func (p *Pool) dropUnsent(j *job) {
@@ -223,6 +229,10 @@ func (p *Pool) dropUnsent(j *job) {
 		return out
 	}
 	p.mu.Lock()
+	if j.started() {
+		p.mu.Unlock()
+		return
+	}
 	p.front = keep(p.front)
 	p.queue = keep(p.queue)
 	p.mu.Unlock()
@@ -306,7 +316,7 @@ func (p *Pool) dispatch() {
 			}
 		}
 		j := pt.job
-		if err := j.ctx.Err(); err != nil {
+		if err := j.ctx.Err(); err != nil && !j.started() {
 			p.mu.Lock()
 			found := p.popLocked(pt)
 			p.mu.Unlock()
@@ -323,9 +333,13 @@ func (p *Pool) dispatch() {
 			continue // the job's context ended: dropped above on the next turn
 		}
 		if !p.sendHead(pt) {
+			var jobDone <-chan struct{}
+			if !j.started() {
+				jobDone = j.ctx.Done()
+			}
 			select {
 			case <-p.wake:
-			case <-j.ctx.Done():
+			case <-jobDone:
 			case <-p.dispCtx.Done():
 				p.failQueued()
 				return
@@ -348,7 +362,11 @@ func (p *Pool) pace(pt *part) error {
 	if n == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(j.ctx)
+	parent := j.ctx
+	if j.started() {
+		parent = context.Background() // a started message is finished whatever its ctx says
+	}
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	stop := context.AfterFunc(p.dispCtx, cancel)
 	defer stop()

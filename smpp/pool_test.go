@@ -850,3 +850,53 @@ func TestPoolThrottleStormOnceInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolStartedMessageSentWhole: a long message whose first part went out
+// is finished even when its context ends — a deadline or a shutdown never
+// splits it — while a message not yet started is dropped as not sent.
+func TestPoolStartedMessageSentWhole(t *testing.T) {
+	srv := startSMSC(t, smsc.Config{Behaviour: smsc.Behaviour{ResponseLatency: smsc.Dist{Min: smsc.Duration(100 * time.Millisecond), Max: smsc.Duration(100 * time.Millisecond)}}})
+	p := startPool(t, srv, smpp.PoolConfig{Name: "whole", Binds: 1, Session: smpp.SessionConfig{Window: 1}})
+	ctx, cancel := context.WithCancel(context.Background())
+	long := &smpp.Message{From: "+15550001111", To: "+15550002222", Text: strings.Repeat("long message part ", 20)} // 3 parts
+	next := &smpp.Message{From: "+15550001111", To: "+15550002223", Text: "queued behind"}
+	type out struct {
+		res smpp.SubmitResult
+		err error
+	}
+	longDone, nextDone := make(chan out, 1), make(chan out, 1)
+	go func() { r, err := p.Submit(ctx, long); longDone <- out{r, err} }()
+	waitSMSC(t, srv, "the first part", func(st smsc.Stats) bool { return st.SubmitSM >= 1 })
+	go func() { r, err := p.Submit(ctx, next); nextDone <- out{r, err} }()
+	pollUntil(t, "the second message queued", func() bool { return p.Stats().Queued >= 3 }) // 2 parts + 1
+	cancel()
+	l := <-longDone
+	if l.err != nil || len(l.res.Parts) != 3 {
+		t.Fatalf("long message: %v, %d parts", l.err, len(l.res.Parts))
+	}
+	for i, part := range l.res.Parts {
+		if part.Err != nil || part.Status != pdu.StatusOK {
+			t.Fatalf("part %d of a started message: %+v", i+1, part)
+		}
+	}
+	n := <-nextDone
+	if n.err != nil || !errors.Is(n.res.Parts[0].Err, smpp.ErrNotSent) {
+		t.Fatalf("unstarted message after cancel: %+v, %v", n.res.Parts, n.err)
+	}
+	msgs := waitMessagesN(t, srv, 1)
+	if msgs[0].Text != long.Text || msgs[0].Segments != 3 || msgs[0].Incomplete {
+		t.Fatalf("at the simulator: %+v", msgs[0])
+	}
+	if st := srv.Stats(); st.SubmitSM != 3 {
+		t.Fatalf("simulator saw %d submits, want the 3 parts only", st.SubmitSM)
+	}
+}
+
+func waitMessagesN(t testing.TB, srv *smsc.Server, n int) []smsc.Message {
+	t.Helper()
+	msgs, err := srv.WaitMessages(testCtx(t), n)
+	if err != nil {
+		t.Fatalf("waiting for %d messages: %v", n, err)
+	}
+	return msgs
+}
