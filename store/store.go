@@ -66,11 +66,15 @@ type Stats struct {
 	Commits    int64
 	Writes     int64
 	CommitTime time.Duration // total, fsync included
+	PageWrites int64         // pwrite calls of page runs (bbolt TxStats.Write)
+	WriteTime  time.Duration // in page writes and fsync (bbolt TxStats.WriteTime)
 }
 
 // Stats returns the write counters.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Writes: s.written.Load(), CommitTime: time.Duration(s.commitNanos.Load())}
+	ts := s.db.Stats().TxStats
+	return Stats{Commits: s.commits.Load(), Writes: s.written.Load(), CommitTime: time.Duration(s.commitNanos.Load()),
+		PageWrites: ts.GetWrite(), WriteTime: ts.GetWriteTime()}
 }
 
 type writeReq struct {

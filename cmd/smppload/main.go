@@ -138,8 +138,9 @@ func load(o options, out io.Writer) error {
 		count = func() (int64, error) { return d.Sim.Stats().Messages, nil }
 		defer func() {
 			st := d.Store.Stats()
-			fmt.Fprintf(out, "store: %d commits, %.1f writes per commit, %s per commit (fsync included)\n",
-				st.Commits, float64(st.Writes)/float64(max(1, st.Commits)), st.CommitTime/time.Duration(max(1, st.Commits)))
+			c := max(1, st.Commits)
+			fmt.Fprintf(out, "store: %d commits, %.1f writes per commit, %s per commit (%s writing pages and syncing), %.1f page writes per commit\n",
+				st.Commits, float64(st.Writes)/float64(c), st.CommitTime/time.Duration(c), st.WriteTime/time.Duration(c), float64(st.PageWrites)/float64(c))
 		}()
 		fmt.Fprintf(out, "target: in-process daemon and simulator (embedded default; store %s, fsync %v)\n", opts.Config.Store.Path, !o.noSync)
 	} else {
