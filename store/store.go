@@ -59,6 +59,9 @@ type Store struct {
 
 	commits, written atomic.Int64
 	commitNanos      atomic.Int64
+
+	cbOnce sync.Once
+	cb     *callbackClaims // outbox claims (outbox.go)
 }
 
 // Stats counts commits: Writes/Commits is the mean group-commit size.
@@ -106,7 +109,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketQueue, bucketRecords, bucketCarrierIDs} {
+		for _, b := range append([][]byte{bucketQueue, bucketRecords, bucketCarrierIDs}, outboxBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

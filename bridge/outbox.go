@@ -1,0 +1,159 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"smppbridge/store"
+)
+
+// Outbox is the durable callback outbox the webhook sender needs
+// (*store.Store). Every method that finishes a job also releases its claim.
+type Outbox interface {
+	AddCallbacks(jobs []store.CallbackJob) error
+	NextCallbacks(now time.Time, limit int, pick func(appID, url string) store.Pick) ([]store.CallbackJob, error)
+	CallbackDone(ids []uint64) error
+	CallbackFailed(fs []store.CallbackFailure) error
+	CallbackDead(fs []store.CallbackFailure) error
+	ReleaseCallbacks(ids []uint64)
+	NextCallbackDue(after time.Time) (time.Time, bool, error)
+}
+
+// Callback kinds: which of the application's URLs a job goes to.
+const (
+	CallbackStatus  = "status"  // Application.CallbackURL: message-sending/-delivered/-failed
+	CallbackInbound = "inbound" // Application.InboundCallbackURL: message-received
+)
+
+// ErrNoCallbackURL: the application has no URL for that kind of callback,
+// so there is nothing to send.
+var ErrNoCallbackURL = errors.New("bridge: application has no callback URL for this event")
+
+// CallbackEvent is one element of a callback body (v2-api.md §2.3).
+type CallbackEvent struct {
+	Type        string // message-received, message-sending, message-delivered, message-failed
+	Time        time.Time
+	Description string
+	To          string // the recipient this event concerns / the receiving number
+	ErrorCode   int    // rendered for message-failed only
+	Message     CallbackMessage
+}
+
+// CallbackMessage is the message object inside a callback (v2-api.md §2.4).
+type CallbackMessage struct {
+	ID            string
+	Owner         string
+	ApplicationID string
+	Time          time.Time
+	SegmentCount  int
+	Direction     string // "in" or "out"
+	To            []string
+	From          string
+	Text          string // status events always carry "" (content is not kept)
+	Media         []string
+	Tag           string
+	HasTag        bool   // render tag (possibly "")
+	Priority      string // omitted when ""
+}
+
+// v2Time renders V2's timestamp form: UTC, milliseconds, 'Z'.
+type v2Time time.Time
+
+func (t v2Time) MarshalJSON() ([]byte, error) {
+	return time.Time(t).UTC().AppendFormat([]byte{'"'}, `2006-01-02T15:04:05.000Z"`), nil
+}
+
+// Field order follows v2-api.md §2.3–2.4; unset optional fields are omitted.
+type jsonEvent struct {
+	Type        string      `json:"type"`
+	Time        v2Time      `json:"time"`
+	Description string      `json:"description"`
+	To          string      `json:"to"`
+	ErrorCode   *int        `json:"errorCode,omitempty"`
+	Message     jsonMessage `json:"message"`
+}
+
+type jsonMessage struct {
+	ID            string   `json:"id"`
+	Owner         string   `json:"owner"`
+	ApplicationID string   `json:"applicationId"`
+	Time          v2Time   `json:"time"`
+	SegmentCount  int      `json:"segmentCount"`
+	Direction     string   `json:"direction"`
+	To            []string `json:"to"`
+	From          string   `json:"from"`
+	Text          string   `json:"text"`
+	Media         []string `json:"media,omitempty"`
+	Tag           *string  `json:"tag,omitempty"`
+	Priority      string   `json:"priority,omitempty"`
+}
+
+// EncodeCallbackEvents renders a callback body: a JSON array of events.
+// For status callbacks (kind CallbackStatus) message.text is always "".
+func EncodeCallbackEvents(kind string, events []CallbackEvent) ([]byte, error) {
+	js := make([]jsonEvent, len(events))
+	for i := range events {
+		e := &events[i]
+		m := &e.Message
+		je := jsonEvent{Type: e.Type, Time: v2Time(e.Time), Description: e.Description, To: e.To,
+			Message: jsonMessage{ID: m.ID, Owner: m.Owner, ApplicationID: m.ApplicationID, Time: v2Time(m.Time),
+				SegmentCount: m.SegmentCount, Direction: m.Direction, To: m.To, From: m.From, Text: m.Text,
+				Media: m.Media, Priority: m.Priority}}
+		if je.Message.To == nil {
+			je.Message.To = []string{} // always an array
+		}
+		if e.Type == "message-failed" {
+			code := e.ErrorCode
+			je.ErrorCode = &code
+		}
+		if m.HasTag {
+			tag := m.Tag
+			je.Message.Tag = &tag
+		}
+		if kind == CallbackStatus {
+			je.Message.Text = ""
+		}
+		js[i] = je
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "<" stays "<", as a receiver would expect
+	if err := enc.Encode(js); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+}
+
+// NewCallbackJob builds the durable job for events of one application:
+// kind CallbackStatus goes to CallbackURL, CallbackInbound to
+// InboundCallbackURL (ErrNoCallbackURL when that URL is empty). The URL is
+// captured now; credentials are looked up when the job is sent.
+func NewCallbackJob(app Application, kind string, now time.Time, events ...CallbackEvent) (store.CallbackJob, error) {
+	url := app.CallbackURL
+	if kind == CallbackInbound {
+		url = app.InboundCallbackURL
+	} else if kind != CallbackStatus {
+		return store.CallbackJob{}, errors.New("bridge: unknown callback kind " + kind)
+	}
+	if url == "" {
+		return store.CallbackJob{}, ErrNoCallbackURL
+	}
+	body, err := EncodeCallbackEvents(kind, events)
+	if err != nil {
+		return store.CallbackJob{}, err
+	}
+	return store.CallbackJob{ApplicationID: app.ID, Kind: kind, URL: url, Body: body, Created: now}, nil
+}
+
+// CallbackCredentials returns the HTTP Basic credentials configured for an
+// application's callbacks: the Credentials lookup of WebhookOptions.
+func (b *Bridge) CallbackCredentials(appID string) (user, pass string, ok bool) {
+	for _, acc := range b.accounts {
+		if app := acc.apps[appID]; app != nil {
+			return app.CallbackUsername, app.CallbackPassword, app.CallbackUsername != "" || app.CallbackPassword != ""
+		}
+	}
+	return "", "", false
+}

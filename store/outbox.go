@@ -1,0 +1,830 @@
+package store
+
+// The callback outbox: every webhook the bridge owes a customer is a durable
+// job here before anything depends on it, and stays until a receiver
+// answered 2xx (CallbackDone) or it was given up (CallbackDead).
+//
+// Layout (buckets created at Open). An endpoint is one (application, URL)
+// pair, numbered in cb_endpoints; ep below is that number (4 bytes BE).
+//
+//	cb_jobs       id (8 bytes BE)                  -> job record (encodeJob)
+//	cb_new        ep + id                          -> "" (never tried)
+//	cb_retry      ep + next_at (8 bytes BE ns) + id -> "" (waiting to retry)
+//	cb_dead       id                               -> job record; NextAt = when it was given up
+//	cb_endpoints  uvarint len(app), app, url       -> ep
+//	cb_epnames    ep                               -> uvarint len(app), app, url
+//	cb_active     ep                               -> new count (8), retry count (8), earliest
+//	                                                  next_at (8); only while a count is > 0
+//	cb_meta       "new" | "retry" | "dead" | "dead_total" -> count (8 bytes BE)
+//
+// A live job has its record in cb_jobs and exactly one index entry: in
+// cb_new while it has never been tried, in cb_retry once an attempt failed.
+// Within an endpoint's key range the order is the one the design asks for:
+// ids come from one sequence, so cb_new is FIFO; cb_retry is due order, so
+// an endpoint's next due retry is one Seek away. NextCallbacks merges the
+// heads of the active endpoints (a heap: by id for never-tried jobs, by
+// next_at for retries), which keeps the global order, and passes over a
+// saturated endpoint by dropping its head from the heap: its backlog is
+// never walked. (A single global index would make every dispatch walk the
+// whole backlog of any endpoint at its concurrency limit.) cb_active keeps
+// each endpoint's earliest next_at, so endpoints with nothing due cost a
+// read of cb_active and no Seek. Cost of a call: one pass over cb_active
+// (E endpoints with jobs), O(log n) per endpoint with something due, then
+// O(log E) per job taken or claimed job passed.
+// Counters live in the same transactions as the data, so CallbackStats is
+// O(1) and never drifts. Endpoint numbers are never reused or removed.
+//
+// Claims (jobs handed out by NextCallbacks and not yet finished) are held
+// in memory only: after a crash or restart every unfinished job is simply
+// still there and due. Delivery is therefore at least once.
+
+import (
+	"bytes"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketCBJobs      = []byte("cb_jobs")
+	bucketCBNew       = []byte("cb_new")
+	bucketCBRetry     = []byte("cb_retry")
+	bucketCBDead      = []byte("cb_dead")
+	bucketCBEndpoints = []byte("cb_endpoints")
+	bucketCBEpNames   = []byte("cb_epnames")
+	bucketCBActive    = []byte("cb_active")
+	bucketCBMeta      = []byte("cb_meta")
+
+	outboxBuckets = [][]byte{bucketCBJobs, bucketCBNew, bucketCBRetry, bucketCBDead,
+		bucketCBEndpoints, bucketCBEpNames, bucketCBActive, bucketCBMeta}
+
+	metaNew       = []byte("new")
+	metaRetry     = []byte("retry")
+	metaDead      = []byte("dead")
+	metaDeadTotal = []byte("dead_total")
+)
+
+// CallbackJob is one webhook request body owed to an application's
+// endpoint. The store treats Kind and Body as opaque; credentials are not
+// stored (the sender looks them up by ApplicationID when it sends).
+type CallbackJob struct {
+	ID            uint64 // assigned by AddCallbacks; FIFO order
+	ApplicationID string
+	Kind          string // "status" (CallbackURL) or "inbound" (InboundCallbackURL)
+	URL           string // endpoint captured when the job was created
+	Body          []byte // a JSON array of events, sent as is
+	Created       time.Time
+	Attempts      int       // failed attempts so far
+	NextAt        time.Time // zero while never tried; for dead jobs, when they were given up
+	LastError     string    // of the last failed attempt
+}
+
+// CallbackFailure is the outcome of a failed attempt of one job.
+type CallbackFailure struct {
+	ID uint64
+	// At is when to try again (CallbackFailed) or when the job was given up
+	// (CallbackDead).
+	At    time.Time
+	Error string
+}
+
+// CallbackCounts are the outbox's durable counters.
+type CallbackCounts struct {
+	New       int // never tried
+	Retry     int // failed at least once, waiting for their next attempt
+	Dead      int // in the dead-letter bucket now
+	DeadTotal int // ever dead-lettered (not lowered by DeleteDeadCallbacks)
+}
+
+// Pending is every live job.
+func (c CallbackCounts) Pending() int { return c.New + c.Retry }
+
+// Pick is NextCallbacks' decision about one candidate job.
+type Pick int
+
+const (
+	// PickTake returns the job.
+	PickTake Pick = iota
+	// PickSkip passes over the job, and over every later job of the same
+	// application and URL for the rest of this call, without asking again
+	// and without reading them: the way past a saturated endpoint.
+	PickSkip
+	// PickStop ends the scan; NextCallbacks returns what it took so far.
+	PickStop
+)
+
+// ErrBadCallback is returned for jobs without URL or body.
+var ErrBadCallback = errors.New("store: callback job needs a URL and a body")
+
+// callbackClaims is the in-memory set of jobs handed out by NextCallbacks.
+// mu also serialises scans with claim releases: a release happens after
+// its write committed, so no scan can run on a snapshot older than that
+// write and still see the job as unclaimed.
+type callbackClaims struct {
+	mu      sync.Mutex
+	claimed map[uint64]struct{}
+}
+
+func (s *Store) claims() *callbackClaims {
+	s.cbOnce.Do(func() { s.cb = &callbackClaims{claimed: make(map[uint64]struct{})} })
+	return s.cb
+}
+
+func (c *callbackClaims) release(ids []uint64) {
+	c.mu.Lock()
+	for _, id := range ids {
+		delete(c.claimed, id)
+	}
+	c.mu.Unlock()
+}
+
+// --- keys and records ---
+
+func unixNanos(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	n := t.UnixNano()
+	if n < 0 {
+		return 0
+	}
+	return uint64(n)
+}
+
+func fromNanos(n uint64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(n)).UTC()
+}
+
+func epKey(ep uint32) []byte { return binary.BigEndian.AppendUint32(nil, ep) }
+
+func newKey(ep uint32, id uint64) []byte {
+	k := make([]byte, 12)
+	binary.BigEndian.PutUint32(k, ep)
+	binary.BigEndian.PutUint64(k[4:], id)
+	return k
+}
+
+func retryKey(ep uint32, nextAt, id uint64) []byte {
+	k := make([]byte, 20)
+	binary.BigEndian.PutUint32(k, ep)
+	binary.BigEndian.PutUint64(k[4:], nextAt)
+	binary.BigEndian.PutUint64(k[12:], id)
+	return k
+}
+
+func endpointName(app, url string) []byte {
+	v := make([]byte, 0, binary.MaxVarintLen32+len(app)+len(url))
+	v = binary.AppendUvarint(v, uint64(len(app)))
+	v = append(v, app...)
+	return append(v, url...)
+}
+
+func splitEndpoint(v []byte) (app, url string, err error) {
+	n, w := binary.Uvarint(v)
+	if w <= 0 || uint64(len(v)-w) < n {
+		return "", "", errors.New("store: bad callback endpoint name")
+	}
+	return string(v[w : w+int(n)]), string(v[w+int(n):]), nil
+}
+
+const (
+	jobVersion = 1
+	jobHeader  = 21 // version, ep (4), next_at (8), created (8)
+)
+
+// encodeJob: version, ep, next_at, created, attempts (uvarint), then app,
+// kind, url, last error (uvarint length + bytes each), body (the rest).
+// Binary, so the body is stored and sent byte for byte.
+func encodeJob(ep uint32, j *CallbackJob) []byte {
+	v := make([]byte, 0, jobHeader+5*binary.MaxVarintLen32+len(j.ApplicationID)+len(j.Kind)+len(j.URL)+len(j.LastError)+len(j.Body))
+	v = append(v, jobVersion)
+	v = binary.BigEndian.AppendUint32(v, ep)
+	v = binary.BigEndian.AppendUint64(v, unixNanos(j.NextAt))
+	v = binary.BigEndian.AppendUint64(v, unixNanos(j.Created))
+	v = binary.AppendUvarint(v, uint64(j.Attempts))
+	for _, s := range [...]string{j.ApplicationID, j.Kind, j.URL, j.LastError} {
+		v = binary.AppendUvarint(v, uint64(len(s)))
+		v = append(v, s...)
+	}
+	return append(v, j.Body...)
+}
+
+// jobIndex reads the endpoint and next_at of a record.
+func jobIndex(v []byte) (ep uint32, nextAt uint64, err error) {
+	if len(v) < jobHeader || v[0] != jobVersion {
+		return 0, 0, errors.New("bad callback record")
+	}
+	return binary.BigEndian.Uint32(v[1:5]), binary.BigEndian.Uint64(v[5:13]), nil
+}
+
+// decodeJob copies everything out of v (which may be bbolt memory).
+func decodeJob(id uint64, v []byte) (CallbackJob, uint32, error) {
+	bad := func() (CallbackJob, uint32, error) {
+		return CallbackJob{}, 0, fmt.Errorf("store: callback %d: bad record", id)
+	}
+	if len(v) < jobHeader || v[0] != jobVersion {
+		return bad()
+	}
+	ep := binary.BigEndian.Uint32(v[1:5])
+	j := CallbackJob{ID: id, NextAt: fromNanos(binary.BigEndian.Uint64(v[5:13])), Created: fromNanos(binary.BigEndian.Uint64(v[13:21]))}
+	p := v[jobHeader:]
+	a, w := binary.Uvarint(p)
+	if w <= 0 {
+		return bad()
+	}
+	j.Attempts, p = int(a), p[w:]
+	var ss [4]string
+	for i := range ss {
+		n, w := binary.Uvarint(p)
+		if w <= 0 || uint64(len(p)-w) < n {
+			return bad()
+		}
+		ss[i], p = string(p[w:w+int(n)]), p[w+int(n):]
+	}
+	j.ApplicationID, j.Kind, j.URL, j.LastError = ss[0], ss[1], ss[2], ss[3]
+	j.Body = append([]byte(nil), p...)
+	return j, ep, nil
+}
+
+// --- writes ---
+
+// cbWriter does outbox updates inside one write transaction and keeps the
+// counters (global and per endpoint) in step with them.
+type cbWriter struct {
+	jobs, new, retry, dead, endpoints, names, active, meta *bolt.Bucket
+
+	d      [4]int64             // new, retry, dead, dead_total
+	perEP  map[uint32]*[3]int64 // new, retry, retry index touched (1)
+	lookup map[string]uint32
+}
+
+func newCBWriter(tx *bolt.Tx) *cbWriter {
+	return &cbWriter{jobs: tx.Bucket(bucketCBJobs), new: tx.Bucket(bucketCBNew), retry: tx.Bucket(bucketCBRetry),
+		dead: tx.Bucket(bucketCBDead), endpoints: tx.Bucket(bucketCBEndpoints), names: tx.Bucket(bucketCBEpNames),
+		active: tx.Bucket(bucketCBActive), meta: tx.Bucket(bucketCBMeta), perEP: map[uint32]*[3]int64{}}
+}
+
+// endpoint numbers an (application, URL) pair, registering it when new.
+func (w *cbWriter) endpoint(app, url string) (uint32, error) {
+	name := endpointName(app, url)
+	if ep, ok := w.lookup[string(name)]; ok {
+		return ep, nil
+	}
+	var ep uint32
+	if v := w.endpoints.Get(name); len(v) == 4 {
+		ep = binary.BigEndian.Uint32(v)
+	} else {
+		seq, err := w.endpoints.NextSequence()
+		if err != nil {
+			return 0, err
+		}
+		if seq > 1<<32-1 {
+			return 0, errors.New("store: too many callback endpoints")
+		}
+		ep = uint32(seq)
+		if err := w.endpoints.Put(name, epKey(ep)); err != nil {
+			return 0, err
+		}
+		if err := w.names.Put(epKey(ep), name); err != nil {
+			return 0, err
+		}
+	}
+	if w.lookup == nil {
+		w.lookup = map[string]uint32{}
+	}
+	w.lookup[string(name)] = ep
+	return ep, nil
+}
+
+func (w *cbWriter) count(ep uint32, dNew, dRetry int64) {
+	c := w.perEP[ep]
+	if c == nil {
+		c = new([3]int64)
+		w.perEP[ep] = c
+	}
+	c[0] += dNew
+	c[1] += dRetry
+	if dRetry != 0 {
+		c[2] = 1
+	}
+	w.d[0] += dNew
+	w.d[1] += dRetry
+}
+
+// unindex removes a live job's index entry; rec is its record.
+func (w *cbWriter) unindex(id uint64, rec []byte) error {
+	ep, at, err := jobIndex(rec)
+	if err != nil {
+		return fmt.Errorf("store: callback %d: %w", id, err)
+	}
+	if at == 0 {
+		w.count(ep, -1, 0)
+		return w.new.Delete(newKey(ep, id))
+	}
+	w.count(ep, 0, -1)
+	return w.retry.Delete(retryKey(ep, at, id))
+}
+
+func (w *cbWriter) finish() error {
+	for i, key := range [...][]byte{metaNew, metaRetry, metaDead, metaDeadTotal} {
+		if w.d[i] == 0 {
+			continue
+		}
+		var n int64
+		if v := w.meta.Get(key); len(v) == 8 {
+			n = int64(binary.BigEndian.Uint64(v))
+		}
+		if err := w.meta.Put(key, binary.BigEndian.AppendUint64(nil, uint64(max(n+w.d[i], 0)))); err != nil {
+			return err
+		}
+	}
+	var cur *bolt.Cursor
+	for ep, c := range w.perEP {
+		if c[0] == 0 && c[1] == 0 && c[2] == 0 {
+			continue
+		}
+		var a activeEndpoint
+		if v := w.active.Get(epKey(ep)); v != nil {
+			a = parseActive(ep, v)
+		}
+		a.new, a.retry = uint64(max(int64(a.new)+c[0], 0)), uint64(max(int64(a.retry)+c[1], 0))
+		if c[2] != 0 { // the retry index changed: find its head again
+			if cur == nil {
+				cur = w.retry.Cursor()
+			}
+			a.head = 0
+			if k, _ := cur.Seek(epKey(ep)); len(k) == 20 && binary.BigEndian.Uint32(k) == ep {
+				a.head = binary.BigEndian.Uint64(k[4:12])
+			}
+		}
+		var err error
+		if a.new == 0 && a.retry == 0 {
+			err = w.active.Delete(epKey(ep))
+		} else {
+			v := binary.BigEndian.AppendUint64(nil, a.new)
+			v = binary.BigEndian.AppendUint64(v, a.retry)
+			err = w.active.Put(epKey(ep), binary.BigEndian.AppendUint64(v, a.head))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddCallbacks stores jobs durably (fsync'd unless NoSync) and assigns
+// their IDs, which are valid only when it returns nil. Concurrent calls
+// share one commit. Created defaults to now.
+func (s *Store) AddCallbacks(jobs []CallbackJob) error {
+	for i := range jobs {
+		if jobs[i].URL == "" || len(jobs[i].Body) == 0 {
+			return ErrBadCallback
+		}
+	}
+	if err := s.write(func(tx *bolt.Tx) error { return addCallbacksTx(tx, jobs) }); err != nil {
+		return fmt.Errorf("store: add callbacks: %w", err)
+	}
+	return nil
+}
+
+// addCallbacksTx adds never-tried jobs inside a write transaction, so other
+// store methods can record an event and its callback in one commit. It
+// assigns jobs[i].ID (and Created when zero) and may run again on the same
+// jobs (group commit retries a failed batch one write at a time): it then
+// assigns fresh IDs. The caller wakes the sender after the commit.
+func addCallbacksTx(tx *bolt.Tx, jobs []CallbackJob) error {
+	w := newCBWriter(tx)
+	for i := range jobs {
+		j := &jobs[i]
+		if j.URL == "" || len(j.Body) == 0 {
+			return ErrBadCallback
+		}
+		if j.Created.IsZero() {
+			j.Created = time.Now()
+		}
+		ep, err := w.endpoint(j.ApplicationID, j.URL)
+		if err != nil {
+			return err
+		}
+		id, err := w.jobs.NextSequence()
+		if err != nil {
+			return err
+		}
+		j.ID, j.Attempts, j.NextAt, j.LastError = id, 0, time.Time{}, ""
+		if err := w.jobs.Put(seqKey(id), encodeJob(ep, j)); err != nil {
+			return err
+		}
+		if err := w.new.Put(newKey(ep, id), []byte{}); err != nil {
+			return err
+		}
+		w.count(ep, 1, 0)
+	}
+	return w.finish()
+}
+
+// CallbackDone deletes delivered jobs and releases their claims. Unknown
+// ids are ignored, so a duplicate report is harmless.
+func (s *Store) CallbackDone(ids []uint64) error {
+	defer s.claims().release(ids)
+	err := s.write(func(tx *bolt.Tx) error {
+		w := newCBWriter(tx)
+		for _, id := range ids {
+			rec := w.jobs.Get(seqKey(id))
+			if rec == nil {
+				continue
+			}
+			if err := w.unindex(id, rec); err != nil {
+				return err
+			}
+			if err := w.jobs.Delete(seqKey(id)); err != nil {
+				return err
+			}
+		}
+		return w.finish()
+	})
+	if err != nil {
+		return fmt.Errorf("store: callbacks done: %w", err)
+	}
+	return nil
+}
+
+// CallbackFailed records a failed attempt of each job: attempts+1, the
+// error, and its next attempt at f.At (moving it to the retry index). It
+// releases the claims. Unknown ids are ignored.
+func (s *Store) CallbackFailed(fs []CallbackFailure) error {
+	defer s.releaseFailures(fs)
+	err := s.write(func(tx *bolt.Tx) error {
+		w := newCBWriter(tx)
+		for _, f := range fs {
+			rec := w.jobs.Get(seqKey(f.ID))
+			if rec == nil {
+				continue
+			}
+			j, ep, err := decodeJob(f.ID, rec)
+			if err != nil {
+				return err
+			}
+			if err := w.unindex(f.ID, rec); err != nil {
+				return err
+			}
+			j.Attempts++
+			j.NextAt, j.LastError = f.At, f.Error
+			if unixNanos(j.NextAt) == 0 {
+				j.NextAt = time.Unix(0, 1) // zero means never tried
+			}
+			if err := w.jobs.Put(seqKey(f.ID), encodeJob(ep, &j)); err != nil {
+				return err
+			}
+			if err := w.retry.Put(retryKey(ep, unixNanos(j.NextAt), f.ID), []byte{}); err != nil {
+				return err
+			}
+			w.count(ep, 0, 1)
+		}
+		return w.finish()
+	})
+	if err != nil {
+		return fmt.Errorf("store: callbacks failed: %w", err)
+	}
+	return nil
+}
+
+// CallbackDead records a last failed attempt of each job and moves it to
+// the dead-letter bucket (kept for inspection, counted). It releases the
+// claims. Unknown ids are ignored.
+func (s *Store) CallbackDead(fs []CallbackFailure) error {
+	defer s.releaseFailures(fs)
+	err := s.write(func(tx *bolt.Tx) error {
+		w := newCBWriter(tx)
+		for _, f := range fs {
+			rec := w.jobs.Get(seqKey(f.ID))
+			if rec == nil {
+				continue
+			}
+			j, ep, err := decodeJob(f.ID, rec)
+			if err != nil {
+				return err
+			}
+			if err := w.unindex(f.ID, rec); err != nil {
+				return err
+			}
+			j.Attempts++
+			j.NextAt, j.LastError = f.At, f.Error
+			if err := w.jobs.Delete(seqKey(f.ID)); err != nil {
+				return err
+			}
+			if err := w.dead.Put(seqKey(f.ID), encodeJob(ep, &j)); err != nil {
+				return err
+			}
+			w.d[2]++
+			w.d[3]++
+		}
+		return w.finish()
+	})
+	if err != nil {
+		return fmt.Errorf("store: callbacks dead: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) releaseFailures(fs []CallbackFailure) {
+	ids := make([]uint64, len(fs))
+	for i, f := range fs {
+		ids[i] = f.ID
+	}
+	s.claims().release(ids)
+}
+
+// ReleaseCallbacks gives claimed jobs back untouched (an attempt that was
+// cut short by shutdown does not count): they are due again at once.
+func (s *Store) ReleaseCallbacks(ids []uint64) { s.claims().release(ids) }
+
+// DeleteDeadCallbacks removes dead-lettered jobs after inspection.
+func (s *Store) DeleteDeadCallbacks(ids []uint64) error {
+	err := s.write(func(tx *bolt.Tx) error {
+		w := newCBWriter(tx)
+		for _, id := range ids {
+			if w.dead.Get(seqKey(id)) == nil {
+				continue
+			}
+			if err := w.dead.Delete(seqKey(id)); err != nil {
+				return err
+			}
+			w.d[2]--
+		}
+		return w.finish()
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete dead callbacks: %w", err)
+	}
+	return nil
+}
+
+// --- reads ---
+
+// epHead is the first not yet considered index entry of one endpoint.
+type epHead struct {
+	ep  uint32
+	cur *bolt.Cursor
+	key []byte // borrowed: valid in the transaction only
+}
+
+func (h *epHead) next() bool {
+	k, _ := h.cur.Next()
+	if len(k) < 4 || binary.BigEndian.Uint32(k) != h.ep {
+		return false
+	}
+	h.key = k
+	return true
+}
+
+// headHeap orders endpoint heads by their key without the endpoint: id in
+// cb_new, (next_at, id) in cb_retry.
+type headHeap []*epHead
+
+func (h headHeap) Len() int           { return len(h) }
+func (h headHeap) Less(i, j int) bool { return bytes.Compare(h[i].key[4:], h[j].key[4:]) < 0 }
+func (h headHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *headHeap) Push(x any)        { *h = append(*h, x.(*epHead)) }
+func (h *headHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// activeEndpoint is an endpoint with live jobs.
+type activeEndpoint struct {
+	ep         uint32
+	new, retry uint64
+	head       uint64 // earliest next_at of its retries
+}
+
+func parseActive(ep uint32, v []byte) activeEndpoint {
+	if len(v) < 24 {
+		return activeEndpoint{ep: ep}
+	}
+	return activeEndpoint{ep, binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), binary.BigEndian.Uint64(v[16:])}
+}
+
+func activeEndpoints(tx *bolt.Tx) []activeEndpoint {
+	var out []activeEndpoint
+	cur := tx.Bucket(bucketCBActive).Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if len(k) == 4 {
+			out = append(out, parseActive(binary.BigEndian.Uint32(k), v))
+		}
+	}
+	return out
+}
+
+// NextCallbacks claims and returns up to limit unclaimed jobs: every
+// never-tried job in FIFO order first, then retries due at now in due
+// order. pick (nil = take all) is asked about each candidate in that order
+// before its record is read; see Pick. Claimed jobs are not returned again
+// until CallbackDone, CallbackFailed, CallbackDead or ReleaseCallbacks.
+//
+// Cost: O(E log n) for E endpoints with jobs, then O(log E + log n) per job
+// taken or claimed job passed; a skipped endpoint costs nothing more, and
+// nothing beyond the returned jobs is held in memory.
+func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url string) Pick) ([]CallbackJob, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	c := s.claims()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []CallbackJob
+	err := s.db.View(func(tx *bolt.Tx) error {
+		active := activeEndpoints(tx)
+		recs, names := tx.Bucket(bucketCBJobs), tx.Bucket(bucketCBEpNames)
+		skipped := map[uint32]bool{}
+		epNames := map[uint32][2]string{}
+		due := unixNanos(now)
+		// scan merges the endpoints' heads in b; it returns true when the
+		// call is over (limit reached or Stop).
+		scan := func(b *bolt.Bucket, retry bool) (bool, error) {
+			var h headHeap
+			for _, a := range active {
+				if skipped[a.ep] || (!retry && a.new == 0) || (retry && (a.retry == 0 || a.head > due)) {
+					continue
+				}
+				cur := b.Cursor()
+				k, _ := cur.Seek(epKey(a.ep))
+				if len(k) >= 4 && binary.BigEndian.Uint32(k) == a.ep {
+					h = append(h, &epHead{ep: a.ep, cur: cur, key: k})
+				}
+			}
+			heap.Init(&h)
+			for h.Len() > 0 {
+				top := h[0]
+				k := top.key
+				if retry && binary.BigEndian.Uint64(k[4:12]) > due {
+					return false, nil // the earliest head is not due: none is
+				}
+				id := binary.BigEndian.Uint64(k[len(k)-8:])
+				if _, busy := c.claimed[id]; busy {
+					// Claimed jobs sit at the front of their endpoint's
+					// range: step over all of them before re-sorting.
+					more := top.next()
+					for more {
+						id = binary.BigEndian.Uint64(top.key[len(top.key)-8:])
+						if _, busy = c.claimed[id]; !busy {
+							break
+						}
+						more = top.next()
+					}
+					if more {
+						heap.Fix(&h, 0)
+					} else {
+						heap.Pop(&h)
+					}
+					continue
+				}
+				if pick != nil {
+					n, ok := epNames[top.ep]
+					if !ok {
+						app, url, err := splitEndpoint(names.Get(epKey(top.ep)))
+						if err != nil {
+							return false, err
+						}
+						n = [2]string{app, url}
+						epNames[top.ep] = n
+					}
+					switch pick(n[0], n[1]) {
+					case PickSkip:
+						skipped[top.ep] = true
+						heap.Pop(&h)
+						continue
+					case PickStop:
+						return true, nil
+					}
+				}
+				rec := recs.Get(seqKey(id))
+				if rec == nil {
+					return false, fmt.Errorf("callback %d: indexed without a record", id)
+				}
+				j, _, err := decodeJob(id, rec)
+				if err != nil {
+					return false, err
+				}
+				out = append(out, j)
+				if len(out) >= limit {
+					return true, nil
+				}
+				if top.next() {
+					heap.Fix(&h, 0)
+				} else {
+					heap.Pop(&h)
+				}
+			}
+			return false, nil
+		}
+		if over, err := scan(tx.Bucket(bucketCBNew), false); over || err != nil {
+			return err
+		}
+		_, err := scan(tx.Bucket(bucketCBRetry), true)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: next callbacks: %w", err)
+	}
+	for i := range out {
+		c.claimed[out[i].ID] = struct{}{}
+	}
+	return out, nil
+}
+
+// NextCallbackDue returns the earliest next attempt time of a retry that
+// is due strictly after after (the zero time: the earliest of all): a pass
+// over cb_active, plus a Seek for each endpoint whose earliest retry is
+// already due. ok is false when there is none.
+// Never-tried jobs are always due and are not reported here.
+func (s *Store) NextCallbackDue(after time.Time) (at time.Time, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		from := unixNanos(after) + 1
+		cur := tx.Bucket(bucketCBRetry).Cursor()
+		var best uint64
+		for _, a := range activeEndpoints(tx) {
+			if a.retry == 0 {
+				continue
+			}
+			t := a.head
+			if t < from { // its head is due already: seek past it
+				k, _ := cur.Seek(retryKey(a.ep, from, 0))
+				if len(k) != 20 || binary.BigEndian.Uint32(k) != a.ep {
+					continue
+				}
+				t = binary.BigEndian.Uint64(k[4:12])
+			}
+			if !ok || t < best {
+				best, ok = t, true
+			}
+		}
+		at = fromNanos(best)
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("store: next callback due: %w", err)
+	}
+	return at, ok, nil
+}
+
+// CallbackStats returns the durable counters in O(1).
+func (s *Store) CallbackStats() (CallbackCounts, error) {
+	var c CallbackCounts
+	err := s.db.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketCBMeta)
+		get := func(k []byte) int {
+			if v := m.Get(k); len(v) == 8 {
+				return int(binary.BigEndian.Uint64(v))
+			}
+			return 0
+		}
+		c = CallbackCounts{New: get(metaNew), Retry: get(metaRetry), Dead: get(metaDead), DeadTotal: get(metaDeadTotal)}
+		return nil
+	})
+	return c, err
+}
+
+// Callback returns one job, live or dead (dead reports whether it was
+// dead-lettered).
+func (s *Store) Callback(id uint64) (j CallbackJob, dead bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketCBJobs).Get(seqKey(id))
+		if v == nil {
+			if v = tx.Bucket(bucketCBDead).Get(seqKey(id)); v == nil {
+				return ErrNotFound
+			}
+			dead = true
+		}
+		j, _, err = decodeJob(id, v)
+		return err
+	})
+	return j, dead, err
+}
+
+// DeadCallbacks returns up to limit dead-lettered jobs with ids above
+// afterID, in id order: page with the last id returned.
+func (s *Store) DeadCallbacks(afterID uint64, limit int) ([]CallbackJob, error) {
+	var out []CallbackJob
+	err := s.db.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bucketCBDead).Cursor()
+		for k, v := cur.Seek(seqKey(afterID + 1)); k != nil && len(out) < limit; k, v = cur.Next() {
+			j, _, err := decodeJob(binary.BigEndian.Uint64(k), v)
+			if err != nil {
+				return err
+			}
+			out = append(out, j)
+		}
+		return nil
+	})
+	return out, err
+}
