@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"smppbridge/dlrmap"
 	"smppbridge/smpp"
 	"smppbridge/store"
 )
@@ -54,7 +56,16 @@ type Carrier struct {
 	Alphanumeric       bool     // accepts alphanumeric senders
 	MediaAsLinks       bool     // media URLs are sent as links in the text; else media is refused
 	Workers            int      // concurrent submits; default 64 (set to binds × window)
-	RegisteredDelivery byte     // default 1: ask for receipts
+	RegisteredDelivery byte     // registered_delivery of submits: 1 asks for receipts; 0 (the zero value) none
+	// ReceiptsPerSegment is which parts the carrier sends receipts for:
+	// "all" ("" too), "first" or "last" (dlrmap.Aggregate).
+	ReceiptsPerSegment string
+	ReceiptIDFormat    dlrmap.IDFormat // relation of receipt ids to submit_sm_resp ids
+	ReceiptTable       *dlrmap.Table   // per-carrier receipt mapping; nil: the defaults
+	// ReceiptWait: a copy still without a terminal receipt this long after
+	// it was sent fails with 9902 (5630 when a part's submit outcome stayed
+	// unknown). 0: it waits for ever. Only with RegisteredDelivery set.
+	ReceiptWait time.Duration
 }
 
 // Account is an API customer.
@@ -78,6 +89,9 @@ type Application struct {
 	CallbackUsername   string
 	CallbackPassword   string
 	Numbers            []string
+	// ReceiptEvents are the status events wanted at CallbackURL
+	// ("message-delivered", "message-failed"); nil: both.
+	ReceiptEvents []string
 }
 
 // Bridge is the running messaging core.
@@ -106,6 +120,11 @@ type Bridge struct {
 
 	completions chan store.Completion
 	completed   chan struct{}
+
+	receipts ReceiptStore // nil: the store does not take receipts
+	inSem    chan struct{}
+	inWG     sync.WaitGroup
+	cbNotify atomic.Pointer[func()]
 }
 
 type account struct {
@@ -181,6 +200,11 @@ func New(opts Options) (*Bridge, error) {
 	}
 	// Longest prefix first; ties keep configuration order.
 	sort.SliceStable(b.routes, func(i, j int) bool { return len(b.routes[i].prefix) > len(b.routes[j].prefix) })
+	if rs, ok := opts.Store.(ReceiptStore); ok {
+		b.receipts = rs
+		rs.SetReceiptHooks(store.ReceiptHooks{Callbacks: b.receiptCallbacks, Added: b.notifyCallbacks})
+	}
+	b.inSem = make(chan struct{}, inboundConcurrency)
 	b.runCtx, b.stop = context.WithCancel(context.Background())
 	b.completions, b.completed = make(chan store.Completion, 8192), make(chan struct{})
 	go b.completeLoop()
@@ -231,6 +255,10 @@ func (b *Bridge) Start() {
 		for i := 0; i < q.workers; i++ {
 			b.wg.Add(1)
 			go func() { defer b.wg.Done(); b.sendLoop(q) }()
+		}
+		if b.receipts != nil && q.RegisteredDelivery != 0 && q.ReceiptWait > 0 {
+			b.wg.Add(1)
+			go func() { defer b.wg.Done(); b.expireLoop(q) }()
 		}
 	}
 }

@@ -259,7 +259,8 @@ func (b *Bridge) record(it *store.QueueItem, carrier string) store.Record {
 	return store.Record{
 		MessageID: it.MessageID, Recipient: it.Recipient, AccountID: it.AccountID, ApplicationID: it.ApplicationID,
 		Direction: "out", From: it.From, To: it.Dest(), Carrier: carrier, Segments: it.Segments,
-		ReceivedAt: it.ReceivedAt, Tag: it.Tag, Length: len([]rune(it.Text)),
+		ReceivedAt: it.ReceivedAt, Tag: it.Tag, HasTag: it.HasTag, Length: len([]rune(it.Text)),
+		AllTo: append([]string(nil), it.To...),
 	}
 }
 

@@ -21,7 +21,13 @@ import (
 var (
 	bucketQueue      = []byte("queue")       // seq (8 bytes BE) -> QueueItem JSON; holds the only copy of message text
 	bucketRecords    = []byte("records")     // message id + 0 + recipient index (2 bytes BE) -> Record JSON
-	bucketCarrierIDs = []byte("carrier_ids") // carrier + 0 + carrier message id -> record key
+	bucketCarrierIDs = []byte("carrier_ids") // carrier + 0 + normalised carrier message id -> record key
+	// carrier + 0 + normalised id candidate -> pending receipts JSON: receipts
+	// that arrived before their id was known (receipts.go).
+	bucketPendingReceipts = []byte("receipts_pending")
+	// carrier + 0 + SentAt (8 bytes BE ns) + record key -> "": copies sent
+	// and waiting for a terminal receipt (receipts.go, ExpireReceipts).
+	bucketAwaiting = []byte("awaiting_receipt")
 )
 
 // ErrNotFound is returned for missing records.
@@ -38,6 +44,14 @@ type Options struct {
 	// Default 1s, so a second daemon on the same file fails instead of hanging.
 	Timeout time.Duration
 	Logger  *slog.Logger
+	// NormalizeID is the form under which carrier message ids are indexed
+	// and receipts matched (dlrmap.NormalizeID); nil: ids as given. Keep it
+	// the same across restarts of one database.
+	NormalizeID func(string) string
+	// Aggregate combines the parts' receipt outcomes into the copy's
+	// (dlrmap.Aggregate; see receipts.go); nil: delivered when every part
+	// is, failed with the first failed part.
+	Aggregate func(parts []PartOutcome, total int, mode string) (PartOutcome, bool)
 }
 
 // Store is an open database.
@@ -62,6 +76,10 @@ type Store struct {
 
 	cbOnce sync.Once
 	cb     *callbackClaims // outbox claims (outbox.go)
+
+	hooks     atomic.Pointer[ReceiptHooks] // receipts.go
+	normalize func(string) string
+	aggregate func(parts []PartOutcome, total int, mode string) (PartOutcome, bool)
 }
 
 // Stats counts commits: Writes/Commits is the mean group-commit size.
@@ -109,7 +127,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range append([][]byte{bucketQueue, bucketRecords, bucketCarrierIDs}, outboxBuckets...) {
+		for _, b := range append([][]byte{bucketQueue, bucketRecords, bucketCarrierIDs, bucketPendingReceipts, bucketAwaiting}, outboxBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -120,7 +138,14 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: init %s: %w", path, err)
 	}
-	st := &Store{db: db, log: opts.Logger, writes: make(chan writeReq, opts.MaxBatch), maxBatch: opts.MaxBatch, done: make(chan struct{})}
+	st := &Store{db: db, log: opts.Logger, writes: make(chan writeReq, opts.MaxBatch), maxBatch: opts.MaxBatch, done: make(chan struct{}),
+		normalize: opts.NormalizeID, aggregate: opts.Aggregate}
+	if st.normalize == nil {
+		st.normalize = func(id string) string { return id }
+	}
+	if st.aggregate == nil {
+		st.aggregate = aggregateAll
+	}
 	go st.commitLoop()
 	return st, nil
 }
@@ -308,8 +333,28 @@ type Record struct {
 	SentAt        time.Time `json:"sent,omitzero"`
 	DoneAt        time.Time `json:"done,omitzero"`
 	Tag           string    `json:"tag,omitempty"`
+	HasTag        bool      `json:"has_tag,omitempty"`
 	Length        int       `json:"len,omitempty"` // characters of text
+	// AllTo is the message's full recipient list (To is this copy's);
+	// absent in records written before receipts were handled.
+	AllTo []string `json:"all_to,omitempty"`
+	// Parts is each part's receipt outcome so far (index as CarrierIDs);
+	// nil until the first receipt.
+	Parts []PartOutcome `json:"parts,omitempty"`
 }
+
+// PartOutcome is what the receipts said about one part of a message copy.
+type PartOutcome struct {
+	Outcome int `json:"o"`           // OutcomePending, OutcomeDelivered or OutcomeFailed (dlrmap.Outcome's values)
+	Code    int `json:"c,omitempty"` // V2 error code when failed
+}
+
+// Receipt outcomes, the values of dlrmap.Outcome.
+const (
+	OutcomePending   = 0
+	OutcomeDelivered = 1
+	OutcomeFailed    = 2
+)
 
 func recordKey(messageID string, recipient int) []byte {
 	k := make([]byte, 0, len(messageID)+3)
@@ -335,10 +380,11 @@ type Completion struct {
 // Complete applies completions durably; concurrent calls share one commit.
 func (s *Store) Complete(cs []Completion) error {
 	type prepared struct {
-		seq  []byte
-		key  []byte
-		val  []byte
-		cids [][]byte
+		seq   []byte
+		key   []byte
+		val   []byte
+		cids  [][]byte
+		await []byte // awaiting_receipt key; nil when the copy is not waiting
 	}
 	ps := make([]prepared, len(cs))
 	for i := range cs {
@@ -348,14 +394,20 @@ func (s *Store) Complete(cs []Completion) error {
 		}
 		r := &cs[i].Record
 		ps[i] = prepared{seq: seqKey(cs[i].Seq), key: recordKey(r.MessageID, r.Recipient), val: v}
+		if r.Status == "SENT" {
+			ps[i].await = awaitKey(r.Carrier, r.SentAt, ps[i].key)
+		}
 		for _, id := range r.CarrierIDs {
-			if id != "" {
+			if id = s.normalize(id); id != "" {
 				ps[i].cids = append(ps[i].cids, carrierIDKey(r.Carrier, id))
 			}
 		}
 	}
+	hooks := s.hooks.Load()
+	var added int
 	err := s.write(func(tx *bolt.Tx) error {
-		q, recs, ids := tx.Bucket(bucketQueue), tx.Bucket(bucketRecords), tx.Bucket(bucketCarrierIDs)
+		added = 0 // it may run twice
+		q, recs, ids, pend := tx.Bucket(bucketQueue), tx.Bucket(bucketRecords), tx.Bucket(bucketCarrierIDs), tx.Bucket(bucketPendingReceipts)
 		for _, p := range ps {
 			if err := q.Delete(p.seq); err != nil {
 				return err
@@ -368,11 +420,30 @@ func (s *Store) Complete(cs []Completion) error {
 					return err
 				}
 			}
+			if p.await != nil {
+				if err := tx.Bucket(bucketAwaiting).Put(p.await, []byte{}); err != nil {
+					return err
+				}
+			}
+			// Receipts that came before this submit's id was known.
+			for _, c := range p.cids {
+				if pend.Get(c) == nil {
+					continue
+				}
+				n, err := s.applyPendingTx(tx, c, p.key, hooks)
+				if err != nil {
+					return err
+				}
+				added += n
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: complete: %w", err)
+	}
+	if added > 0 && hooks != nil && hooks.Added != nil {
+		hooks.Added()
 	}
 	return nil
 }
@@ -394,7 +465,7 @@ func (s *Store) Record(messageID string, recipient int) (Record, error) {
 func (s *Store) RecordByCarrierID(carrier, id string) (Record, error) {
 	var r Record
 	err := s.db.View(func(tx *bolt.Tx) error {
-		k := tx.Bucket(bucketCarrierIDs).Get(carrierIDKey(carrier, id))
+		k := tx.Bucket(bucketCarrierIDs).Get(carrierIDKey(carrier, s.normalize(id)))
 		if k == nil {
 			return ErrNotFound
 		}

@@ -19,6 +19,7 @@ import (
 
 	"smppbridge/bridge"
 	"smppbridge/conf"
+	"smppbridge/dlrmap"
 	"smppbridge/httpapi"
 	"smppbridge/smpp"
 	"smppbridge/smpp/coding"
@@ -36,6 +37,11 @@ type Options struct {
 	Logger            *slog.Logger
 	// Ready is called once everything listens (tests, smppload).
 	Ready func(*Daemon)
+	// CallbackPollInterval and CallbackClock tune the webhook sender
+	// (tests); zero: its defaults. With a CallbackClock, call
+	// Webhooks.Notify after moving it.
+	CallbackPollInterval time.Duration
+	CallbackClock        func() time.Time
 }
 
 // Daemon is a running smppbridge.
@@ -46,9 +52,11 @@ type Daemon struct {
 	Store  *store.Store
 	Bridge *bridge.Bridge
 	Pools  []*smpp.Pool
-	api    *httpapi.Server
-	admin  *http.Server
-	adminL net.Listener
+	// Webhooks delivers the callback outbox.
+	Webhooks *bridge.Webhooks
+	api      *httpapi.Server
+	admin    *http.Server
+	adminL   net.Listener
 }
 
 // HTTPAddr is the public API's listen address.
@@ -97,7 +105,8 @@ func Run(ctx context.Context, opts Options) error {
 		log.Info("embedded SMSC simulator started", "smpp", sim.Addr())
 	}
 
-	st, err := store.Open(cfg.Store.Path, store.Options{NoSync: cfg.Store.NoSync, Logger: log})
+	st, err := store.Open(cfg.Store.Path, store.Options{NoSync: cfg.Store.NoSync, Logger: log,
+		NormalizeID: dlrmap.NormalizeID, Aggregate: bridge.AggregateParts})
 	if err != nil {
 		return fail(err)
 	}
@@ -108,32 +117,60 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	})
 
+	// Stop order, the reverse of the cleanups: the bridge, the SMPP pools,
+	// receipts still being written, the webhook sender, the store.
+	var br *bridge.Bridge // set before any pool binds
+	var wh *bridge.Webhooks
+	cleanups = append(cleanups, func(ctx context.Context) {
+		if wh != nil {
+			if err := wh.Stop(ctx); err != nil {
+				log.Warn("webhook sender stop", "err", err)
+			}
+		}
+	})
+	cleanups = append(cleanups, func(context.Context) {
+		if br != nil {
+			br.WaitInbound()
+		}
+	})
+
 	var carriers []bridge.Carrier
+	var pcs []smpp.PoolConfig
 	for i := range cfg.Carriers {
 		c := &cfg.Carriers[i]
 		pc, err := poolConfig(c, log)
 		if err != nil {
 			return fail(fmt.Errorf("carrier %s: %w", c.Name, err))
 		}
-		p := smpp.NewPool(pc)
-		d.Pools = append(d.Pools, p)
-		cleanups = append(cleanups, func(ctx context.Context) { p.Close(ctx) })
+		pcs = append(pcs, pc)
+		var rd byte
+		if pc.Session.BindType != smpp.Transmitter {
+			rd = 1 // receipts come back on the transceiver binds
+		}
 		routes := c.Routes
 		if len(routes) == 0 { // only route_accounts/route_from restrict it: any destination
 			routes = []string{"+"}
 		}
 		carriers = append(carriers, bridge.Carrier{
-			Name: c.Name, Sender: p, SegmentsPerSecond: c.SegmentsPerSecond, QueueSeconds: c.QueueSeconds,
+			Name: c.Name, SegmentsPerSecond: c.SegmentsPerSecond, QueueSeconds: c.QueueSeconds,
 			QueueCapacity: c.QueueSegments(), Routes: routes, RouteAccounts: c.RouteAccounts, RouteFrom: c.RouteFrom,
 			Alphanumeric: c.AlphanumericSender, MediaAsLinks: c.Media == conf.MediaLinks,
-			Workers: c.Binds * c.Window,
+			Workers: c.Binds * c.Window, RegisteredDelivery: rd,
+			ReceiptsPerSegment: string(c.ReceiptsPerSegment), ReceiptIDFormat: receiptIDFormat(c.ReceiptIDFormat),
+			ReceiptWait: c.ReceiptWait.Std(),
 		})
+	}
+	// The bridge is built before the pools bind; the pools are its senders.
+	senders := make([]*lazySender, len(carriers))
+	for i := range carriers {
+		senders[i] = &lazySender{}
+		carriers[i].Sender = senders[i]
 	}
 	accounts, err := bridgeAccounts(cfg)
 	if err != nil {
 		return fail(err)
 	}
-	br, err := bridge.New(bridge.Options{
+	br, err = bridge.New(bridge.Options{
 		Store: st, Carriers: carriers, Accounts: accounts,
 		GroupLimit: cfg.API.GroupLimit, MaxTextLength: cfg.API.MaxTextLength,
 		CheckPassword: conf.CheckPassword, Logger: log,
@@ -142,6 +179,30 @@ func Run(ctx context.Context, opts Options) error {
 		return fail(err)
 	}
 	d.Bridge = br
+	wh, err = bridge.NewWebhooks(bridge.WebhookOptions{
+		Outbox: st, Credentials: br.CallbackCredentials,
+		Timeout: cfg.Callbacks.Timeout.Std(), RetryFor: cfg.Callbacks.RetryFor.Std(),
+		MaxBatch: cfg.Callbacks.MaxBatch, ConcurrencyPerEndpoint: cfg.Callbacks.ConcurrencyPerEndpoint,
+		PollInterval: opts.CallbackPollInterval, Clock: opts.CallbackClock, Logger: log,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	d.Webhooks = wh
+	br.SetCallbackNotify(wh.Notify)
+	wh.Start()
+
+	for i := range cfg.Carriers {
+		c := &cfg.Carriers[i]
+		pc := pcs[i]
+		if carriers[i].RegisteredDelivery != 0 {
+			pc.Session.Handler = br.InboundHandler(c.Name)
+		}
+		p := smpp.NewPool(pc)
+		senders[i].Sender = p
+		d.Pools = append(d.Pools, p)
+		cleanups = append(cleanups, func(ctx context.Context) { p.Close(ctx) })
+	}
 	br.Start()
 	cleanups = append(cleanups, func(ctx context.Context) { br.Close(ctx) })
 
@@ -257,7 +318,9 @@ func poolConfig(c *conf.Carrier, log *slog.Logger) (smpp.PoolConfig, error) {
 	}
 	switch c.BindType {
 	case conf.BindTransmitter, conf.BindTransmitterReceiver:
-		// The receiver half of transmitter_receiver comes with receipt handling.
+		// The separate receiver bind of transmitter_receiver is not
+		// implemented yet: such carriers, like transmitter ones, ask for no
+		// receipts (registered_delivery 0).
 		pc.Session.BindType = smpp.Transmitter
 	default:
 		pc.Session.BindType = smpp.Transceiver
@@ -331,10 +394,25 @@ func bridgeAccounts(cfg *conf.Config) ([]bridge.Account, error) {
 			ba.Applications = append(ba.Applications, bridge.Application{
 				ID: ap.ID, CallbackURL: ap.CallbackURL, InboundCallbackURL: ap.InboundCallbackURL,
 				CallbackUsername: ap.CallbackUsername, CallbackPassword: ap.CallbackPassword, Numbers: ap.Numbers,
+				ReceiptEvents: append([]string{}, ap.ReceiptEvents...), // empty (not nil): none wanted
 			})
 		}
 		out = append(out, ba)
 	}
 	wg.Wait()
 	return out, firstErr
+}
+
+// lazySender lets the bridge be built before the pools it sends through
+// (their receipt handlers need the bridge); Sender is set before Start.
+type lazySender struct{ bridge.Sender }
+
+func receiptIDFormat(f conf.ReceiptIDFormat) dlrmap.IDFormat {
+	switch f {
+	case conf.ReceiptIDHex:
+		return dlrmap.IDHex
+	case conf.ReceiptIDDecimal:
+		return dlrmap.IDDecimal
+	}
+	return dlrmap.IDAuto
 }

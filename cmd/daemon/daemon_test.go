@@ -74,10 +74,15 @@ type configOptions struct {
 	Carriers     []carrierSpec // more carriers, in this order
 	API          string        // keys for [api]
 	Top          string        // more top-level tables, e.g. "[log]\nlevel = \"debug\"\n"
+	CallbackURL  string        // the first application's callback_url; default a closed port
 }
 
 func configWith(t *testing.T, simAddr, dbPath string, o configOptions) *conf.Config {
 	t.Helper()
+	cbURL := o.CallbackURL
+	if cbURL == "" {
+		cbURL = "http://127.0.0.1:9/callbacks"
+	}
 	var more strings.Builder
 	for _, c := range o.Carriers {
 		fmt.Fprintf(&more, "[[carrier]]\nname = %q\naddress = %q\n%s\n", c.Name, c.Addr, withDefaults(c.Extra,
@@ -106,7 +111,7 @@ id = %q
   password_hash = %q
   [[account.application]]
   id = %q
-  callback_url = "http://127.0.0.1:9/callbacks"
+  callback_url = %q
   numbers = [%q, "+15550001112"]
 [[account]]
 id = %q
@@ -120,7 +125,7 @@ id = %q
 `, dbPath, withDefaults(o.API, `shutdown_timeout = "5s"`), o.Top, simAddr,
 		withDefaults(withRate(o.CarrierExtra), `system_id = "bridge"`, `password = "secret"`, "binds = 2", "window = 20",
 			`routes = ["+1"]`, `reconnect_min = "20ms"`, `reconnect_max = "100ms"`),
-		more.String(), acct, user, fastHash(t, pass), app, num, acct2, user2, fastHash(t, pass))
+		more.String(), acct, user, fastHash(t, pass), app, cbURL, num, acct2, user2, fastHash(t, pass))
 	cfg, err := conf.Parse([]byte(toml))
 	if err != nil {
 		t.Fatalf("test config: %v\n%s", err, toml)

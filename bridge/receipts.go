@@ -1,0 +1,172 @@
+package bridge
+
+import (
+	"slices"
+	"time"
+
+	"smppbridge/dlrmap"
+	"smppbridge/smpp"
+	"smppbridge/smpp/pdu"
+	"smppbridge/store"
+)
+
+// ReceiptStore is what the bridge needs to turn receipts into callbacks
+// (*store.Store). When Options.Store does not implement it, receipts are
+// refused (ESME_RX_T_APPN) so the SMSC keeps them.
+type ReceiptStore interface {
+	ApplyReceipt(r store.Receipt) (store.ReceiptResult, error)
+	SetReceiptHooks(h store.ReceiptHooks)
+	ExpireReceipts(carrier string, sentBefore, now time.Time, limit int) (ended int, more bool, err error)
+}
+
+// inboundConcurrency bounds the inbound PDUs being written at once across
+// all carriers: they share the store's group commits.
+const inboundConcurrency = 256
+
+// SetCallbackNotify sets what wakes the webhook sender after receipts
+// added callback jobs (Webhooks.Notify).
+func (b *Bridge) SetCallbackNotify(fn func()) { b.cbNotify.Store(&fn) }
+
+func (b *Bridge) notifyCallbacks() {
+	if fn := b.cbNotify.Load(); fn != nil && *fn != nil {
+		(*fn)()
+	}
+}
+
+// InboundHandler returns the smpp.SessionConfig.Handler for a carrier's
+// binds. Each PDU is handled on a goroutine of its own (at most
+// inboundConcurrency at once, beyond which the session's inbound goroutine
+// waits), so many receipts share one store commit and the session's read
+// path never waits for the disk. A receipt is acknowledged only once it is
+// durable: ESME_RMSGQFUL on a store error, so the SMSC sends it again.
+func (b *Bridge) InboundHandler(carrier string) func(*smpp.Inbound) {
+	q := b.byName[carrier]
+	return func(in *smpp.Inbound) {
+		b.inSem <- struct{}{}
+		b.inWG.Add(1)
+		go func() {
+			defer func() { <-b.inSem; b.inWG.Done() }()
+			b.handleInbound(q, carrier, in)
+		}()
+	}
+}
+
+// WaitInbound waits for inbound PDUs being handled (after the binds closed).
+func (b *Bridge) WaitInbound() { b.inWG.Wait() }
+
+func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound) {
+	p := &in.PDU
+	var t dlrmap.TLVs
+	t.ReceiptedMessageID, _ = p.TLV(pdu.TagReceiptedMessageID)
+	t.MessageState, _ = p.TLV(pdu.TagMessageState)
+	t.NetworkErrorCode, _ = p.TLV(pdu.TagNetworkErrorCode)
+	if !dlrmap.IsReceipt(p.ESMClass, t) {
+		// Mobile-originated messages are refused with ESME_RX_T_APPN so the
+		// SMSC keeps them: inbound (message-received) callbacks are a later step.
+		in.Respond(pdu.StatusXTAppn)
+		return
+	}
+	if b.receipts == nil || q == nil {
+		in.Respond(pdu.StatusXTAppn)
+		return
+	}
+	text := p.ShortMessage
+	if len(text) == 0 {
+		text, _ = p.TLV(pdu.TagMessagePayload)
+	}
+	r, ok := dlrmap.ParseReceipt(text, t)
+	if !ok {
+		// Without an id it can never be matched: resending would not help.
+		b.log.Warn("receipt without a message id dropped", "carrier", carrier)
+		in.Respond(pdu.StatusOK)
+		return
+	}
+	res := dlrmap.Map(r, q.ReceiptTable)
+	_, err := b.receipts.ApplyReceipt(store.Receipt{
+		Carrier: carrier, Candidates: dlrmap.Candidates(r.ID, q.ReceiptIDFormat),
+		Outcome: int(res.Outcome), Code: res.Code, Mode: q.ReceiptsPerSegment, At: b.now(),
+	})
+	if err != nil {
+		b.log.Error("cannot record a receipt; the SMSC is asked to send it again", "carrier", carrier, "err", err)
+		in.Respond(pdu.StatusMsgQFul)
+		return
+	}
+	in.Respond(pdu.StatusOK)
+}
+
+// receiptCallbacks builds the status callback for a record that a receipt
+// has just made terminal. It runs inside the store's write transaction.
+func (b *Bridge) receiptCallbacks(rec *store.Record) []store.CallbackJob {
+	acc := b.accounts[rec.AccountID]
+	if acc == nil {
+		return nil
+	}
+	app := acc.apps[rec.ApplicationID]
+	if app == nil {
+		return nil
+	}
+	ev := CallbackEvent{Time: rec.DoneAt, To: rec.To}
+	switch rec.Status {
+	case "DELIVERED":
+		ev.Type, ev.Description = "message-delivered", "ok"
+	case "FAILED":
+		ev.Type, ev.ErrorCode = "message-failed", rec.ErrorCode
+		if ev.Description = dlrmap.Name(rec.ErrorCode); ev.Description == "" {
+			ev.Description = "message-failed"
+		}
+	default:
+		return nil
+	}
+	if app.ReceiptEvents != nil && !slices.Contains(app.ReceiptEvents, ev.Type) {
+		return nil
+	}
+	to := rec.AllTo
+	if len(to) == 0 {
+		to = []string{rec.To}
+	}
+	ev.Message = CallbackMessage{
+		ID: rec.MessageID, Owner: rec.From, ApplicationID: rec.ApplicationID, Time: rec.ReceivedAt,
+		SegmentCount: rec.Segments, Direction: "out", To: to, From: rec.From, Text: "",
+		Tag: rec.Tag, HasTag: rec.HasTag || rec.Tag != "",
+	}
+	job, err := NewCallbackJob(app.Application, CallbackStatus, b.now(), ev)
+	if err != nil {
+		return nil // no callback URL
+	}
+	return []store.CallbackJob{job}
+}
+
+// expireLoop ends the receipt wait of the carrier's copies sent more than
+// ReceiptWait ago (store.ExpireReceipts), every quarter of ReceiptWait
+// (between 10 ms and a minute), until Close.
+func (b *Bridge) expireLoop(q *carrierQueue) {
+	every := min(max(q.ReceiptWait/4, 10*time.Millisecond), time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.runCtx.Done():
+			return
+		case <-t.C:
+		}
+		for more := true; more && b.runCtx.Err() == nil; {
+			now := b.now()
+			var err error
+			if _, more, err = b.receipts.ExpireReceipts(q.name, now.Add(-q.ReceiptWait), now, 1000); err != nil {
+				b.log.Error("cannot end receipt waits", "carrier", q.name, "err", err)
+				break
+			}
+		}
+	}
+}
+
+// AggregateParts is store.Options.Aggregate: dlrmap.Aggregate on the
+// store's part outcomes.
+func AggregateParts(parts []store.PartOutcome, total int, mode string) (store.PartOutcome, bool) {
+	rs := make([]dlrmap.Result, len(parts))
+	for i, p := range parts {
+		rs[i] = dlrmap.Result{Outcome: dlrmap.Outcome(p.Outcome), Code: p.Code}
+	}
+	r, done := dlrmap.Aggregate(rs, total, mode)
+	return store.PartOutcome{Outcome: int(r.Outcome), Code: r.Code}, done
+}

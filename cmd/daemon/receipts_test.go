@@ -1,0 +1,336 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"smppbridge/cmd/daemon"
+	"smppbridge/dlrmap"
+	"smppbridge/testharness/smsc"
+)
+
+// hookReceiver is an application's callback endpoint on 127.0.0.1. Every
+// request's body goes to bodies (after the response is decided); the first
+// failFirst requests are answered 500.
+type hookReceiver struct {
+	srv       *httptest.Server
+	bodies    chan []byte
+	failFirst atomic.Int64
+	mu        sync.Mutex
+	got       [][]byte // bodies answered 2xx
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	h := &hookReceiver{bodies: make(chan []byte, 1000)}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Method != "POST" || r.Header.Get("Content-Type") != "application/json; charset=utf-8" || r.Header.Get("User-Agent") != "BandwidthAPI/v2" {
+			t.Errorf("callback request %s %q %q", r.Method, r.Header.Get("Content-Type"), r.Header.Get("User-Agent"))
+		}
+		if h.failFirst.Add(-1) >= 0 {
+			w.WriteHeader(http.StatusInternalServerError)
+		} else {
+			h.mu.Lock()
+			h.got = append(h.got, body)
+			h.mu.Unlock()
+		}
+		h.bodies <- body
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *hookReceiver) delivered() [][]byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.got)
+}
+
+// next waits for the next request's body.
+func (h *hookReceiver) next(t *testing.T) []byte {
+	t.Helper()
+	select {
+	case b := <-h.bodies:
+		return b
+	case <-time.After(20 * time.Second):
+		t.Fatal("no callback within 20s")
+		return nil
+	}
+}
+
+// event decodes a body of exactly one event.
+func oneEvent(t *testing.T, body []byte) map[string]any {
+	t.Helper()
+	var evs []map[string]any
+	if err := json.Unmarshal(body, &evs); err != nil || len(evs) != 1 {
+		t.Fatalf("callback body is not an array of one event (%v): %s", err, body)
+	}
+	return evs[0]
+}
+
+type receiptEnv struct {
+	*env
+	hooks *hookReceiver
+}
+
+func startReceiptEnv(t *testing.T, b smsc.Behaviour, carrierExtra string, opts daemon.Options) *receiptEnv {
+	t.Helper()
+	sim := startSim(t, b)
+	h := newHookReceiver(t)
+	cfg := configWith(t, sim.Addr(), filepath.Join(t.TempDir(), "bridge.db"), configOptions{CarrierExtra: carrierExtra, CallbackURL: h.srv.URL + "/status"})
+	if opts.CallbackPollInterval == 0 {
+		opts.CallbackPollInterval = 20 * time.Millisecond
+	}
+	e := startDaemonWith(t, sim, cfg, opts)
+	e.waitBinds(2)
+	return &receiptEnv{env: e, hooks: h}
+}
+
+// settle waits until the simulator had n receipts acknowledged and the
+// outbox is empty: every callback those receipts caused has been answered
+// 2xx. Nothing notifies an empty outbox, so it is polled, briefly.
+func (e *receiptEnv) settle(n int64) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.sim.WaitFor(ctx, func() bool { return e.sim.Stats().ReceiptsAcked >= n }); err != nil {
+		e.t.Fatalf("receipts acked %d, want %d: %v", e.sim.Stats().ReceiptsAcked, n, err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := e.d.Store.CallbackStats()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if c.Pending() == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("callbacks still pending after 20s: %+v", c)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+var v2TimeRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
+
+func keys(m map[string]any) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// TestReceiptDeliveredCallback: a DELIVRD receipt becomes exactly one
+// message-delivered callback of the V2 shape, and the record DELIVERED.
+func TestReceiptDeliveredCallback(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{}, "", daemon.Options{})
+	r := e.send(msgBody([]string{"+15550008001"}, "hello receipt", `,"tag":"order-42"`))
+	id := e.accepted(r)
+	ev := oneEvent(t, e.hooks.next(t))
+	e.settle(1)
+	if n := len(e.hooks.delivered()); n != 1 {
+		t.Fatalf("%d callbacks, want 1", n)
+	}
+	if got := strings.Join(keys(ev), ","); got != "description,message,time,to,type" {
+		t.Fatalf("event keys %s", got)
+	}
+	m, _ := ev["message"].(map[string]any)
+	if got := strings.Join(keys(m), ","); got != "applicationId,direction,from,id,owner,segmentCount,tag,text,time,to" {
+		t.Fatalf("message keys %s", got)
+	}
+	if ev["type"] != "message-delivered" || ev["description"] != "ok" || ev["to"] != "+15550008001" || !v2TimeRE.MatchString(ev["time"].(string)) {
+		t.Fatalf("event %v", ev)
+	}
+	to, _ := m["to"].([]any)
+	if m["id"] != id || m["owner"] != num || m["applicationId"] != app || m["time"] != r.body["time"] || m["segmentCount"] != 1.0 ||
+		m["direction"] != "out" || len(to) != 1 || to[0] != "+15550008001" || m["from"] != num || m["text"] != "" || m["tag"] != "order-42" {
+		t.Fatalf("message %v (202 time %v)", m, r.body["time"])
+	}
+	rec := e.waitRecord(id, 0)
+	wantRecord(t, rec, "DELIVERED", 0)
+	if rec.DoneAt.IsZero() {
+		t.Fatalf("record %+v without DoneAt", rec)
+	}
+}
+
+// TestReceiptFailedCallback: UNDELIV err:001 is message-failed 4720, with
+// the code's name as description; a long message whose second part fails
+// is one message-failed with that part's code.
+func TestReceiptFailedCallback(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{Rules: []smsc.Rule{
+		{Dest: "15550008101", Stat: "UNDELIV", Err: "001"},
+		{Dest: "15550008102", Stat: "UNDELIV", Err: "006", Segment: 2},
+	}}, "", daemon.Options{})
+	short := e.accepted(e.send(msgBody([]string{"+15550008101"}, "fails", "")))
+	ev := oneEvent(t, e.hooks.next(t))
+	m, _ := ev["message"].(map[string]any)
+	if ev["type"] != "message-failed" || ev["errorCode"] != 4720.0 || ev["description"] != dlrmap.Name(4720) || ev["to"] != "+15550008101" || m["id"] != short {
+		t.Fatalf("event %v", ev)
+	}
+	if _, has := m["tag"]; has {
+		t.Fatalf("message without a tag carries one: %v", m)
+	}
+	wantRecord(t, e.waitRecord(short, 0), "FAILED", 4720)
+
+	long := e.accepted(e.send(msgBody([]string{"+15550008102"}, strings.Repeat("three parts of text ", 20), "")))
+	ev = oneEvent(t, e.hooks.next(t))
+	m, _ = ev["message"].(map[string]any)
+	if ev["type"] != "message-failed" || ev["errorCode"] != 4702.0 || m["id"] != long || m["segmentCount"] != 3.0 {
+		t.Fatalf("event %v", ev)
+	}
+	e.settle(4) // one receipt for the short message, three for the long one
+	if n := len(e.hooks.delivered()); n != 2 {
+		t.Fatalf("%d callbacks, want 2", n)
+	}
+	wantRecord(t, e.waitRecord(long, 0), "FAILED", 4702)
+}
+
+// TestReceiptDuplicates: three copies of every receipt, still one callback.
+func TestReceiptDuplicates(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{Receipts: smsc.Receipts{Duplicates: 2}}, "", daemon.Options{})
+	id := e.accepted(e.send(msgBody([]string{"+15550008201"}, "said thrice", "")))
+	oneEvent(t, e.hooks.next(t))
+	e.settle(3)
+	if n := len(e.hooks.delivered()); n != 1 {
+		t.Fatalf("%d callbacks, want 1", n)
+	}
+	wantRecord(t, e.waitRecord(id, 0), "DELIVERED", 0)
+}
+
+// TestReceiptMatching: receipts before the submit_sm_resp, on the other
+// bind, and with the id in another base are all matched.
+func TestReceiptMatching(t *testing.T) {
+	cases := []struct {
+		name  string
+		b     smsc.Behaviour
+		extra string
+	}{
+		{"before response", smsc.Behaviour{Receipts: smsc.Receipts{BeforeResp: true}}, ""},
+		{"other bind", smsc.Behaviour{Receipts: smsc.Receipts{OtherBind: true}}, ""},
+		{"early on the other bind", smsc.Behaviour{Receipts: smsc.Receipts{OtherBind: true, BeforeResp: true}}, ""},
+		{"hex ids, decimal receipts", smsc.Behaviour{IDFormat: "hex", Receipts: smsc.Receipts{IDFormat: "decimal"}}, `receipt_id_format = "decimal"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := startReceiptEnv(t, c.b, c.extra, daemon.Options{})
+			to := []string{"+15550008301", "+15550008302"}
+			id := e.accepted(e.send(msgBody(to, "match me", "")))
+			seen := map[string]bool{}
+			for range to {
+				ev := oneEvent(t, e.hooks.next(t))
+				m, _ := ev["message"].(map[string]any)
+				if ev["type"] != "message-delivered" || m["id"] != id {
+					t.Fatalf("event %v", ev)
+				}
+				seen[ev["to"].(string)] = true
+			}
+			e.settle(2)
+			if n := len(e.hooks.delivered()); n != 2 || !seen[to[0]] || !seen[to[1]] {
+				t.Fatalf("%d callbacks for %v, want one for each of %v", n, seen, to)
+			}
+			if n, err := e.d.Store.PendingReceipts(); err != nil || n != 0 {
+				t.Fatalf("%d receipts left unmatched (%v)", n, err)
+			}
+		})
+	}
+}
+
+// TestReceiptGroupCallbacks: one callback per recipient, each naming its
+// recipient, all listing every recipient.
+func TestReceiptGroupCallbacks(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{Rules: []smsc.Rule{{Dest: "15550008402", Stat: "EXPIRED", Err: "000"}}}, "", daemon.Options{})
+	to := []string{"+15550008401", "+15550008402", "+15550008403"}
+	id := e.accepted(e.send(msgBody(to, "group receipts", "")))
+	got := map[string]string{}
+	for range to {
+		ev := oneEvent(t, e.hooks.next(t))
+		m, _ := ev["message"].(map[string]any)
+		all, _ := m["to"].([]any)
+		if m["id"] != id || len(all) != 3 || all[0] != to[0] || all[1] != to[1] || all[2] != to[2] {
+			t.Fatalf("event %v", ev)
+		}
+		got[ev["to"].(string)] = ev["type"].(string)
+	}
+	e.settle(3)
+	if n := len(e.hooks.delivered()); n != 3 {
+		t.Fatalf("%d callbacks, want 3", n)
+	}
+	want := map[string]string{to[0]: "message-delivered", to[1]: "message-failed", to[2]: "message-delivered"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("callbacks %v, want %v", got, want)
+		}
+	}
+}
+
+// TestReceiptWebhookRetried: the receiver fails the first attempt; the
+// callback is retried (a fake clock skips the retry delay) and delivered.
+func TestReceiptWebhookRetried(t *testing.T) {
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	e := startReceiptEnv(t, smsc.Behaviour{}, "", daemon.Options{CallbackClock: clock})
+	e.hooks.failFirst.Store(1)
+	id := e.accepted(e.send(msgBody([]string{"+15550008501"}, "retry me", "")))
+	first := e.hooks.next(t)
+	var second []byte
+	for i := 0; second == nil; i++ {
+		if i == 100 {
+			t.Fatal("no retry after 100 clock moves of 10 minutes")
+		}
+		offset.Add(int64(10 * time.Minute))
+		e.d.Webhooks.Notify()
+		select {
+		case second = <-e.hooks.bodies:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if string(first) != string(second) {
+		t.Fatalf("retry body differs:\n%s\n%s", first, second)
+	}
+	e.settle(1)
+	got := e.hooks.delivered()
+	if len(got) != 1 || oneEvent(t, got[0])["type"] != "message-delivered" {
+		t.Fatalf("delivered callbacks %q", got)
+	}
+	wantRecord(t, e.waitRecord(id, 0), "DELIVERED", 0)
+}
+
+// TestReceiptWaitExpires: no receipt within receipt_wait is message-failed
+// 9902; a part whose submit was never answered is 5630.
+func TestReceiptWaitExpires(t *testing.T) {
+	t.Run("no receipt", func(t *testing.T) {
+		e := startReceiptEnv(t, smsc.Behaviour{Rules: []smsc.Rule{{Dest: "15550008601", NoReceipt: true}}}, `receipt_wait = "300ms"`, daemon.Options{})
+		id := e.accepted(e.send(msgBody([]string{"+15550008601"}, "never receipted", "")))
+		ev := oneEvent(t, e.hooks.next(t))
+		m, _ := ev["message"].(map[string]any)
+		if ev["type"] != "message-failed" || ev["errorCode"] != 9902.0 || ev["description"] != "delivery-receipt-expired" || m["id"] != id {
+			t.Fatalf("event %v", ev)
+		}
+		wantRecord(t, e.waitRecord(id, 0), "FAILED", 9902)
+	})
+	t.Run("never acknowledged", func(t *testing.T) {
+		e := startReceiptEnv(t, smsc.Behaviour{ResponseLatency: smsc.Dist{Min: smsc.Duration(time.Second)}, Receipts: smsc.Receipts{Never: true}},
+			"receipt_wait = \"300ms\"\nresponse_timeout = \"200ms\"", daemon.Options{})
+		id := e.accepted(e.send(msgBody([]string{"+15550008602"}, "answered too late", "")))
+		ev := oneEvent(t, e.hooks.next(t))
+		if ev["type"] != "message-failed" || ev["errorCode"] != 5630.0 {
+			t.Fatalf("event %v", ev)
+		}
+		wantRecord(t, e.waitRecord(id, 0), "FAILED", 5630)
+	})
+}

@@ -1,0 +1,396 @@
+package store
+
+// Delivery receipts. A receipt names one part of a sent message copy by the
+// id the carrier gave it; ApplyReceipt finds the record through the
+// carrier_ids index, notes the part's outcome, combines the parts with
+// Options.Aggregate (dlrmap.Aggregate in the daemon) and, the first time the copy becomes terminal, sets its
+// status and adds the callback job, all in one write transaction. A copy is
+// terminal once: a duplicate or later receipt changes nothing and adds no
+// callback.
+//
+// A receipt can come before the submit_sm_resp that carries its id (or on
+// another bind, before this bind's response was written). Such a receipt is
+// kept in receipts_pending under every candidate form of its id, and
+// Complete, in the transaction that indexes the new ids, applies and removes
+// it. Pending receipts whose id never becomes known stay until a later
+// sweep removes them (not done yet); each key keeps at most
+// maxPendingPerKey receipts.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// V2 codes the store itself assigns (dlrmap.CodeReceiptExpired,
+// dlrmap.CodeNotAcknowledged).
+const (
+	codeReceiptExpired  = 9902 // delivery-receipt-expired
+	codeNotAcknowledged = 5630 // message-not-acknowledged
+)
+
+// aggregateAll is the default Options.Aggregate: dlrmap.Aggregate's "all".
+func aggregateAll(parts []PartOutcome, total int, _ string) (PartOutcome, bool) {
+	if total <= 0 {
+		total = len(parts)
+	}
+	if total == 0 {
+		return PartOutcome{}, false
+	}
+	delivered := 0
+	for i := 0; i < total && i < len(parts); i++ {
+		switch parts[i].Outcome {
+		case OutcomeFailed:
+			return parts[i], true
+		case OutcomeDelivered:
+			delivered++
+		}
+	}
+	if delivered == total {
+		return PartOutcome{Outcome: OutcomeDelivered}, true
+	}
+	return PartOutcome{}, false
+}
+
+const maxPendingPerKey = 8
+
+// ReceiptHooks connects receipts to the callback outbox.
+type ReceiptHooks struct {
+	// Callbacks returns the jobs owed for a record that has just become
+	// terminal through a receipt (Status DELIVERED or FAILED). It runs inside
+	// the write transaction, possibly more than once: it must be pure and
+	// quick. nil: no callbacks.
+	Callbacks func(rec *Record) []CallbackJob
+	// Added is called after a commit that added callback jobs, to wake the
+	// sender.
+	Added func()
+}
+
+// SetReceiptHooks sets the hooks used by ApplyReceipt and Complete.
+func (s *Store) SetReceiptHooks(h ReceiptHooks) { s.hooks.Store(&h) }
+
+// Receipt is one carrier receipt, already mapped onto a V2 outcome.
+type Receipt struct {
+	Carrier string
+	// Candidates are the normalised forms its id may have in the
+	// submit_sm_resp, most likely first (dlrmap.Candidates), each in the
+	// form of Options.NormalizeID.
+	Candidates []string
+	Outcome    int       // OutcomePending, OutcomeDelivered, OutcomeFailed
+	Code       int       // V2 code when failed
+	Mode       string    // the carrier's receipts_per_segment: "all" (default), "first", "last"
+	At         time.Time // when it arrived; zero: now
+}
+
+// ReceiptResult is what ApplyReceipt did.
+type ReceiptResult struct {
+	Matched   bool   // a record was found; false: kept until its id is known (or a pending-only receipt)
+	Terminal  bool   // this receipt made the copy terminal
+	Callbacks int    // callback jobs added
+	Record    Record // the record after the receipt, when Matched
+}
+
+type pendingReceipt struct {
+	Cands   []string  `json:"cands"`
+	Outcome int       `json:"o"`
+	Code    int       `json:"c,omitempty"`
+	Mode    string    `json:"mode,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+func (p *pendingReceipt) same(o *pendingReceipt) bool {
+	if p.Outcome != o.Outcome || p.Code != o.Code || p.Mode != o.Mode || !p.At.Equal(o.At) || len(p.Cands) != len(o.Cands) {
+		return false
+	}
+	for i := range p.Cands {
+		if p.Cands[i] != o.Cands[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ApplyReceipt records a receipt durably (one group-committed write). A
+// receipt that is not terminal (OutcomePending) changes nothing and is not
+// written. After a commit that added callbacks, ReceiptHooks.Added is called.
+func (s *Store) ApplyReceipt(r Receipt) (ReceiptResult, error) {
+	if len(r.Candidates) == 0 {
+		return ReceiptResult{}, errors.New("store: receipt without id")
+	}
+	if r.Outcome == OutcomePending {
+		return ReceiptResult{}, nil
+	}
+	if r.At.IsZero() {
+		r.At = time.Now()
+	}
+	pr := pendingReceipt{Cands: r.Candidates, Outcome: r.Outcome, Code: r.Code, Mode: r.Mode, At: r.At.UTC()}
+	hooks := s.hooks.Load()
+	var res ReceiptResult
+	err := s.write(func(tx *bolt.Tx) error {
+		res = ReceiptResult{} // it may run twice
+		ids := tx.Bucket(bucketCarrierIDs)
+		for _, c := range r.Candidates {
+			key := ids.Get(carrierIDKey(r.Carrier, c))
+			if key == nil {
+				continue
+			}
+			rec, ok, term, n, err := s.applyTx(tx, bytes.Clone(key), c, &pr, hooks)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			res = ReceiptResult{Matched: true, Terminal: term, Callbacks: n, Record: rec}
+			return nil
+		}
+		pend := tx.Bucket(bucketPendingReceipts)
+		for _, c := range r.Candidates {
+			k := carrierIDKey(r.Carrier, c)
+			var list []pendingReceipt
+			if v := pend.Get(k); v != nil {
+				if err := json.Unmarshal(v, &list); err != nil {
+					return fmt.Errorf("store: pending receipt %q: %w", k, err)
+				}
+			}
+			if len(list) >= maxPendingPerKey {
+				list = list[len(list)-maxPendingPerKey+1:]
+			}
+			v, err := json.Marshal(append(list, pr))
+			if err != nil {
+				return err
+			}
+			if err := pend.Put(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return ReceiptResult{}, fmt.Errorf("store: apply receipt: %w", err)
+	}
+	if res.Callbacks > 0 && hooks != nil && hooks.Added != nil {
+		hooks.Added()
+	}
+	return res, nil
+}
+
+// applyTx applies one receipt for the part whose normalised id is cid to
+// the record under key. ok is false when the record or the part is not
+// there (a dangling index entry).
+func (s *Store) applyTx(tx *bolt.Tx, key []byte, cid string, pr *pendingReceipt, hooks *ReceiptHooks) (rec Record, ok, terminal bool, added int, err error) {
+	recs := tx.Bucket(bucketRecords)
+	v := recs.Get(key)
+	if v == nil {
+		return rec, false, false, 0, nil
+	}
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return rec, false, false, 0, fmt.Errorf("store: record %q: %w", key, err)
+	}
+	part := -1
+	for i, id := range rec.CarrierIDs {
+		if id != "" && s.normalize(id) == cid {
+			part = i
+			break
+		}
+	}
+	if part < 0 {
+		return rec, false, false, 0, nil
+	}
+	for len(rec.Parts) < len(rec.CarrierIDs) {
+		rec.Parts = append(rec.Parts, PartOutcome{})
+	}
+	if rec.Parts[part].Outcome != OutcomePending {
+		return rec, true, false, 0, nil // duplicate: the part's first terminal receipt stands
+	}
+	rec.Parts[part] = PartOutcome{Outcome: pr.Outcome, Code: pr.Code}
+	if rec.Status == "SENT" {
+		if agg, done := s.aggregate(rec.Parts, len(rec.CarrierIDs), pr.Mode); done {
+			terminal = true
+			rec.DoneAt = pr.At
+			if rec.DoneAt.Before(rec.SentAt) { // an early receipt
+				rec.DoneAt = rec.SentAt
+			}
+			if agg.Outcome == OutcomeDelivered {
+				rec.Status, rec.ErrorCode = "DELIVERED", 0
+			} else {
+				rec.Status, rec.ErrorCode = "FAILED", agg.Code
+			}
+			if err := tx.Bucket(bucketAwaiting).Delete(awaitKey(rec.Carrier, rec.SentAt, key)); err != nil {
+				return rec, false, false, 0, err
+			}
+			if hooks != nil && hooks.Callbacks != nil {
+				if jobs := hooks.Callbacks(&rec); len(jobs) > 0 {
+					if err := addCallbacksTx(tx, jobs); err != nil {
+						return rec, false, false, 0, err
+					}
+					added = len(jobs)
+				}
+			}
+		}
+	}
+	nv, err := json.Marshal(&rec)
+	if err != nil {
+		return rec, false, false, 0, err
+	}
+	if err := recs.Put(key, nv); err != nil {
+		return rec, false, false, 0, err
+	}
+	return rec, true, terminal, added, nil
+}
+
+// applyPendingTx applies the receipts kept under pendKey (carrier + 0 +
+// id) to the record under recKey and removes them, from every key they
+// were kept under. It returns the callback jobs added.
+func (s *Store) applyPendingTx(tx *bolt.Tx, pendKey, recKey []byte, hooks *ReceiptHooks) (int, error) {
+	pend := tx.Bucket(bucketPendingReceipts)
+	v := pend.Get(pendKey)
+	if v == nil {
+		return 0, nil
+	}
+	var list []pendingReceipt
+	if err := json.Unmarshal(v, &list); err != nil {
+		return 0, fmt.Errorf("store: pending receipt %q: %w", pendKey, err)
+	}
+	i := bytes.IndexByte(pendKey, 0)
+	carrier, cid := string(pendKey[:i]), string(pendKey[i+1:])
+	added := 0
+	for j := range list {
+		pr := &list[j]
+		_, _, _, n, err := s.applyTx(tx, recKey, cid, pr, hooks)
+		if err != nil {
+			return 0, err
+		}
+		added += n
+		for _, c := range pr.Cands {
+			if c == cid {
+				continue
+			}
+			if err := removePending(pend, carrierIDKey(carrier, c), pr); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return added, pend.Delete(pendKey)
+}
+
+func removePending(pend *bolt.Bucket, k []byte, pr *pendingReceipt) error {
+	v := pend.Get(k)
+	if v == nil {
+		return nil
+	}
+	var list []pendingReceipt
+	if err := json.Unmarshal(v, &list); err != nil {
+		return fmt.Errorf("store: pending receipt %q: %w", k, err)
+	}
+	keep := list[:0]
+	for j := range list {
+		if !list[j].same(pr) {
+			keep = append(keep, list[j])
+		}
+	}
+	if len(keep) == 0 {
+		return pend.Delete(k)
+	}
+	nv, err := json.Marshal(keep)
+	if err != nil {
+		return err
+	}
+	return pend.Put(k, nv)
+}
+
+// PendingReceipts counts the keys of receipts still waiting for their id
+// (each receipt is kept under up to three id forms).
+func (s *Store) PendingReceipts() (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketPendingReceipts).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+func awaitKey(carrier string, sentAt time.Time, recKey []byte) []byte {
+	k := make([]byte, 0, len(carrier)+9+len(recKey))
+	k = append(k, carrier...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint64(k, unixNanos(sentAt))
+	return append(k, recKey...)
+}
+
+// ExpireReceipts ends the wait of up to limit copies sent through carrier
+// before sentBefore that still have no terminal outcome: FAILED with 5630
+// (message-not-acknowledged) when a part's submit outcome stayed unknown,
+// else 9902 (delivery-receipt-expired), DoneAt now, and their callbacks,
+// in one write. It seeks the carrier's oldest waiting copies, never scans
+// the records. It returns how many it ended, and more when it stopped at
+// limit index entries (call again).
+func (s *Store) ExpireReceipts(carrier string, sentBefore, now time.Time, limit int) (ended int, more bool, err error) {
+	hooks := s.hooks.Load()
+	prefix := append([]byte(carrier), 0)
+	end := binary.BigEndian.AppendUint64(bytes.Clone(prefix), unixNanos(sentBefore))
+	var n, added int
+	err = s.write(func(tx *bolt.Tx) error {
+		n, added, more = 0, 0, false // it may run twice
+		aw, recs := tx.Bucket(bucketAwaiting), tx.Bucket(bucketRecords)
+		var done [][]byte
+		c := aw.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, end) < 0; k, _ = c.Next() {
+			if len(done) == limit {
+				more = true
+				break
+			}
+			done = append(done, bytes.Clone(k))
+			recKey := k[len(prefix)+8:]
+			v := recs.Get(recKey)
+			if v == nil {
+				continue
+			}
+			var rec Record
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("store: record %q: %w", recKey, err)
+			}
+			if rec.Status != "SENT" {
+				continue
+			}
+			n++
+			rec.Status, rec.ErrorCode, rec.DoneAt = "FAILED", codeReceiptExpired, now
+			if rec.Unknown > 0 {
+				rec.ErrorCode = codeNotAcknowledged
+			}
+			if hooks != nil && hooks.Callbacks != nil {
+				if jobs := hooks.Callbacks(&rec); len(jobs) > 0 {
+					if err := addCallbacksTx(tx, jobs); err != nil {
+						return err
+					}
+					added += len(jobs)
+				}
+			}
+			nv, err := json.Marshal(&rec)
+			if err != nil {
+				return err
+			}
+			if err := recs.Put(bytes.Clone(recKey), nv); err != nil {
+				return err
+			}
+		}
+		for _, k := range done {
+			if err := aw.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("store: expire receipts: %w", err)
+	}
+	if added > 0 && hooks != nil && hooks.Added != nil {
+		hooks.Added()
+	}
+	return n, more, nil
+}

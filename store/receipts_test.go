@@ -1,0 +1,247 @@
+package store
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"smppbridge/dlrmap"
+)
+
+// receiptStore opens a store whose hooks add one callback job per terminal
+// record and count the wake-ups.
+func receiptStore(t *testing.T) (*Store, *atomic.Int64) {
+	t.Helper()
+	s, _ := openTemp(t, Options{NoSync: true, NormalizeID: dlrmap.NormalizeID, Aggregate: testAggregate})
+	t.Cleanup(func() { s.Close() })
+	var woken atomic.Int64
+	s.SetReceiptHooks(ReceiptHooks{
+		Callbacks: func(rec *Record) []CallbackJob {
+			return []CallbackJob{{ApplicationID: rec.ApplicationID, Kind: "status", URL: "http://127.0.0.1:9/cb",
+				Body: []byte(`[{"to":"` + rec.To + `","status":"` + rec.Status + `"}]`)}}
+		},
+		Added: func() { woken.Add(1) },
+	})
+	return s, &woken
+}
+
+// testAggregate is bridge.AggregateParts (the store cannot import bridge).
+func testAggregate(parts []PartOutcome, total int, mode string) (PartOutcome, bool) {
+	rs := make([]dlrmap.Result, len(parts))
+	for i, p := range parts {
+		rs[i] = dlrmap.Result{Outcome: dlrmap.Outcome(p.Outcome), Code: p.Code}
+	}
+	r, done := dlrmap.Aggregate(rs, total, mode)
+	return PartOutcome{Outcome: int(r.Outcome), Code: r.Code}, done
+}
+
+func completeSent(t *testing.T, s *Store, id string, cids ...string) {
+	t.Helper()
+	it := item(id, 1)
+	if err := s.Enqueue([]QueueItem{it}); err != nil {
+		t.Fatal(err)
+	}
+	its := []QueueItem{}
+	s.LoadQueue(func(q QueueItem) error { its = append(its, q); return nil })
+	rec := Record{MessageID: id, ApplicationID: "app", Carrier: "sim", To: "+15550002222", Status: "SENT",
+		Segments: len(cids), CarrierIDs: cids, SentAt: time.Now()}
+	if err := s.Complete([]Completion{{Seq: its[len(its)-1].Seq, Record: rec}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pendingJobs(t *testing.T, s *Store) int {
+	t.Helper()
+	c, err := s.CallbackStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Pending()
+}
+
+func rcpt(id string, o dlrmap.Outcome, code int) Receipt {
+	return Receipt{Carrier: "sim", Candidates: dlrmap.Candidates(id, dlrmap.IDAuto), Outcome: int(o), Code: code}
+}
+
+func TestApplyReceiptDeliveredOnce(t *testing.T) {
+	s, woken := receiptStore(t)
+	completeSent(t, s, "m1", "00AB12")
+	res, err := s.ApplyReceipt(rcpt("ab12", dlrmap.Delivered, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Matched || !res.Terminal || res.Callbacks != 1 || res.Record.Status != "DELIVERED" || res.Record.DoneAt.IsZero() {
+		t.Fatalf("first receipt: %+v", res)
+	}
+	for range 2 { // duplicates, even a contradicting one
+		res, err = s.ApplyReceipt(rcpt("AB12", dlrmap.Failed, 4720))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Matched || res.Terminal || res.Callbacks != 0 {
+			t.Fatalf("duplicate receipt: %+v", res)
+		}
+	}
+	r, _ := s.Record("m1", 0)
+	if r.Status != "DELIVERED" || r.ErrorCode != 0 || len(r.Parts) != 1 || r.Parts[0].Outcome != OutcomeDelivered {
+		t.Fatalf("record = %+v", r)
+	}
+	if n := pendingJobs(t, s); n != 1 || woken.Load() != 1 {
+		t.Fatalf("callback jobs = %d, wake-ups = %d; want 1, 1", n, woken.Load())
+	}
+}
+
+func TestApplyReceiptBeforeComplete(t *testing.T) {
+	s, woken := receiptStore(t)
+	res, err := s.ApplyReceipt(rcpt("4711", dlrmap.Failed, 4720))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Matched || res.Callbacks != 0 {
+		t.Fatalf("early receipt: %+v", res)
+	}
+	if n, _ := s.PendingReceipts(); n == 0 {
+		t.Fatal("early receipt not kept")
+	}
+	completeSent(t, s, "m2", "4711")
+	r, _ := s.Record("m2", 0)
+	if r.Status != "FAILED" || r.ErrorCode != 4720 {
+		t.Fatalf("record after complete = %+v", r)
+	}
+	if n, _ := s.PendingReceipts(); n != 0 {
+		t.Fatalf("pending receipts left: %d", n)
+	}
+	if n := pendingJobs(t, s); n != 1 || woken.Load() != 1 {
+		t.Fatalf("callback jobs = %d, wake-ups = %d; want 1, 1", n, woken.Load())
+	}
+	// The same receipt again, now matched: nothing more.
+	res, err = s.ApplyReceipt(rcpt("4711", dlrmap.Failed, 4720))
+	if err != nil || !res.Matched || res.Callbacks != 0 {
+		t.Fatalf("late duplicate: %+v %v", res, err)
+	}
+}
+
+func TestApplyReceiptAggregates(t *testing.T) {
+	s, _ := receiptStore(t)
+	completeSent(t, s, "long", "1001", "1002", "1003")
+	res, _ := s.ApplyReceipt(rcpt("1002", dlrmap.Delivered, 0))
+	if res.Terminal || res.Record.Status != "SENT" {
+		t.Fatalf("after one of three delivered: %+v", res)
+	}
+	res, _ = s.ApplyReceipt(rcpt("1003", dlrmap.Failed, 4702))
+	if !res.Terminal || res.Record.Status != "FAILED" || res.Record.ErrorCode != 4702 || res.Callbacks != 1 {
+		t.Fatalf("after a failed part: %+v", res)
+	}
+	res, _ = s.ApplyReceipt(rcpt("1001", dlrmap.Failed, 4720))
+	if res.Terminal || res.Callbacks != 0 || res.Record.ErrorCode != 4702 {
+		t.Fatalf("after the copy was terminal: %+v", res)
+	}
+	if n := pendingJobs(t, s); n != 1 {
+		t.Fatalf("callback jobs = %d; want 1", n)
+	}
+
+	completeSent(t, s, "long2", "2001", "2002")
+	for _, id := range []string{"2002", "2001"} {
+		res, _ = s.ApplyReceipt(rcpt(id, dlrmap.Delivered, 0))
+	}
+	if !res.Terminal || res.Record.Status != "DELIVERED" {
+		t.Fatalf("all parts delivered: %+v", res)
+	}
+
+	// "last": the last part alone decides.
+	completeSent(t, s, "long3", "3001", "3002")
+	r := rcpt("3002", dlrmap.Delivered, 0)
+	r.Mode = "last"
+	if res, _ = s.ApplyReceipt(r); !res.Terminal || res.Record.Status != "DELIVERED" {
+		t.Fatalf("mode last: %+v", res)
+	}
+	if n := pendingJobs(t, s); n != 3 {
+		t.Fatalf("callback jobs = %d; want 3", n)
+	}
+}
+
+func TestApplyReceiptPendingOutcomeIgnored(t *testing.T) {
+	s, _ := receiptStore(t)
+	completeSent(t, s, "m3", "55")
+	if res, err := s.ApplyReceipt(rcpt("55", dlrmap.Pending, 0)); err != nil || res.Matched {
+		t.Fatalf("ENROUTE: %+v %v", res, err)
+	}
+	if n, _ := s.PendingReceipts(); n != 0 {
+		t.Fatalf("non-terminal receipt kept: %d", n)
+	}
+	if res, _ := s.ApplyReceipt(rcpt("55", dlrmap.Delivered, 0)); !res.Terminal {
+		t.Fatalf("delivered after ENROUTE: %+v", res)
+	}
+}
+
+func TestExpireReceipts(t *testing.T) {
+	s, woken := receiptStore(t)
+	completeSent(t, s, "old", "9001")
+	completeSent(t, s, "delivered", "9002")
+	completeSent(t, s, "unknown", "9003", "") // second part's outcome unknown
+	r, _ := s.Record("unknown", 0)
+	r.Unknown = 1
+	its := []QueueItem{item("x", 1)}
+	s.Enqueue(its)
+	if _, err := s.ApplyReceipt(rcpt("9002", dlrmap.Delivered, 0)); err != nil {
+		t.Fatal(err)
+	}
+	// The unknown one again, now with Unknown set (Complete overwrites).
+	r.SentAt = time.Now()
+	if err := s.Complete([]Completion{{Seq: its[0].Seq, Record: r}}); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now().Add(time.Second)
+	if n, more, err := s.ExpireReceipts("other", cut, cut, 10); err != nil || n != 0 || more {
+		t.Fatalf("other carrier: %d %v %v", n, more, err)
+	}
+	n, more, err := s.ExpireReceipts("sim", cut, cut, 1)
+	if err != nil || n != 1 || !more {
+		t.Fatalf("first call: %d %v %v", n, more, err)
+	}
+	for more {
+		if _, more, err = s.ExpireReceipts("sim", cut, cut, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rec, _ := s.Record("old", 0); rec.Status != "FAILED" || rec.ErrorCode != 9902 || !rec.DoneAt.Equal(cut) {
+		t.Fatalf("old: %+v", rec)
+	}
+	if rec, _ := s.Record("delivered", 0); rec.Status != "DELIVERED" {
+		t.Fatalf("delivered: %+v", rec)
+	}
+	if rec, _ := s.Record("unknown", 0); rec.Status != "FAILED" || rec.ErrorCode != 5630 {
+		t.Fatalf("unknown: %+v", rec)
+	}
+	// delivered + old + unknown
+	if n := pendingJobs(t, s); n != 3 || woken.Load() != 3 {
+		t.Fatalf("callback jobs = %d, wake-ups = %d; want 3, 3", n, woken.Load())
+	}
+	// A receipt after the wait ended adds nothing.
+	if res, _ := s.ApplyReceipt(rcpt("9001", dlrmap.Delivered, 0)); res.Terminal || res.Callbacks != 0 {
+		t.Fatalf("late receipt: %+v", res)
+	}
+	if n, more, err := s.ExpireReceipts("sim", cut, cut, 10); n != 0 || more || err != nil {
+		t.Fatalf("second sweep: %d %v %v", n, more, err)
+	}
+}
+
+// TestApplyReceiptDefaults: without Options.NormalizeID and Aggregate, ids
+// match as given and every part must be delivered.
+func TestApplyReceiptDefaults(t *testing.T) {
+	s, _ := openTemp(t, Options{NoSync: true})
+	defer s.Close()
+	completeSent(t, s, "d", "A1", "A2")
+	r := Receipt{Carrier: "sim", Candidates: []string{"a1"}, Outcome: OutcomeDelivered}
+	if res, _ := s.ApplyReceipt(r); res.Matched {
+		t.Fatalf("case-folded id matched without NormalizeID: %+v", res)
+	}
+	r.Candidates = []string{"A1"}
+	if res, _ := s.ApplyReceipt(r); !res.Matched || res.Terminal {
+		t.Fatalf("first part: %+v", res)
+	}
+	r.Candidates = []string{"A2"}
+	if res, _ := s.ApplyReceipt(r); !res.Terminal || res.Record.Status != "DELIVERED" {
+		t.Fatalf("second part: %+v", res)
+	}
+}
