@@ -384,8 +384,10 @@ func (s *Store) Complete(cs []Completion) error {
 		key   []byte
 		val   []byte
 		cids  [][]byte
-		await []byte // awaiting_receipt key; nil when the copy is not waiting
+		await []byte        // awaiting_receipt key; nil when the copy is not waiting
+		jobs  []CallbackJob // callbacks of a copy that ends here (failed before any receipt)
 	}
+	hooks := s.hooks.Load()
 	ps := make([]prepared, len(cs))
 	for i := range cs {
 		v, err := json.Marshal(&cs[i].Record)
@@ -397,13 +399,17 @@ func (s *Store) Complete(cs []Completion) error {
 		if r.Status == "SENT" {
 			ps[i].await = awaitKey(r.Carrier, r.SentAt, ps[i].key)
 		}
+		if r.Status == "FAILED" && hooks != nil && hooks.Callbacks != nil {
+			// Failed at submit time (no route, expired, refused by the
+			// carrier): its message-failed goes out in the same commit.
+			ps[i].jobs = hooks.Callbacks(r)
+		}
 		for _, id := range r.CarrierIDs {
 			if id = s.normalize(id); id != "" {
 				ps[i].cids = append(ps[i].cids, carrierIDKey(r.Carrier, id))
 			}
 		}
 	}
-	hooks := s.hooks.Load()
 	var added int
 	err := s.write(func(tx *bolt.Tx) error {
 		added = 0 // it may run twice
@@ -424,6 +430,12 @@ func (s *Store) Complete(cs []Completion) error {
 				if err := tx.Bucket(bucketAwaiting).Put(p.await, []byte{}); err != nil {
 					return err
 				}
+			}
+			if len(p.jobs) > 0 {
+				if err := addCallbacksTx(tx, p.jobs); err != nil {
+					return err
+				}
+				added += len(p.jobs)
 			}
 			// Receipts that came before this submit's id was known.
 			for _, c := range p.cids {

@@ -334,3 +334,29 @@ func TestReceiptWaitExpires(t *testing.T) {
 		wantRecord(t, e.waitRecord(id, 0), "FAILED", 5630)
 	})
 }
+
+// TestSubmitTimeFailureCallbacks: a copy that fails before any receipt —
+// no route (4420) or refused by the carrier at submit (0x0B → 4720) — still
+// ends in exactly one message-failed callback.
+func TestSubmitTimeFailureCallbacks(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{Rules: []smsc.Rule{{Dest: "15550008201", SubmitStatus: 0x0B}}}, "", daemon.Options{})
+	cases := []struct {
+		to   string
+		code float64
+	}{
+		{"+442071234567", 4420}, // routes are "+1" only
+		{"+15550008201", 4720},
+	}
+	for _, c := range cases {
+		id := e.accepted(e.send(msgBody([]string{c.to}, "never delivered", "")))
+		ev := oneEvent(t, e.hooks.next(t))
+		m, _ := ev["message"].(map[string]any)
+		if ev["type"] != "message-failed" || ev["errorCode"] != c.code || ev["to"] != c.to || m["id"] != id || m["text"] != "" {
+			t.Fatalf("%s: event %v", c.to, ev)
+		}
+		wantRecord(t, e.waitRecord(id, 0), "FAILED", int(c.code))
+	}
+	if n := len(e.hooks.delivered()); n != 2 {
+		t.Fatalf("%d callbacks, want 2", n)
+	}
+}
