@@ -407,6 +407,11 @@ func bridgeAccounts(cfg *conf.Config) ([]bridge.Account, error) {
 // (their receipt handlers need the bridge); Sender is set before Start.
 type lazySender struct{ bridge.Sender }
 
+// receiptIDFormat maps receipt_id_format. "auto" compares ids as sent
+// (after dlrmap.NormalizeID: leading zeros, hex case), never converting
+// between bases: with dense sequential ids a decimal receipt id read as hex
+// is another live message's id, and an early receipt would be credited to
+// it. Carriers that mix bases are configured with "hex" or "decimal".
 func receiptIDFormat(f conf.ReceiptIDFormat) dlrmap.IDFormat {
 	switch f {
 	case conf.ReceiptIDHex:
@@ -414,5 +419,5 @@ func receiptIDFormat(f conf.ReceiptIDFormat) dlrmap.IDFormat {
 	case conf.ReceiptIDDecimal:
 		return dlrmap.IDDecimal
 	}
-	return dlrmap.IDAuto
+	return dlrmap.IDSame
 }

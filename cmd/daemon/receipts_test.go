@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -358,5 +359,31 @@ func TestSubmitTimeFailureCallbacks(t *testing.T) {
 	}
 	if n := len(e.hooks.delivered()); n != 2 {
 		t.Fatalf("%d callbacks, want 2", n)
+	}
+}
+
+// TestEarlyReceiptsWithDenseIDs: receipts that come before their
+// submit_sm_resp, for sequential decimal ids beyond 9, each credit their
+// own message. Guessing bases would not: the receipt for "16", arriving
+// before message 16 is recorded, also reads as hex 0x16 … and "16" in
+// decimal is 0x10, i.e. the id "10" of an earlier message, which then got
+// the credit while message 16 never got its callback.
+func TestEarlyReceiptsWithDenseIDs(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{Receipts: smsc.Receipts{BeforeResp: true}}, "", daemon.Options{})
+	const n = 40
+	ids := map[string]bool{}
+	for i := 0; i < n; i++ {
+		ids[e.accepted(e.send(msgBody([]string{fmt.Sprintf("+155500086%02d", i)}, "dense", "")))] = true
+	}
+	got := map[string]int{}
+	for i := 0; i < n; i++ {
+		ev := oneEvent(t, e.hooks.next(t))
+		m, _ := ev["message"].(map[string]any)
+		got[m["id"].(string)]++
+	}
+	for id := range ids {
+		if got[id] != 1 {
+			t.Fatalf("message %s got %d callbacks; all: %v", id, got[id], got)
+		}
 	}
 }

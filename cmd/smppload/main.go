@@ -7,6 +7,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -102,6 +103,7 @@ func load(o options, out io.Writer) error {
 		return err
 	}
 	var count arrivals
+	var sink *webhookSink
 	target := o.url
 	if target == "" {
 		opts, pw, err := daemon.Embedded()
@@ -118,6 +120,18 @@ func load(o options, out io.Writer) error {
 		opts.Config.HTTP.Listen, opts.Config.Admin.Listen = "127.0.0.1:0", "127.0.0.1:0"
 		opts.Config.API.GroupLimit = 10
 		opts.Logger = slog.New(slog.DiscardHandler)
+		// The full loop: callbacks come back to our own sink.
+		if sink, err = startSink(); err != nil {
+			return err
+		}
+		defer sink.close()
+		for i := range opts.Config.Accounts {
+			for j := range opts.Config.Accounts[i].Applications {
+				opts.Config.Accounts[i].Applications[j].CallbackURL = sink.url + "/status"
+				opts.Config.Accounts[i].Applications[j].InboundCallbackURL = sink.url + "/inbound"
+			}
+		}
+		opts.Config.Callbacks.MaxBatch = 10
 		ready := make(chan *daemon.Daemon, 1)
 		opts.Ready = func(d *daemon.Daemon) { ready <- d }
 		ctx, stop := context.WithCancel(context.Background())
@@ -138,6 +152,12 @@ func load(o options, out io.Writer) error {
 		count = func() (int64, error) { return d.Sim.Stats().Messages, nil }
 		defer func() {
 			st := d.Store.Stats()
+			if os.Getenv("SMPPLOAD_DEBUG") != "" {
+				cb, _ := d.Store.CallbackStats()
+				pend, _ := d.Store.PendingReceipts()
+				ss := d.Sim.Stats()
+				fmt.Fprintf(out, "debug: outbox %+v; pending receipts %d; sim receipts sent %d acked %d nacked %d queued %d\n", cb, pend, ss.ReceiptsSent, ss.ReceiptsAcked, ss.ReceiptsNacked, ss.QueuedDeliver)
+			}
 			c := max(1, st.Commits)
 			fmt.Fprintf(out, "store: %d commits, %.1f writes per commit, %s per commit (%s writing pages and syncing), %.1f page writes per commit\n",
 				st.Commits, float64(st.Writes)/float64(c), st.CommitTime/time.Duration(c), st.WriteTime/time.Duration(c), float64(st.PageWrites)/float64(c))
@@ -162,7 +182,7 @@ func load(o options, out io.Writer) error {
 			return err
 		}
 	}
-	res := drive(o, u, mix)
+	res := drive(o, u, mix, sink)
 	sendElapsed := res.elapsed
 	fmt.Fprintf(out, "requests: %d in %.2fs with %d clients (mix %s)\n", res.sent, sendElapsed.Seconds(), o.concurrency, o.mix)
 	fmt.Fprintf(out, "accepted (202): %d = %.0f messages/s; recipients %d\n", res.accepted, float64(res.accepted)/sendElapsed.Seconds(), res.recipients)
@@ -189,6 +209,9 @@ func load(o options, out io.Writer) error {
 		}
 		took := time.Since(res.start)
 		fmt.Fprintf(out, "reached the SMSC: %d of %d recipients in %.2fs = %.0f messages/s\n", got-before, res.recipients, took.Seconds(), float64(got-before)/took.Seconds())
+	}
+	if sink != nil {
+		sink.report(out, res.recipients, res.start)
 	}
 	return nil
 }
@@ -298,7 +321,7 @@ func body(o options, k string, i int64) ([]byte, int64) {
 	return append(b, `"}`...), n
 }
 
-func drive(o options, u *url.URL, mix []kind) *result {
+func drive(o options, u *url.URL, mix []kind, sink *webhookSink) *result {
 	res := &result{other: map[int]int64{}}
 	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(o.user+":"+o.pass))
 	path := "/api/v2/users/" + o.account + "/messages"
@@ -325,7 +348,7 @@ func drive(o options, u *url.URL, mix []kind) *result {
 				k := pick(mix, i)
 				b, nr := body(o, k, i)
 				t0 := time.Now()
-				status, err := c.post(u.Host, path, auth, b)
+				status, id, err := c.post(u.Host, path, auth, b)
 				sent++
 				if err != nil {
 					errs++
@@ -336,6 +359,9 @@ func drive(o options, u *url.URL, mix []kind) *result {
 				}
 				if status == 202 {
 					lat = append(lat, time.Since(t0))
+					if sink != nil && id != "" {
+						sink.sent(id, t0, nr)
+					}
 					acc++
 					rc += nr
 				} else {
@@ -381,6 +407,7 @@ type client struct {
 	conn net.Conn
 	r    *bufio.Reader
 	buf  []byte
+	body []byte
 }
 
 func (c *client) close() {
@@ -389,12 +416,12 @@ func (c *client) close() {
 	}
 }
 
-func (c *client) post(host, path, auth string, body []byte) (int, error) {
+func (c *client) post(host, path, auth string, body []byte) (int, string, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		if c.conn == nil {
 			conn, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
 			if err != nil {
-				return 0, err
+				return 0, "", err
 			}
 			c.conn, c.r = conn, bufio.NewReaderSize(conn, 16*1024)
 		}
@@ -415,37 +442,38 @@ func (c *client) post(host, path, auth string, body []byte) (int, error) {
 			c.conn = nil
 			continue // the server may have closed an idle connection: redial once
 		}
-		status, err := c.readResponse()
+		status, id, err := c.readResponse()
 		if err != nil {
 			c.close()
 			c.conn = nil
 			if attempt == 0 && errors.Is(err, io.EOF) {
 				continue
 			}
-			return 0, err
+			return 0, "", err
 		}
-		return status, nil
+		return status, id, nil
 	}
-	return 0, errors.New("connection closed twice")
+	return 0, "", errors.New("connection closed twice")
 }
 
-func (c *client) readResponse() (int, error) {
+// readResponse returns the status and, for a 202, the message id.
+func (c *client) readResponse() (int, string, error) {
 	line, err := c.r.ReadSlice('\n')
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	if len(line) < 12 {
-		return 0, fmt.Errorf("bad status line %q", line)
+		return 0, "", fmt.Errorf("bad status line %q", line)
 	}
 	status, err := strconv.Atoi(string(line[9:12]))
 	if err != nil {
-		return 0, fmt.Errorf("bad status line %q", line)
+		return 0, "", fmt.Errorf("bad status line %q", line)
 	}
 	length, closeAfter := -1, false
 	for {
 		h, err := c.r.ReadSlice('\n')
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		if len(h) <= 2 {
 			break
@@ -460,14 +488,27 @@ func (c *client) readResponse() (int, error) {
 		}
 	}
 	if length < 0 {
-		return 0, errors.New("response without Content-Length")
+		return 0, "", errors.New("response without Content-Length")
 	}
-	if _, err := c.r.Discard(length); err != nil {
-		return 0, err
+	if cap(c.body) < length {
+		c.body = make([]byte, length)
+	}
+	c.body = c.body[:length]
+	if _, err := io.ReadFull(c.r, c.body); err != nil {
+		return 0, "", err
 	}
 	if closeAfter {
 		c.close()
 		c.conn = nil
 	}
-	return status, nil
+	id := ""
+	if status == 202 {
+		// The 202 body starts {"id":"…": no JSON decoder needed.
+		if rest, ok := bytes.CutPrefix(c.body, []byte(`{"id":"`)); ok {
+			if i := bytes.IndexByte(rest, '"'); i > 0 {
+				id = string(rest[:i])
+			}
+		}
+	}
+	return status, id, nil
 }
