@@ -364,10 +364,9 @@ func TestSubmitTimeFailureCallbacks(t *testing.T) {
 
 // TestEarlyReceiptsWithDenseIDs: receipts that come before their
 // submit_sm_resp, for sequential decimal ids beyond 9, each credit their
-// own message. Guessing bases would not: the receipt for "16", arriving
-// before message 16 is recorded, also reads as hex 0x16 … and "16" in
-// decimal is 0x10, i.e. the id "10" of an earlier message, which then got
-// the credit while message 16 never got its callback.
+// own message. Guessing bases would not: decimal 16 converts to hex "10",
+// the id of an earlier message, which then took the credit while message 16
+// never got its callback.
 func TestEarlyReceiptsWithDenseIDs(t *testing.T) {
 	e := startReceiptEnv(t, smsc.Behaviour{Receipts: smsc.Receipts{BeforeResp: true}}, "", daemon.Options{})
 	const n = 40
