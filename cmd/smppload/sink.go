@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -23,7 +25,9 @@ type webhookSink struct {
 	lat    []time.Duration
 	byType map[string]int
 	last   time.Time
-	done   chan struct{} // closed when every expected callback arrived
+	done   chan struct{}   // closed when every expected callback arrived
+	seen   map[string]bool // message id + recipient: callbacks are at-least-once
+	dups   int
 	total  int
 	got    int
 }
@@ -34,7 +38,7 @@ func startSink() (*webhookSink, error) {
 		return nil, err
 	}
 	s := &webhookSink{url: "http://" + ln.Addr().String(), sentAt: map[string]time.Time{}, want: map[string]int{}, early: map[string][]time.Time{},
-		byType: map[string]int{}, done: make(chan struct{})}
+		byType: map[string]int{}, done: make(chan struct{}), seen: map[string]bool{}}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.handle), ReadHeaderTimeout: 5 * time.Second}
 	go s.srv.Serve(ln)
 	return s, nil
@@ -82,6 +86,7 @@ func (s *webhookSink) handle(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	var events []struct {
 		Type    string `json:"type"`
+		To      string `json:"to"`
 		Message struct {
 			ID string `json:"id"`
 		} `json:"message"`
@@ -94,6 +99,12 @@ func (s *webhookSink) handle(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	for _, ev := range events {
 		s.byType[ev.Type]++
+		if k := ev.Message.ID + " " + ev.To; s.seen[k] {
+			s.dups++ // a repeat is allowed by the contract but not counted twice
+			continue
+		} else {
+			s.seen[k] = true
+		}
 		at, ok := s.sentAt[ev.Message.ID]
 		if !ok {
 			s.early[ev.Message.ID] = append(s.early[ev.Message.ID], now)
@@ -112,6 +123,12 @@ func (s *webhookSink) report(out io.Writer, expected int64, start time.Time) {
 	select {
 	case <-s.done:
 	case <-time.After(60 * time.Second):
+		if p := os.Getenv("SMPPLOAD_STACKS"); p != "" {
+			if f, err := os.Create(p); err == nil {
+				pprof.Lookup("goroutine").WriteTo(f, 2)
+				f.Close()
+			}
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -122,7 +139,7 @@ func (s *webhookSink) report(out io.Writer, expected int64, start time.Time) {
 		fmt.Fprintf(out, "full loop: no callbacks received (expected %d)\n", expected)
 		return
 	}
-	fmt.Fprintf(out, "full loop (202 → submit → receipt → callback): %d of %d callbacks in %.2fs = %.0f/s; %v\n",
-		len(lat), expected, took.Seconds(), float64(len(lat))/took.Seconds(), s.byType)
+	fmt.Fprintf(out, "full loop (202 → submit → receipt → callback): %d of %d callbacks in %.2fs = %.0f/s; %v; %d repeated\n",
+		len(lat), expected, took.Seconds(), float64(len(lat))/took.Seconds(), s.byType, s.dups)
 	fmt.Fprintf(out, "end-to-end latency: p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[len(lat)-1])
 }
