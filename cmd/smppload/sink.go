@@ -38,7 +38,7 @@ func startSink() (*webhookSink, error) {
 		return nil, err
 	}
 	s := &webhookSink{url: "http://" + ln.Addr().String(), sentAt: map[string]time.Time{}, want: map[string]int{}, early: map[string][]time.Time{},
-		byType: map[string]int{}, done: make(chan struct{}), seen: map[string]bool{}}
+		byType: map[string]int{}, seen: map[string]bool{}}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.handle), ReadHeaderTimeout: 5 * time.Second}
 	go s.srv.Serve(ln)
 	return s, nil
@@ -57,7 +57,6 @@ func (s *webhookSink) sent(id string, at time.Time, n int64) {
 		s.arrivedLocked(id, at, arrived)
 	}
 	delete(s.early, id)
-	s.checkDoneLocked()
 }
 
 func (s *webhookSink) arrivedLocked(id string, at, arrived time.Time) {
@@ -69,16 +68,6 @@ func (s *webhookSink) arrivedLocked(id string, at, arrived time.Time) {
 	if s.want[id]--; s.want[id] <= 0 {
 		delete(s.want, id)
 		delete(s.sentAt, id)
-	}
-}
-
-func (s *webhookSink) checkDoneLocked() {
-	if s.got >= s.total && s.total > 0 {
-		select {
-		case <-s.done:
-		default:
-			close(s.done)
-		}
 	}
 }
 
@@ -112,7 +101,6 @@ func (s *webhookSink) handle(w http.ResponseWriter, r *http.Request) {
 		}
 		s.arrivedLocked(ev.Message.ID, at, now)
 	}
-	s.checkDoneLocked()
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -120,9 +108,20 @@ func (s *webhookSink) handle(w http.ResponseWriter, r *http.Request) {
 // report waits (bounded) for every expected callback and prints the loop's
 // throughput and latency percentiles.
 func (s *webhookSink) report(out io.Writer, expected int64, start time.Time) {
-	select {
-	case <-s.done:
-	case <-time.After(60 * time.Second):
+	// Wait for the last callback: polled, as the sink is only checked here
+	// once sending has finished (an earlier "all arrived so far" means nothing).
+	deadline := time.Now().Add(60 * time.Second)
+	var got int
+	for {
+		s.mu.Lock()
+		got = s.got
+		s.mu.Unlock()
+		if int64(got) >= expected || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if int64(got) < expected {
 		if p := os.Getenv("SMPPLOAD_STACKS"); p != "" {
 			if f, err := os.Create(p); err == nil {
 				pprof.Lookup("goroutine").WriteTo(f, 2)
