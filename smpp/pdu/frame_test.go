@@ -21,6 +21,17 @@ func allocBytes(f func()) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
+// minAllocBytes is the fewest bytes a repeatable f allocated over five
+// runs: TotalAlloc is process-wide, so one run can catch another
+// goroutine's allocations (the race detector's, a parallel test's).
+func minAllocBytes(f func()) uint64 {
+	best := ^uint64(0)
+	for i := 0; i < 5; i++ {
+		best = min(best, allocBytes(f))
+	}
+	return best
+}
+
 func TestReadFrameStream(t *testing.T) {
 	gs := goldens()
 	var stream []byte
@@ -99,7 +110,7 @@ func TestReadFrameErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var err error
-			n := allocBytes(func() {
+			n := minAllocBytes(func() {
 				_, err = ReadFrame(bufio.NewReaderSize(bytes.NewReader(tt.in), 16), nil, max)
 			})
 			if !errors.Is(err, tt.wantErr) {
@@ -156,7 +167,7 @@ func TestReadFrameAllocationFollowsData(t *testing.T) {
 		in := hx("00000000", "00000004", "00000000", "00000001", "0102030405060708")
 		binary.BigEndian.PutUint32(in, claim)
 		var err error
-		n := allocBytes(func() {
+		n := minAllocBytes(func() {
 			_, err = ReadFrame(bufio.NewReaderSize(bytes.NewReader(in), 16), nil, max)
 		})
 		if !errors.Is(err, io.ErrUnexpectedEOF) {
