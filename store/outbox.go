@@ -333,6 +333,25 @@ func (w *cbWriter) unindex(id uint64, rec []byte) error {
 	return w.retry.Delete(retryKey(ep, at, id))
 }
 
+// failAttempt takes job f.ID out of its index and counts the failed
+// attempt on it; ok is false for an unknown id. The caller decides where
+// the job goes next (retry or dead letters).
+func (w *cbWriter) failAttempt(f CallbackFailure) (j CallbackJob, ep uint32, ok bool, err error) {
+	rec := w.jobs.Get(seqKey(f.ID))
+	if rec == nil {
+		return j, 0, false, nil
+	}
+	if j, ep, err = decodeJob(f.ID, rec); err != nil {
+		return j, 0, false, err
+	}
+	if err := w.unindex(f.ID, rec); err != nil {
+		return j, 0, false, err
+	}
+	j.Attempts++
+	j.NextAt, j.LastError = f.At, f.Error
+	return j, ep, true, nil
+}
+
 func (w *cbWriter) finish() error {
 	for i, key := range [...][]byte{metaNew, metaRetry, metaDead, metaDeadTotal} {
 		if w.d[i] == 0 {
@@ -464,19 +483,13 @@ func (s *Store) CallbackFailed(fs []CallbackFailure) error {
 	err := s.write(func(tx *bolt.Tx) error {
 		w := newCBWriter(tx)
 		for _, f := range fs {
-			rec := w.jobs.Get(seqKey(f.ID))
-			if rec == nil {
-				continue
-			}
-			j, ep, err := decodeJob(f.ID, rec)
+			j, ep, ok, err := w.failAttempt(f)
 			if err != nil {
 				return err
 			}
-			if err := w.unindex(f.ID, rec); err != nil {
-				return err
+			if !ok {
+				continue
 			}
-			j.Attempts++
-			j.NextAt, j.LastError = f.At, f.Error
 			if unixNanos(j.NextAt) == 0 {
 				j.NextAt = time.Unix(0, 1) // zero means never tried
 			}
@@ -504,19 +517,13 @@ func (s *Store) CallbackDead(fs []CallbackFailure) error {
 	err := s.write(func(tx *bolt.Tx) error {
 		w := newCBWriter(tx)
 		for _, f := range fs {
-			rec := w.jobs.Get(seqKey(f.ID))
-			if rec == nil {
-				continue
-			}
-			j, ep, err := decodeJob(f.ID, rec)
+			j, ep, ok, err := w.failAttempt(f)
 			if err != nil {
 				return err
 			}
-			if err := w.unindex(f.ID, rec); err != nil {
-				return err
+			if !ok {
+				continue
 			}
-			j.Attempts++
-			j.NextAt, j.LastError = f.At, f.Error
 			if err := w.jobs.Delete(seqKey(f.ID)); err != nil {
 				return err
 			}
