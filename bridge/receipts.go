@@ -61,9 +61,7 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 	t.MessageState, _ = p.TLV(pdu.TagMessageState)
 	t.NetworkErrorCode, _ = p.TLV(pdu.TagNetworkErrorCode)
 	if !dlrmap.IsReceipt(p.ESMClass, t) {
-		// Mobile-originated messages are refused with ESME_RX_T_APPN so the
-		// SMSC keeps them: inbound (message-received) callbacks are a later step.
-		in.Respond(pdu.StatusXTAppn)
+		b.handleMO(carrier, in)
 		return
 	}
 	if b.receipts == nil || q == nil {

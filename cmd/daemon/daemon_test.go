@@ -112,6 +112,7 @@ id = %q
   [[account.application]]
   id = %q
   callback_url = %q
+  inbound_callback_url = %q
   numbers = [%q, "+15550001112"]
 [[account]]
 id = %q
@@ -125,7 +126,7 @@ id = %q
 `, dbPath, withDefaults(o.API, `shutdown_timeout = "5s"`), o.Top, simAddr,
 		withDefaults(withRate(o.CarrierExtra), `system_id = "bridge"`, `password = "secret"`, "binds = 2", "window = 20",
 			`routes = ["+1"]`, `reconnect_min = "20ms"`, `reconnect_max = "100ms"`),
-		more.String(), acct, user, fastHash(t, pass), app, cbURL, num, acct2, user2, fastHash(t, pass))
+		more.String(), acct, user, fastHash(t, pass), app, cbURL, cbURL, num, acct2, user2, fastHash(t, pass))
 	cfg, err := conf.Parse([]byte(toml))
 	if err != nil {
 		t.Fatalf("test config: %v\n%s", err, toml)
