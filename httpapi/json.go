@@ -192,20 +192,8 @@ func (p *parser) object(req *bridge.SendRequest) *decodeError {
 			return err
 		}
 		p.field = ""
-		p.ws()
-		if p.i >= len(p.b) {
-			return p.syntax("")
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-			p.ws()
-		case '}':
-			p.i++
-			p.depth--
-			return nil
-		default:
-			return p.unexpected()
+		if done, err := p.objectNext(); done || err != nil {
+			return err
 		}
 	}
 }
@@ -595,20 +583,8 @@ func (p *parser) skipObject() *decodeError {
 		if err := p.skip(); err != nil {
 			return err
 		}
-		p.ws()
-		if p.i >= len(p.b) {
-			return p.syntax("")
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-			p.ws()
-		case '}':
-			p.i++
-			p.depth--
-			return nil
-		default:
-			return p.unexpected()
+		if done, err := p.objectNext(); done || err != nil {
+			return err
 		}
 	}
 }
@@ -838,4 +814,25 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// objectNext reads what follows a member value: ',' (another member) or
+// '}' (the object ends; done).
+func (p *parser) objectNext() (done bool, err *decodeError) {
+	p.ws()
+	if p.i >= len(p.b) {
+		return false, p.syntax("")
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		p.ws()
+		return false, nil
+	case '}':
+		p.i++
+		p.depth--
+		return true, nil
+	default:
+		return false, p.unexpected()
+	}
 }
