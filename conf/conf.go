@@ -138,6 +138,17 @@ type Carrier struct {
 	Media              MediaMode          `toml:"media"`
 	ReceiptsPerSegment ReceiptsPerSegment `toml:"receipts_per_segment"`
 	ReceiptIDFormat    ReceiptIDFormat    `toml:"receipt_id_format"`
+	// ReceiptMap overrides the default receipt → V2 code mapping: an entry
+	// matching (stat, err) wins over every default row.
+	ReceiptMap []ReceiptMapEntry `toml:"receipt_map"`
+
+	// MOConcatTimeout: parts of a long inbound message still incomplete
+	// this long after the first part arrived are delivered as they are
+	// (see docs/receipts-and-inbound.md).
+	MOConcatTimeout Duration `toml:"mo_concat_timeout"`
+	// MOGSM7Packed: inbound data_coding 0 arrives packed (8 septets in 7
+	// octets) rather than one septet per octet.
+	MOGSM7Packed bool `toml:"mo_gsm7_packed"`
 
 	EnquireLinkInterval Duration `toml:"enquire_link_interval"`
 	ResponseTimeout     Duration `toml:"response_timeout"`
@@ -226,6 +237,25 @@ const (
 	ReceiptIDAuto    ReceiptIDFormat = "auto"
 	ReceiptIDHex     ReceiptIDFormat = "hex"
 	ReceiptIDDecimal ReceiptIDFormat = "decimal"
+)
+
+// ReceiptMapEntry is one row of a carrier's receipt mapping. It matches
+// receipts by stat (or message_state) and, optionally, err (or the code of
+// the network_error_code TLV), and says what they mean.
+type ReceiptMapEntry struct {
+	Stat             string `toml:"stat"`               // e.g. "UNDELIV", or a carrier's own value; case-insensitive
+	MessageState     int    `toml:"message_state"`      // 1..8, instead of stat
+	Err              string `toml:"err"`                // e.g. "001"; compared numerically when decimal
+	NetworkErrorCode int    `toml:"network_error_code"` // instead of err
+	Outcome          string `toml:"outcome"`            // "failed" (with code), "delivered" or "pending"
+	Code             int    `toml:"code"`               // V2 error code of a failed outcome
+}
+
+// Receipt map outcomes.
+const (
+	OutcomeFailed    = "failed"
+	OutcomeDelivered = "delivered"
+	OutcomePending   = "pending"
 )
 
 // Account is one API account, the {accountId} of the V2 API paths.

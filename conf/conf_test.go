@@ -74,6 +74,7 @@ func wantCarrierDefaults() Carrier {
 		EnquireLinkInterval: sec(30), ResponseTimeout: sec(10),
 		ReconnectMin: Duration(500 * time.Millisecond), ReconnectMax: sec(30), ThrottlePause: sec(1),
 		ShortCodeTON: 3, ShortCodeNPI: 0, ReceiptsPerSegment: "all", ReceiptIDFormat: "auto",
+		MOConcatTimeout: sec(300),
 	}
 }
 
@@ -140,6 +141,12 @@ func fullWant() *Config {
 				EnquireLinkInterval: sec(45), ResponseTimeout: sec(5),
 				ReconnectMin: sec(1), ReconnectMax: sec(60), ThrottlePause: sec(2),
 				ShortCodeTON: 0, ShortCodeNPI: 9,
+				MOConcatTimeout: sec(600), MOGSM7Packed: true,
+				ReceiptMap: []ReceiptMapEntry{
+					{Stat: "UNDELIV", Err: "001", Outcome: "failed", Code: 4720},
+					{MessageState: 6, Outcome: "delivered"},
+					{Stat: "FAILED", NetworkErrorCode: 13, Outcome: "failed", Code: 4772},
+				},
 			},
 			func() Carrier {
 				c := wantCarrierDefaults()
@@ -307,6 +314,17 @@ func TestBadFixtures(t *testing.T) {
 		{"bad_number_format.toml", "account[0].application[0].numbers[1]", `got "5550001112"`},
 		{"bad_number_two_apps.toml", "account[1].application[0].numbers[0]", `"+15550001111" already belongs to account[0].application[0].numbers[0]`},
 		{"bad_receipt_events.toml", "account[0].application[0].receipt_events[1]", `got "message-read"`},
+		{"bad_receipt_map_code.toml", "carrier[0].receipt_map[0].code", "4999 is not a V2 error code"},
+		{"bad_receipt_map_no_stat.toml", "carrier[0].receipt_map[0]", "one of stat and message_state is required"},
+		{"bad_receipt_map_stat_and_state.toml", "carrier[0].receipt_map[0]", "stat and message_state are both set"},
+		{"bad_receipt_map_state.toml", "carrier[0].receipt_map[0].message_state", "must be between 1 and 8, got 9"},
+		{"bad_receipt_map_err_and_net.toml", "carrier[0].receipt_map[0]", "err and network_error_code are both set"},
+		{"bad_receipt_map_outcome.toml", "carrier[0].receipt_map[0].outcome", `got "done"`},
+		{"bad_receipt_map_no_code.toml", "carrier[0].receipt_map[0].code", "required: the V2 error code"},
+		{"bad_receipt_map_code_delivered.toml", "carrier[0].receipt_map[0].code", `only a failed outcome takes a code (outcome is "delivered")`},
+		{"bad_receipt_map_duplicate.toml", "carrier[0].receipt_map[1]", "matches the same receipts as carrier[0].receipt_map[0]"},
+		{"bad_receipt_map_stat.toml", "carrier[0].receipt_map[0].stat", `got "NOT DELIVERED"`},
+		{"bad_mo_concat_timeout.toml", "carrier[0].mo_concat_timeout", `must be a positive duration, got "0s"`},
 	}
 	files, err := filepath.Glob("testdata/bad_*.toml")
 	if err != nil {

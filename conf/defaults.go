@@ -55,6 +55,7 @@ func defaultCarrier() Carrier {
 		ThrottlePause:       Duration(time.Second),
 		ShortCodeTON:        3,
 		ShortCodeNPI:        0,
+		MOConcatTimeout:     Duration(5 * time.Minute),
 	}
 }
 
@@ -70,6 +71,8 @@ func tableDefault(t reflect.Type) reflect.Value {
 		return reflect.ValueOf(defaultCarrier())
 	case reflect.TypeFor[Application]():
 		return reflect.ValueOf(defaultApplication())
+	case reflect.TypeFor[ReceiptMapEntry]():
+		return reflect.ValueOf(ReceiptMapEntry{Outcome: OutcomeFailed})
 	}
 	return reflect.New(t).Elem()
 }

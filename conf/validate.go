@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -440,6 +441,14 @@ func validateCarrier(ck *checker, cr *Carrier, key string, accounts map[string]b
 	ck.oneOf(key+".receipt_id_format", string(cr.ReceiptIDFormat),
 		string(ReceiptIDAuto), string(ReceiptIDHex), string(ReceiptIDDecimal))
 
+	for j := range cr.ReceiptMap {
+		validateReceiptMap(ck, &cr.ReceiptMap[j], idx(key+".receipt_map", j), cr.ReceiptMap[:j])
+	}
+	ck.positive(key+".mo_concat_timeout", cr.MOConcatTimeout)
+	if cr.MOConcatTimeout > Duration(24*time.Hour) {
+		ck.add(key+".mo_concat_timeout", "must be at most 24h, got %q", cr.MOConcatTimeout.String())
+	}
+
 	ck.positive(key+".enquire_link_interval", cr.EnquireLinkInterval)
 	ck.positive(key+".response_timeout", cr.ResponseTimeout)
 	ck.positive(key+".reconnect_min", cr.ReconnectMin)
@@ -453,5 +462,51 @@ func validateCarrier(ck *checker, cr *Carrier, key string, accounts map[string]b
 	ck.intRange(key+".short_code_ton", cr.ShortCodeTON, 0, 6)
 	if !slices.Contains([]int{0, 1, 3, 4, 6, 8, 9, 10, 14, 18}, cr.ShortCodeNPI) {
 		ck.add(key+".short_code_npi", "must be an SMPP NPI value (0, 1, 3, 4, 6, 8, 9, 10, 14 or 18), got %d", cr.ShortCodeNPI)
+	}
+}
+
+var receiptStatRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,20}$`)
+
+// validateReceiptMap checks one [[carrier.receipt_map]] entry; earlier are
+// the carrier's entries before it, for duplicates.
+func validateReceiptMap(ck *checker, e *ReceiptMapEntry, key string, earlier []ReceiptMapEntry) {
+	switch {
+	case e.Stat == "" && e.MessageState == 0:
+		ck.add(key, "one of stat and message_state is required")
+	case e.Stat != "" && e.MessageState != 0:
+		ck.add(key, "stat and message_state are both set; use one")
+	case e.Stat != "" && !receiptStatRE.MatchString(e.Stat):
+		ck.add(key+".stat", "must be 1 to 20 of A-Z, a-z, 0-9, '_' and '-', got %q", e.Stat)
+	case e.Stat == "":
+		ck.intRange(key+".message_state", e.MessageState, 1, 8)
+	}
+	switch {
+	case e.Err != "" && e.NetworkErrorCode != 0:
+		ck.add(key, "err and network_error_code are both set; use one")
+	case e.Err != "" && !receiptStatRE.MatchString(e.Err):
+		ck.add(key+".err", "must be 1 to 20 of A-Z, a-z, 0-9, '_' and '-', got %q", e.Err)
+	case e.Err == "":
+		ck.intRange(key+".network_error_code", e.NetworkErrorCode, 0, 65535)
+	}
+	switch e.Outcome {
+	case OutcomeFailed:
+		if e.Code == 0 {
+			ck.add(key+".code", "required: the V2 error code of the failed message")
+		} else if !isV2ErrorCode(e.Code) {
+			ck.add(key+".code", "%d is not a V2 error code (see error-codes.tsv)", e.Code)
+		}
+	case OutcomeDelivered, OutcomePending:
+		if e.Code != 0 {
+			ck.add(key+".code", "only a failed outcome takes a code (outcome is %q)", e.Outcome)
+		}
+	default:
+		ck.oneOf(key+".outcome", e.Outcome, OutcomeFailed, OutcomeDelivered, OutcomePending)
+	}
+	for j, o := range earlier {
+		if strings.EqualFold(o.Stat, e.Stat) && o.MessageState == e.MessageState &&
+			strings.EqualFold(o.Err, e.Err) && o.NetworkErrorCode == e.NetworkErrorCode {
+			ck.add(key, "matches the same receipts as %s", key[:strings.LastIndexByte(key, '[')]+fmt.Sprintf("[%d]", j))
+			break
+		}
 	}
 }
