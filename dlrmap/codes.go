@@ -108,3 +108,12 @@ var codes = [...]Code{
 	{9902, "delivery-receipt-expired", "carrier", "ambiguous", true, "no DLR within the bridge's 2-hour wait; does not prove non-delivery (common for toll-free)"},
 	{9999, "unknown-error", "carrier", "ambiguous", true, "carrier returned a code the bridge has not mapped"},
 }
+
+// Codes returns every V2 error code, in the order of error-codes.tsv.
+func Codes() []int {
+	out := make([]int, len(codes))
+	for i := range codes {
+		out[i] = codes[i].Code
+	}
+	return out
+}

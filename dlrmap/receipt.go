@@ -355,3 +355,17 @@ func parseDate(v string) time.Time {
 	}
 	return t
 }
+
+// StateStat is the stat of a message_state TLV value (1..8), for tables
+// written in message_state terms; "" for other values.
+func StateStat(state int) string {
+	if state >= 1 && state < len(stateStat) {
+		return stateStat[state]
+	}
+	return ""
+}
+
+// CanonicalStat is the form Map compares table keys with: the canonical
+// seven letters for known spellings ("delivered" → "DELIVRD"), anything
+// else upper-cased.
+func CanonicalStat(stat string) string { return canonicalStat(stat) }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -147,6 +148,10 @@ func Run(ctx context.Context, opts Options) error {
 		if pc.Session.BindType != smpp.Transmitter {
 			rd = 1 // receipts come back on the transceiver binds
 		}
+		table, err := receiptTable(c.ReceiptMap)
+		if err != nil {
+			return fail(fmt.Errorf("carrier %s: %w", c.Name, err))
+		}
 		routes := c.Routes
 		if len(routes) == 0 { // only route_accounts/route_from restrict it: any destination
 			routes = []string{"+"}
@@ -157,7 +162,7 @@ func Run(ctx context.Context, opts Options) error {
 			Alphanumeric: c.AlphanumericSender, MediaAsLinks: c.Media == conf.MediaLinks,
 			Workers: c.Binds * c.Window, RegisteredDelivery: rd,
 			ReceiptsPerSegment: string(c.ReceiptsPerSegment), ReceiptIDFormat: receiptIDFormat(c.ReceiptIDFormat),
-			ReceiptWait: c.ReceiptWait.Std(),
+			ReceiptWait: c.ReceiptWait.Std(), ReceiptTable: table,
 		})
 	}
 	// The bridge is built before the pools bind; the pools are its senders.
@@ -420,4 +425,46 @@ func receiptIDFormat(f conf.ReceiptIDFormat) dlrmap.IDFormat {
 		return dlrmap.IDDecimal
 	}
 	return dlrmap.IDSame
+}
+
+// receiptTable translates a carrier's receipt_map into a dlrmap.Table; nil
+// when there is none. conf has checked each entry on its own; spellings
+// that mean the same receipts ("DELIVERED" and "DELIVRD", a stat and its
+// message_state, err "13" and network_error_code 13) are caught here.
+func receiptTable(entries []conf.ReceiptMapEntry) (*dlrmap.Table, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	t := &dlrmap.Table{ByStat: map[string]int{}, ByStatErr: map[string]int{}}
+	from := map[string]int{}
+	for i, e := range entries {
+		stat := dlrmap.CanonicalStat(e.Stat)
+		if e.MessageState != 0 {
+			stat = dlrmap.StateStat(e.MessageState)
+		}
+		code := e.Code
+		switch e.Outcome {
+		case conf.OutcomeDelivered:
+			code = 0
+		case conf.OutcomePending:
+			code = -1
+		}
+		m, key := t.ByStat, stat
+		errv := e.Err
+		if e.NetworkErrorCode != 0 {
+			errv = strconv.Itoa(e.NetworkErrorCode)
+		}
+		if errv != "" {
+			m, key = t.ByStatErr, stat+":"+errv
+		}
+		if j, dup := from[key]; dup {
+			return nil, fmt.Errorf("receipt_map[%d] matches the same receipts as receipt_map[%d] (%s)", i, j, key)
+		}
+		from[key] = i
+		m[key] = code
+	}
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	return t, nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"smppbridge/cmd/daemon"
+	"smppbridge/conf"
 	"smppbridge/dlrmap"
 	"smppbridge/testharness/smsc"
 )
@@ -384,5 +385,47 @@ func TestEarlyReceiptsWithDenseIDs(t *testing.T) {
 		if got[id] != 1 {
 			t.Fatalf("message %s got %d callbacks; all: %v", id, got[id], got)
 		}
+	}
+}
+
+// TestReceiptMapOverrides: the carrier's receipt_map changes what a receipt
+// means: UNDELIV err:001 (4720 by default) becomes 4750, REJECTD with
+// err 13 (4750 by default) becomes 4772, and ACCEPTD (not terminal by
+// default) ends the message as delivered.
+func TestReceiptMapOverrides(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{Rules: []smsc.Rule{
+		{Dest: "15550008901", Stat: "UNDELIV", Err: "001"},
+		{Dest: "15550008902", Stat: "REJECTD", Err: "013"},
+		{Dest: "15550008903", Stat: "ACCEPTD"},
+	}}, `receipt_map = [{stat = "undeliv", err = "1", code = 4750}, {stat = "REJECTD", network_error_code = 13, code = 4772},
+  {message_state = 6, outcome = "delivered"}]`, daemon.Options{})
+	want := []struct {
+		to   string
+		typ  string
+		code float64
+	}{
+		{"+15550008901", "message-failed", 4750},
+		{"+15550008902", "message-failed", 4772},
+		{"+15550008903", "message-delivered", 0},
+	}
+	for _, w := range want {
+		id := e.accepted(e.send(msgBody([]string{w.to}, "mapped", "")))
+		ev := oneEvent(t, e.hooks.next(t))
+		m, _ := ev["message"].(map[string]any)
+		code, _ := ev["errorCode"].(float64)
+		if ev["type"] != w.typ || code != w.code || ev["to"] != w.to || m["id"] != id {
+			t.Fatalf("%s: event %v, want %s %v", w.to, ev, w.typ, w.code)
+		}
+		if w.code != 0 && ev["description"] != dlrmap.Name(int(w.code)) {
+			t.Fatalf("description %v, want %s", ev["description"], dlrmap.Name(int(w.code)))
+		}
+	}
+}
+
+// TestReceiptMapCodesMatchDlrmap: conf keeps its own list of V2 codes to
+// refuse a bad receipt_map code at load; it must be dlrmap's.
+func TestReceiptMapCodesMatchDlrmap(t *testing.T) {
+	if got, want := conf.V2ErrorCodes(), dlrmap.Codes(); !slices.Equal(got, want) || len(want) != 76 {
+		t.Fatalf("conf has %v\ndlrmap has %v", got, want)
 	}
 }
