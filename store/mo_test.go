@@ -1,9 +1,11 @@
 package store
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAddMOPart: parts in any order, one repeated, complete the message
@@ -39,5 +41,72 @@ func TestAddMOPart(t *testing.T) {
 	}
 	if _, err := s.AddMOPart(MOPart{Key: "x", Seq: 4, Total: 3}, build); err == nil {
 		t.Fatal("part 4 of 3 accepted")
+	}
+}
+
+// TestExpireMOParts: an incomplete message is handed over with the parts
+// that arrived once its deadline (from the first part) passes, also after
+// a restart; a completed one leaves nothing to expire; limit bounds a pass.
+func TestExpireMOParts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mo.db")
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	job := func(text string) []CallbackJob {
+		return []CallbackJob{{ApplicationID: "app", Kind: "inbound", URL: "http://127.0.0.1:9/in", Body: []byte(`["` + text + `"]`)}}
+	}
+	never := func(texts []string) []CallbackJob { return job(strings.Join(texts, "")) }
+	add := func(key string, seq, total int, deadline time.Time) {
+		t.Helper()
+		if _, err := s.AddMOPart(MOPart{Key: key, Seq: seq, Total: total, Text: fmt.Sprint(seq), Deadline: deadline, Info: "info " + key}, never); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("lost", 3, 3, t0.Add(time.Minute))
+	add("lost", 1, 3, t0.Add(time.Hour)) // the first part's deadline counts
+	add("whole", 2, 2, t0.Add(time.Minute))
+	add("whole", 1, 2, t0.Add(time.Minute))
+	add("later", 1, 2, t0.Add(2*time.Minute))
+
+	var got []IncompleteMO
+	build := func(m IncompleteMO) []CallbackJob { got = append(got, m); return job(strings.Join(m.Texts, "")) }
+	if n, more, err := s.ExpireMOParts(t0.Add(59*time.Second), 10, build); err != nil || n != 0 || more || len(got) != 0 {
+		t.Fatalf("before the deadline: %d expired, more %v, %v", n, more, err)
+	}
+	s.Close()
+	if s, err = Open(path, Options{NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, more, err := s.ExpireMOParts(t0.Add(time.Minute), 10, build); err != nil || n != 1 || more {
+		t.Fatalf("at the deadline: %d expired, more %v, %v", n, more, err)
+	}
+	if len(got) != 1 || got[0].Key != "lost" || got[0].Info != "info lost" || got[0].Total != 3 ||
+		fmt.Sprint(got[0].Seqs) != "[1 3]" || fmt.Sprint(got[0].Texts) != "[1 3]" {
+		t.Fatalf("handed over %+v", got)
+	}
+	if c, _ := s.CallbackStats(); c.New != 2 { // "whole" and "lost"
+		t.Fatalf("callback jobs %+v, want 2", c)
+	}
+	if n, _ := s.MOPartsPending(); n != 1 { // "later"
+		t.Fatalf("%d parts pending, want 1", n)
+	}
+	// A late part of the expired message starts a new one.
+	add("lost", 2, 3, t0.Add(3*time.Minute))
+	add("more", 1, 2, t0.Add(3*time.Minute))
+	n, more, err := s.ExpireMOParts(t0.Add(time.Hour), 2, build)
+	if err != nil || n != 2 || !more {
+		t.Fatalf("limited pass: %d expired, more %v, %v", n, more, err)
+	}
+	if n, more, err = s.ExpireMOParts(t0.Add(time.Hour), 2, build); err != nil || n != 1 || more {
+		t.Fatalf("last pass: %d expired, more %v, %v", n, more, err)
+	}
+	if len(got) != 4 || got[1].Key != "later" || got[2].Key != "lost" || fmt.Sprint(got[2].Seqs) != "[2]" {
+		t.Fatalf("handed over %+v", got)
+	}
+	if n, _ := s.MOPartsPending(); n != 0 {
+		t.Fatalf("%d parts left", n)
 	}
 }
