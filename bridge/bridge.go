@@ -41,6 +41,10 @@ type Options struct {
 	CheckPassword func(hash, password string) bool
 	Logger        *slog.Logger
 	Now           func() time.Time // default time.Now
+	// MOSweepInterval is how often incomplete inbound messages are checked
+	// for their concatenation timeout; default a tenth of the shortest
+	// carrier's MOConcatTimeout, between 1s and 30s.
+	MOSweepInterval time.Duration
 }
 
 // Carrier is one SMPP carrier with its queue limits and routes.
@@ -66,6 +70,13 @@ type Carrier struct {
 	// it was sent fails with 9902 (5630 when a part's submit outcome stayed
 	// unknown). 0: it waits for ever. Only with RegisteredDelivery set.
 	ReceiptWait time.Duration
+	// MOConcatTimeout: a long inbound message still missing parts this
+	// long after its first part arrived is delivered with the parts that
+	// did (see handleMO). Default DefaultMOConcatTimeout.
+	MOConcatTimeout time.Duration
+	// MOGSM7Packed: inbound data_coding 0 is packed GSM-7 (8 septets in 7
+	// octets); else one septet per octet.
+	MOGSM7Packed bool
 }
 
 // Account is an API customer.
@@ -125,6 +136,8 @@ type Bridge struct {
 	inSem    chan struct{}
 	inWG     sync.WaitGroup
 	cbNotify atomic.Pointer[func()]
+
+	moIncomplete atomic.Int64 // inbound messages delivered incomplete (concatenation timeout)
 }
 
 type account struct {
@@ -260,6 +273,10 @@ func (b *Bridge) Start() {
 			b.wg.Add(1)
 			go func() { defer b.wg.Done(); b.expireLoop(q) }()
 		}
+	}
+	if _, ok := b.store.(MOStore); ok {
+		b.wg.Add(1)
+		go func() { defer b.wg.Done(); b.moExpireLoop() }()
 	}
 }
 

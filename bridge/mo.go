@@ -2,8 +2,11 @@ package bridge
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"smppbridge/smpp"
 	"smppbridge/smpp/coding"
@@ -15,6 +18,35 @@ import (
 type MOStore interface {
 	AddCallbacks(jobs []store.CallbackJob) error
 	AddMOPart(p store.MOPart, build func(texts []string) []store.CallbackJob) (bool, error)
+	ExpireMOParts(now time.Time, limit int, build func(m store.IncompleteMO) []store.CallbackJob) (int, bool, error)
+}
+
+// DefaultMOConcatTimeout is how long the parts of a long inbound message
+// wait for the rest by default. SMSCs send a message's parts back to back,
+// and resend one the bridge did not acknowledge within seconds to minutes;
+// five minutes covers those resends while keeping an incomplete message
+// late by minutes, not hours.
+const DefaultMOConcatTimeout = 5 * time.Minute
+
+// moInfo is what the store keeps with the parts of an incomplete message,
+// so that the message can be delivered without its missing parts.
+type moInfo struct {
+	Carrier string    `json:"c"`
+	From    string    `json:"f"`
+	To      string    `json:"t"`
+	At      time.Time `json:"a"` // the first part's arrival
+}
+
+// InboundStats counts inbound messages.
+type InboundStats struct {
+	// Incomplete are long messages delivered with parts missing after
+	// their carrier's MOConcatTimeout (V2 5231 discarded-concatenation-timeout).
+	Incomplete int64
+}
+
+// InboundStats returns the inbound counters (metrics).
+func (b *Bridge) InboundStats() InboundStats {
+	return InboundStats{Incomplete: b.moIncomplete.Load()}
 }
 
 // handleMO turns a mobile-originated deliver_sm/data_sm into a
@@ -54,17 +86,12 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 			part, multi = coding.Concat{Ref: binary.BigEndian.Uint16(ref), Total: tot[0], Seq: seq[0]}, true
 		}
 	}
-	text := coding.Decode(p.DataCoding, body, false, fill)
+	q := b.byName[carrier]
+	packed := q != nil && q.MOGSM7Packed
+	text := coding.Decode(p.DataCoding, body, packed, fill)
 	now := b.now()
 	build := func(texts []string) []store.CallbackJob {
-		ev := CallbackEvent{Type: "message-received", Time: now, Description: "Incoming message received", To: to,
-			Message: CallbackMessage{ID: newMessageID(now), Owner: to, ApplicationID: app.ID, Time: now,
-				SegmentCount: len(texts), Direction: "in", To: []string{to}, From: from, Text: strings.Join(texts, "")}}
-		job, err := NewCallbackJob(app.Application, CallbackInbound, now, ev)
-		if err != nil {
-			return nil // the application has no inbound URL
-		}
-		return []store.CallbackJob{job}
+		return moCallback(app, from, to, now, now, "Incoming message received", texts)
 	}
 	var err error
 	if !multi {
@@ -73,7 +100,13 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 		}
 	} else {
 		key := fmt.Sprintf("%s|%s|%s|%d|%d", carrier, from, to, part.Ref, part.Total)
-		_, err = mo.AddMOPart(store.MOPart{Key: key, Seq: int(part.Seq), Total: int(part.Total), Text: text}, build)
+		timeout := DefaultMOConcatTimeout
+		if q != nil {
+			timeout = q.MOConcatTimeout
+		}
+		info, _ := json.Marshal(moInfo{Carrier: carrier, From: from, To: to, At: now}) // cannot fail
+		_, err = mo.AddMOPart(store.MOPart{Key: key, Seq: int(part.Seq), Total: int(part.Total), Text: text,
+			Deadline: now.Add(timeout), Info: string(info)}, build)
 	}
 	if err != nil {
 		b.log.Error("cannot store an inbound message; the SMSC is asked to send it again", "carrier", carrier, "err", err)
@@ -82,6 +115,103 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 	}
 	in.Respond(pdu.StatusOK)
 	b.notifyCallbacks()
+}
+
+// moCallback is the message-received job for an inbound message made of
+// texts, received at (its first part) and handed over now; nil when the
+// application has no inbound URL.
+func moCallback(app *application, from, to string, at, now time.Time, description string, texts []string) []store.CallbackJob {
+	ev := CallbackEvent{Type: "message-received", Time: now, Description: description, To: to,
+		Message: CallbackMessage{ID: newMessageID(at), Owner: to, ApplicationID: app.ID, Time: at,
+			SegmentCount: len(texts), Direction: "in", To: []string{to}, From: from, Text: strings.Join(texts, "")}}
+	job, err := NewCallbackJob(app.Application, CallbackInbound, now, ev)
+	if err != nil {
+		return nil
+	}
+	return []store.CallbackJob{job}
+}
+
+// moExpireLoop delivers long inbound messages whose parts stopped coming
+// (expireMO), every MOSweepInterval until Close.
+func (b *Bridge) moExpireLoop() {
+	every := b.opts.MOSweepInterval
+	if every <= 0 {
+		shortest := DefaultMOConcatTimeout
+		for _, q := range b.carriers {
+			shortest = min(shortest, q.MOConcatTimeout)
+		}
+		every = min(max(shortest/10, time.Second), 30*time.Second)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.runCtx.Done():
+			return
+		case <-t.C:
+		}
+		b.expireMO(b.runCtx.Done())
+	}
+}
+
+// expireMO hands every incomplete inbound message past its deadline to its
+// application, 100 per commit, until none is due or stop closes.
+//
+// What arrived is delivered, not dropped: each part was acknowledged to
+// the carrier, which will not send it again, so dropping it would lose
+// text the sender believes delivered. The message-received callback has
+// the parts that arrived, in order, segmentCount counting them, and a
+// description naming the missing ones; V2 has no failure event for inbound
+// messages, so the 5231 discarded-concatenation-timeout it stands for is
+// logged and counted (InboundStats).
+func (b *Bridge) expireMO(stop <-chan struct{}) {
+	mo := b.store.(MOStore)
+	for range 10000 { // bounded: 100 per pass is a million messages at most
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		now := b.now()
+		handed := map[string]store.IncompleteMO{} // by key: build may run twice
+		n, more, err := mo.ExpireMOParts(now, 100, func(m store.IncompleteMO) []store.CallbackJob {
+			handed[m.Key] = m
+			var info moInfo
+			if json.Unmarshal([]byte(m.Info), &info) != nil {
+				return nil
+			}
+			app := b.numbers[info.To]
+			if app == nil {
+				return nil // the number left the configuration meanwhile
+			}
+			return moCallback(app, info.From, info.To, info.At, now, incompleteDescription(m), m.Texts)
+		})
+		if err != nil {
+			b.log.Error("cannot deliver incomplete inbound messages", "err", err)
+			return
+		}
+		if n > 0 {
+			b.moIncomplete.Add(int64(len(handed)))
+			for _, m := range handed {
+				var info moInfo
+				json.Unmarshal([]byte(m.Info), &info)
+				b.log.Warn("inbound message incomplete after the concatenation timeout: delivered with the parts that arrived",
+					"code", 5231, "carrier", info.Carrier, "to", info.To, "parts", len(m.Seqs), "total", m.Total, "owned", b.numbers[info.To] != nil)
+			}
+			b.notifyCallbacks()
+		}
+		if !more {
+			return
+		}
+	}
+}
+
+func incompleteDescription(m store.IncompleteMO) string {
+	seqs := make([]string, len(m.Seqs))
+	for i, s := range m.Seqs {
+		seqs[i] = strconv.Itoa(s)
+	}
+	return fmt.Sprintf("Incoming message incomplete: parts %s of %d arrived (concatenation timeout)", strings.Join(seqs, ", "), m.Total)
 }
 
 // moNumber is the V2 form of an SMPP address: "+" and digits for

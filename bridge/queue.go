@@ -57,6 +57,9 @@ func newCarrierQueue(c Carrier) *carrierQueue {
 	if workers <= 0 {
 		workers = 64
 	}
+	if c.MOConcatTimeout <= 0 {
+		c.MOConcatTimeout = DefaultMOConcatTimeout
+	}
 	q := &carrierQueue{Carrier: c, name: c.Name, capacity: capacity, workers: workers}
 	q.cond = sync.NewCond(&q.mu)
 	return q

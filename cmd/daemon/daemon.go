@@ -43,6 +43,11 @@ type Options struct {
 	// Webhooks.Notify after moving it.
 	CallbackPollInterval time.Duration
 	CallbackClock        func() time.Time
+	// Clock and MOSweepInterval tune the bridge (tests): its time (message
+	// times, receipt waits, MO concatenation timeouts) and how often
+	// incomplete inbound messages are checked. Zero: the defaults.
+	Clock           func() time.Time
+	MOSweepInterval time.Duration
 }
 
 // Daemon is a running smppbridge.
@@ -163,6 +168,7 @@ func Run(ctx context.Context, opts Options) error {
 			Workers: c.Binds * c.Window, RegisteredDelivery: rd,
 			ReceiptsPerSegment: string(c.ReceiptsPerSegment), ReceiptIDFormat: receiptIDFormat(c.ReceiptIDFormat),
 			ReceiptWait: c.ReceiptWait.Std(), ReceiptTable: table,
+			MOConcatTimeout: c.MOConcatTimeout.Std(), MOGSM7Packed: c.MOGSM7Packed,
 		})
 	}
 	// The bridge is built before the pools bind; the pools are its senders.
@@ -178,7 +184,7 @@ func Run(ctx context.Context, opts Options) error {
 	br, err = bridge.New(bridge.Options{
 		Store: st, Carriers: carriers, Accounts: accounts,
 		GroupLimit: cfg.API.GroupLimit, MaxTextLength: cfg.API.MaxTextLength,
-		CheckPassword: conf.CheckPassword, Logger: log,
+		CheckPassword: conf.CheckPassword, Logger: log, Now: opts.Clock, MOSweepInterval: opts.MOSweepInterval,
 	})
 	if err != nil {
 		return fail(err)

@@ -3,6 +3,7 @@ package smsc
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"smppbridge/smpp/coding"
@@ -26,9 +27,14 @@ type MO struct {
 	PDU string `json:"pdu"`
 	// Ref is the concatenation reference; 0 picks the next one.
 	Ref uint16 `json:"ref"`
+	// SkipParts are parts (1-based) of a long message never sent, as when
+	// a carrier loses them: the ESME's concatenation timeout is then what
+	// ends the message.
+	SkipParts []int `json:"skip_parts"`
 }
 
-// InjectMO queues an inbound message and returns how many PDUs it became.
+// InjectMO queues an inbound message and returns how many parts it has
+// (those of SkipParts included).
 func (s *Server) InjectMO(mo MO) (parts int, err error) {
 	if mo.From == "" || mo.To == "" {
 		return 0, errors.New("smsc: MO needs from and to")
@@ -91,7 +97,15 @@ func (s *Server) InjectMO(mo MO) (parts int, err error) {
 		ref = uint16(s.idSeq%0xFFFF) + 1
 	}
 	src, dst := moAddress(mo.From), moAddress(mo.To)
+	for _, n := range mo.SkipParts {
+		if n < 1 || n > len(texts) {
+			return 0, fmt.Errorf("smsc: skip_parts: no part %d of %d", n, len(texts))
+		}
+	}
 	for i, t := range texts {
+		if slices.Contains(mo.SkipParts, i+1) {
+			continue
+		}
 		d := &delivery{systemID: mo.SystemID}
 		p := &d.p
 		p.ID = id
