@@ -25,6 +25,11 @@ type PoolConfig struct {
 	Dial    func(ctx context.Context, addr string) (net.Conn, error)
 	Binds   int // default 1
 	Session SessionConfig
+	// Receivers opens, beside each bind, a receiver session (bind_receiver,
+	// same credentials and Session.Handler) for carriers whose transmitter
+	// binds get no deliver_sm: receipts and inbound messages arrive there.
+	// Receivers never send; they reconnect like the binds.
+	Receivers bool
 
 	SegmentsPerSecond float64       // the carrier's rate; 0: unlimited
 	Burst             int           // token bucket size; default 100 ms of rate
@@ -88,8 +93,9 @@ type Pool struct {
 	thr *throttle
 	ref atomic.Uint32
 
-	mu     sync.Mutex
-	binds  []*bindSlot
+	mu        sync.Mutex
+	binds     []*bindSlot
+	receivers []*bindSlot // Receivers: one per bind, never sent on
 	queue  []*part // FIFO; parts of one message are adjacent
 	front  []*part // resends after 0x58/0x14, in original order, before the queue
 	jobSeq uint64
@@ -115,6 +121,7 @@ type Pool struct {
 
 type bindSlot struct {
 	idx        int
+	receiver   bool
 	sess       *Session
 	reconnects int64
 	lastErr    string
@@ -152,6 +159,12 @@ func NewPool(cfg PoolConfig) *Pool {
 		p.binds = append(p.binds, slot)
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); p.runBind(slot) }()
+		if cfg.Receivers {
+			rs := &bindSlot{idx: i, receiver: true}
+			p.receivers = append(p.receivers, rs)
+			p.wg.Add(1)
+			go func() { defer p.wg.Done(); p.runBind(rs) }()
+		}
 	}
 	go p.dispatch()
 	return p
@@ -499,7 +512,7 @@ func (p *Pool) failQueued() {
 func (p *Pool) runBind(slot *bindSlot) {
 	attempt := 0
 	for p.bindCtx.Err() == nil {
-		s, err := p.connect()
+		s, err := p.connect(slot.receiver)
 		if err != nil {
 			p.bindFailed(slot, err)
 			attempt++
@@ -520,9 +533,9 @@ func (p *Pool) runBind(slot *bindSlot) {
 		slot.failing, slot.lastErr = false, ""
 		p.mu.Unlock()
 		if recovered {
-			p.log.Info("bind up again", "bind", slot.idx)
+			p.log.Info("bind up again", "bind", slot.idx, "receiver", slot.receiver)
 		} else {
-			p.log.Info("bound", "bind", slot.idx, "addr", p.cfg.Addr)
+			p.log.Info("bound", "bind", slot.idx, "receiver", slot.receiver, "addr", p.cfg.Addr)
 		}
 		p.signal()
 		<-s.Done()
@@ -548,13 +561,13 @@ func (p *Pool) bindFailed(slot *bindSlot, err error) {
 	slot.lastErr, slot.failing = msg, true
 	p.mu.Unlock()
 	if changed {
-		p.log.Warn("bind down", "bind", slot.idx, "err", err)
+		p.log.Warn("bind down", "bind", slot.idx, "receiver", slot.receiver, "err", err)
 	} else {
-		p.log.Debug("bind still down", "bind", slot.idx, "err", err)
+		p.log.Debug("bind still down", "bind", slot.idx, "receiver", slot.receiver, "err", err)
 	}
 }
 
-func (p *Pool) connect() (*Session, error) {
+func (p *Pool) connect(receiver bool) (*Session, error) {
 	ctx, cancel := context.WithTimeout(p.bindCtx, p.cfg.Session.BindTimeout+10*time.Second)
 	defer cancel()
 	var conn net.Conn
@@ -572,7 +585,11 @@ func (p *Pool) connect() (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Bind(ctx, conn, p.cfg.Session)
+	cfg := p.cfg.Session
+	if receiver {
+		cfg.BindType = Receiver
+	}
+	return Bind(ctx, conn, cfg)
 }
 
 // backoff is min·2^(attempt-1), capped, with ±20 % jitter so a carrier's
@@ -603,7 +620,7 @@ func (p *Pool) Close(ctx context.Context) error {
 	p.stopBinds()
 	p.mu.Lock()
 	var sessions []*Session
-	for _, b := range p.binds {
+	for _, b := range append(slices.Clone(p.binds), p.receivers...) {
 		if b.sess != nil {
 			sessions = append(sessions, b.sess)
 		}
@@ -638,6 +655,9 @@ type PoolStats struct {
 	Resends        int64 // parts sent again after 0x58/0x14
 	BindsUp        int
 	Binds          []BindStats
+	// Receivers are the receiver sessions of PoolConfig.Receivers.
+	ReceiversUp int
+	Receivers   []BindStats
 }
 
 // Stats returns a snapshot of the pool.
@@ -650,17 +670,24 @@ func (p *Pool) Stats() PoolStats {
 		b BindStats
 		s *Session
 	}
-	snaps := make([]snap, len(p.binds))
-	for i, b := range p.binds {
-		snaps[i] = snap{BindStats{Index: b.idx, Up: b.sess != nil, Reconnects: b.reconnects, LastError: b.lastErr}, b.sess}
+	snaps := make([]snap, 0, len(p.binds)+len(p.receivers))
+	for _, b := range append(slices.Clone(p.binds), p.receivers...) {
+		snaps = append(snaps, snap{BindStats{Index: b.idx, Up: b.sess != nil, Reconnects: b.reconnects, LastError: b.lastErr}, b.sess})
 	}
 	p.mu.Unlock()
-	for _, sn := range snaps {
+	for i, sn := range snaps {
+		up := 0
 		if sn.s != nil {
 			sn.b.Session = sn.s.Stats()
-			st.BindsUp++
+			up = 1
 		}
-		st.Binds = append(st.Binds, sn.b)
+		if i < len(p.binds) {
+			st.BindsUp += up
+			st.Binds = append(st.Binds, sn.b)
+		} else {
+			st.ReceiversUp += up
+			st.Receivers = append(st.Receivers, sn.b)
+		}
 	}
 	return st
 }

@@ -150,8 +150,8 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		pcs = append(pcs, pc)
 		var rd byte
-		if pc.Session.BindType != smpp.Transmitter {
-			rd = 1 // receipts come back on the transceiver binds
+		if pc.Session.BindType != smpp.Transmitter || pc.Receivers {
+			rd = 1 // receipts come back on the transceiver or receiver binds
 		}
 		table, err := receiptTable(c.ReceiptMap)
 		if err != nil {
@@ -328,11 +328,13 @@ func poolConfig(c *conf.Carrier, log *slog.Logger) (smpp.PoolConfig, error) {
 		pc.Text.LongMode = coding.ModePayload
 	}
 	switch c.BindType {
-	case conf.BindTransmitter, conf.BindTransmitterReceiver:
-		// The separate receiver bind of transmitter_receiver is not
-		// implemented yet: such carriers, like transmitter ones, ask for no
-		// receipts (registered_delivery 0).
+	case conf.BindTransmitter:
 		pc.Session.BindType = smpp.Transmitter
+	case conf.BindTransmitterReceiver:
+		// Receipts and inbound messages come on a receiver bind beside each
+		// transmitter, into the same handler.
+		pc.Session.BindType = smpp.Transmitter
+		pc.Receivers = true
 	default:
 		pc.Session.BindType = smpp.Transceiver
 	}

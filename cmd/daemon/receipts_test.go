@@ -429,3 +429,58 @@ func TestReceiptMapCodesMatchDlrmap(t *testing.T) {
 		t.Fatalf("conf has %v\ndlrmap has %v", got, want)
 	}
 }
+
+// TestTransmitterReceiver: bind_type = "transmitter_receiver" opens a
+// bind_receiver beside each bind_transmitter; receipts and inbound
+// messages (which the simulator can only send on receivers) become
+// callbacks, also after every bind was dropped and came back.
+func TestTransmitterReceiver(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{}, `bind_type = "transmitter_receiver"`, daemon.Options{})
+	e.waitBinds(4)
+	types := map[string]int{}
+	for _, b := range e.sim.Binds() {
+		types[b.Type]++
+	}
+	if types["bind_transmitter"] != 2 || types["bind_receiver"] != 2 || len(types) != 2 {
+		t.Fatalf("binds %v, want 2 transmitters and 2 receivers", types)
+	}
+	// The pool's view follows the simulator's: polled, nothing notifies it.
+	poolUp := func() {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for st := e.d.Pools[0].Stats(); st.BindsUp != 2 || st.ReceiversUp != 2; st = e.d.Pools[0].Stats() {
+			if time.Now().After(deadline) {
+				t.Fatalf("pool: %d binds, %d receivers up", st.BindsUp, st.ReceiversUp)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	poolUp()
+	roundTrip := func(to, mo string) {
+		t.Helper()
+		id := e.accepted(e.send(msgBody([]string{to}, "over a transmitter", "")))
+		ev := oneEvent(t, e.hooks.next(t))
+		if m, _ := ev["message"].(map[string]any); ev["type"] != "message-delivered" || m["id"] != id {
+			t.Fatalf("event %v", ev)
+		}
+		if _, err := e.sim.InjectMO(smsc.MO{From: "+15550007301", To: num, Text: mo}); err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := oneEvent(t, e.hooks.next(t))["message"].(map[string]any); m["text"] != mo {
+			t.Fatalf("inbound %v", m)
+		}
+	}
+	roundTrip("+15550008951", "first inbound")
+	// Acknowledged before the drop, or the simulator rightly sends them again.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.sim.WaitFor(ctx, func() bool { st := e.sim.Stats(); return st.MOAcked >= 1 && st.ReceiptsAcked >= 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.sim.DropBinds("bridge"); n != 4 {
+		t.Fatalf("dropped %d binds, want 4", n)
+	}
+	e.waitBinds(4)
+	poolUp()
+	roundTrip("+15550008952", "after the drop")
+}
