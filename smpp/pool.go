@@ -96,10 +96,10 @@ type Pool struct {
 	mu        sync.Mutex
 	binds     []*bindSlot
 	receivers []*bindSlot // Receivers: one per bind, never sent on
-	queue  []*part // FIFO; parts of one message are adjacent
-	front  []*part // resends after 0x58/0x14, in original order, before the queue
-	jobSeq uint64
-	closed bool
+	queue     []*part     // FIFO; parts of one message are adjacent
+	front     []*part     // resends after 0x58/0x14, in original order, before the queue
+	jobSeq    uint64
+	closed    bool
 
 	wake      chan struct{}
 	bindCtx   context.Context // binds reconnect until it ends
