@@ -17,6 +17,7 @@ type ReceiptStore interface {
 	ApplyReceipt(r store.Receipt) (store.ReceiptResult, error)
 	SetReceiptHooks(h store.ReceiptHooks)
 	ExpireReceipts(carrier string, sentBefore, now time.Time, limit int) (ended int, more bool, err error)
+	ExpirePendingReceipts(carrier string, arrivedBefore time.Time, limit int) (removed int, more bool, err error)
 }
 
 // inboundConcurrency bounds the inbound PDUs being written at once across
@@ -135,8 +136,9 @@ func (b *Bridge) receiptCallbacks(rec *store.Record) []store.CallbackJob {
 }
 
 // expireLoop ends the receipt wait of the carrier's copies sent more than
-// ReceiptWait ago (store.ExpireReceipts), every quarter of ReceiptWait
-// (between 10 ms and a minute), until Close.
+// ReceiptWait ago (store.ExpireReceipts) and removes receipts that waited
+// as long for their id (store.ExpirePendingReceipts), every quarter of
+// ReceiptWait (between 10 ms and a minute), until Close.
 func (b *Bridge) expireLoop(q *carrierQueue) {
 	every := min(max(q.ReceiptWait/4, 10*time.Millisecond), time.Minute)
 	t := time.NewTicker(every)
@@ -153,6 +155,19 @@ func (b *Bridge) expireLoop(q *carrierQueue) {
 			if _, more, err = b.receipts.ExpireReceipts(q.name, now.Add(-q.ReceiptWait), now, 1000); err != nil {
 				b.log.Error("cannot end receipt waits", "carrier", q.name, "err", err)
 				break
+			}
+		}
+		// Receipts still waiting for an id after the whole receipt wait
+		// belong to no message that could still use them.
+		for more, pass := true, 0; more && pass < 1000 && b.runCtx.Err() == nil; pass++ {
+			var n int
+			var err error
+			if n, more, err = b.receipts.ExpirePendingReceipts(q.name, b.now().Add(-q.ReceiptWait), 1000); err != nil {
+				b.log.Error("cannot remove unmatched receipts", "carrier", q.name, "err", err)
+				break
+			}
+			if n > 0 {
+				b.log.Warn("receipts for ids never seen in a submit_sm_resp removed", "carrier", q.name, "count", n)
 			}
 		}
 	}

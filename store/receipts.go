@@ -12,9 +12,9 @@ package store
 // another bind, before this bind's response was written). Such a receipt is
 // kept in receipts_pending under every candidate form of its id, and
 // Complete, in the transaction that indexes the new ids, applies and removes
-// it. Pending receipts whose id never becomes known stay until a later
-// sweep removes them (not done yet); each key keeps at most
-// maxPendingPerKey receipts.
+// it. Pending receipts whose id never becomes known are removed by
+// ExpirePendingReceipts, found through receipts_pending_at without a scan;
+// each key keeps at most maxPendingPerKey receipts.
 
 import (
 	"bytes"
@@ -166,6 +166,9 @@ func (s *Store) ApplyReceipt(r Receipt) (ReceiptResult, error) {
 				return err
 			}
 			if err := pend.Put(k, v); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketPendingAt).Put(pendingAtKey(r.Carrier, pr.At, c), nil); err != nil {
 				return err
 			}
 		}
@@ -393,4 +396,83 @@ func (s *Store) ExpireReceipts(carrier string, sentBefore, now time.Time, limit 
 		hooks.Added()
 	}
 	return n, more, nil
+}
+
+func pendingAtKey(carrier string, at time.Time, cand string) []byte {
+	k := make([]byte, 0, len(carrier)+9+len(cand))
+	k = append(k, carrier...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint64(k, unixNanos(at))
+	return append(k, cand...)
+}
+
+// ExpirePendingReceipts removes the carrier's receipts that arrived before
+// arrivedBefore and are still waiting for their id: past the carrier's
+// receipt wait their message has ended (9902 or 5630) and they can no
+// longer change anything. removed counts kept copies: a receipt is kept
+// under each of its id candidates. It visits at most limit index entries, oldest
+// first; more reports that it stopped there (call again). An entry whose
+// receipt was matched meanwhile is just dropped.
+func (s *Store) ExpirePendingReceipts(carrier string, arrivedBefore time.Time, limit int) (removed int, more bool, err error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	prefix := append([]byte(carrier), 0)
+	end := binary.BigEndian.AppendUint64(bytes.Clone(prefix), unixNanos(arrivedBefore))
+	cut := arrivedBefore.UTC()
+	err = s.write(func(tx *bolt.Tx) error {
+		removed, more = 0, false // it may run twice
+		idx, pend := tx.Bucket(bucketPendingAt), tx.Bucket(bucketPendingReceipts)
+		var done [][]byte
+		c := idx.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, end) < 0; k, _ = c.Next() {
+			if len(done) == limit {
+				more = true
+				break
+			}
+			done = append(done, bytes.Clone(k))
+		}
+		for _, k := range done {
+			if err := idx.Delete(k); err != nil {
+				return err
+			}
+			pk := carrierIDKey(carrier, string(k[len(prefix)+8:]))
+			v := pend.Get(pk)
+			if v == nil {
+				continue
+			}
+			var list []pendingReceipt
+			if err := json.Unmarshal(v, &list); err != nil {
+				return fmt.Errorf("store: pending receipt %q: %w", pk, err)
+			}
+			keep := list[:0]
+			for _, pr := range list {
+				if pr.At.Before(cut) {
+					removed++
+					continue
+				}
+				keep = append(keep, pr)
+			}
+			if len(keep) == 0 {
+				if err := pend.Delete(pk); err != nil {
+					return err
+				}
+				continue
+			}
+			if len(keep) < len(list) {
+				nv, err := json.Marshal(keep)
+				if err != nil {
+					return err
+				}
+				if err := pend.Put(pk, nv); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("store: expire pending receipts: %w", err)
+	}
+	return removed, more, nil
 }

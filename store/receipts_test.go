@@ -245,3 +245,64 @@ func TestApplyReceiptDefaults(t *testing.T) {
 		t.Fatalf("second part: %+v", res)
 	}
 }
+
+// TestExpirePendingReceipts: receipts whose id never became known go once
+// they are older than the cut, oldest first and limit at a time; younger
+// ones, other carriers' and matched ones are left alone.
+func TestExpirePendingReceipts(t *testing.T) {
+	s, _ := receiptStore(t)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	apply := func(carrier, id string, at time.Time) {
+		t.Helper()
+		r := rcpt(id, dlrmap.Delivered, 0)
+		r.Carrier, r.At, r.Candidates = carrier, at, []string{id} // one key each: removals count receipts
+		if _, err := s.ApplyReceipt(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply("sim", "1001", t0)
+	apply("sim", "1002", t0.Add(time.Second))
+	apply("sim", "1001", t0.Add(time.Hour)) // a second receipt under the same id, younger
+	apply("other", "1003", t0)
+	apply("sim", "1004", t0)
+	completeSent(t, s, "m9", "1004") // matched: its index entry dangles
+	before, _ := s.PendingReceipts()
+
+	if n, more, err := s.ExpirePendingReceipts("sim", t0, 10); err != nil || n != 0 || more {
+		t.Fatalf("nothing older than t0: %d, %v, %v", n, more, err)
+	}
+	removed := 0
+	for pass := 0; ; pass++ {
+		n, more, err := s.ExpirePendingReceipts("sim", t0.Add(time.Minute), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		removed += n
+		if !more {
+			break
+		}
+		if pass > 10 {
+			t.Fatal("more for ever")
+		}
+	}
+	if removed != 2 {
+		t.Fatalf("removed %d receipts, want 2 (1001 at t0 and 1002)", removed)
+	}
+	after, _ := s.PendingReceipts()
+	// 1002's keys went; 1001's stay for its younger receipt; 1003 is another carrier's.
+	if after >= before || after == 0 {
+		t.Fatalf("pending keys %d → %d", before, after)
+	}
+	if n, _, _ := s.ExpirePendingReceipts("sim", t0.Add(2*time.Hour), 10); n != 1 {
+		t.Fatalf("the younger receipt: removed %d, want 1", n)
+	}
+	if n, _, _ := s.ExpirePendingReceipts("other", t0.Add(time.Minute), 10); n != 1 {
+		t.Fatalf("the other carrier's: removed %d, want 1", n)
+	}
+	if n, _ := s.PendingReceipts(); n != 0 {
+		t.Fatalf("%d pending keys left", n)
+	}
+	if r, _ := s.Record("m9", 0); r.Status != "DELIVERED" {
+		t.Fatalf("matched record %+v", r)
+	}
+}

@@ -25,6 +25,9 @@ var (
 	// carrier + 0 + normalised id candidate -> pending receipts JSON: receipts
 	// that arrived before their id was known (receipts.go).
 	bucketPendingReceipts = []byte("receipts_pending")
+	// carrier + 0 + arrival (8 bytes BE ns) + normalised id candidate -> "":
+	// pending receipts by age (ExpirePendingReceipts)
+	bucketPendingAt = []byte("receipts_pending_at")
 	// carrier + 0 + SentAt (8 bytes BE ns) + record key -> "": copies sent
 	// and waiting for a terminal receipt (receipts.go, ExpireReceipts).
 	bucketAwaiting = []byte("awaiting_receipt")
@@ -127,7 +130,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range append([][]byte{bucketQueue, bucketRecords, bucketCarrierIDs, bucketPendingReceipts, bucketAwaiting, bucketMOParts, bucketMOMessages, bucketMODeadlines}, outboxBuckets...) {
+		for _, b := range append([][]byte{bucketQueue, bucketRecords, bucketCarrierIDs, bucketPendingReceipts, bucketPendingAt, bucketAwaiting, bucketMOParts, bucketMOMessages, bucketMODeadlines}, outboxBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -484,3 +484,36 @@ func TestTransmitterReceiver(t *testing.T) {
 	poolUp()
 	roundTrip("+15550008952", "after the drop")
 }
+
+// TestUnmatchedReceiptsRemoved: a receipt whose id never becomes known
+// (its submit_sm_resp came after the response timeout) is held, and
+// removed once the carrier's receipt wait is over, with the message ended
+// as 5630. The bridge runs on a stopped clock the test moves.
+func TestUnmatchedReceiptsRemoved(t *testing.T) {
+	base := time.Now()
+	var ahead atomic.Int64
+	clock := func() time.Time { return base.Add(time.Duration(ahead.Load())) }
+	e := startReceiptEnv(t, smsc.Behaviour{ResponseLatency: smsc.Dist{Min: smsc.Duration(time.Second)}},
+		"receipt_wait = \"300ms\"\nresponse_timeout = \"200ms\"", daemon.Options{Clock: clock})
+	id := e.accepted(e.send(msgBody([]string{"+15550008603"}, "answered too late", "")))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.sim.WaitFor(ctx, func() bool { return e.sim.Stats().ReceiptsAcked >= 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.d.Store.PendingReceipts(); err != nil || n == 0 {
+		t.Fatalf("the unmatched receipt is not held: %d keys (%v)", n, err)
+	}
+	ahead.Store(int64(time.Second))
+	ev := oneEvent(t, e.hooks.next(t))
+	if m, _ := ev["message"].(map[string]any); ev["type"] != "message-failed" || ev["errorCode"] != 5630.0 || m["id"] != id {
+		t.Fatalf("event %v", ev)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for n, _ := e.d.Store.PendingReceipts(); n != 0; n, _ = e.d.Store.PendingReceipts() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pending receipt keys left after the receipt wait", n)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the store; nothing notifies the removal
+	}
+}
