@@ -149,7 +149,7 @@ func (b *Bridge) expireLoop(q *carrierQueue) {
 			return
 		case <-t.C:
 		}
-		for more := true; more && b.runCtx.Err() == nil; {
+		for more, pass := true, 0; more && pass < 1000 && b.runCtx.Err() == nil; pass++ {
 			now := b.now()
 			var err error
 			if _, more, err = b.receipts.ExpireReceipts(q.name, now.Add(-q.ReceiptWait), now, 1000); err != nil {
