@@ -900,3 +900,64 @@ func waitMessagesN(t testing.TB, srv *smsc.Server, n int) []smsc.Message {
 	}
 	return msgs
 }
+
+// TestPoolReceivers: with Receivers, each bind_transmitter gets a
+// bind_receiver beside it; submits go out on the transmitters only, the
+// receipts come in on the receivers through Session.Handler, and Close
+// unbinds both kinds.
+func TestPoolReceivers(t *testing.T) {
+	srv := startSMSC(t, smsc.Config{})
+	var got atomic.Int64
+	p := smpp.NewPool(smpp.PoolConfig{
+		Addr: srv.Addr(), Binds: 2, Receivers: true, ReconnectMin: 10 * time.Millisecond, ReconnectMax: 50 * time.Millisecond,
+		Session: smpp.SessionConfig{SystemID: "esme", BindType: smpp.Transmitter, Handler: func(in *smpp.Inbound) {
+			got.Add(1)
+			in.Respond(pdu.StatusOK)
+		}},
+	})
+	closed := false
+	defer func() {
+		if !closed {
+			p.Close(context.Background())
+		}
+	}()
+	waitSMSC(t, srv, "four binds", func(s smsc.Stats) bool { return s.BindsActive == 4 })
+	pollUntil(t, "the pool's binds and receivers up", func() bool {
+		st := p.Stats()
+		return st.BindsUp == 2 && st.ReceiversUp == 2 && len(st.Receivers) == 2
+	})
+	kinds := map[string]int{}
+	for _, b := range srv.Binds() {
+		kinds[b.Type]++
+	}
+	if kinds["bind_transmitter"] != 2 || kinds["bind_receiver"] != 2 {
+		t.Fatalf("binds %v", kinds)
+	}
+	msgs := numbered(20, nil)
+	for _, m := range msgs {
+		m.RegisteredDelivery = 1
+	}
+	for i, res := range submitAll(t, p, testCtx(t), 4, msgs) {
+		if len(res.Parts) != 1 || res.Parts[0].Err != nil || res.Parts[0].Status != pdu.StatusOK {
+			t.Fatalf("message %d: %+v", i, res)
+		}
+	}
+	waitSMSC(t, srv, "receipts acknowledged", func(s smsc.Stats) bool { return s.ReceiptsAcked == 20 })
+	if got.Load() != 20 {
+		t.Fatalf("handler saw %d receipts, want 20", got.Load())
+	}
+	st := p.Stats()
+	var sentOnReceivers, inOnReceivers int64
+	for _, r := range st.Receivers {
+		sentOnReceivers += r.Session.Submitted
+		inOnReceivers += r.Session.Inbound
+	}
+	if sentOnReceivers != 0 || inOnReceivers != 20 {
+		t.Fatalf("receiver binds: %d submits, %d inbound; want 0, 20", sentOnReceivers, inOnReceivers)
+	}
+	closed = true
+	if err := p.Close(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitSMSC(t, srv, "every bind gone", func(s smsc.Stats) bool { return s.BindsActive == 0 })
+}
