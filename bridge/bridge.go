@@ -41,6 +41,11 @@ type Options struct {
 	CheckPassword func(hash, password string) bool
 	Logger        *slog.Logger
 	Now           func() time.Time // default time.Now
+	// OnReceipt, when set, is told of every receipt recorded: its carrier,
+	// mapped outcome and V2 code, and whether it matched a sent message on
+	// arrival (unmatched ones are kept until their id is known). For
+	// metrics: it must be cheap and must not block.
+	OnReceipt func(carrier string, outcome dlrmap.Outcome, code int, matched bool)
 }
 
 // Carrier is one SMPP carrier with its queue limits and routes.

@@ -80,7 +80,7 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 		return
 	}
 	res := dlrmap.Map(r, q.ReceiptTable)
-	_, err := b.receipts.ApplyReceipt(store.Receipt{
+	rr, err := b.receipts.ApplyReceipt(store.Receipt{
 		Carrier: carrier, Candidates: dlrmap.Candidates(r.ID, q.ReceiptIDFormat),
 		Outcome: int(res.Outcome), Code: res.Code, Mode: q.ReceiptsPerSegment, At: b.now(),
 	})
@@ -90,6 +90,9 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 		return
 	}
 	in.Respond(pdu.StatusOK)
+	if b.opts.OnReceipt != nil {
+		b.opts.OnReceipt(carrier, res.Outcome, res.Code, rr.Matched)
+	}
 }
 
 // receiptCallbacks builds the status callback for a record that a receipt

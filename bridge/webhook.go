@@ -83,6 +83,14 @@ type WebhookOptions struct {
 	Clock  func() time.Time
 	Rand   func() float64 // jitter source in [0,1); default math/rand/v2
 	Logger *slog.Logger   // nil: discard. Bodies and credentials are never logged.
+	// OnAttempt, when set, is told of every delivery attempt (one request,
+	// or two with a challenge): the application, how many jobs it carried,
+	// whether it succeeded and how long it took. For metrics: it must be
+	// cheap and must not block.
+	OnAttempt func(appID string, jobs int, ok bool, took time.Duration)
+	// OnDeadLetter, when set, is told of jobs dead-lettered (after their
+	// outcome was written).
+	OnDeadLetter func(appID string, jobs int)
 }
 
 // WebhookStats counts since NewWebhooks.
@@ -454,6 +462,9 @@ func (w *Webhooks) deliver(b *batch) {
 	defer w.sending.Done()
 	t := time.Now()
 	err := w.post(b.app, b.url, b.body())
+	if w.opts.OnAttempt != nil && w.reqCtx.Err() == nil {
+		w.opts.OnAttempt(b.app, len(b.jobs), err == nil, time.Since(t))
+	}
 	if err == nil {
 		d := int64(time.Since(t))
 		w.latCount.Add(1)
@@ -626,6 +637,7 @@ func (w *Webhooks) record() {
 func (w *Webhooks) apply(rs []result) {
 	var done, release []uint64
 	var retry, dead []store.CallbackFailure
+	var deadApps map[string]int // application -> jobs dead-lettered
 	for _, r := range rs {
 		b := r.b
 		switch {
@@ -662,6 +674,10 @@ func (w *Webhooks) apply(rs []result) {
 			retry = append(retry, store.CallbackFailure{ID: j.ID, At: at, Error: msg})
 		}
 		if k := len(dead) - nDead; k > 0 {
+			if deadApps == nil {
+				deadApps = map[string]int{}
+			}
+			deadApps[b.app] += k
 			w.log.Warn("callbacks dead-lettered", "app", b.app, "endpoint", endpointForLog(b.url), "jobs", k,
 				"callback_id", dead[nDead].ID, "attempts", n, "err", msg)
 		}
@@ -706,7 +722,17 @@ func (w *Webhooks) apply(rs []result) {
 		w.Notify() // so the dispatcher sets its timer
 		return nil
 	})
-	write("dead", len(dead), func() error { return w.out.CallbackDead(dead) })
+	write("dead", len(dead), func() error {
+		if err := w.out.CallbackDead(dead); err != nil {
+			return err
+		}
+		if w.opts.OnDeadLetter != nil {
+			for app, n := range deadApps {
+				w.opts.OnDeadLetter(app, n)
+			}
+		}
+		return nil
+	})
 	wg.Wait()
 }
 

@@ -44,6 +44,11 @@ type Options struct {
 	TLSCertFile string // HTTPS when both are set
 	TLSKeyFile  string
 	Logger      *slog.Logger // nil: discard
+	// Observe, when set, is called after every request with its route (a
+	// fixed pattern such as "POST /api/v2/users/{accountId}/messages", or
+	// "other"), the response status and the time taken. For metrics: it
+	// must be cheap and must not block.
+	Observe func(route string, status int, took time.Duration)
 }
 
 // Defaults applied by New to zero fields.
@@ -109,7 +114,7 @@ func New(core Core, opts Options) *Server {
 	s := &Server{core: core, opts: opts, log: opts.Logger}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.srv = &fasthttp.Server{
-		Handler:               s.handle,
+		Handler:               s.observed(s.handle),
 		ErrorHandler:          s.handleServerError,
 		NoDefaultServerHeader: true,
 		Concurrency:           opts.Concurrency,
@@ -134,7 +139,7 @@ func New(core Core, opts Options) *Server {
 
 // Handler returns the request handler, for serving without a listener
 // (tests, benchmarks). fasthttp's ErrorHandler is not involved there.
-func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
+func (s *Server) Handler() fasthttp.RequestHandler { return s.observed(s.handle) }
 
 // Listen binds Options.Addr (and loads the TLS key pair), so that Addr is
 // known and configuration errors surface before Serve.

@@ -119,6 +119,7 @@ type bindSlot struct {
 	reconnects int64
 	lastErr    string
 	failing    bool
+	past       SessionStats // counters of the slot's ended sessions
 }
 
 type job struct {
@@ -526,7 +527,9 @@ func (p *Pool) runBind(slot *bindSlot) {
 		}
 		p.signal()
 		<-s.Done()
+		ended := s.Stats()
 		p.mu.Lock()
+		slot.past = slot.past.plus(ended)
 		slot.sess = nil
 		slot.reconnects++
 		closed := p.closed
@@ -626,6 +629,9 @@ type BindStats struct {
 	Reconnects int64
 	LastError  string
 	Session    SessionStats // zero while down
+	// Total counts over every session the bind had (Prometheus counters:
+	// they never go down when the bind reconnects); window fields as Session.
+	Total SessionStats
 }
 
 // PoolStats is a snapshot of the pool for metrics and readiness.
@@ -647,12 +653,13 @@ func (p *Pool) Stats() PoolStats {
 	p.mu.Lock()
 	st.Queued = len(p.queue) + len(p.front)
 	type snap struct {
-		b BindStats
-		s *Session
+		b    BindStats
+		s    *Session
+		past SessionStats
 	}
 	snaps := make([]snap, len(p.binds))
 	for i, b := range p.binds {
-		snaps[i] = snap{BindStats{Index: b.idx, Up: b.sess != nil, Reconnects: b.reconnects, LastError: b.lastErr}, b.sess}
+		snaps[i] = snap{BindStats{Index: b.idx, Up: b.sess != nil, Reconnects: b.reconnects, LastError: b.lastErr}, b.sess, b.past}
 	}
 	p.mu.Unlock()
 	for _, sn := range snaps {
@@ -660,6 +667,7 @@ func (p *Pool) Stats() PoolStats {
 			sn.b.Session = sn.s.Stats()
 			st.BindsUp++
 		}
+		sn.b.Total = sn.past.plus(sn.b.Session)
 		st.Binds = append(st.Binds, sn.b)
 	}
 	return st

@@ -51,12 +51,23 @@ type Daemon struct {
 	Sim    *smsc.Server // nil unless embedded
 	Store  *store.Store
 	Bridge *bridge.Bridge
-	Pools  []*smpp.Pool
+	// Pools are the carriers' SMPP pools; a reload replaces the slice
+	// (read it with pools() while running).
+	Pools   []*smpp.Pool
+	poolsMu sync.RWMutex
+	metrics *metrics
 	// Webhooks delivers the callback outbox.
 	Webhooks *bridge.Webhooks
 	api      *httpapi.Server
 	admin    *http.Server
 	adminL   net.Listener
+}
+
+// pools returns the carriers' pools in force.
+func (d *Daemon) pools() []*smpp.Pool {
+	d.poolsMu.RLock()
+	defer d.poolsMu.RUnlock()
+	return d.Pools
 }
 
 // HTTPAddr is the public API's listen address.
@@ -75,6 +86,7 @@ func Run(ctx context.Context, opts Options) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Daemon{cfg: cfg, log: log}
+	d.metrics = newMetrics(d)
 	var cleanups []func(context.Context)
 	stopAll := func(ctx context.Context) {
 		for i := len(cleanups) - 1; i >= 0; i-- {
@@ -173,7 +185,7 @@ func Run(ctx context.Context, opts Options) error {
 	br, err = bridge.New(bridge.Options{
 		Store: st, Carriers: carriers, Accounts: accounts,
 		GroupLimit: cfg.API.GroupLimit, MaxTextLength: cfg.API.MaxTextLength,
-		CheckPassword: conf.CheckPassword, Logger: log,
+		CheckPassword: conf.CheckPassword, Logger: log, OnReceipt: d.metrics.observeReceipt,
 	})
 	if err != nil {
 		return fail(err)
@@ -184,6 +196,7 @@ func Run(ctx context.Context, opts Options) error {
 		Timeout: cfg.Callbacks.Timeout.Std(), RetryFor: cfg.Callbacks.RetryFor.Std(),
 		MaxBatch: cfg.Callbacks.MaxBatch, ConcurrencyPerEndpoint: cfg.Callbacks.ConcurrencyPerEndpoint,
 		PollInterval: opts.CallbackPollInterval, Clock: opts.CallbackClock, Logger: log,
+		OnAttempt: d.metrics.observeCallback, OnDeadLetter: d.metrics.observeDead,
 	})
 	if err != nil {
 		return fail(err)
@@ -210,6 +223,7 @@ func Run(ctx context.Context, opts Options) error {
 		Addr: cfg.HTTP.Listen, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
 		ReadTimeout: cfg.HTTP.ReadTimeout.Std(), WriteTimeout: cfg.HTTP.WriteTimeout.Std(), IdleTimeout: cfg.HTTP.IdleTimeout.Std(),
 		TLSCertFile: cfg.HTTP.TLSCertFile, TLSKeyFile: cfg.HTTP.TLSKeyFile, Logger: log,
+		Observe: d.metrics.observeHTTP,
 	})
 	if err := d.api.Listen(); err != nil {
 		return fail(fmt.Errorf("http listener: %w", err))
@@ -259,7 +273,7 @@ func (d *Daemon) adminHandler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		var down []string
-		for _, p := range d.Pools {
+		for _, p := range d.pools() {
 			if p.Stats().BindsUp == 0 {
 				down = append(down, p.Name())
 			}
@@ -271,6 +285,9 @@ func (d *Daemon) adminHandler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	if d.metrics != nil {
+		mux.Handle("GET /metrics", d.metrics.handler())
+	}
 	if d.cfg.Admin.Username == "" {
 		return mux
 	}
