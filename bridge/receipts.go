@@ -40,8 +40,8 @@ func (b *Bridge) notifyCallbacks() {
 // path never waits for the disk. A receipt is acknowledged only once it is
 // durable: ESME_RMSGQFUL on a store error, so the SMSC sends it again.
 func (b *Bridge) InboundHandler(carrier string) func(*smpp.Inbound) {
-	q := b.byName[carrier]
 	return func(in *smpp.Inbound) {
+		q := b.queueFor(carrier) // looked up each time: a reload may replace it
 		b.inSem <- struct{}{}
 		b.inWG.Add(1)
 		go func() {
@@ -146,11 +146,11 @@ func (b *Bridge) expireLoop(q *carrierQueue) {
 	defer t.Stop()
 	for {
 		select {
-		case <-b.runCtx.Done():
+		case <-q.ctx.Done():
 			return
 		case <-t.C:
 		}
-		for more := true; more && b.runCtx.Err() == nil; {
+		for more := true; more && q.ctx.Err() == nil; {
 			now := b.now()
 			var err error
 			if _, more, err = b.receipts.ExpireReceipts(q.name, now.Add(-q.ReceiptWait), now, 1000); err != nil {

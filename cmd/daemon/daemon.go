@@ -56,6 +56,11 @@ type Daemon struct {
 	Pools   []*smpp.Pool
 	poolsMu sync.RWMutex
 	metrics *metrics
+
+	reloadMu sync.Mutex // serialises Reload and shutdown
+	stopping bool
+	carriers map[string]*carrierRuntime // by name; Reload only
+	opts     Options
 	// Webhooks delivers the callback outbox.
 	Webhooks *bridge.Webhooks
 	api      *httpapi.Server
@@ -85,7 +90,7 @@ func Run(ctx context.Context, opts Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, log: log}
+	d := &Daemon{cfg: cfg, log: log, opts: opts}
 	d.metrics = newMetrics(d)
 	var cleanups []func(context.Context)
 	stopAll := func(ctx context.Context) {
@@ -149,28 +154,12 @@ func Run(ctx context.Context, opts Options) error {
 	var carriers []bridge.Carrier
 	var pcs []smpp.PoolConfig
 	for i := range cfg.Carriers {
-		c := &cfg.Carriers[i]
-		pc, err := poolConfig(c, log)
+		bc, pc, err := carrierOptions(&cfg.Carriers[i], log)
 		if err != nil {
-			return fail(fmt.Errorf("carrier %s: %w", c.Name, err))
+			return fail(err)
 		}
+		carriers = append(carriers, bc)
 		pcs = append(pcs, pc)
-		var rd byte
-		if pc.Session.BindType != smpp.Transmitter {
-			rd = 1 // receipts come back on the transceiver binds
-		}
-		routes := c.Routes
-		if len(routes) == 0 { // only route_accounts/route_from restrict it: any destination
-			routes = []string{"+"}
-		}
-		carriers = append(carriers, bridge.Carrier{
-			Name: c.Name, SegmentsPerSecond: c.SegmentsPerSecond, QueueSeconds: c.QueueSeconds,
-			QueueCapacity: c.QueueSegments(), Routes: routes, RouteAccounts: c.RouteAccounts, RouteFrom: c.RouteFrom,
-			Alphanumeric: c.AlphanumericSender, MediaAsLinks: c.Media == conf.MediaLinks,
-			Workers: c.Binds * c.Window, RegisteredDelivery: rd,
-			ReceiptsPerSegment: string(c.ReceiptsPerSegment), ReceiptIDFormat: receiptIDFormat(c.ReceiptIDFormat),
-			ReceiptWait: c.ReceiptWait.Std(),
-		})
 	}
 	// The bridge is built before the pools bind; the pools are its senders.
 	senders := make([]*lazySender, len(carriers))
@@ -205,6 +194,7 @@ func Run(ctx context.Context, opts Options) error {
 	br.SetCallbackNotify(wh.Notify)
 	wh.Start()
 
+	d.carriers = map[string]*carrierRuntime{}
 	for i := range cfg.Carriers {
 		c := &cfg.Carriers[i]
 		pc := pcs[i]
@@ -214,8 +204,9 @@ func Run(ctx context.Context, opts Options) error {
 		p := smpp.NewPool(pc)
 		senders[i].Sender = p
 		d.Pools = append(d.Pools, p)
-		cleanups = append(cleanups, func(ctx context.Context) { p.Close(ctx) })
+		d.carriers[c.Name] = &carrierRuntime{conf: *c, pool: p, sender: senders[i]}
 	}
+	cleanups = append(cleanups, func(ctx context.Context) { closePools(ctx, d.pools()) })
 	br.Start()
 	cleanups = append(cleanups, func(ctx context.Context) { br.Close(ctx) })
 
@@ -261,6 +252,9 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 	log.Info("shutting down")
+	d.reloadMu.Lock() // a reload in progress finishes first; none starts after
+	d.stopping = true
+	d.reloadMu.Unlock()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.API.ShutdownTimeout.Std())
 	defer cancel()
 	stopAll(sctx)
@@ -306,6 +300,31 @@ func adminAuth(username, hash string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// carrierOptions translates a configured carrier into the bridge's view
+// (its Sender is set by the caller) and its SMPP pool's.
+func carrierOptions(c *conf.Carrier, log *slog.Logger) (bridge.Carrier, smpp.PoolConfig, error) {
+	pc, err := poolConfig(c, log)
+	if err != nil {
+		return bridge.Carrier{}, pc, fmt.Errorf("carrier %s: %w", c.Name, err)
+	}
+	var rd byte
+	if pc.Session.BindType != smpp.Transmitter {
+		rd = 1 // receipts come back on the transceiver binds
+	}
+	routes := c.Routes
+	if len(routes) == 0 { // only route_accounts/route_from restrict it: any destination
+		routes = []string{"+"}
+	}
+	return bridge.Carrier{
+		Name: c.Name, SegmentsPerSecond: c.SegmentsPerSecond, QueueSeconds: c.QueueSeconds,
+		QueueCapacity: c.QueueSegments(), Routes: routes, RouteAccounts: c.RouteAccounts, RouteFrom: c.RouteFrom,
+		Alphanumeric: c.AlphanumericSender, MediaAsLinks: c.Media == conf.MediaLinks,
+		Workers: c.Binds * c.Window, RegisteredDelivery: rd,
+		ReceiptsPerSegment: string(c.ReceiptsPerSegment), ReceiptIDFormat: receiptIDFormat(c.ReceiptIDFormat),
+		ReceiptWait: c.ReceiptWait.Std(),
+	}, pc, nil
 }
 
 func poolConfig(c *conf.Carrier, log *slog.Logger) (smpp.PoolConfig, error) {

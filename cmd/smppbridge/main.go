@@ -77,7 +77,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opts.Logger = log
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	running := make(chan *daemon.Daemon, 1)
 	opts.Ready = func(d *daemon.Daemon) {
+		running <- d
 		if opts.Simulator != nil {
 			fmt.Fprint(stdout, daemon.DemoBanner(d.HTTPAddr(), demoPassword))
 		}
@@ -92,6 +94,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		<-ctx.Done()
 		sdNotify("STOPPING=1")
 	}()
+	// SIGHUP: a non-blocking send into a channel of one, so signals that
+	// arrive during a reload fold into one more reload; the daemon never
+	// sees signals.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reloads := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reloads <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	go reloadLoop(ctx, *configPath, running, reloads, log)
 	if err := daemon.Run(ctx, opts); err != nil {
 		log.Error("smppbridge stopped", "err", err)
 		return 1
@@ -109,4 +127,36 @@ func newLogger(c conf.Log, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, o)), nil
 	}
 	return slog.New(slog.NewTextHandler(w, o)), nil
+}
+
+// reloadLoop reloads the configuration file into the daemon on each
+// request. An invalid file is refused and logged; the old configuration
+// stays in force.
+func reloadLoop(ctx context.Context, path string, running <-chan *daemon.Daemon, reloads <-chan struct{}, log *slog.Logger) {
+	var d *daemon.Daemon
+	select {
+	case d = <-running:
+	case <-ctx.Done():
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-reloads:
+		}
+		if path == "" {
+			log.Warn("SIGHUP ignored: the embedded default has no configuration file")
+			continue
+		}
+		sdNotify("RELOADING=1")
+		cfg, err := conf.Load(path)
+		if err == nil {
+			err = d.Reload(cfg)
+		}
+		if err != nil {
+			log.Error("configuration not reloaded; the running one stays", "file", path, "err", err)
+		}
+		sdNotify("READY=1")
+	}
 }
