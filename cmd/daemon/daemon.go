@@ -268,13 +268,24 @@ func (d *Daemon) adminHandler() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		var down []string
 		for _, p := range d.pools() {
-			if p.Stats().BindsUp == 0 {
-				down = append(down, p.Name())
+			st := p.Stats()
+			if st.BindsUp > 0 {
+				continue
 			}
+			reason := "not bound yet"
+			for _, b := range st.Binds {
+				if b.LastError != "" {
+					reason = b.LastError
+					break
+				}
+			}
+			down = append(down, fmt.Sprintf("carrier %s: no bind up: %s", p.Name(), reason))
 		}
 		if len(down) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "no bind up for carriers %v\n", down)
+			for _, line := range down {
+				fmt.Fprintln(w, line)
+			}
 			return
 		}
 		fmt.Fprintln(w, "ready")
