@@ -204,7 +204,7 @@ func (b *Bridge) send(q *carrierQueue, it *store.QueueItem) {
 		if strings.HasPrefix(err.Error(), "from") {
 			code = 4302
 		}
-		b.log.Warn("message cannot be encoded for the carrier", "carrier", q.name, "msg_id", it.MessageID, "err", err)
+		b.log.Warn("message cannot be encoded for the carrier", "carrier", q.name, "msg_id", it.MessageID, "request_id", it.RequestID, "err", err)
 		b.fail(it, code)
 		return
 	}
@@ -302,7 +302,7 @@ func (b *Bridge) record(it *store.QueueItem, carrier string) store.Record {
 		MessageID: it.MessageID, Recipient: it.Recipient, AccountID: it.AccountID, ApplicationID: it.ApplicationID,
 		Direction: "out", From: it.From, To: it.Dest(), Carrier: carrier, Segments: it.Segments,
 		ReceivedAt: it.ReceivedAt, Tag: it.Tag, HasTag: it.HasTag, Length: len([]rune(it.Text)),
-		AllTo: append([]string(nil), it.To...),
+		AllTo: append([]string(nil), it.To...), RequestID: it.RequestID,
 	}
 }
 

@@ -134,6 +134,7 @@ func (b *Bridge) receiptCallbacks(rec *store.Record) []store.CallbackJob {
 	if err != nil {
 		return nil // no callback URL
 	}
+	job.RequestID = rec.RequestID // webhook log lines name the request that caused them
 	return []store.CallbackJob{job}
 }
 

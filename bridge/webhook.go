@@ -433,6 +433,22 @@ func groupBatches(jobs []store.CallbackJob, maxBatch int) []*batch {
 	return out
 }
 
+// requestIDs is the log attribute naming the API requests that caused the
+// batch's callbacks: request_id for one, request_ids for several (at most
+// 10 listed).
+func (b *batch) requestIDs() slog.Attr {
+	if len(b.jobs) == 1 {
+		return slog.String("request_id", b.jobs[0].RequestID)
+	}
+	var ids []string
+	for _, j := range b.jobs {
+		if j.RequestID != "" && len(ids) < 10 {
+			ids = append(ids, j.RequestID)
+		}
+	}
+	return slog.Any("request_ids", ids)
+}
+
 // body is the request body: the job's own, or for several jobs one array
 // of all their events.
 func (b *batch) body() []byte {
@@ -646,6 +662,7 @@ func (w *Webhooks) apply(rs []result) {
 				done = append(done, j.ID)
 			}
 			w.noteRecovered(b)
+			w.log.Debug("callback delivered", "app", b.app, "jobs", len(b.jobs), b.requestIDs())
 			continue
 		case r.cut:
 			for _, j := range b.jobs {
@@ -678,7 +695,7 @@ func (w *Webhooks) apply(rs []result) {
 				deadApps = map[string]int{}
 			}
 			deadApps[b.app] += k
-			w.log.Warn("callbacks dead-lettered", "app", b.app, "endpoint", endpointForLog(b.url), "jobs", k,
+			w.log.Warn("callbacks dead-lettered", "app", b.app, "endpoint", endpointForLog(b.url), "jobs", k, b.requestIDs(),
 				"callback_id", dead[nDead].ID, "attempts", n, "err", msg)
 		}
 		w.noteFailure(b, msg, n)
@@ -748,7 +765,7 @@ func (w *Webhooks) noteFailure(b *batch, msg string, attempt int) {
 	}
 	w.mu.Unlock()
 	if changed {
-		w.log.Warn("callback failed; will retry", "app", b.app, "endpoint", endpointForLog(b.url), "attempt", attempt, "err", msg)
+		w.log.Warn("callback failed; will retry", "app", b.app, "endpoint", endpointForLog(b.url), "attempt", attempt, b.requestIDs(), "err", msg)
 	}
 }
 
@@ -758,6 +775,6 @@ func (w *Webhooks) noteRecovered(b *batch) {
 	delete(w.lastErr, b.url)
 	w.mu.Unlock()
 	if was {
-		w.log.Info("callback endpoint answers again", "app", b.app, "endpoint", endpointForLog(b.url))
+		w.log.Info("callback endpoint answers again", "app", b.app, "endpoint", endpointForLog(b.url), b.requestIDs())
 	}
 }

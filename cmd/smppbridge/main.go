@@ -38,6 +38,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	configPath := fs.String("config", "", "TOML configuration `file`; without it the embedded default runs")
 	check := fs.String("check-config", "", "validate the configuration `file` and exit")
+	logFormat := fs.String("log-format", "", "log `format`: text or json (default: log.format of the file, else text)")
+	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn or error (default: log.level of the file, else info)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -69,7 +71,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		opts.Config = cfg
 	}
-	log, err := newLogger(opts.Config.Log, stderr)
+	lc := opts.Config.Log
+	if *logFormat != "" {
+		lc.Format = *logFormat
+	}
+	if *logLevel != "" {
+		lc.Level = *logLevel
+	}
+	log, err := newLogger(lc, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -119,14 +128,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func newLogger(c conf.Log, w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
+	if c.Level == "" {
+		c.Level = "info"
+	}
 	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
-		return nil, fmt.Errorf("log.level: %w", err)
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", c.Level)
 	}
 	o := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
+	switch c.Format {
+	case "json":
 		return slog.New(slog.NewJSONHandler(w, o)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, o)), nil
 	}
-	return slog.New(slog.NewTextHandler(w, o)), nil
+	return nil, fmt.Errorf("log format %q: want text or json", c.Format)
 }
 
 // reloadLoop reloads the configuration file into the daemon on each
