@@ -84,7 +84,9 @@ id = "9900000"
 	ctx, cancel := context.WithCancel(context.Background())
 	running := make(chan *daemon.Daemon, 1)
 	done := make(chan error, 1)
-	go func() { done <- daemon.Run(ctx, daemon.Options{Config: cfg, Logger: log, Ready: func(d *daemon.Daemon) { running <- d }}) }()
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{Config: cfg, Logger: log, Ready: func(d *daemon.Daemon) { running <- d }})
+	}()
 	defer func() { cancel(); <-done }()
 	var d *daemon.Daemon
 	select {
