@@ -1,10 +1,14 @@
 package daemon_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,5 +142,66 @@ func TestMetricsMoveUnderTraffic(t *testing.T) {
 			t.Fatalf("metrics did not move (callbacks received: %d):\n%v", callbacks.Load(), missing)
 		}
 		time.Sleep(50 * time.Millisecond) // polling interval, bounded by the deadline
+	}
+}
+
+var metricName = regexp.MustCompile(`smppbridge_[a-z0-9_]+`)
+
+// documentedMetrics are the metric names of docs/operations.md's table.
+func documentedMetrics(t *testing.T) map[string]bool {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(line, "| `smppbridge_") {
+			out[metricName.FindString(line)] = true
+		}
+	}
+	if len(out) < 20 {
+		t.Fatalf("only %d metrics documented", len(out))
+	}
+	return out
+}
+
+// TestMetricsDocumented: every series the daemon exposes is in the
+// operator's table, and the Grafana dashboard uses only those names.
+func TestMetricsDocumented(t *testing.T) {
+	documented := documentedMetrics(t)
+	sim := startSim(t, smsc.Behaviour{})
+	e := startDaemon(t, sim, "", "")
+	e.waitBinds(2)
+	if r := e.send(msgBody([]string{"+15550007001"}, "documented", "")); r.status != 202 {
+		t.Fatalf("status %d", r.status)
+	}
+	for name := range scrape(t, e.d.AdminAddr()) {
+		if strings.HasPrefix(name, "smppbridge_") && !documented[name] {
+			t.Errorf("%s is exposed but not documented in docs/operations.md", name)
+		}
+	}
+	raw, err := os.ReadFile("../../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash map[string]any
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("dashboard is not JSON: %v", err)
+	}
+	used := metricName.FindAllString(string(raw), -1)
+	if len(used) < 20 {
+		t.Fatalf("dashboard uses only %d metric names", len(used))
+	}
+	for _, name := range used {
+		base := name
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if b, ok := strings.CutSuffix(name, suffix); ok && documented[b] {
+				base = b
+			}
+		}
+		if !documented[base] {
+			t.Errorf("dashboard uses %s, which is not a documented metric", name)
+		}
 	}
 }

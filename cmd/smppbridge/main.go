@@ -18,16 +18,47 @@ import (
 	"smppbridge/conf"
 )
 
-const usage = `smppbridge - Bandwidth-V2-compatible HTTP messaging API over SMPP
+const usage = `NAME
+  smppbridge - Bandwidth-V2-compatible HTTP messaging API over SMPP
 
-Usage:
-  smppbridge [-config FILE]        run the daemon (embedded default without -config)
-  smppbridge -check-config FILE    validate a configuration file and exit
+SYNOPSIS
+  smppbridge [-config FILE] [-log-format text|json] [-log-level LEVEL]
+  smppbridge -check-config FILE
+  smppbridge -help
 
-Signals: SIGTERM and SIGINT stop intake, drain the SMPP windows (bounded by
-api.shutdown_timeout), keep everything not yet sent in the store, exit 0.
+DESCRIPTION
+  Accepts messages on the V2 HTTP API, stores them durably (bbolt), paces
+  them per carrier in segments per second and submits them over SMPP binds;
+  delivery receipts and inbound messages become callbacks to the
+  applications. Without -config it runs the embedded default: loopback
+  listeners, ./smppbridge.db and the bundled SMSC simulator as carrier "sim".
 
-Flags:
+SIGNALS
+  SIGTERM, SIGINT  stop intake, drain the SMPP windows (bounded by
+                   api.shutdown_timeout), keep what was not sent in the
+                   store, exit 0.
+  SIGHUP           reload carriers and routes from the -config file (rates,
+                   queue sizes and routes live; changed connection settings
+                   reconnect only that carrier) and the HTTPS certificate.
+                   An invalid file is refused and logged; the running
+                   configuration stays.
+
+ADMIN LISTENER (admin.listen)
+  /healthz  process alive       /readyz   store open and a bind per carrier
+  /metrics  Prometheus metrics
+
+EXIT STATUS
+  0 clean stop or valid -check-config; 1 configuration or start-up error;
+  2 bad command line.
+
+FILES
+  /etc/smppbridge/smppbridge.toml   configuration (conf/REFERENCE.md)
+  /var/lib/smppbridge/              store (store.path)
+
+SEE ALSO
+  docs/operations.md, conf/REFERENCE.md, smppbridge.service
+
+OPTIONS
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

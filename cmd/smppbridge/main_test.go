@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +95,33 @@ func TestLogFlags(t *testing.T) {
 	var rec map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil || rec["msg"] != "shown" || rec["request_id"] != "r1" {
 		t.Fatalf("json log %q: %v", buf.String(), err)
+	}
+}
+
+// TestHelpMatchesDocs: -help is the manual page, and every flag it lists
+// is documented in docs/operations.md.
+func TestHelpMatchesDocs(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-help"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	help := errb.String()
+	for _, section := range []string{"NAME", "SYNOPSIS", "DESCRIPTION", "SIGNALS", "SIGHUP", "EXIT STATUS", "FILES", "OPTIONS"} {
+		if !strings.Contains(help, section) {
+			t.Errorf("-help lacks %s", section)
+		}
+	}
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := regexp.MustCompile(`(?m)^  (-[a-z-]+)`).FindAllStringSubmatch(help[strings.Index(help, "OPTIONS"):], -1)
+	if len(flags) < 4 {
+		t.Fatalf("found %d flags in -help:\n%s", len(flags), help)
+	}
+	for _, f := range flags {
+		if !strings.Contains(string(doc), "`"+f[1]) {
+			t.Errorf("flag %s is not documented in docs/operations.md", f[1])
+		}
 	}
 }
