@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,7 +34,25 @@ type metrics struct {
 	callbackAttempts *prometheus.CounterVec
 	callbackDuration *prometheus.HistogramVec
 	callbackDead     *prometheus.CounterVec
+
+	// Resolved children by label values: a lock-free sync.Map load per
+	// event instead of the vectors' hashing and read lock and strconv.
+	httpByKey    sync.Map // httpKey -> prometheus.Counter
+	receiptByKey sync.Map // receiptKey -> receiptCounters
 }
+
+type httpKey struct {
+	route  string
+	status int
+}
+
+type receiptKey struct {
+	carrier string
+	outcome dlrmap.Outcome
+	code    int
+}
+
+type receiptCounters struct{ all, unmatched prometheus.Counter }
 
 func newMetrics(d *Daemon) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
@@ -68,7 +87,12 @@ func (m *metrics) handler() http.Handler {
 
 // observeHTTP is httpapi.Options.Observe.
 func (m *metrics) observeHTTP(route string, status int, took time.Duration) {
-	m.httpRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	k := httpKey{route, status}
+	c, ok := m.httpByKey.Load(k)
+	if !ok {
+		c, _ = m.httpByKey.LoadOrStore(k, m.httpRequests.WithLabelValues(route, strconv.Itoa(status)))
+	}
+	c.(prometheus.Counter).Inc()
 	if status == http.StatusAccepted {
 		m.httpAccepted.Observe(took.Seconds())
 	}
@@ -76,9 +100,18 @@ func (m *metrics) observeHTTP(route string, status int, took time.Duration) {
 
 // observeReceipt is bridge.Options.OnReceipt.
 func (m *metrics) observeReceipt(carrier string, outcome dlrmap.Outcome, code int, matched bool) {
-	m.receipts.WithLabelValues(carrier, outcome.String(), strconv.Itoa(code)).Inc()
+	k := receiptKey{carrier, outcome, code}
+	c, ok := m.receiptByKey.Load(k)
+	if !ok {
+		c, _ = m.receiptByKey.LoadOrStore(k, receiptCounters{
+			all:       m.receipts.WithLabelValues(carrier, outcome.String(), strconv.Itoa(code)),
+			unmatched: m.receiptsUnmatch.WithLabelValues(carrier),
+		})
+	}
+	rc := c.(receiptCounters)
+	rc.all.Inc()
 	if !matched {
-		m.receiptsUnmatch.WithLabelValues(carrier).Inc()
+		rc.unmatched.Inc()
 	}
 }
 
