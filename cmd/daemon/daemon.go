@@ -52,7 +52,7 @@ type Daemon struct {
 	Store  *store.Store
 	Bridge *bridge.Bridge
 	// Pools are the carriers' SMPP pools; a reload replaces the slice
-	// (read it with pools() while running).
+	// (read it with CurrentPools while running).
 	Pools   []*smpp.Pool
 	poolsMu sync.RWMutex
 	metrics *metrics
@@ -68,8 +68,8 @@ type Daemon struct {
 	adminL   net.Listener
 }
 
-// pools returns the carriers' pools in force.
-func (d *Daemon) pools() []*smpp.Pool {
+// CurrentPools returns the carriers' pools in force (Reload replaces them).
+func (d *Daemon) CurrentPools() []*smpp.Pool {
 	d.poolsMu.RLock()
 	defer d.poolsMu.RUnlock()
 	return d.Pools
@@ -206,7 +206,7 @@ func Run(ctx context.Context, opts Options) error {
 		d.Pools = append(d.Pools, p)
 		d.carriers[c.Name] = &carrierRuntime{conf: *c, pool: p, sender: senders[i]}
 	}
-	cleanups = append(cleanups, func(ctx context.Context) { closePools(ctx, d.pools()) })
+	cleanups = append(cleanups, func(ctx context.Context) { closePools(ctx, d.CurrentPools()) })
 	br.Start()
 	cleanups = append(cleanups, func(ctx context.Context) { br.Close(ctx) })
 
@@ -267,7 +267,7 @@ func (d *Daemon) adminHandler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		var down []string
-		for _, p := range d.pools() {
+		for _, p := range d.CurrentPools() {
 			st := p.Stats()
 			if st.BindsUp > 0 {
 				continue

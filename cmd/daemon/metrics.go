@@ -193,7 +193,7 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descQueueMessages, float64(q.Messages), q.Carrier)
 		}
 	}
-	for _, p := range d.pools() {
+	for _, p := range d.CurrentPools() {
 		st := p.Stats()
 		name := st.Name
 		gauge(descPoolQueued, float64(st.Queued), name)

@@ -35,7 +35,7 @@ func waitFor(t *testing.T, sim *smsc.Server, what string, cond func() bool) {
 }
 
 func poolRate(d *daemon.Daemon, name string) (float64, bool) {
-	for _, p := range d.Pools {
+	for _, p := range d.CurrentPools() {
 		if p.Name() == name {
 			return p.Stats().Rate, true
 		}

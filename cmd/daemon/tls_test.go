@@ -170,7 +170,7 @@ func TestCarrierTLS(t *testing.T) {
 	cfg = configWith(t, front, filepath.Join(dir, "bridge2.db"), configOptions{CarrierExtra: noClient})
 	e = startDaemonWith(t, sim, cfg, daemon.Options{})
 	deadline := time.Now().Add(20 * time.Second)
-	for e.d.Pools[0].Stats().Binds[0].LastError == "" {
+	for e.d.CurrentPools()[0].Stats().Binds[0].LastError == "" {
 		if time.Now().After(deadline) {
 			t.Fatal("no bind error recorded")
 		}

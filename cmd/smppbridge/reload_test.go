@@ -99,7 +99,7 @@ id = "9900000"
 	reloads := make(chan struct{}, 1)
 	go reloadLoop(ctx, path, loopRunning, reloads, log)
 
-	rate := func() float64 { return d.Pools[0].Stats().Rate }
+	rate := func() float64 { return d.CurrentPools()[0].Stats().Rate }
 	waitLog := func(what string) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
