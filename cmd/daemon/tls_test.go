@@ -243,3 +243,32 @@ func TestHTTPSAndCertificateReload(t *testing.T) {
 		t.Fatalf("refused reload changed the certificate: serial %d", sn)
 	}
 }
+
+// TestCarrierTLSToSimulator: the simulator's own TLS listener, trusted
+// through tls_ca_file with its self-signed certificate, carries the binds
+// and the messages.
+func TestCarrierTLSToSimulator(t *testing.T) {
+	sim, err := smsc.Start(smsc.Config{TLSAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "smsc.pem")
+	der := sim.TLSCertificate().Certificate[0]
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := configWith(t, sim.TLSAddr(), filepath.Join(dir, "bridge.db"), configOptions{CarrierExtra: fmt.Sprintf("tls = true\ntls_ca_file = %q", caFile)})
+	e := startDaemonWith(t, sim, cfg, daemon.Options{})
+	e.waitBinds(2)
+	for _, b := range sim.Binds() {
+		if !b.TLS {
+			t.Fatalf("bind %+v is not over TLS", b)
+		}
+	}
+	if r := e.send(msgBody([]string{"+15550004002"}, "over the simulator's TLS", "")); r.status != 202 {
+		t.Fatalf("status %d: %s", r.status, r.raw)
+	}
+	waitMessages(t, sim, 1)
+}
