@@ -2,8 +2,10 @@ package daemon_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,5 +116,68 @@ func TestReloadCarriers(t *testing.T) {
 	}
 	if got := bindRemotes(sim, "bridge"); !slices.Equal(got, simBinds) {
 		t.Fatalf("binds changed by a refused reload: %v, were %v", got, simBinds)
+	}
+}
+
+// TestReloadUnderTraffic: carriers replaced by reloads (a changed window
+// reconnects them) while messages are being accepted: every accepted
+// message reaches the SMSC exactly once.
+func TestReloadUnderTraffic(t *testing.T) {
+	sim := startSim(t, smsc.Behaviour{})
+	db := filepath.Join(t.TempDir(), "bridge.db")
+	mk := func(window int) *conf.Config {
+		return configWith(t, sim.Addr(), db, configOptions{CarrierExtra: fmt.Sprintf("window = %d\nsegments_per_second = 200", window)})
+	}
+	e := startDaemonWith(t, sim, mk(20), daemon.Options{})
+	e.waitBinds(2)
+
+	const senders, each = 4, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, senders*each)
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				r, err := e.tryPost(acct, user, pass, "application/json", msgBody([]string{fmt.Sprintf("+1555%03d%04d", s, i)}, "reload traffic", ""))
+				if err == nil && r.status != 202 {
+					err = fmt.Errorf("status %d: %s", r.status, r.raw)
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	// Reload while messages wait in the queue, so there is something to hand over.
+	deadline := time.Now().Add(20 * time.Second)
+	for e.d.Bridge.Queues()[0].Segments == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing ever queued")
+		}
+		time.Sleep(time.Millisecond) // polling, bounded by the deadline
+	}
+	for _, w := range []int{5, 30, 7} {
+		if err := e.d.Reload(mk(w)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	msgs := waitMessages(t, sim, senders*each)
+	seen := map[string]int{}
+	for _, m := range msgs {
+		seen[m.To]++
+	}
+	for to, n := range seen {
+		if n != 1 {
+			t.Errorf("%s arrived %d times", to, n)
+		}
+	}
+	if len(seen) != senders*each {
+		t.Fatalf("%d distinct recipients arrived, want %d", len(seen), senders*each)
 	}
 }
