@@ -273,7 +273,7 @@ func (b *Bridge) startQueue(q *carrierQueue) {
 	if b.receipts != nil && q.RegisteredDelivery != 0 && q.ReceiptWait > 0 {
 		b.wg.Add(1)
 		q.wg.Add(1)
-		go func() { defer b.wg.Done(); defer q.wg.Done(); b.expireLoop(q) }()
+		go func() { defer b.wg.Done(); defer q.wg.Done(); b.expireLoop(q.ctx, q) }()
 	}
 }
 

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"slices"
 	"time"
 
@@ -141,17 +142,19 @@ func (b *Bridge) receiptCallbacks(rec *store.Record) []store.CallbackJob {
 // expireLoop ends the receipt wait of the carrier's copies sent more than
 // ReceiptWait ago (store.ExpireReceipts), every quarter of ReceiptWait
 // (between 10 ms and a minute), until Close.
-func (b *Bridge) expireLoop(q *carrierQueue) {
+// It runs until ctx ends: the queue's, or for a carrier a reload removed,
+// the bridge's (its sent messages still wait for receipts that may come).
+func (b *Bridge) expireLoop(ctx context.Context, q *carrierQueue) {
 	every := min(max(q.ReceiptWait/4, 10*time.Millisecond), time.Minute)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
-		case <-q.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		for more := true; more && q.ctx.Err() == nil; {
+		for more := true; more && ctx.Err() == nil; {
 			now := b.now()
 			var err error
 			if _, more, err = b.receipts.ExpireReceipts(q.name, now.Add(-q.ReceiptWait), now, 1000); err != nil {
