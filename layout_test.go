@@ -38,6 +38,7 @@ var confinedModules = map[string][]string{
 	// Metrics types stay in cmd: core packages expose Stats() and observer hooks.
 	"github.com/prometheus/client_golang": {"cmd"},
 	"github.com/prometheus/common":        {"cmd"},
+	"github.com/prometheus/client_model":  {"cmd"},
 }
 
 type pkgInfo struct {
