@@ -160,7 +160,7 @@ func (d *Daemon) warnRestartOnly(cfg *conf.Config) {
 		{"http", reflect.DeepEqual(httpOld, httpNew)},
 		{"admin", reflect.DeepEqual(old.Admin, cfg.Admin)},
 		{"store", reflect.DeepEqual(old.Store, cfg.Store)},
-		{"log", reflect.DeepEqual(old.Log, cfg.Log)},
+		{"log.format", old.Log.Format == cfg.Log.Format}, // log.level: applied by cmd/smppbridge
 		{"api", reflect.DeepEqual(old.API, cfg.API)},
 		{"callbacks", reflect.DeepEqual(old.Callbacks, cfg.Callbacks)},
 	} {

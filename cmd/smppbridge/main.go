@@ -39,9 +39,9 @@ SIGNALS
                    store, exit 0.
   SIGHUP           reload carriers and routes from the -config file (rates,
                    queue sizes and routes live; changed connection settings
-                   reconnect only that carrier) and the HTTPS certificate.
-                   An invalid file is refused and logged; the running
-                   configuration stays.
+                   reconnect only that carrier), log.level and the HTTPS
+                   certificate. An invalid file is refused and logged; the
+                   running configuration stays.
 
 ADMIN LISTENER (admin.listen)
   /healthz  process alive       /readyz   store open and a bind per carrier
@@ -109,7 +109,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *logLevel != "" {
 		lc.Level = *logLevel
 	}
-	log, err := newLogger(lc, stderr)
+	level := new(slog.LevelVar)
+	log, err := newLogger(lc, level, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -149,7 +150,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
-	go reloadLoop(ctx, *configPath, running, reloads, log)
+	var reloadLevel *slog.LevelVar // log.level follows the file unless -log-level fixed it
+	if *logLevel == "" {
+		reloadLevel = level
+	}
+	go reloadLoop(ctx, *configPath, running, reloads, log, reloadLevel)
 	if err := daemon.Run(ctx, opts); err != nil {
 		log.Error("smppbridge stopped", "err", err)
 		return 1
@@ -157,13 +162,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(c conf.Log, w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if c.Level == "" {
-		c.Level = "info"
-	}
-	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
-		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", c.Level)
+// newLogger builds the slog handler; level is set from c and stays
+// adjustable (a reload changes it).
+func newLogger(c conf.Log, level *slog.LevelVar, w io.Writer) (*slog.Logger, error) {
+	if err := setLevel(level, c.Level); err != nil {
+		return nil, err
 	}
 	o := &slog.HandlerOptions{Level: level}
 	switch c.Format {
@@ -178,7 +181,20 @@ func newLogger(c conf.Log, w io.Writer) (*slog.Logger, error) {
 // reloadLoop reloads the configuration file into the daemon on each
 // request. An invalid file is refused and logged; the old configuration
 // stays in force.
-func reloadLoop(ctx context.Context, path string, running <-chan *daemon.Daemon, reloads <-chan struct{}, log *slog.Logger) {
+func setLevel(v *slog.LevelVar, s string) error {
+	if s == "" {
+		s = "info"
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return fmt.Errorf("log level %q: want debug, info, warn or error", s)
+	}
+	v.Set(l)
+	return nil
+}
+
+// reloadLoop also sets the log level from the file when level is not nil.
+func reloadLoop(ctx context.Context, path string, running <-chan *daemon.Daemon, reloads <-chan struct{}, log *slog.Logger, level *slog.LevelVar) {
 	var d *daemon.Daemon
 	select {
 	case d = <-running:
@@ -199,6 +215,9 @@ func reloadLoop(ctx context.Context, path string, running <-chan *daemon.Daemon,
 		cfg, err := conf.Load(path)
 		if err == nil {
 			err = d.Reload(cfg)
+		}
+		if err == nil && level != nil {
+			err = setLevel(level, cfg.Log.Level) // validated by conf.Load: cannot fail
 		}
 		if err != nil {
 			log.Error("configuration not reloaded; the running one stays", "file", path, "err", err)

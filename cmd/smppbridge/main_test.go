@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -86,7 +87,7 @@ func TestLogFlags(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	log, err := newLogger(conf.Log{Format: "json", Level: "warn"}, &buf)
+	log, err := newLogger(conf.Log{Format: "json", Level: "warn"}, new(slog.LevelVar), &buf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,7 @@ func TestReloadLoop(t *testing.T) {
 	defer sim.Close()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "smppbridge.toml")
+	logLevel := "info"
 	write := func(rate string) {
 		t.Helper()
 		toml := fmt.Sprintf(`
@@ -53,6 +54,8 @@ listen = "127.0.0.1:0"
 listen = "127.0.0.1:0"
 [store]
 path = %q
+[log]
+level = %q
 [[carrier]]
 name = "sim"
 address = %q
@@ -69,7 +72,7 @@ id = "9900000"
   id = "app-1"
   callback_url = "http://127.0.0.1:9/callbacks"
   numbers = ["+15550001111"]
-`, filepath.Join(dir, "bridge.db"), sim.Addr(), rate)
+`, filepath.Join(dir, "bridge.db"), logLevel, sim.Addr(), rate)
 		if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +83,8 @@ id = "9900000"
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, nil))
+	level := new(slog.LevelVar)
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
 	ctx, cancel := context.WithCancel(context.Background())
 	running := make(chan *daemon.Daemon, 1)
 	done := make(chan error, 1)
@@ -97,7 +101,7 @@ id = "9900000"
 	loopRunning := make(chan *daemon.Daemon, 1)
 	loopRunning <- d
 	reloads := make(chan struct{}, 1)
-	go reloadLoop(ctx, path, loopRunning, reloads, log)
+	go reloadLoop(ctx, path, loopRunning, reloads, log, level)
 
 	rate := func() float64 { return d.CurrentPools()[0].Stats().Rate }
 	waitLog := func(what string) {
@@ -121,10 +125,19 @@ id = "9900000"
 		t.Fatalf("rate %v after a refused reload, want 100", got)
 	}
 
+	logLevel = "warn"
 	write("250")
 	reloads <- struct{}{}
 	waitLog("configuration reloaded")
 	if got := rate(); got != 250 {
 		t.Fatalf("rate %v after reload, want 250", got)
+	}
+	// The level applies after the reload logged its success at info.
+	deadline := time.Now().Add(20 * time.Second)
+	for level.Level() != slog.LevelWarn {
+		if time.Now().After(deadline) {
+			t.Fatalf("log level %v after reload, want WARN", level.Level())
+		}
+		time.Sleep(10 * time.Millisecond) // polling, bounded by the deadline
 	}
 }
