@@ -35,6 +35,10 @@ var confinedModules = map[string][]string{
 	"go.etcd.io/bbolt":            {"store"},
 	"github.com/BurntSushi/toml":  {"conf", "cmd"},
 	"github.com/fiorix/go-smpp":   {}, // an independent second implementation, for tests only
+	// Metrics types stay in cmd: core packages expose Stats() and observer hooks.
+	"github.com/prometheus/client_golang": {"cmd"},
+	"github.com/prometheus/common":        {"cmd"},
+	"github.com/prometheus/client_model":  {"cmd"},
 }
 
 type pkgInfo struct {
@@ -151,6 +155,7 @@ func TestLayoutRulesCatchViolations(t *testing.T) {
 		{"bridge imports conf", pkgInfo{ImportPath: "smppbridge/bridge/x", Imports: []string{"smppbridge/conf"}}, "bridge may only import"},
 		{"bbolt outside store", pkgInfo{ImportPath: "smppbridge/bridge", Imports: []string{"go.etcd.io/bbolt"}}, "only [store] may"},
 		{"fasthttp outside httpapi", pkgInfo{ImportPath: "smppbridge/bridge", Imports: []string{"github.com/valyala/fasthttp"}}, "only [httpapi] may"},
+		{"prometheus in the core", pkgInfo{ImportPath: "smppbridge/bridge", Imports: []string{"github.com/prometheus/client_golang/prometheus"}}, "only [cmd] may"},
 		{"go-smpp in production", pkgInfo{ImportPath: "smppbridge/smpp", Imports: []string{"github.com/fiorix/go-smpp/smpp/pdu"}}, "only [] may"},
 		{"unknown top level", pkgInfo{ImportPath: "smppbridge/util"}, "not one of the fixed top-level packages"},
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +44,11 @@ type Options struct {
 	// for their concatenation timeout; default a tenth of the shortest
 	// carrier's MOConcatTimeout, between 1s and 30s.
 	MOSweepInterval time.Duration
+	// OnReceipt, when set, is told of every receipt recorded: its carrier,
+	// mapped outcome and V2 code, and whether it matched a sent message on
+	// arrival (unmatched ones are kept until their id is known). For
+	// metrics: it must be cheap and must not block.
+	OnReceipt func(carrier string, outcome dlrmap.Outcome, code int, matched bool)
 }
 
 // Carrier is one SMPP carrier with its queue limits and routes.
@@ -115,9 +119,10 @@ type Bridge struct {
 	numbers  map[string]*application // number -> owner
 	creds    map[string][]credRef    // username -> candidates
 	auth     authCache
-	carriers []*carrierQueue
-	byName   map[string]*carrierQueue
-	routes   []route
+	// set is the carriers and routes in force; SetCarriers replaces it.
+	set       atomic.Pointer[carrierSet]
+	carrierMu sync.Mutex // serialises SetCarriers with Start and Close
+	started   bool
 
 	mu      sync.Mutex
 	closing bool
@@ -156,8 +161,10 @@ type credRef struct {
 }
 
 type route struct {
-	prefix  string
-	carrier *carrierQueue
+	prefix   string
+	carrier  *carrierQueue
+	accounts []string // when set, only these accounts use the route
+	from     []string // when set, only these from numbers use it
 }
 
 // New builds the bridge and reloads the durable queue. Start sends.
@@ -183,7 +190,6 @@ func New(opts Options) (*Bridge, error) {
 	b := &Bridge{
 		opts: opts, log: opts.Logger, now: opts.Now, store: opts.Store,
 		accounts: map[string]*account{}, numbers: map[string]*application{}, creds: map[string][]credRef{},
-		byName: map[string]*carrierQueue{},
 	}
 	b.auth.init(10000)
 	for _, a := range opts.Accounts {
@@ -200,25 +206,23 @@ func New(opts Options) (*Bridge, error) {
 			}
 		}
 	}
+	var queues []*carrierQueue
 	for _, c := range opts.Carriers {
 		if c.Sender == nil {
 			return nil, fmt.Errorf("bridge: carrier %s has no sender", c.Name)
 		}
-		q := newCarrierQueue(c)
-		b.carriers = append(b.carriers, q)
-		b.byName[c.Name] = q
-		for _, p := range c.Routes {
-			b.routes = append(b.routes, route{prefix: p, carrier: q})
-		}
+		queues = append(queues, newCarrierQueue(c))
 	}
-	// Longest prefix first; ties keep configuration order.
-	sort.SliceStable(b.routes, func(i, j int) bool { return len(b.routes[i].prefix) > len(b.routes[j].prefix) })
+	b.set.Store(newCarrierSet(opts.Carriers, queues))
 	if rs, ok := opts.Store.(ReceiptStore); ok {
 		b.receipts = rs
 		rs.SetReceiptHooks(store.ReceiptHooks{Callbacks: b.receiptCallbacks, Added: b.notifyCallbacks})
 	}
 	b.inSem = make(chan struct{}, inboundConcurrency)
 	b.runCtx, b.stop = context.WithCancel(context.Background())
+	for _, q := range queues {
+		q.ctx, q.cancel = context.WithCancel(b.runCtx)
+	}
 	b.completions, b.completed = make(chan store.Completion, 8192), make(chan struct{})
 	go b.completeLoop()
 	if err := b.reload(); err != nil {
@@ -236,7 +240,7 @@ func (b *Bridge) reload() error {
 	var failed []store.QueueItem
 	err := b.store.LoadQueue(func(it store.QueueItem) error {
 		n++
-		q := b.byName[it.Carrier]
+		q := b.set.Load().byName[it.Carrier]
 		if it.FailCode != 0 || q == nil {
 			if it.FailCode == 0 {
 				it.FailCode = codeNoRoute
@@ -244,7 +248,7 @@ func (b *Bridge) reload() error {
 			failed = append(failed, it)
 			return nil
 		}
-		q.push(&it)
+		q.push(&it) // not closed: Start has not run
 		q.mu.Lock()
 		q.segments += it.Segments
 		q.mu.Unlock()
@@ -264,19 +268,29 @@ func (b *Bridge) reload() error {
 
 // Start runs the carriers' senders.
 func (b *Bridge) Start() {
-	for _, q := range b.carriers {
-		for i := 0; i < q.workers; i++ {
-			b.wg.Add(1)
-			go func() { defer b.wg.Done(); b.sendLoop(q) }()
-		}
-		if b.receipts != nil && q.RegisteredDelivery != 0 && q.ReceiptWait > 0 {
-			b.wg.Add(1)
-			go func() { defer b.wg.Done(); b.expireLoop(q) }()
-		}
+	b.carrierMu.Lock()
+	defer b.carrierMu.Unlock()
+	b.started = true
+	for _, q := range b.set.Load().list {
+		b.startQueue(q)
 	}
 	if _, ok := b.store.(MOStore); ok {
 		b.wg.Add(1)
 		go func() { defer b.wg.Done(); b.moExpireLoop() }()
+	}
+}
+
+// startQueue runs a carrier's senders (and its receipt expiry).
+func (b *Bridge) startQueue(q *carrierQueue) {
+	for i := 0; i < q.workers; i++ {
+		b.wg.Add(1)
+		q.wg.Add(1)
+		go func() { defer b.wg.Done(); defer q.wg.Done(); b.sendLoop(q) }()
+	}
+	if b.receipts != nil && q.RegisteredDelivery != 0 && q.ReceiptWait > 0 {
+		b.wg.Add(1)
+		q.wg.Add(1)
+		go func() { defer b.wg.Done(); defer q.wg.Done(); b.expireLoop(q.ctx, q) }()
 	}
 }
 
@@ -286,7 +300,9 @@ func (b *Bridge) Close(ctx context.Context) error {
 	b.mu.Lock()
 	b.closing = true
 	b.mu.Unlock()
-	for _, q := range b.carriers {
+	b.carrierMu.Lock() // no SetCarriers from here on: it would start senders
+	defer b.carrierMu.Unlock()
+	for _, q := range b.set.Load().list {
 		q.close()
 	}
 	// Messages waiting for a bind, the throttle or a window slot give up
@@ -321,8 +337,9 @@ type QueueStats struct {
 
 // Queues reports each carrier's queue depth.
 func (b *Bridge) Queues() []QueueStats {
-	out := make([]QueueStats, 0, len(b.carriers))
-	for _, q := range b.carriers {
+	list := b.set.Load().list
+	out := make([]QueueStats, 0, len(list))
+	for _, q := range list {
 		q.mu.Lock()
 		out = append(out, QueueStats{Carrier: q.name, Segments: q.segments, Capacity: q.capacity, Messages: len(q.high) + len(q.normal)})
 		q.mu.Unlock()

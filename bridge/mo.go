@@ -86,7 +86,7 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 			part, multi = coding.Concat{Ref: binary.BigEndian.Uint16(ref), Total: tot[0], Seq: seq[0]}, true
 		}
 	}
-	q := b.byName[carrier]
+	q := b.queueFor(carrier)
 	packed := q != nil && q.MOGSM7Packed
 	text := coding.Decode(p.DataCoding, body, packed, fill)
 	now := b.now()
@@ -137,7 +137,7 @@ func (b *Bridge) moExpireLoop() {
 	every := b.opts.MOSweepInterval
 	if every <= 0 {
 		shortest := DefaultMOConcatTimeout
-		for _, q := range b.carriers {
+		for _, q := range b.set.Load().list {
 			shortest = min(shortest, q.MOConcatTimeout)
 		}
 		every = min(max(shortest/10, time.Second), 30*time.Second)

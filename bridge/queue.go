@@ -30,19 +30,44 @@ var errExpired = errors.New("bridge: expiration passed before the message was se
 // priority first, then FIFO. It is measured in segments against capacity.
 type carrierQueue struct {
 	Carrier
-	name     string
-	capacity int
-	workers  int
+	name    string
+	workers int
+	// ctx ends when the carrier is removed or the bridge stops: its
+	// senders give up waiting for the pool and leave the message queued.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // its senders
 
-	mu       sync.Mutex
-	cond     *sync.Cond
-	high     []*store.QueueItem
-	normal   []*store.QueueItem
-	segments int
-	closed   bool
+	mu sync.Mutex
+	// capacity, rate and queueSeconds change on reload (SetCarriers);
+	// read them under mu, not from Carrier.
+	capacity     int
+	rate         float64
+	queueSeconds int
+	high         []*store.QueueItem
+	cond         *sync.Cond
+	normal       []*store.QueueItem
+	segments     int
+	closed       bool
 }
 
 func newCarrierQueue(c Carrier) *carrierQueue {
+	workers := c.Workers
+	if workers <= 0 {
+		workers = 64
+	}
+	if c.MOConcatTimeout <= 0 {
+		c.MOConcatTimeout = DefaultMOConcatTimeout
+	}
+	q := &carrierQueue{Carrier: c, name: c.Name, workers: workers}
+	q.cond = sync.NewCond(&q.mu)
+	q.setLimits(c)
+	return q
+}
+
+// setLimits applies the carrier's rate and queue size (at start and on
+// reload).
+func (q *carrierQueue) setLimits(c Carrier) {
 	if c.QueueSeconds <= 0 {
 		c.QueueSeconds = 900
 	}
@@ -53,27 +78,21 @@ func newCarrierQueue(c Carrier) *carrierQueue {
 	if capacity <= 0 {
 		capacity = 100000 // unlimited rate and no explicit capacity
 	}
-	workers := c.Workers
-	if workers <= 0 {
-		workers = 64
-	}
-	if c.MOConcatTimeout <= 0 {
-		c.MOConcatTimeout = DefaultMOConcatTimeout
-	}
-	q := &carrierQueue{Carrier: c, name: c.Name, capacity: capacity, workers: workers}
-	q.cond = sync.NewCond(&q.mu)
-	return q
+	q.mu.Lock()
+	q.capacity, q.rate, q.queueSeconds = capacity, c.SegmentsPerSecond, c.QueueSeconds
+	q.mu.Unlock()
 }
 
-// reserve takes room for n segments, all or nothing.
-func (q *carrierQueue) reserve(n int) bool {
+// reserve takes room for n segments, all or nothing; when there is none
+// it returns the error to answer.
+func (q *carrierQueue) reserve(n int) *QueueFullError {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.segments+n > q.capacity {
-		return false
+		return &QueueFullError{Carrier: q.name, SegmentsPerSecond: q.rate, QueueSeconds: q.queueSeconds, Capacity: q.capacity}
 	}
 	q.segments += n
-	return true
+	return nil
 }
 
 func (q *carrierQueue) release(n int) {
@@ -82,8 +101,14 @@ func (q *carrierQueue) release(n int) {
 	q.mu.Unlock()
 }
 
-func (q *carrierQueue) push(it *store.QueueItem) {
+// push queues a copy; false when the queue is closed (its carrier was
+// replaced or removed by a reload, or the bridge is stopping).
+func (q *carrierQueue) push(it *store.QueueItem) bool {
 	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
 	if it.High {
 		q.high = append(q.high, it)
 	} else {
@@ -91,6 +116,7 @@ func (q *carrierQueue) push(it *store.QueueItem) {
 	}
 	q.mu.Unlock()
 	q.cond.Signal()
+	return true
 }
 
 // pop waits for the next message; nil once the queue is closed.
@@ -114,6 +140,20 @@ func (q *carrierQueue) pop() *store.QueueItem {
 	// Its segments still count against the queue until the carrier has
 	// taken it: a worker waiting for a bind holds queued traffic too.
 	return it
+}
+
+// putBack returns a copy its sender could not send because the carrier
+// is closing; SetCarriers hands such copies on or fails them when the
+// carrier was removed (at shutdown they simply stay in the store).
+func (q *carrierQueue) putBack(it *store.QueueItem) {
+	q.mu.Lock()
+	q.segments += it.Segments // sendLoop releases them as for a sent one
+	if it.High {
+		q.high = append(q.high, it)
+	} else {
+		q.normal = append(q.normal, it)
+	}
+	q.mu.Unlock()
 }
 
 func (q *carrierQueue) close() {
@@ -142,12 +182,12 @@ func (b *Bridge) send(q *carrierQueue, it *store.QueueItem) {
 		return
 	}
 	msg := &smpp.Message{From: it.From, To: it.Dest(), Text: it.Text, RegisteredDelivery: q.RegisteredDelivery}
-	ctx := b.runCtx
+	ctx := q.ctx
 	if !it.Expiration.IsZero() {
 		// A sender can wait long for a bind, the throttle or a window slot
 		// with the copy: it must not go out once it has expired.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadlineCause(b.runCtx, time.Now().Add(it.Expiration.Sub(b.now())), errExpired)
+		ctx, cancel = context.WithDeadlineCause(q.ctx, time.Now().Add(it.Expiration.Sub(b.now())), errExpired)
 		defer cancel()
 	}
 	var res smpp.SubmitResult
@@ -159,14 +199,15 @@ func (b *Bridge) send(q *carrierQueue, it *store.QueueItem) {
 		}
 	}
 	if err != nil {
-		if errors.Is(err, smpp.ErrNotSent) {
-			return // closing: it stays queued in the store
+		if errors.Is(err, smpp.ErrNotSent) || errors.Is(err, smpp.ErrClosed) {
+			q.putBack(it) // closing or the carrier removed: it stays queued
+			return
 		}
 		code := 4303 // malformed-invalid-to-number
 		if strings.HasPrefix(err.Error(), "from") {
 			code = 4302
 		}
-		b.log.Warn("message cannot be encoded for the carrier", "carrier", q.name, "msg_id", it.MessageID, "err", err)
+		b.log.Warn("message cannot be encoded for the carrier", "carrier", q.name, "msg_id", it.MessageID, "request_id", it.RequestID, "err", err)
 		b.fail(it, code)
 		return
 	}
@@ -177,8 +218,9 @@ func (b *Bridge) send(q *carrierQueue, it *store.QueueItem) {
 	for i, p := range res.Parts {
 		switch {
 		case p.Err != nil && errors.Is(p.Err, smpp.ErrNotSent):
-			if b.runCtx.Err() != nil {
-				return // stopping: leave the whole copy queued; sent parts may repeat
+			if q.ctx.Err() != nil {
+				q.putBack(it) // stopping or removed: leave the whole copy queued; sent parts may repeat
+				return
 			}
 			rec.Status, rec.ErrorCode = "FAILED", dlrmap.CodeSubmitFailed
 			if errors.Is(p.Err, errExpired) {
@@ -263,7 +305,7 @@ func (b *Bridge) record(it *store.QueueItem, carrier string) store.Record {
 		MessageID: it.MessageID, Recipient: it.Recipient, AccountID: it.AccountID, ApplicationID: it.ApplicationID,
 		Direction: "out", From: it.From, To: it.Dest(), Carrier: carrier, Segments: it.Segments,
 		ReceivedAt: it.ReceivedAt, Tag: it.Tag, HasTag: it.HasTag, Length: len([]rune(it.Text)),
-		AllTo: append([]string(nil), it.To...),
+		AllTo: append([]string(nil), it.To...), RequestID: it.RequestID,
 	}
 }
 

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"slices"
 	"time"
 
@@ -41,8 +42,8 @@ func (b *Bridge) notifyCallbacks() {
 // path never waits for the disk. A receipt is acknowledged only once it is
 // durable: ESME_RMSGQFUL on a store error, so the SMSC sends it again.
 func (b *Bridge) InboundHandler(carrier string) func(*smpp.Inbound) {
-	q := b.byName[carrier]
 	return func(in *smpp.Inbound) {
+		q := b.queueFor(carrier) // looked up each time: a reload may replace it
 		b.inSem <- struct{}{}
 		b.inWG.Add(1)
 		go func() {
@@ -81,7 +82,7 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 		return
 	}
 	res := dlrmap.Map(r, q.ReceiptTable)
-	_, err := b.receipts.ApplyReceipt(store.Receipt{
+	rr, err := b.receipts.ApplyReceipt(store.Receipt{
 		Carrier: carrier, Candidates: dlrmap.Candidates(r.ID, q.ReceiptIDFormat),
 		Outcome: int(res.Outcome), Code: res.Code, Mode: q.ReceiptsPerSegment, At: b.now(),
 	})
@@ -91,6 +92,9 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 		return
 	}
 	in.Respond(pdu.StatusOK)
+	if b.opts.OnReceipt != nil {
+		b.opts.OnReceipt(carrier, res.Outcome, res.Code, rr.Matched)
+	}
 }
 
 // receiptCallbacks builds the status callback for a record that a receipt
@@ -132,24 +136,27 @@ func (b *Bridge) receiptCallbacks(rec *store.Record) []store.CallbackJob {
 	if err != nil {
 		return nil // no callback URL
 	}
+	job.RequestID = rec.RequestID // webhook log lines name the request that caused them
 	return []store.CallbackJob{job}
 }
 
 // expireLoop ends the receipt wait of the carrier's copies sent more than
 // ReceiptWait ago (store.ExpireReceipts) and removes receipts that waited
 // as long for their id (store.ExpirePendingReceipts), every quarter of
-// ReceiptWait (between 10 ms and a minute), until Close.
-func (b *Bridge) expireLoop(q *carrierQueue) {
+// ReceiptWait (between 10 ms and a minute). It runs until ctx ends: the
+// queue's, or for a carrier a reload removed, the bridge's (its sent
+// messages still wait for receipts that may come).
+func (b *Bridge) expireLoop(ctx context.Context, q *carrierQueue) {
 	every := min(max(q.ReceiptWait/4, 10*time.Millisecond), time.Minute)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
-		case <-b.runCtx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		for more, pass := true, 0; more && pass < 1000 && b.runCtx.Err() == nil; pass++ {
+		for more, pass := true, 0; more && pass < 1000 && ctx.Err() == nil; pass++ {
 			now := b.now()
 			var err error
 			if _, more, err = b.receipts.ExpireReceipts(q.name, now.Add(-q.ReceiptWait), now, 1000); err != nil {
@@ -159,7 +166,7 @@ func (b *Bridge) expireLoop(q *carrierQueue) {
 		}
 		// Receipts still waiting for an id after the whole receipt wait
 		// belong to no message that could still use them.
-		for more, pass := true, 0; more && pass < 1000 && b.runCtx.Err() == nil; pass++ {
+		for more, pass := true, 0; more && pass < 1000 && ctx.Err() == nil; pass++ {
 			var n int
 			var err error
 			if n, more, err = b.receipts.ExpirePendingReceipts(q.name, b.now().Add(-q.ReceiptWait), 1000); err != nil {

@@ -43,6 +43,7 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 		n int
 	}
 	var held []hold
+	queueOf := make([]*carrierQueue, len(req.To))
 	release := func() {
 		for _, h := range held {
 			h.q.release(h.n)
@@ -82,12 +83,13 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 		if segments == 0 {
 			segments = it.Segments
 		}
-		if !q.reserve(it.Segments) {
+		if qerr := q.reserve(it.Segments); qerr != nil {
 			release()
-			return nil, &QueueFullError{Carrier: q.name, SegmentsPerSecond: q.SegmentsPerSecond, QueueSeconds: q.QueueSeconds, Capacity: q.capacity}
+			return nil, qerr
 		}
 		held = append(held, hold{q, it.Segments})
 		items[i] = it
+		queueOf[i] = q
 	}
 	if err := b.store.Enqueue(items); err != nil {
 		release()
@@ -100,7 +102,7 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 			b.fail(it, it.FailCode)
 			continue
 		}
-		b.byName[it.Carrier].push(it)
+		b.push(queueOf[i], it)
 	}
 	if segments == 0 {
 		segments = b.planAny(text)
@@ -119,8 +121,8 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 // planAny counts segments for a message none of whose recipients has a
 // route, with the first carrier's rules (or none).
 func (b *Bridge) planAny(text string) int {
-	if len(b.carriers) > 0 {
-		return b.carriers[0].Sender.Plan(text).Segments
+	if list := b.set.Load().list; len(list) > 0 {
+		return list[0].Sender.Plan(text).Segments
 	}
 	return 1
 }
@@ -136,18 +138,17 @@ func withLinks(text string, media []string) string {
 // route picks the carrier for a destination: longest matching prefix among
 // carriers whose account and from restrictions allow the message.
 func (b *Bridge) route(accountID, from, to string) *carrierQueue {
-	for _, r := range b.routes {
+	for _, r := range b.set.Load().routes {
 		if !strings.HasPrefix(to, r.prefix) {
 			continue
 		}
-		c := r.carrier
-		if len(c.RouteAccounts) > 0 && !contains(c.RouteAccounts, accountID) {
+		if len(r.accounts) > 0 && !contains(r.accounts, accountID) {
 			continue
 		}
-		if len(c.RouteFrom) > 0 && !contains(c.RouteFrom, from) {
+		if len(r.from) > 0 && !contains(r.from, from) {
 			continue
 		}
-		return c
+		return r.carrier
 	}
 	return nil
 }

@@ -43,8 +43,9 @@ func TestRouteLongestPrefix(t *testing.T) {
 	b := &Bridge{}
 	us := &carrierQueue{name: "us"}
 	us555 := &carrierQueue{name: "us555"}
-	acctOnly := &carrierQueue{name: "acct", Carrier: Carrier{RouteAccounts: []string{"7"}}}
-	b.routes = []route{{"+1555", us555}, {"+44", acctOnly}, {"+1", us}} // sorted longest first, as New does
+	acctOnly := &carrierQueue{name: "acct"}
+	b.set.Store(&carrierSet{routes: []route{{prefix: "+1555", carrier: us555}, {prefix: "+44", carrier: acctOnly, accounts: []string{"7"}},
+		{prefix: "+1", carrier: us}}}) // sorted longest first, as newCarrierSet does
 	cases := []struct{ acct, to, want string }{
 		{"1", "+15550001111", "us555"},
 		{"1", "+16170001111", "us"},

@@ -83,6 +83,14 @@ type WebhookOptions struct {
 	Clock  func() time.Time
 	Rand   func() float64 // jitter source in [0,1); default math/rand/v2
 	Logger *slog.Logger   // nil: discard. Bodies and credentials are never logged.
+	// OnAttempt, when set, is told of every delivery attempt (one request,
+	// or two with a challenge): the application, how many jobs it carried,
+	// whether it succeeded and how long it took. For metrics: it must be
+	// cheap and must not block.
+	OnAttempt func(appID string, jobs int, ok bool, took time.Duration)
+	// OnDeadLetter, when set, is told of jobs dead-lettered (after their
+	// outcome was written).
+	OnDeadLetter func(appID string, jobs int)
 }
 
 // WebhookStats counts since NewWebhooks.
@@ -425,6 +433,22 @@ func groupBatches(jobs []store.CallbackJob, maxBatch int) []*batch {
 	return out
 }
 
+// requestIDs is the log attribute naming the API requests that caused the
+// batch's callbacks: request_id for one, request_ids for several (at most
+// 10 listed).
+func (b *batch) requestIDs() slog.Attr {
+	if len(b.jobs) == 1 {
+		return slog.String("request_id", b.jobs[0].RequestID)
+	}
+	var ids []string
+	for _, j := range b.jobs {
+		if j.RequestID != "" && len(ids) < 10 {
+			ids = append(ids, j.RequestID)
+		}
+	}
+	return slog.Any("request_ids", ids)
+}
+
 // body is the request body: the job's own, or for several jobs one array
 // of all their events.
 func (b *batch) body() []byte {
@@ -454,6 +478,9 @@ func (w *Webhooks) deliver(b *batch) {
 	defer w.sending.Done()
 	t := time.Now()
 	err := w.post(b.app, b.url, b.body())
+	if w.opts.OnAttempt != nil && w.reqCtx.Err() == nil {
+		w.opts.OnAttempt(b.app, len(b.jobs), err == nil, time.Since(t))
+	}
 	if err == nil {
 		d := int64(time.Since(t))
 		w.latCount.Add(1)
@@ -626,6 +653,7 @@ func (w *Webhooks) record() {
 func (w *Webhooks) apply(rs []result) {
 	var done, release []uint64
 	var retry, dead []store.CallbackFailure
+	var deadApps map[string]int // application -> jobs dead-lettered
 	for _, r := range rs {
 		b := r.b
 		switch {
@@ -634,6 +662,7 @@ func (w *Webhooks) apply(rs []result) {
 				done = append(done, j.ID)
 			}
 			w.noteRecovered(b)
+			w.log.Debug("callback delivered", "app", b.app, "jobs", len(b.jobs), b.requestIDs())
 			continue
 		case r.cut:
 			for _, j := range b.jobs {
@@ -662,7 +691,11 @@ func (w *Webhooks) apply(rs []result) {
 			retry = append(retry, store.CallbackFailure{ID: j.ID, At: at, Error: msg})
 		}
 		if k := len(dead) - nDead; k > 0 {
-			w.log.Warn("callbacks dead-lettered", "app", b.app, "endpoint", endpointForLog(b.url), "jobs", k,
+			if deadApps == nil {
+				deadApps = map[string]int{}
+			}
+			deadApps[b.app] += k
+			w.log.Warn("callbacks dead-lettered", "app", b.app, "endpoint", endpointForLog(b.url), "jobs", k, b.requestIDs(),
 				"callback_id", dead[nDead].ID, "attempts", n, "err", msg)
 		}
 		w.noteFailure(b, msg, n)
@@ -706,7 +739,17 @@ func (w *Webhooks) apply(rs []result) {
 		w.Notify() // so the dispatcher sets its timer
 		return nil
 	})
-	write("dead", len(dead), func() error { return w.out.CallbackDead(dead) })
+	write("dead", len(dead), func() error {
+		if err := w.out.CallbackDead(dead); err != nil {
+			return err
+		}
+		if w.opts.OnDeadLetter != nil {
+			for app, n := range deadApps {
+				w.opts.OnDeadLetter(app, n)
+			}
+		}
+		return nil
+	})
 	wg.Wait()
 }
 
@@ -722,7 +765,7 @@ func (w *Webhooks) noteFailure(b *batch, msg string, attempt int) {
 	}
 	w.mu.Unlock()
 	if changed {
-		w.log.Warn("callback failed; will retry", "app", b.app, "endpoint", endpointForLog(b.url), "attempt", attempt, "err", msg)
+		w.log.Warn("callback failed; will retry", "app", b.app, "endpoint", endpointForLog(b.url), "attempt", attempt, b.requestIDs(), "err", msg)
 	}
 }
 
@@ -732,6 +775,6 @@ func (w *Webhooks) noteRecovered(b *batch) {
 	delete(w.lastErr, b.url)
 	w.mu.Unlock()
 	if was {
-		w.log.Info("callback endpoint answers again", "app", b.app, "endpoint", endpointForLog(b.url))
+		w.log.Info("callback endpoint answers again", "app", b.app, "endpoint", endpointForLog(b.url), b.requestIDs())
 	}
 }

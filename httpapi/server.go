@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -44,6 +45,11 @@ type Options struct {
 	TLSCertFile string // HTTPS when both are set
 	TLSKeyFile  string
 	Logger      *slog.Logger // nil: discard
+	// Observe, when set, is called after every request with its route (a
+	// fixed pattern such as "POST /api/v2/users/{accountId}/messages", or
+	// "other"), the response status and the time taken. For metrics: it
+	// must be cheap and must not block.
+	Observe func(route string, status int, took time.Duration)
 }
 
 // Defaults applied by New to zero fields.
@@ -97,6 +103,8 @@ type Server struct {
 	base       context.Context
 	cancelBase context.CancelFunc
 
+	cert atomic.Pointer[tls.Certificate] // HTTPS: the certificate in use
+
 	mu      sync.Mutex
 	ln      net.Listener
 	serving bool
@@ -109,7 +117,7 @@ func New(core Core, opts Options) *Server {
 	s := &Server{core: core, opts: opts, log: opts.Logger}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.srv = &fasthttp.Server{
-		Handler:               s.handle,
+		Handler:               s.observed(s.handle),
 		ErrorHandler:          s.handleServerError,
 		NoDefaultServerHeader: true,
 		Concurrency:           opts.Concurrency,
@@ -134,7 +142,7 @@ func New(core Core, opts Options) *Server {
 
 // Handler returns the request handler, for serving without a listener
 // (tests, benchmarks). fasthttp's ErrorHandler is not involved there.
-func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
+func (s *Server) Handler() fasthttp.RequestHandler { return s.observed(s.handle) }
 
 // Listen binds Options.Addr (and loads the TLS key pair), so that Addr is
 // known and configuration errors surface before Serve.
@@ -149,17 +157,17 @@ func (s *Server) Listen() error {
 	}
 	var tlsConf *tls.Config
 	if s.opts.TLSCertFile != "" || s.opts.TLSKeyFile != "" {
-		if s.opts.TLSCertFile == "" || s.opts.TLSKeyFile == "" {
-			return fmt.Errorf("httpapi: TLS needs both a certificate and a key file")
-		}
-		cert, err := tls.LoadX509KeyPair(s.opts.TLSCertFile, s.opts.TLSKeyFile)
+		cert, err := loadKeyPair(s.opts.TLSCertFile, s.opts.TLSKeyFile)
 		if err != nil {
-			return fmt.Errorf("httpapi: loading TLS key pair: %w", err)
+			return err
 		}
+		s.cert.Store(cert)
 		tlsConf = &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			MinVersion:   tls.VersionTLS12,
-			NextProtos:   []string{"http/1.1"}, // fasthttp speaks HTTP/1.x only
+			// Read per handshake, so ReloadTLS replaces the certificate
+			// for new connections without restarting the listener.
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
+			MinVersion:     tls.VersionTLS12,
+			NextProtos:     []string{"http/1.1"}, // fasthttp speaks HTTP/1.x only
 		}
 	}
 	ln, err := net.Listen("tcp", s.opts.Addr)
@@ -170,6 +178,46 @@ func (s *Server) Listen() error {
 		ln = tls.NewListener(ln, tlsConf)
 	}
 	s.ln = &onceCloseListener{Listener: ln}
+	return nil
+}
+
+func loadKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, fmt.Errorf("httpapi: TLS needs both a certificate and a key file")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: loading TLS key pair: %w", err)
+	}
+	return &cert, nil
+}
+
+// CheckTLS reports whether ReloadTLS would accept these files.
+func (s *Server) CheckTLS(certFile, keyFile string) error {
+	if certFile == "" && keyFile == "" {
+		return nil
+	}
+	_, err := loadKeyPair(certFile, keyFile)
+	return err
+}
+
+// ReloadTLS reads the certificate and key again (they may be the same
+// paths, renewed): new connections get the new certificate. Turning HTTPS
+// on or off needs a restart.
+func (s *Server) ReloadTLS(certFile, keyFile string) error {
+	serving := s.cert.Load() != nil
+	wanted := certFile != "" || keyFile != ""
+	switch {
+	case !serving && !wanted:
+		return nil
+	case serving != wanted:
+		return fmt.Errorf("httpapi: switching HTTPS on or off takes effect at the next start")
+	}
+	cert, err := loadKeyPair(certFile, keyFile)
+	if err != nil {
+		return err
+	}
+	s.cert.Store(cert)
 	return nil
 }
 

@@ -126,6 +126,7 @@ type bindSlot struct {
 	reconnects int64
 	lastErr    string
 	failing    bool
+	past       SessionStats // counters of the slot's ended sessions
 }
 
 type job struct {
@@ -539,7 +540,9 @@ func (p *Pool) runBind(slot *bindSlot) {
 		}
 		p.signal()
 		<-s.Done()
+		ended := s.Stats()
 		p.mu.Lock()
+		slot.past = slot.past.plus(ended)
 		slot.sess = nil
 		slot.reconnects++
 		closed := p.closed
@@ -643,6 +646,9 @@ type BindStats struct {
 	Reconnects int64
 	LastError  string
 	Session    SessionStats // zero while down
+	// Total counts over every session the bind had (Prometheus counters:
+	// they never go down when the bind reconnects); window fields as Session.
+	Total SessionStats
 }
 
 // PoolStats is a snapshot of the pool for metrics and readiness.
@@ -667,12 +673,13 @@ func (p *Pool) Stats() PoolStats {
 	p.mu.Lock()
 	st.Queued = len(p.queue) + len(p.front)
 	type snap struct {
-		b BindStats
-		s *Session
+		b    BindStats
+		s    *Session
+		past SessionStats
 	}
 	snaps := make([]snap, 0, len(p.binds)+len(p.receivers))
 	for _, b := range append(slices.Clone(p.binds), p.receivers...) {
-		snaps = append(snaps, snap{BindStats{Index: b.idx, Up: b.sess != nil, Reconnects: b.reconnects, LastError: b.lastErr}, b.sess})
+		snaps = append(snaps, snap{BindStats{Index: b.idx, Up: b.sess != nil, Reconnects: b.reconnects, LastError: b.lastErr}, b.sess, b.past})
 	}
 	p.mu.Unlock()
 	for i, sn := range snaps {
@@ -681,6 +688,7 @@ func (p *Pool) Stats() PoolStats {
 			sn.b.Session = sn.s.Stats()
 			up = 1
 		}
+		sn.b.Total = sn.past.plus(sn.b.Session)
 		if i < len(p.binds) {
 			st.BindsUp += up
 			st.Binds = append(st.Binds, sn.b)

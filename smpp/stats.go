@@ -84,3 +84,34 @@ func (s *Session) Stats() SessionStats {
 	}
 	return st
 }
+
+// plus returns the sum of two snapshots' counters (window fields from b):
+// a bind's totals over its successive sessions.
+func (a SessionStats) plus(b SessionStats) SessionStats {
+	out := b
+	out.PDUsIn += a.PDUsIn
+	out.PDUsOut += a.PDUsOut
+	out.Submitted += a.Submitted
+	out.Throttled += a.Throttled
+	out.QueueFull += a.QueueFull
+	out.Rejected += a.Rejected
+	out.Timeouts += a.Timeouts
+	out.LateResponses += a.LateResponses
+	out.Unexpected += a.Unexpected
+	out.Undecodable += a.Undecodable
+	out.Inbound += a.Inbound
+	out.InboundAcked += a.InboundAcked
+	out.InboundRefused += a.InboundRefused
+	out.InboundOverflow += a.InboundOverflow
+	out.LatencySum += a.LatencySum
+	out.LatencyCounts = make([]int64, len(LatencyBuckets)+1)
+	for i := range out.LatencyCounts {
+		if i < len(a.LatencyCounts) {
+			out.LatencyCounts[i] += a.LatencyCounts[i]
+		}
+		if i < len(b.LatencyCounts) {
+			out.LatencyCounts[i] += b.LatencyCounts[i]
+		}
+	}
+	return out
+}

@@ -82,6 +82,7 @@ type CallbackJob struct {
 	Attempts      int       // failed attempts so far
 	NextAt        time.Time // zero while never tried; for dead jobs, when they were given up
 	LastError     string    // of the last failed attempt
+	RequestID     string    // the API request that caused it, for logs; "" for inbound messages
 }
 
 // CallbackFailure is the outcome of a failed attempt of one job.
@@ -196,21 +197,23 @@ func splitEndpoint(v []byte) (app, url string, err error) {
 }
 
 const (
-	jobVersion = 1
-	jobHeader  = 21 // version, ep (4), next_at (8), created (8)
+	jobVersion1 = 1 // without the request id; still read
+	jobVersion  = 2
+	jobHeader   = 21 // version, ep (4), next_at (8), created (8)
 )
 
 // encodeJob: version, ep, next_at, created, attempts (uvarint), then app,
-// kind, url, last error (uvarint length + bytes each), body (the rest).
+// kind, url, last error, request id (uvarint length + bytes each; version
+// 1 has no request id), body (the rest).
 // Binary, so the body is stored and sent byte for byte.
 func encodeJob(ep uint32, j *CallbackJob) []byte {
-	v := make([]byte, 0, jobHeader+5*binary.MaxVarintLen32+len(j.ApplicationID)+len(j.Kind)+len(j.URL)+len(j.LastError)+len(j.Body))
+	v := make([]byte, 0, jobHeader+6*binary.MaxVarintLen32+len(j.ApplicationID)+len(j.Kind)+len(j.URL)+len(j.LastError)+len(j.RequestID)+len(j.Body))
 	v = append(v, jobVersion)
 	v = binary.BigEndian.AppendUint32(v, ep)
 	v = binary.BigEndian.AppendUint64(v, unixNanos(j.NextAt))
 	v = binary.BigEndian.AppendUint64(v, unixNanos(j.Created))
 	v = binary.AppendUvarint(v, uint64(j.Attempts))
-	for _, s := range [...]string{j.ApplicationID, j.Kind, j.URL, j.LastError} {
+	for _, s := range [...]string{j.ApplicationID, j.Kind, j.URL, j.LastError, j.RequestID} {
 		v = binary.AppendUvarint(v, uint64(len(s)))
 		v = append(v, s...)
 	}
@@ -219,7 +222,7 @@ func encodeJob(ep uint32, j *CallbackJob) []byte {
 
 // jobIndex reads the endpoint and next_at of a record.
 func jobIndex(v []byte) (ep uint32, nextAt uint64, err error) {
-	if len(v) < jobHeader || v[0] != jobVersion {
+	if len(v) < jobHeader || (v[0] != jobVersion && v[0] != jobVersion1) {
 		return 0, 0, errors.New("bad callback record")
 	}
 	return binary.BigEndian.Uint32(v[1:5]), binary.BigEndian.Uint64(v[5:13]), nil
@@ -230,8 +233,12 @@ func decodeJob(id uint64, v []byte) (CallbackJob, uint32, error) {
 	bad := func() (CallbackJob, uint32, error) {
 		return CallbackJob{}, 0, fmt.Errorf("store: callback %d: bad record", id)
 	}
-	if len(v) < jobHeader || v[0] != jobVersion {
+	if len(v) < jobHeader || (v[0] != jobVersion && v[0] != jobVersion1) {
 		return bad()
+	}
+	nStrings := 5
+	if v[0] == jobVersion1 {
+		nStrings = 4
 	}
 	ep := binary.BigEndian.Uint32(v[1:5])
 	j := CallbackJob{ID: id, NextAt: fromNanos(binary.BigEndian.Uint64(v[5:13])), Created: fromNanos(binary.BigEndian.Uint64(v[13:21]))}
@@ -241,15 +248,15 @@ func decodeJob(id uint64, v []byte) (CallbackJob, uint32, error) {
 		return bad()
 	}
 	j.Attempts, p = int(a), p[w:]
-	var ss [4]string
-	for i := range ss {
+	var ss [5]string
+	for i := range nStrings {
 		n, w := binary.Uvarint(p)
 		if w <= 0 || uint64(len(p)-w) < n {
 			return bad()
 		}
 		ss[i], p = string(p[w:w+int(n)]), p[w+int(n):]
 	}
-	j.ApplicationID, j.Kind, j.URL, j.LastError = ss[0], ss[1], ss[2], ss[3]
+	j.ApplicationID, j.Kind, j.URL, j.LastError, j.RequestID = ss[0], ss[1], ss[2], ss[3], ss[4]
 	j.Body = append([]byte(nil), p...)
 	return j, ep, nil
 }

@@ -338,6 +338,7 @@ type Record struct {
 	Tag           string    `json:"tag,omitempty"`
 	HasTag        bool      `json:"has_tag,omitempty"`
 	Length        int       `json:"len,omitempty"` // characters of text
+	RequestID     string    `json:"req,omitempty"` // the API request that sent it, for logs
 	// AllTo is the message's full recipient list (To is this copy's);
 	// absent in records written before receipts were handled.
 	AllTo []string `json:"all_to,omitempty"`

@@ -57,12 +57,28 @@ type Daemon struct {
 	Sim    *smsc.Server // nil unless embedded
 	Store  *store.Store
 	Bridge *bridge.Bridge
-	Pools  []*smpp.Pool
+	// Pools are the carriers' SMPP pools; a reload replaces the slice
+	// (read it with CurrentPools while running).
+	Pools   []*smpp.Pool
+	poolsMu sync.RWMutex
+	metrics *metrics
+
+	reloadMu sync.Mutex // serialises Reload and shutdown
+	stopping bool
+	carriers map[string]*carrierRuntime // by name; Reload only
+	opts     Options
 	// Webhooks delivers the callback outbox.
 	Webhooks *bridge.Webhooks
 	api      *httpapi.Server
 	admin    *http.Server
 	adminL   net.Listener
+}
+
+// CurrentPools returns the carriers' pools in force (Reload replaces them).
+func (d *Daemon) CurrentPools() []*smpp.Pool {
+	d.poolsMu.RLock()
+	defer d.poolsMu.RUnlock()
+	return d.Pools
 }
 
 // HTTPAddr is the public API's listen address.
@@ -80,7 +96,8 @@ func Run(ctx context.Context, opts Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, log: log}
+	d := &Daemon{cfg: cfg, log: log, opts: opts}
+	d.metrics = newMetrics(d)
 	var cleanups []func(context.Context)
 	stopAll := func(ctx context.Context) {
 		for i := len(cleanups) - 1; i >= 0; i-- {
@@ -143,33 +160,12 @@ func Run(ctx context.Context, opts Options) error {
 	var carriers []bridge.Carrier
 	var pcs []smpp.PoolConfig
 	for i := range cfg.Carriers {
-		c := &cfg.Carriers[i]
-		pc, err := poolConfig(c, log)
+		bc, pc, err := carrierOptions(&cfg.Carriers[i], log)
 		if err != nil {
-			return fail(fmt.Errorf("carrier %s: %w", c.Name, err))
+			return fail(err)
 		}
+		carriers = append(carriers, bc)
 		pcs = append(pcs, pc)
-		var rd byte
-		if pc.Session.BindType != smpp.Transmitter || pc.Receivers {
-			rd = 1 // receipts come back on the transceiver or receiver binds
-		}
-		table, err := receiptTable(c.ReceiptMap)
-		if err != nil {
-			return fail(fmt.Errorf("carrier %s: %w", c.Name, err))
-		}
-		routes := c.Routes
-		if len(routes) == 0 { // only route_accounts/route_from restrict it: any destination
-			routes = []string{"+"}
-		}
-		carriers = append(carriers, bridge.Carrier{
-			Name: c.Name, SegmentsPerSecond: c.SegmentsPerSecond, QueueSeconds: c.QueueSeconds,
-			QueueCapacity: c.QueueSegments(), Routes: routes, RouteAccounts: c.RouteAccounts, RouteFrom: c.RouteFrom,
-			Alphanumeric: c.AlphanumericSender, MediaAsLinks: c.Media == conf.MediaLinks,
-			Workers: c.Binds * c.Window, RegisteredDelivery: rd,
-			ReceiptsPerSegment: string(c.ReceiptsPerSegment), ReceiptIDFormat: receiptIDFormat(c.ReceiptIDFormat),
-			ReceiptWait: c.ReceiptWait.Std(), ReceiptTable: table,
-			MOConcatTimeout: c.MOConcatTimeout.Std(), MOGSM7Packed: c.MOGSM7Packed,
-		})
 	}
 	// The bridge is built before the pools bind; the pools are its senders.
 	senders := make([]*lazySender, len(carriers))
@@ -185,6 +181,7 @@ func Run(ctx context.Context, opts Options) error {
 		Store: st, Carriers: carriers, Accounts: accounts,
 		GroupLimit: cfg.API.GroupLimit, MaxTextLength: cfg.API.MaxTextLength,
 		CheckPassword: conf.CheckPassword, Logger: log, Now: opts.Clock, MOSweepInterval: opts.MOSweepInterval,
+		OnReceipt: d.metrics.observeReceipt,
 	})
 	if err != nil {
 		return fail(err)
@@ -195,6 +192,7 @@ func Run(ctx context.Context, opts Options) error {
 		Timeout: cfg.Callbacks.Timeout.Std(), RetryFor: cfg.Callbacks.RetryFor.Std(),
 		MaxBatch: cfg.Callbacks.MaxBatch, ConcurrencyPerEndpoint: cfg.Callbacks.ConcurrencyPerEndpoint,
 		PollInterval: opts.CallbackPollInterval, Clock: opts.CallbackClock, Logger: log,
+		OnAttempt: d.metrics.observeCallback, OnDeadLetter: d.metrics.observeDead,
 	})
 	if err != nil {
 		return fail(err)
@@ -203,6 +201,7 @@ func Run(ctx context.Context, opts Options) error {
 	br.SetCallbackNotify(wh.Notify)
 	wh.Start()
 
+	d.carriers = map[string]*carrierRuntime{}
 	for i := range cfg.Carriers {
 		c := &cfg.Carriers[i]
 		pc := pcs[i]
@@ -212,8 +211,9 @@ func Run(ctx context.Context, opts Options) error {
 		p := smpp.NewPool(pc)
 		senders[i].Sender = p
 		d.Pools = append(d.Pools, p)
-		cleanups = append(cleanups, func(ctx context.Context) { p.Close(ctx) })
+		d.carriers[c.Name] = &carrierRuntime{conf: *c, pool: p, sender: senders[i]}
 	}
+	cleanups = append(cleanups, func(ctx context.Context) { closePools(ctx, d.CurrentPools()) })
 	br.Start()
 	cleanups = append(cleanups, func(ctx context.Context) { br.Close(ctx) })
 
@@ -221,6 +221,7 @@ func Run(ctx context.Context, opts Options) error {
 		Addr: cfg.HTTP.Listen, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
 		ReadTimeout: cfg.HTTP.ReadTimeout.Std(), WriteTimeout: cfg.HTTP.WriteTimeout.Std(), IdleTimeout: cfg.HTTP.IdleTimeout.Std(),
 		TLSCertFile: cfg.HTTP.TLSCertFile, TLSKeyFile: cfg.HTTP.TLSKeyFile, Logger: log,
+		Observe: d.metrics.observeHTTP,
 	})
 	if err := d.api.Listen(); err != nil {
 		return fail(fmt.Errorf("http listener: %w", err))
@@ -258,6 +259,9 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 	log.Info("shutting down")
+	d.reloadMu.Lock() // a reload in progress finishes first; none starts after
+	d.stopping = true
+	d.reloadMu.Unlock()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.API.ShutdownTimeout.Std())
 	defer cancel()
 	stopAll(sctx)
@@ -270,18 +274,32 @@ func (d *Daemon) adminHandler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		var down []string
-		for _, p := range d.Pools {
-			if p.Stats().BindsUp == 0 {
-				down = append(down, p.Name())
+		for _, p := range d.CurrentPools() {
+			st := p.Stats()
+			if st.BindsUp > 0 {
+				continue
 			}
+			reason := "not bound yet"
+			for _, b := range st.Binds {
+				if b.LastError != "" {
+					reason = b.LastError
+					break
+				}
+			}
+			down = append(down, fmt.Sprintf("carrier %s: no bind up: %s", p.Name(), reason))
 		}
 		if len(down) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "no bind up for carriers %v\n", down)
+			for _, line := range down {
+				fmt.Fprintln(w, line)
+			}
 			return
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	if d.metrics != nil {
+		mux.Handle("GET /metrics", d.metrics.handler())
+	}
 	if d.cfg.Admin.Username == "" {
 		return mux
 	}
@@ -300,6 +318,36 @@ func adminAuth(username, hash string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// carrierOptions translates a configured carrier into the bridge's view
+// (its Sender is set by the caller) and its SMPP pool's.
+func carrierOptions(c *conf.Carrier, log *slog.Logger) (bridge.Carrier, smpp.PoolConfig, error) {
+	pc, err := poolConfig(c, log)
+	if err != nil {
+		return bridge.Carrier{}, pc, fmt.Errorf("carrier %s: %w", c.Name, err)
+	}
+	var rd byte
+	if pc.Session.BindType != smpp.Transmitter || pc.Receivers {
+		rd = 1 // receipts come back on the transceiver or receiver binds
+	}
+	table, err := receiptTable(c.ReceiptMap)
+	if err != nil {
+		return bridge.Carrier{}, pc, fmt.Errorf("carrier %s: %w", c.Name, err)
+	}
+	routes := c.Routes
+	if len(routes) == 0 { // only route_accounts/route_from restrict it: any destination
+		routes = []string{"+"}
+	}
+	return bridge.Carrier{
+		Name: c.Name, SegmentsPerSecond: c.SegmentsPerSecond, QueueSeconds: c.QueueSeconds,
+		QueueCapacity: c.QueueSegments(), Routes: routes, RouteAccounts: c.RouteAccounts, RouteFrom: c.RouteFrom,
+		Alphanumeric: c.AlphanumericSender, MediaAsLinks: c.Media == conf.MediaLinks,
+		Workers: c.Binds * c.Window, RegisteredDelivery: rd,
+		ReceiptsPerSegment: string(c.ReceiptsPerSegment), ReceiptIDFormat: receiptIDFormat(c.ReceiptIDFormat),
+		ReceiptWait: c.ReceiptWait.Std(), ReceiptTable: table,
+		MOConcatTimeout: c.MOConcatTimeout.Std(), MOGSM7Packed: c.MOGSM7Packed,
+	}, pc, nil
 }
 
 func poolConfig(c *conf.Carrier, log *slog.Logger) (smpp.PoolConfig, error) {

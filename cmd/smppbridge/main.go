@@ -18,16 +18,47 @@ import (
 	"smppbridge/conf"
 )
 
-const usage = `smppbridge - Bandwidth-V2-compatible HTTP messaging API over SMPP
+const usage = `NAME
+  smppbridge - Bandwidth-V2-compatible HTTP messaging API over SMPP
 
-Usage:
-  smppbridge [-config FILE]        run the daemon (embedded default without -config)
-  smppbridge -check-config FILE    validate a configuration file and exit
+SYNOPSIS
+  smppbridge [-config FILE] [-log-format text|json] [-log-level LEVEL]
+  smppbridge -check-config FILE
+  smppbridge -help
 
-Signals: SIGTERM and SIGINT stop intake, drain the SMPP windows (bounded by
-api.shutdown_timeout), keep everything not yet sent in the store, exit 0.
+DESCRIPTION
+  Accepts messages on the V2 HTTP API, stores them durably (bbolt), paces
+  them per carrier in segments per second and submits them over SMPP binds;
+  delivery receipts and inbound messages become callbacks to the
+  applications. Without -config it runs the embedded default: loopback
+  listeners, ./smppbridge.db and the bundled SMSC simulator as carrier "sim".
 
-Flags:
+SIGNALS
+  SIGTERM, SIGINT  stop intake, drain the SMPP windows (bounded by
+                   api.shutdown_timeout), keep what was not sent in the
+                   store, exit 0.
+  SIGHUP           reload carriers and routes from the -config file (rates,
+                   queue sizes and routes live; changed connection settings
+                   reconnect only that carrier), log.level and the HTTPS
+                   certificate. An invalid file is refused and logged; the
+                   running configuration stays.
+
+ADMIN LISTENER (admin.listen)
+  /healthz  process alive       /readyz   store open and a bind per carrier
+  /metrics  Prometheus metrics
+
+EXIT STATUS
+  0 clean stop or valid -check-config; 1 configuration or start-up error;
+  2 bad command line.
+
+FILES
+  /etc/smppbridge/smppbridge.toml   configuration (conf/REFERENCE.md)
+  /var/lib/smppbridge/              store (store.path)
+
+SEE ALSO
+  docs/operations.md, conf/REFERENCE.md, smppbridge.service
+
+OPTIONS
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -38,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	configPath := fs.String("config", "", "TOML configuration `file`; without it the embedded default runs")
 	check := fs.String("check-config", "", "validate the configuration `file` and exit")
+	logFormat := fs.String("log-format", "", "log `format`: text or json (default: log.format of the file, else text)")
+	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn or error (default: log.level of the file, else info)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -69,7 +102,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		opts.Config = cfg
 	}
-	log, err := newLogger(opts.Config.Log, stderr)
+	lc := opts.Config.Log
+	if *logFormat != "" {
+		lc.Format = *logFormat
+	}
+	if *logLevel != "" {
+		lc.Level = *logLevel
+	}
+	level := new(slog.LevelVar)
+	log, err := newLogger(lc, level, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -77,7 +118,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opts.Logger = log
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	running := make(chan *daemon.Daemon, 1)
 	opts.Ready = func(d *daemon.Daemon) {
+		running <- d
 		if opts.Simulator != nil {
 			fmt.Fprint(stdout, daemon.DemoBanner(d.HTTPAddr(), demoPassword))
 		}
@@ -92,6 +135,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		<-ctx.Done()
 		sdNotify("STOPPING=1")
 	}()
+	// SIGHUP: a non-blocking send into a channel of one, so signals that
+	// arrive during a reload fold into one more reload; the daemon never
+	// sees signals.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reloads := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reloads <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	var reloadLevel *slog.LevelVar // log.level follows the file unless -log-level fixed it
+	if *logLevel == "" {
+		reloadLevel = level
+	}
+	go reloadLoop(ctx, *configPath, running, reloads, log, reloadLevel)
 	if err := daemon.Run(ctx, opts); err != nil {
 		log.Error("smppbridge stopped", "err", err)
 		return 1
@@ -99,14 +162,66 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(c conf.Log, w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
-		return nil, fmt.Errorf("log.level: %w", err)
+// newLogger builds the slog handler; level is set from c and stays
+// adjustable (a reload changes it).
+func newLogger(c conf.Log, level *slog.LevelVar, w io.Writer) (*slog.Logger, error) {
+	if err := setLevel(level, c.Level); err != nil {
+		return nil, err
 	}
 	o := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
+	switch c.Format {
+	case "json":
 		return slog.New(slog.NewJSONHandler(w, o)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, o)), nil
 	}
-	return slog.New(slog.NewTextHandler(w, o)), nil
+	return nil, fmt.Errorf("log format %q: want text or json", c.Format)
+}
+
+// reloadLoop reloads the configuration file into the daemon on each
+// request. An invalid file is refused and logged; the old configuration
+// stays in force.
+func setLevel(v *slog.LevelVar, s string) error {
+	if s == "" {
+		s = "info"
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return fmt.Errorf("log level %q: want debug, info, warn or error", s)
+	}
+	v.Set(l)
+	return nil
+}
+
+// reloadLoop also sets the log level from the file when level is not nil.
+func reloadLoop(ctx context.Context, path string, running <-chan *daemon.Daemon, reloads <-chan struct{}, log *slog.Logger, level *slog.LevelVar) {
+	var d *daemon.Daemon
+	select {
+	case d = <-running:
+	case <-ctx.Done():
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-reloads:
+		}
+		if path == "" {
+			log.Warn("SIGHUP ignored: the embedded default has no configuration file")
+			continue
+		}
+		sdNotify("RELOADING=1")
+		cfg, err := conf.Load(path)
+		if err == nil {
+			err = d.Reload(cfg)
+		}
+		if err == nil && level != nil {
+			err = setLevel(level, cfg.Log.Level) // validated by conf.Load: cannot fail
+		}
+		if err != nil {
+			log.Error("configuration not reloaded; the running one stays", "file", path, "err", err)
+		}
+		sdNotify("READY=1")
+	}
 }

@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"smppbridge/conf"
 )
 
 func TestCheckConfig(t *testing.T) {
@@ -61,5 +67,62 @@ func TestSdNotify(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", "")
 	if err := sdNotify("READY=1"); err != nil {
 		t.Fatalf("without a socket: %v", err)
+	}
+}
+
+// TestLogFlags: bad -log-format and -log-level values stop the start with
+// a clear message; good ones build the handler asked for.
+func TestLogFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-log-format", "xml"}, `log format "xml"`},
+		{[]string{"-log-level", "loud"}, `log level "loud"`},
+	} {
+		var out, errb bytes.Buffer
+		args := append(c.args, "-config", "../../conf/testdata/example.toml")
+		if code := run(args, &out, &errb); code != 1 || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%v: exit %d, %q; want 1 and %q", c.args, code, errb.String(), c.want)
+		}
+	}
+	var buf bytes.Buffer
+	log, err := newLogger(conf.Log{Format: "json", Level: "warn"}, new(slog.LevelVar), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("hidden")
+	log.Warn("shown", "request_id", "r1")
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil || rec["msg"] != "shown" || rec["request_id"] != "r1" {
+		t.Fatalf("json log %q: %v", buf.String(), err)
+	}
+}
+
+// TestHelpMatchesDocs: -help is the manual page, and every flag it lists
+// is documented in docs/operations.md.
+func TestHelpMatchesDocs(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-help"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	help := errb.String()
+	for _, section := range []string{"NAME", "SYNOPSIS", "DESCRIPTION", "SIGNALS", "SIGHUP", "EXIT STATUS", "FILES", "OPTIONS"} {
+		if !strings.Contains(help, section) {
+			t.Errorf("-help lacks %s", section)
+		}
+	}
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := regexp.MustCompile(`(?m)^  (-[a-z-]+)`).FindAllStringSubmatch(help[strings.Index(help, "OPTIONS"):], -1)
+	if len(flags) < 4 {
+		t.Fatalf("found %d flags in -help:\n%s", len(flags), help)
+	}
+	for _, f := range flags {
+		if !strings.Contains(string(doc), "`"+f[1]) {
+			t.Errorf("flag %s is not documented in docs/operations.md", f[1])
+		}
 	}
 }

@@ -1,0 +1,194 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"smppbridge/bridge"
+	"smppbridge/conf"
+	"smppbridge/smpp"
+)
+
+// carrierRuntime is a running carrier: the configuration it runs with, its
+// pool and the Sender the bridge knows it by.
+type carrierRuntime struct {
+	conf   conf.Carrier
+	pool   *smpp.Pool
+	sender bridge.Sender
+}
+
+// liveCarrierKeys are the carrier keys a reload applies to running binds;
+// a change to any other key reconnects that carrier.
+func sameConnection(a, b conf.Carrier) bool {
+	for _, c := range []*conf.Carrier{&a, &b} {
+		c.SegmentsPerSecond, c.Burst, c.QueueSeconds, c.QueueCapacity = 0, 0, 0, 0
+		c.Routes, c.RouteAccounts, c.RouteFrom = nil, nil, nil
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// ErrStopping is returned by Reload once shutdown has begun.
+var ErrStopping = errors.New("daemon: stopping")
+
+// Reload applies a new configuration (SIGHUP): carriers and routes now —
+// a carrier whose connection settings are unchanged keeps its binds and
+// takes a new rate, queue size and routes live; a changed one reconnects;
+// an added one binds; a removed one unbinds after its in-flight submits
+// (messages still queued for it fail with 4420). The HTTPS certificate is
+// read again. Settings of listeners, the store, the API and callbacks take
+// effect at the next start (logged). cfg must have passed conf validation;
+// on error nothing has changed.
+func (d *Daemon) Reload(cfg *conf.Config) error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	if d.stopping {
+		return ErrStopping
+	}
+	// Everything that can fail is checked before anything changes.
+	if err := d.api.CheckTLS(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	type planned struct {
+		bc   bridge.Carrier
+		pc   smpp.PoolConfig
+		keep *carrierRuntime // nil: a new pool
+	}
+	plan := make([]planned, len(cfg.Carriers))
+	for i := range cfg.Carriers {
+		c := &cfg.Carriers[i]
+		d.pointAtSimulator(c)
+		bc, pc, err := carrierOptions(c, d.log)
+		if err != nil {
+			return fmt.Errorf("reload: %w", err)
+		}
+		plan[i] = planned{bc: bc, pc: pc}
+		if old := d.carriers[c.Name]; old != nil && sameConnection(old.conf, *c) {
+			plan[i].keep = old
+		}
+	}
+
+	next := map[string]*carrierRuntime{}
+	var fresh []*smpp.Pool
+	list := make([]bridge.Carrier, len(plan))
+	for i, p := range plan {
+		c := cfg.Carriers[i]
+		rt := p.keep
+		if rt == nil {
+			if p.bc.RegisteredDelivery != 0 {
+				p.pc.Session.Handler = d.Bridge.InboundHandler(c.Name)
+			}
+			pool := smpp.NewPool(p.pc)
+			fresh = append(fresh, pool)
+			rt = &carrierRuntime{pool: pool, sender: pool}
+		}
+		rt = &carrierRuntime{conf: c, pool: rt.pool, sender: rt.sender}
+		next[c.Name] = rt
+		p.bc.Sender = rt.sender
+		list[i] = p.bc
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.API.ShutdownTimeout.Std())
+	defer cancel()
+	if err := d.Bridge.SetCarriers(list); err != nil {
+		closePools(ctx, fresh)
+		return fmt.Errorf("reload: %w", err)
+	}
+
+	var gone []*smpp.Pool
+	for name, old := range d.carriers {
+		rt := next[name]
+		switch {
+		case rt == nil:
+			d.log.Info("reload: carrier removed", "carrier", name)
+			gone = append(gone, old.pool)
+		case rt.pool != old.pool:
+			d.log.Info("reload: carrier connection settings changed: reconnecting", "carrier", name)
+			gone = append(gone, old.pool)
+		case rt.conf.SegmentsPerSecond != old.conf.SegmentsPerSecond || rt.conf.Burst != old.conf.Burst:
+			rt.pool.SetRate(rt.conf.SegmentsPerSecond, rt.conf.Burst)
+			d.log.Info("reload: carrier rate changed", "carrier", name, "segments_per_second", rt.conf.SegmentsPerSecond)
+		}
+	}
+	for name := range next {
+		if d.carriers[name] == nil {
+			d.log.Info("reload: carrier added", "carrier", name)
+		}
+	}
+	pools := make([]*smpp.Pool, 0, len(cfg.Carriers))
+	for _, c := range cfg.Carriers {
+		pools = append(pools, next[c.Name].pool)
+	}
+	d.poolsMu.Lock()
+	d.Pools = pools
+	d.poolsMu.Unlock()
+	d.carriers = next
+	// The bridge no longer sends through them: unbind after in-flight submits.
+	closePools(ctx, gone)
+
+	d.reloadAccounts(cfg)
+	if err := d.api.ReloadTLS(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile); err != nil {
+		d.log.Error("reload: HTTPS certificate not replaced", "err", err) // checked above: only if the files changed since
+	}
+	d.warnRestartOnly(cfg)
+	d.log.Info("configuration reloaded", "carriers", len(cfg.Carriers))
+	return nil
+}
+
+// reloadAccounts is the reload step for accounts, credentials and
+// applications.
+//
+// RELOAD-ACCOUNTS: wire Bridge.ApplyBootstrap here once the accounts
+// directory has it: accounts, err := bridgeAccounts(cfg); then
+// d.Bridge.ApplyBootstrap(accounts). Until then they are read at start only.
+func (d *Daemon) reloadAccounts(cfg *conf.Config) {
+	if !reflect.DeepEqual(cfg.Accounts, d.cfg.Accounts) {
+		d.log.Warn("reload: accounts and applications changed; they take effect at the next start")
+	}
+}
+
+// warnRestartOnly logs settings a reload does not apply.
+func (d *Daemon) warnRestartOnly(cfg *conf.Config) {
+	old := d.cfg
+	httpOld, httpNew := old.HTTP, cfg.HTTP
+	httpOld.TLSCertFile, httpOld.TLSKeyFile, httpNew.TLSCertFile, httpNew.TLSKeyFile = "", "", "", ""
+	for _, s := range []struct {
+		key  string
+		same bool
+	}{
+		{"http", reflect.DeepEqual(httpOld, httpNew)},
+		{"admin", reflect.DeepEqual(old.Admin, cfg.Admin)},
+		{"store", reflect.DeepEqual(old.Store, cfg.Store)},
+		{"log.format", old.Log.Format == cfg.Log.Format}, // log.level: applied by cmd/smppbridge
+		{"api", reflect.DeepEqual(old.API, cfg.API)},
+		{"callbacks", reflect.DeepEqual(old.Callbacks, cfg.Callbacks)},
+	} {
+		if !s.same {
+			d.log.Warn("reload: settings changed that take effect at the next start", "section", s.key)
+		}
+	}
+}
+
+// pointAtSimulator gives carriers the embedded simulator serves its address.
+func (d *Daemon) pointAtSimulator(c *conf.Carrier) {
+	if d.Sim == nil {
+		return
+	}
+	for _, name := range d.opts.SimulatorCarriers {
+		if c.Name == name {
+			c.Address = d.Sim.Addr()
+		}
+	}
+}
+
+// closePools closes pools in parallel (each unbinds after its in-flight
+// submits, bounded by ctx).
+func closePools(ctx context.Context, pools []*smpp.Pool) {
+	var wg sync.WaitGroup
+	for _, p := range pools {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Close(ctx) }()
+	}
+	wg.Wait()
+}
