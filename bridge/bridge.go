@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +34,14 @@ type Store interface {
 type Options struct {
 	Store         Store
 	Carriers      []Carrier
-	Accounts      []Account
+	// Accounts are the configured accounts: the bootstrap of the live
+	// directory (ApplyBootstrap).
+	Accounts []Account
+	// EmergencyNumbers are destinations that fail with 4492 (reject-emergency),
+	// compared as digits without "+".
+	EmergencyNumbers []string
+	// HashPassword hashes a new API credential's secret (conf.HashPassword).
+	HashPassword func(password string) (string, error)
 	GroupLimit    int // recipients per message; default 10
 	MaxTextLength int // characters; default 2048
 	// CheckPassword verifies a password against a stored hash; credentials
@@ -53,6 +61,7 @@ type Carrier struct {
 	Routes             []string // destination prefixes ("+1", "+" for all)
 	RouteAccounts      []string // when set, only these accounts use the carrier
 	RouteFrom          []string // when set, only these from numbers use it
+	RouteClasses       []string // when set, only from numbers of these classes use it
 	Alphanumeric       bool     // accepts alphanumeric senders
 	MediaAsLinks       bool     // media URLs are sent as links in the text; else media is refused
 	Workers            int      // concurrent submits; default 64 (set to binds × window)
@@ -68,30 +77,46 @@ type Carrier struct {
 	ReceiptWait time.Duration
 }
 
-// Account is an API customer.
+// Account is an API customer. The JSON form is how the directory is stored.
 type Account struct {
-	ID           string
-	Credentials  []Credential
-	Applications []Application
+	ID       string `json:"id"`
+	Disabled bool   `json:"disabled,omitempty"` // its credentials are refused (403)
+	// Countries are the E.164 country calling codes ("1", "44") the account
+	// may send to; empty: every country. Others fail with 4432.
+	Countries    []string      `json:"countries,omitempty"`
+	Credentials  []Credential  `json:"credentials,omitempty"`
+	Applications []Application `json:"applications,omitempty"`
+	Origin       string        `json:"origin,omitempty"` // OriginConfig or OriginAPI
 }
 
 // Credential is an API user of an account; the password only as a hash.
 type Credential struct {
-	Username     string
-	PasswordHash string
+	Username     string    `json:"username"`
+	PasswordHash string    `json:"hash"`
+	Created      time.Time `json:"created,omitzero"`
+	Origin       string    `json:"origin,omitempty"`
 }
 
 // Application owns numbers and receives their callbacks.
 type Application struct {
-	ID                 string
-	CallbackURL        string
-	InboundCallbackURL string
-	CallbackUsername   string
-	CallbackPassword   string
-	Numbers            []string
+	ID                 string   `json:"id"`
+	CallbackURL        string   `json:"callbackUrl,omitempty"`
+	InboundCallbackURL string   `json:"inboundCallbackUrl,omitempty"`
+	CallbackUsername   string   `json:"callbackUsername,omitempty"`
+	CallbackPassword   string   `json:"callbackPassword,omitempty"` // sent to the receiver, so not hashable
+	Numbers            []Number `json:"numbers,omitempty"`
 	// ReceiptEvents are the status events wanted at CallbackURL
 	// ("message-delivered", "message-failed"); nil: both.
-	ReceiptEvents []string
+	ReceiptEvents []string `json:"receiptEvents"`
+	Origin        string   `json:"origin,omitempty"`
+}
+
+// Number is a number assigned to an application, with its class.
+type Number struct {
+	Number     string `json:"number"`
+	Class      string `json:"class"`                // one of NumberClasses
+	CampaignID string `json:"campaignId,omitempty"` // A2P campaign
+	Origin     string `json:"origin,omitempty"`
 }
 
 // Bridge is the running messaging core.
@@ -100,10 +125,10 @@ type Bridge struct {
 	log      *slog.Logger
 	now      func() time.Time
 	store    Store
-	accounts map[string]*account
-	numbers  map[string]*application // number -> owner
-	creds    map[string][]credRef    // username -> candidates
+	dir      dirState
 	auth     authCache
+	// emergency are the destinations (digits, no "+") that fail with 4492.
+	emergency map[string]bool
 	carriers []*carrierQueue
 	byName   map[string]*carrierQueue
 	routes   []route
@@ -125,21 +150,6 @@ type Bridge struct {
 	inSem    chan struct{}
 	inWG     sync.WaitGroup
 	cbNotify atomic.Pointer[func()]
-}
-
-type account struct {
-	id   string
-	apps map[string]*application
-}
-
-type application struct {
-	Application
-	accountID string
-}
-
-type credRef struct {
-	accountID string
-	hash      string
 }
 
 type route struct {
@@ -169,23 +179,18 @@ func New(opts Options) (*Bridge, error) {
 	}
 	b := &Bridge{
 		opts: opts, log: opts.Logger, now: opts.Now, store: opts.Store,
-		accounts: map[string]*account{}, numbers: map[string]*application{}, creds: map[string][]credRef{},
-		byName: map[string]*carrierQueue{},
+		byName: map[string]*carrierQueue{}, emergency: map[string]bool{},
 	}
 	b.auth.init(10000)
-	for _, a := range opts.Accounts {
-		acc := &account{id: a.ID, apps: map[string]*application{}}
-		b.accounts[a.ID] = acc
-		for _, c := range a.Credentials {
-			b.creds[c.Username] = append(b.creds[c.Username], credRef{accountID: a.ID, hash: c.PasswordHash})
-		}
-		for _, ap := range a.Applications {
-			app := &application{Application: ap, accountID: a.ID}
-			acc.apps[ap.ID] = app
-			for _, n := range ap.Numbers {
-				b.numbers[n] = app
-			}
-		}
+	for _, n := range opts.EmergencyNumbers {
+		b.emergency[strings.TrimPrefix(n, "+")] = true
+	}
+	b.dir.store, _ = opts.Store.(DirectoryStore)
+	if err := b.loadDirectory(); err != nil {
+		return nil, err
+	}
+	if err := b.ApplyBootstrap(opts.Accounts); err != nil {
+		return nil, fmt.Errorf("bridge: bootstrap directory: %w", err)
 	}
 	for _, c := range opts.Carriers {
 		if c.Sender == nil {

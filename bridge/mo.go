@@ -29,7 +29,10 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 	}
 	p := &in.PDU
 	to, from := moNumber(p.Dest), moNumber(p.Source)
-	app := b.numbers[to]
+	var app *application
+	if n := b.directory().numbers[to]; n != nil {
+		app = n.app
+	}
 	if app == nil {
 		// Retrying would not help: acknowledged, logged, dropped.
 		b.log.Warn("inbound message for a number no application owns", "carrier", carrier, "to", to)
@@ -65,6 +68,14 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 			return nil // the application has no inbound URL
 		}
 		return []store.CallbackJob{job}
+	}
+	if !multi {
+		// STOP / START opt the sender out of (back into) this number.
+		if err := b.optKeyword(to, from, text); err != nil {
+			b.log.Error("cannot record an opt-out; the SMSC is asked to send it again", "carrier", carrier, "err", err)
+			in.Respond(pdu.StatusMsgQFul)
+			return
+		}
 	}
 	var err error
 	if !multi {

@@ -53,7 +53,7 @@ func TestRouteLongestPrefix(t *testing.T) {
 		{"1", "+33123456789", ""},
 	}
 	for _, c := range cases {
-		q := b.route(c.acct, "+15550001111", c.to)
+		q := b.route(c.acct, "+15550001111", ClassP2P, c.to)
 		got := ""
 		if q != nil {
 			got = q.name

@@ -50,6 +50,7 @@ type Config struct {
 	Log       Log       `toml:"log"`
 	API       API       `toml:"api"`
 	Callbacks Callbacks `toml:"callbacks"`
+	Policy    Policy    `toml:"policy"`
 	Carriers  []Carrier `toml:"carrier"`
 	Accounts  []Account `toml:"account"`
 }
@@ -102,6 +103,13 @@ type Callbacks struct {
 	ConcurrencyPerEndpoint int      `toml:"concurrency_per_endpoint"` // requests in flight per URL
 }
 
+// Policy holds send policy checks that are not per account.
+type Policy struct {
+	// EmergencyNumbers are destinations refused with 4492, compared as
+	// digits without "+"; [] refuses none.
+	EmergencyNumbers []string `toml:"emergency_numbers"`
+}
+
 // Carrier is one SMPP carrier account and how to talk to it.
 type Carrier struct {
 	Name    string `toml:"name"`
@@ -132,6 +140,7 @@ type Carrier struct {
 	Routes        []string `toml:"routes"`         // "+"-prefixed destination prefixes; "+" is all
 	RouteAccounts []string `toml:"route_accounts"` // empty: any account
 	RouteFrom     []string `toml:"route_from"`     // empty: any from number
+	RouteClasses  []string `toml:"route_classes"`  // empty: any number class
 
 	ReceiptWait        Duration           `toml:"receipt_wait"`
 	AlphanumericSender bool               `toml:"alphanumeric_sender"`
@@ -231,6 +240,7 @@ const (
 // Account is one API account, the {accountId} of the V2 API paths.
 type Account struct {
 	ID           string        `toml:"id"`
+	Countries    []string      `toml:"countries"` // country calling codes allowed; empty: all
 	Credentials  []Credential  `toml:"credential"`
 	Applications []Application `toml:"application"`
 }
@@ -269,6 +279,9 @@ const (
 	EventFailed    = "message-failed"
 	EventSending   = "message-sending"
 )
+
+// Number classes, for route_classes (the bridge's classes).
+var NumberClasses = []string{"p2p", "a2p", "toll-free", "short-code", "alphanumeric"}
 
 // Duration is a time.Duration written as a string such as "30s" or "1h30m".
 type Duration time.Duration

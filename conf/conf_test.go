@@ -64,6 +64,7 @@ func wantDefaults() *Config {
 		Log:       Log{Format: "text", Level: "info"},
 		API:       API{GroupLimit: 10, MaxTextLength: 2048, ShutdownTimeout: sec(20)},
 		Callbacks: Callbacks{Timeout: sec(10), RetryFor: sec(24 * 3600), MaxBatch: 1, ConcurrencyPerEndpoint: 4},
+		Policy:    Policy{EmergencyNumbers: []string{"911", "112", "999", "000", "110", "119", "118", "100", "101", "102", "108"}},
 	}
 }
 
@@ -125,6 +126,7 @@ func fullWant() *Config {
 		Log:       Log{Format: "json", Level: "debug"},
 		API:       API{GroupLimit: 8, MaxTextLength: 1600, ShutdownTimeout: sec(30)},
 		Callbacks: Callbacks{Timeout: sec(5), RetryFor: sec(12 * 3600), MaxBatch: 10, ConcurrencyPerEndpoint: 8},
+		Policy:    Policy{EmergencyNumbers: []string{"911", "112", "999"}},
 		Carriers: []Carrier{
 			{
 				Name: "acme", Address: "smsc.example.net:3550",
@@ -134,7 +136,7 @@ func fullWant() *Config {
 				BindType: BindTransmitterReceiver, Binds: 4, Window: 100,
 				SegmentsPerSecond: 50, Burst: 25, QueueSeconds: 600, QueueCapacity: 20000,
 				DataCoding: DataCodingLatin1, GSM7Packed: true, LongMessage: LongSAR,
-				Routes: []string{"+1", "+44"}, RouteAccounts: []string{"9900000"}, RouteFrom: []string{"+15550001111"},
+				Routes: []string{"+1", "+44"}, RouteAccounts: []string{"9900000"}, RouteFrom: []string{"+15550001111"}, RouteClasses: []string{"p2p", "a2p"},
 				ReceiptWait: sec(3600), AlphanumericSender: true, Media: MediaLinks,
 				ReceiptsPerSegment: ReceiptsLast, ReceiptIDFormat: ReceiptIDHex,
 				EnquireLinkInterval: sec(45), ResponseTimeout: sec(5),
@@ -149,7 +151,7 @@ func fullWant() *Config {
 			}(),
 		},
 		Accounts: []Account{{
-			ID: "9900000",
+			ID: "9900000", Countries: []string{"1", "44"},
 			Credentials: []Credential{{
 				Username:     "api",
 				PasswordHash: "pbkdf2-sha256$600000$VEWECugaiYWdAWtv8vnX6Q$OFYbhRPmsg6aFhB2Ysdbo5aExQddsfcVEcLQILUCTy8",

@@ -94,6 +94,8 @@ var (
 	e164RE        = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
 	shortCodeRE   = regexp.MustCompile(`^[0-9]{3,8}$`)
 	routeRE       = regexp.MustCompile(`^\+([1-9][0-9]{0,14})?$`)
+	digitsRE      = regexp.MustCompile(`^[0-9]{2,15}$`)
+	countryRE     = regexp.MustCompile(`^[1-9][0-9]{0,3}$`)
 )
 
 // isNumber reports whether n is a number an application can own: E.164
@@ -126,6 +128,12 @@ func (c *Config) validate() []error {
 	}
 	ck.intRange("callbacks.max_batch", c.Callbacks.MaxBatch, 1, 1000)
 	ck.intRange("callbacks.concurrency_per_endpoint", c.Callbacks.ConcurrencyPerEndpoint, 1, 1024)
+
+	for i, n := range c.Policy.EmergencyNumbers {
+		if !digitsRE.MatchString(n) {
+			ck.add(idx("policy.emergency_numbers", i), "must be 2 to 15 digits, got %q", n)
+		}
+	}
 
 	// Accounts first: carriers refer to account ids and numbers.
 	accounts, numbers := c.validateAccounts(ck)
@@ -218,6 +226,11 @@ func (c *Config) validateAccounts(ck *checker) (accounts map[string]bool, number
 			ck.add(key+".id", "duplicate account id %q", a.ID)
 		}
 		accounts[a.ID] = true
+		for j, cc := range a.Countries {
+			if !countryRE.MatchString(cc) {
+				ck.add(idx(key+".countries", j), "must be a country calling code (1 to 4 digits, not starting with 0, no \"+\"), got %q", cc)
+			}
+		}
 
 		if len(a.Credentials) == 0 {
 			ck.add(key+".credential", "at least one [[account.credential]] is required")
@@ -431,6 +444,10 @@ func validateCarrier(ck *checker, cr *Carrier, key string, accounts map[string]b
 			ck.add(rkey, "duplicate number %q", n)
 		}
 		seen[n] = true
+	}
+
+	for j, cl := range cr.RouteClasses {
+		ck.oneOf(idx(key+".route_classes", j), cl, NumberClasses...)
 	}
 
 	ck.positive(key+".receipt_wait", cr.ReceiptWait)

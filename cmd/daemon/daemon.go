@@ -154,6 +154,7 @@ func Run(ctx context.Context, opts Options) error {
 		carriers = append(carriers, bridge.Carrier{
 			Name: c.Name, SegmentsPerSecond: c.SegmentsPerSecond, QueueSeconds: c.QueueSeconds,
 			QueueCapacity: c.QueueSegments(), Routes: routes, RouteAccounts: c.RouteAccounts, RouteFrom: c.RouteFrom,
+			RouteClasses: c.RouteClasses,
 			Alphanumeric: c.AlphanumericSender, MediaAsLinks: c.Media == conf.MediaLinks,
 			Workers: c.Binds * c.Window, RegisteredDelivery: rd,
 			ReceiptsPerSegment: string(c.ReceiptsPerSegment), ReceiptIDFormat: receiptIDFormat(c.ReceiptIDFormat),
@@ -173,7 +174,8 @@ func Run(ctx context.Context, opts Options) error {
 	br, err = bridge.New(bridge.Options{
 		Store: st, Carriers: carriers, Accounts: accounts,
 		GroupLimit: cfg.API.GroupLimit, MaxTextLength: cfg.API.MaxTextLength,
-		CheckPassword: conf.CheckPassword, Logger: log,
+		CheckPassword: conf.CheckPassword, HashPassword: conf.HashPassword, Logger: log,
+		EmergencyNumbers: cfg.Policy.EmergencyNumbers,
 	})
 	if err != nil {
 		return fail(err)
@@ -373,7 +375,7 @@ func bridgeAccounts(cfg *conf.Config) ([]bridge.Account, error) {
 	var wg sync.WaitGroup
 	var firstErr error
 	for _, a := range cfg.Accounts {
-		ba := bridge.Account{ID: a.ID, Credentials: make([]bridge.Credential, len(a.Credentials))}
+		ba := bridge.Account{ID: a.ID, Countries: a.Countries, Credentials: make([]bridge.Credential, len(a.Credentials))}
 		for i, c := range a.Credentials {
 			ba.Credentials[i] = bridge.Credential{Username: c.Username, PasswordHash: c.PasswordHash}
 			if c.PasswordHash == "" {
@@ -391,9 +393,13 @@ func bridgeAccounts(cfg *conf.Config) ([]bridge.Account, error) {
 			}
 		}
 		for _, ap := range a.Applications {
+			numbers := make([]bridge.Number, len(ap.Numbers))
+			for i, n := range ap.Numbers {
+				numbers[i] = bridge.Number{Number: n, Class: bridge.InferClass(n)}
+			}
 			ba.Applications = append(ba.Applications, bridge.Application{
 				ID: ap.ID, CallbackURL: ap.CallbackURL, InboundCallbackURL: ap.InboundCallbackURL,
-				CallbackUsername: ap.CallbackUsername, CallbackPassword: ap.CallbackPassword, Numbers: ap.Numbers,
+				CallbackUsername: ap.CallbackUsername, CallbackPassword: ap.CallbackPassword, Numbers: numbers,
 				ReceiptEvents: append([]string{}, ap.ReceiptEvents...), // empty (not nil): none wanted
 			})
 		}
@@ -406,6 +412,14 @@ func bridgeAccounts(cfg *conf.Config) ([]bridge.Account, error) {
 // lazySender lets the bridge be built before the pools it sends through
 // (their receipt handlers need the bridge); Sender is set before Start.
 type lazySender struct{ bridge.Sender }
+
+// Stats is the pool's (the carriers' live status on the admin API).
+func (l *lazySender) Stats() (smpp.PoolStats, bool) {
+	if p, ok := l.Sender.(*smpp.Pool); ok {
+		return p.Stats(), true
+	}
+	return smpp.PoolStats{}, false
+}
 
 // receiptIDFormat maps receipt_id_format. "auto" compares ids as sent
 // (after dlrmap.NormalizeID: leading zeros, hex case), never converting

@@ -1,0 +1,411 @@
+package bridge
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"smppbridge/store"
+)
+
+// DirectoryStore persists the live directory (*store.Store). Without it
+// the directory lives in memory only and starts from Options.Accounts.
+type DirectoryStore interface {
+	LoadDirectory(fn func(kind, key string, value []byte) error) error
+	PutDirectory(entries []store.DirectoryEntry) error
+}
+
+// Directory entry kinds in the store.
+const (
+	dirAccount = "account" // key: account id; value: Account JSON
+	dirBlocked = "blocked" // key: number; value: "from", "to" or "both"
+	dirOptOut  = "optout"  // key: number + "|" + sender; value: "1"
+)
+
+// Origins of directory entries: who created them and so who may change or
+// remove them. The configuration file is the bootstrap: ApplyBootstrap
+// creates, updates and removes what has OriginConfig. Anything created or
+// changed through the admin API has OriginAPI, and the configuration never
+// changes or removes it again.
+const (
+	OriginConfig = "config"
+	OriginAPI    = "api"
+)
+
+// Number classes: what kind of sender a number is. They choose carriers
+// (Carrier.RouteClasses) and are recorded as the record's product.
+const (
+	ClassP2P          = "p2p"
+	ClassA2P          = "a2p" // 10DLC; with a campaign id
+	ClassTollFree     = "toll-free"
+	ClassShortCode    = "short-code"
+	ClassAlphanumeric = "alphanumeric"
+)
+
+// NumberClasses lists the valid classes.
+var NumberClasses = []string{ClassP2P, ClassA2P, ClassTollFree, ClassShortCode, ClassAlphanumeric}
+
+// products are the contract's record product values (v2-api.md §4.1).
+var products = map[string]string{
+	ClassP2P: "P2P", ClassA2P: "LOCAL_A2P", ClassTollFree: "TOLL_FREE",
+	ClassShortCode: "SHORT_CODE_REACH", ClassAlphanumeric: "ALPHA_NUMERIC",
+}
+
+// Product is the record product of a number class ("" for an unknown class).
+func Product(class string) string { return products[class] }
+
+// InferClass is the class of a number given without one: alphanumeric
+// senders, short codes, North American toll-free numbers, else P2P.
+func InferClass(number string) string {
+	switch {
+	case isAlphanumeric(number):
+		return ClassAlphanumeric
+	case isShortCode(number):
+		return ClassShortCode
+	case len(number) == 12 && strings.HasPrefix(number, "+1") && slices.Contains(tollFreeNPAs, number[2:5]):
+		return ClassTollFree
+	}
+	return ClassP2P
+}
+
+var tollFreeNPAs = []string{"800", "833", "844", "855", "866", "877", "888"}
+
+// Errors of the directory operations.
+var (
+	ErrNotFound = errors.New("bridge: not found")                  // HTTP 404
+	ErrConflict = errors.New("bridge: conflicts with what exists") // HTTP 409
+)
+
+// dirModel is the canonical, mutable form of the directory; it changes only
+// under Bridge.dirMu, on a clone, and is swapped in whole.
+type dirModel struct {
+	accounts map[string]*Account
+	blocked  map[string]string // number -> "from", "to", "both"
+}
+
+func (m *dirModel) clone() *dirModel {
+	c := &dirModel{accounts: make(map[string]*Account, len(m.accounts)), blocked: maps.Clone(m.blocked)}
+	for id, a := range m.accounts {
+		c.accounts[id] = cloneAccount(a)
+	}
+	return c
+}
+
+func cloneAccount(a *Account) *Account {
+	c := *a
+	c.Countries = slices.Clone(a.Countries)
+	c.Credentials = slices.Clone(a.Credentials)
+	c.Applications = make([]Application, len(a.Applications))
+	for i, ap := range a.Applications {
+		ap.Numbers = slices.Clone(ap.Numbers)
+		ap.ReceiptEvents = slices.Clone(ap.ReceiptEvents)
+		c.Applications[i] = ap
+	}
+	return &c
+}
+
+// app finds an application anywhere: its account and index.
+func (m *dirModel) app(id string) (*Account, int) {
+	for _, a := range m.accounts {
+		for i := range a.Applications {
+			if a.Applications[i].ID == id {
+				return a, i
+			}
+		}
+	}
+	return nil, -1
+}
+
+// number finds the application owning a number.
+func (m *dirModel) number(n string) (*Application, int) {
+	for _, a := range m.accounts {
+		for i := range a.Applications {
+			ap := &a.Applications[i]
+			for j := range ap.Numbers {
+				if ap.Numbers[j].Number == n {
+					return ap, j
+				}
+			}
+		}
+	}
+	return nil, -1
+}
+
+// directory is an immutable snapshot of the directory that the send, MO
+// and receipt paths read without locks (Bridge.dir).
+type directory struct {
+	accounts map[string]*account
+	apps     map[string]*application
+	numbers  map[string]*numberRef
+	creds    map[string][]credRef // username -> candidates
+	blocked  map[string]string
+}
+
+type account struct {
+	Account
+	apps map[string]*application
+}
+
+type application struct {
+	Application
+	accountID string
+}
+
+type numberRef struct {
+	Number
+	app *application
+}
+
+type credRef struct {
+	accountID string
+	hash      string
+}
+
+func buildDirectory(m *dirModel) *directory {
+	d := &directory{accounts: map[string]*account{}, apps: map[string]*application{}, numbers: map[string]*numberRef{},
+		creds: map[string][]credRef{}, blocked: maps.Clone(m.blocked)}
+	for _, a := range m.accounts {
+		acc := &account{Account: *a, apps: map[string]*application{}}
+		d.accounts[a.ID] = acc
+		for _, c := range a.Credentials {
+			d.creds[c.Username] = append(d.creds[c.Username], credRef{accountID: a.ID, hash: c.PasswordHash})
+		}
+		for _, ap := range a.Applications {
+			app := &application{Application: ap, accountID: a.ID}
+			acc.apps[ap.ID] = app
+			d.apps[ap.ID] = app
+			for _, n := range ap.Numbers {
+				d.numbers[n.Number] = &numberRef{Number: n, app: app}
+			}
+		}
+	}
+	return d
+}
+
+// dirState is the Bridge's directory: the snapshot readers load and the
+// model writers change.
+type dirState struct {
+	snap    atomic.Pointer[directory]
+	mu      sync.Mutex // serialises changes
+	model   *dirModel
+	encoded map[string][]byte // account id -> JSON as stored: what changed
+	store   DirectoryStore    // nil: memory only
+	optOuts sync.Map          // number + "|" + sender -> struct{}: read per recipient, lock-free
+}
+
+func (b *Bridge) directory() *directory { return b.dir.snap.Load() }
+
+// loadDirectory reads the persisted directory (at New).
+func (b *Bridge) loadDirectory() error {
+	m := &dirModel{accounts: map[string]*Account{}, blocked: map[string]string{}}
+	b.dir.encoded = map[string][]byte{}
+	if b.dir.store != nil {
+		err := b.dir.store.LoadDirectory(func(kind, key string, v []byte) error {
+			switch kind {
+			case dirAccount:
+				var a Account
+				if err := json.Unmarshal(v, &a); err != nil {
+					return fmt.Errorf("directory account %s: %w", key, err)
+				}
+				m.accounts[a.ID] = &a
+				b.dir.encoded[a.ID] = v
+			case dirBlocked:
+				m.blocked[key] = string(v)
+			case dirOptOut:
+				b.dir.optOuts.Store(key, struct{}{})
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("bridge: load directory: %w", err)
+		}
+	}
+	b.dir.model = m
+	b.dir.snap.Store(buildDirectory(m))
+	return nil
+}
+
+// change applies fn to a copy of the directory, persists what changed and
+// then makes it live: readers see the old or the new directory, whole.
+// Verified credentials are forgotten, so a revoked one fails at once.
+func (b *Bridge) change(fn func(m *dirModel) error) error {
+	b.dir.mu.Lock()
+	defer b.dir.mu.Unlock()
+	m := b.dir.model.clone()
+	if err := fn(m); err != nil {
+		return err
+	}
+	var entries []store.DirectoryEntry
+	encoded := make(map[string][]byte, len(m.accounts))
+	for id, a := range m.accounts {
+		v, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		encoded[id] = v
+		if old, ok := b.dir.encoded[id]; !ok || string(old) != string(v) {
+			entries = append(entries, store.DirectoryEntry{Kind: dirAccount, Key: id, Value: v})
+		}
+	}
+	for id := range b.dir.encoded {
+		if _, ok := m.accounts[id]; !ok {
+			entries = append(entries, store.DirectoryEntry{Kind: dirAccount, Key: id})
+		}
+	}
+	for n, dir := range m.blocked {
+		if b.dir.model.blocked[n] != dir {
+			entries = append(entries, store.DirectoryEntry{Kind: dirBlocked, Key: n, Value: []byte(dir)})
+		}
+	}
+	for n := range b.dir.model.blocked {
+		if _, ok := m.blocked[n]; !ok {
+			entries = append(entries, store.DirectoryEntry{Kind: dirBlocked, Key: n})
+		}
+	}
+	if len(entries) > 0 && b.dir.store != nil {
+		if err := b.dir.store.PutDirectory(entries); err != nil {
+			return fmt.Errorf("%w: %w", ErrStore, err)
+		}
+	}
+	b.dir.model, b.dir.encoded = m, encoded
+	b.dir.snap.Store(buildDirectory(m))
+	b.auth.forget()
+	return nil
+}
+
+// ApplyBootstrap merges the configured accounts into the live directory; it
+// is idempotent and runs at start and on a configuration reload.
+//
+//   - An entry (account, application, number, credential) the configuration
+//     has is created if missing and updated if it has OriginConfig.
+//   - An OriginConfig entry the configuration no longer has is removed; an
+//     account or application that still holds OriginAPI entries is kept and
+//     becomes OriginAPI instead.
+//   - OriginAPI entries are never changed or removed by the configuration;
+//     a configured entry that collides with one (a number the API assigned
+//     elsewhere, an application id in another account) is skipped and logged.
+func (b *Bridge) ApplyBootstrap(accounts []Account) error {
+	return b.change(func(m *dirModel) error {
+		b.bootstrap(m, accounts)
+		return nil
+	})
+}
+
+func (b *Bridge) bootstrap(m *dirModel, cfg []Account) {
+	wantAcct := map[string]bool{}
+	wantApp := map[string]bool{}
+	wantNum := map[string]bool{}
+	wantCred := map[string]bool{} // account + 0 + username
+	for _, ca := range cfg {
+		wantAcct[ca.ID] = true
+		acc := m.accounts[ca.ID]
+		if acc == nil {
+			acc = &Account{ID: ca.ID, Origin: OriginConfig}
+			m.accounts[ca.ID] = acc
+		}
+		if acc.Origin == OriginConfig {
+			acc.Countries = slices.Clone(ca.Countries)
+			acc.Disabled = ca.Disabled
+		}
+		for _, cc := range ca.Credentials {
+			wantCred[ca.ID+"\x00"+cc.Username] = true
+			i := slices.IndexFunc(acc.Credentials, func(c Credential) bool { return c.Username == cc.Username })
+			switch {
+			case i < 0:
+				cc.Origin = OriginConfig
+				acc.Credentials = append(acc.Credentials, cc)
+			case acc.Credentials[i].Origin == OriginConfig:
+				acc.Credentials[i].PasswordHash = cc.PasswordHash
+			}
+		}
+		for _, capp := range ca.Applications {
+			wantApp[capp.ID] = true
+			owner, i := m.app(capp.ID)
+			if owner != nil && owner.ID != acc.ID {
+				b.log.Warn("configured application skipped: the admin API placed it in another account", "application", capp.ID, "account", owner.ID)
+				continue
+			}
+			if owner == nil {
+				acc.Applications = append(acc.Applications, Application{ID: capp.ID, Origin: OriginConfig})
+				i = len(acc.Applications) - 1
+			}
+			ap := &acc.Applications[i]
+			if ap.Origin == OriginConfig {
+				numbers := ap.Numbers
+				*ap = capp
+				ap.Numbers, ap.Origin = numbers, OriginConfig
+				ap.ReceiptEvents = slices.Clone(capp.ReceiptEvents)
+			}
+			for _, n := range capp.Numbers {
+				wantNum[n.Number] = true
+				cur, j := m.number(n.Number)
+				if cur != nil && cur.Numbers[j].Origin == OriginAPI {
+					continue // the API owns it now
+				}
+				if cur != nil {
+					cur.Numbers = slices.Delete(cur.Numbers, j, j+1)
+				}
+				if n.Class == "" {
+					n.Class = InferClass(n.Number)
+				}
+				n.Origin = OriginConfig
+				ap.Numbers = append(ap.Numbers, n)
+			}
+		}
+	}
+	// Removals of configuration entries the configuration dropped.
+	for _, acc := range m.accounts {
+		acc.Credentials = slices.DeleteFunc(acc.Credentials, func(c Credential) bool {
+			return c.Origin == OriginConfig && !wantCred[acc.ID+"\x00"+c.Username]
+		})
+		for i := range acc.Applications {
+			ap := &acc.Applications[i]
+			ap.Numbers = slices.DeleteFunc(ap.Numbers, func(n Number) bool { return n.Origin == OriginConfig && !wantNum[n.Number] })
+		}
+		acc.Applications = slices.DeleteFunc(acc.Applications, func(ap Application) bool {
+			if ap.Origin != OriginConfig || wantApp[ap.ID] {
+				return false
+			}
+			if len(ap.Numbers) > 0 { // numbers the API assigned keep it alive
+				return false
+			}
+			return true
+		})
+		for i := range acc.Applications {
+			if ap := &acc.Applications[i]; ap.Origin == OriginConfig && !wantApp[ap.ID] {
+				ap.Origin = OriginAPI
+				b.log.Warn("application removed from the configuration is kept: it has numbers assigned through the admin API", "application", ap.ID)
+			}
+		}
+	}
+	for id, acc := range m.accounts {
+		if acc.Origin != OriginConfig || wantAcct[id] {
+			continue
+		}
+		if len(acc.Applications) > 0 || len(acc.Credentials) > 0 {
+			acc.Origin = OriginAPI
+			b.log.Warn("account removed from the configuration is kept: it has entries made through the admin API", "account", id)
+			continue
+		}
+		delete(m.accounts, id)
+	}
+}
+
+// sortedAccounts lists the model's accounts by id.
+func (m *dirModel) sortedAccounts() []*Account {
+	out := slices.Collect(maps.Values(m.accounts))
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func storeEntry(kind, key string, value []byte) store.DirectoryEntry {
+	return store.DirectoryEntry{Kind: kind, Key: key, Value: value}
+}
+
+func entries(es ...store.DirectoryEntry) []store.DirectoryEntry { return es }
