@@ -21,6 +21,7 @@ import (
 	"smppbridge/conf"
 	"smppbridge/dlrmap"
 	"smppbridge/httpapi"
+	"smppbridge/httpapi/admin"
 	"smppbridge/smpp"
 	"smppbridge/smpp/coding"
 	"smppbridge/store"
@@ -273,10 +274,21 @@ func (d *Daemon) adminHandler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	if d.cfg.Admin.Username == "" {
-		return mux
+	var health http.Handler = mux
+	if d.cfg.Admin.Username != "" {
+		health = adminAuth(d.cfg.Admin.Username, d.cfg.Admin.PasswordHash, mux)
 	}
-	return adminAuth(d.cfg.Admin.Username, d.cfg.Admin.PasswordHash, mux)
+	top := http.NewServeMux()
+	top.Handle("/", health)
+	if d.Bridge != nil {
+		// The management API checks the admin credentials itself and is
+		// refused entirely when none are configured.
+		top.Handle("/v1/", admin.Handler(d.Bridge, admin.Options{
+			Username: d.cfg.Admin.Username, PasswordHash: d.cfg.Admin.PasswordHash,
+			CheckPassword: conf.CheckPassword, Logger: d.log.With("component", "admin"),
+		}))
+	}
+	return top
 }
 
 // adminAuth requires the admin credentials on every admin endpoint. The
