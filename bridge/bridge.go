@@ -32,8 +32,8 @@ type Store interface {
 
 // Options configures a Bridge. cmd translates the configuration into it.
 type Options struct {
-	Store         Store
-	Carriers      []Carrier
+	Store    Store
+	Carriers []Carrier
 	// Accounts are the configured accounts: the bootstrap of the live
 	// directory (ApplyBootstrap).
 	Accounts []Account
@@ -41,7 +41,7 @@ type Options struct {
 	// compared as digits without "+".
 	EmergencyNumbers []string
 	// HashPassword hashes a new API credential's secret (conf.HashPassword).
-	HashPassword func(password string) (string, error)
+	HashPassword  func(password string) (string, error)
 	GroupLimit    int // recipients per message; default 10
 	MaxTextLength int // characters; default 2048
 	// CheckPassword verifies a password against a stored hash; credentials
@@ -121,17 +121,17 @@ type Number struct {
 
 // Bridge is the running messaging core.
 type Bridge struct {
-	opts     Options
-	log      *slog.Logger
-	now      func() time.Time
-	store    Store
-	dir      dirState
-	auth     authCache
+	opts  Options
+	log   *slog.Logger
+	now   func() time.Time
+	store Store
+	dir   dirState
+	auth  authCache
 	// emergency are the destinations (digits, no "+") that fail with 4492.
 	emergency map[string]bool
-	carriers []*carrierQueue
-	byName   map[string]*carrierQueue
-	routes   []route
+	carriers  []*carrierQueue
+	byName    map[string]*carrierQueue
+	routes    []route
 
 	mu      sync.Mutex
 	closing bool
