@@ -23,6 +23,7 @@ const usage = `smppbridge - Bandwidth-V2-compatible HTTP messaging API over SMPP
 Usage:
   smppbridge [-config FILE]        run the daemon (embedded default without -config)
   smppbridge -check-config FILE    validate a configuration file and exit
+  smppbridge admin …               manage a running daemon (smppbridge admin -h)
 
 Signals: SIGTERM and SIGINT stop intake, drain the SMPP windows (bounded by
 api.shutdown_timeout), keep everything not yet sent in the store, exit 0.
@@ -33,6 +34,9 @@ Flags:
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "admin" {
+		return runAdmin(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("smppbridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
