@@ -63,6 +63,9 @@ type Daemon struct {
 // HTTPAddr is the public API's listen address.
 func (d *Daemon) HTTPAddr() string { return d.api.Addr() }
 
+// Config is the configuration the daemon runs with.
+func (d *Daemon) Config() *conf.Config { return d.cfg }
+
 // AdminAddr is the admin listener's address.
 func (d *Daemon) AdminAddr() string { return d.adminL.Addr().String() }
 
