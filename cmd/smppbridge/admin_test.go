@@ -70,7 +70,9 @@ id = "9900000"
 	ready := make(chan *daemon.Daemon, 1)
 	done := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { done <- daemon.Run(ctx, daemon.Options{Config: cfg, Ready: func(d *daemon.Daemon) { ready <- d }}) }()
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{Config: cfg, Ready: func(d *daemon.Daemon) { ready <- d }})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
