@@ -1,0 +1,243 @@
+package bridge
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"smppbridge/store"
+)
+
+// countingStore counts directory writes.
+type countingStore struct {
+	*store.Store
+	puts int
+}
+
+func (c *countingStore) PutDirectory(es []store.DirectoryEntry) error {
+	c.puts++
+	return c.Store.PutDirectory(es)
+}
+
+func openTestStore(t *testing.T, path string) *countingStore {
+	t.Helper()
+	st, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &countingStore{Store: st}
+}
+
+func newDirBridge(t *testing.T, st Store, accounts []Account) *Bridge {
+	t.Helper()
+	b, err := New(Options{Store: st, Accounts: accounts,
+		CheckPassword: func(hash, pw string) bool { return hash == "plain:"+pw },
+		HashPassword:  func(pw string) (string, error) { return "plain:" + pw, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func nums(ns ...string) []Number {
+	out := make([]Number, len(ns))
+	for i, n := range ns {
+		out[i] = Number{Number: n}
+	}
+	return out
+}
+
+// owner is the application a number is assigned to in the live snapshot.
+func owner(b *Bridge, n string) string {
+	if r := b.directory().numbers[n]; r != nil {
+		return r.app.ID
+	}
+	return ""
+}
+
+// TestApplyBootstrap: the configuration creates, updates and removes its
+// own entries; what the admin API created or changed survives it, and a
+// repeated bootstrap writes nothing. The result survives a restart.
+func TestApplyBootstrap(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dir.db")
+	st := openTestStore(t, path)
+	cfg1 := []Account{
+		{ID: "A", Credentials: []Credential{{Username: "u1", PasswordHash: "plain:one"}, {Username: "u2", PasswordHash: "plain:two"}},
+			Applications: []Application{{ID: "a1", CallbackURL: "http://h/a1", Numbers: nums("+15550000001", "+15550000002")}}},
+		{ID: "B", Applications: []Application{{ID: "b1", CallbackURL: "http://h/b1", Numbers: nums("+15550000003")}}},
+		{ID: "C", Credentials: []Credential{{Username: "c", PasswordHash: "plain:c"}},
+			Applications: []Application{{ID: "c1", CallbackURL: "http://h/c1", Numbers: nums("+15550000009")}}},
+	}
+	b := newDirBridge(t, st, cfg1)
+	if got := b.directory().numbers["+15550000001"]; got == nil || got.Class != ClassP2P || got.Origin != OriginConfig {
+		t.Fatalf("configured number %+v", got)
+	}
+
+	// Through the admin API: move a configured number, add an application
+	// with a number and a credential to A, change B.
+	if _, err := b.AssignNumber(Number{Number: "+15550000002"}, "b1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CreateApplication("A", Application{ID: "a2", CallbackURL: "http://h/a2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AssignNumber(Number{Number: "+15550000004", Class: ClassA2P, CampaignID: "CAMP"}, "a2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.CreateCredential("A", "api-user"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.UpdateAccount("B", func(a *Account) { a.Countries = []string{"1"} }); err != nil {
+		t.Fatal(err)
+	}
+
+	// The configuration changes: u2 and C are gone, a1 lists the moved
+	// number and a new one, B is gone, the callback URL of a1 changed.
+	cfg2 := []Account{
+		{ID: "A", Credentials: []Credential{{Username: "u1", PasswordHash: "plain:uno"}},
+			Applications: []Application{{ID: "a1", CallbackURL: "http://h/a1-new", Numbers: nums("+15550000001", "+15550000002", "+15550000005")}}},
+	}
+	if err := b.ApplyBootstrap(cfg2); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ number, want string }{
+		{"+15550000001", "a1"}, // configured, unchanged
+		{"+15550000002", "b1"}, // the API moved it: the configuration does not take it back
+		{"+15550000003", ""},   // B is kept (changed through the API); its configured number is not
+		{"+15550000004", "a2"}, // the API's
+		{"+15550000005", "a1"}, // new in the configuration
+		{"+15550000009", ""},   // C was configuration only: gone
+	}
+	for _, c := range checks {
+		if got := owner(b, c.number); got != c.want {
+			t.Errorf("%s belongs to %q, want %q", c.number, got, c.want)
+		}
+	}
+	d := b.directory()
+	if d.accounts["C"] != nil || d.accounts["B"] == nil || d.accounts["B"].Origin != OriginAPI {
+		t.Errorf("accounts after bootstrap: C %v, B %+v", d.accounts["C"] != nil, d.accounts["B"])
+	}
+	if d.apps["a1"].CallbackURL != "http://h/a1-new" {
+		t.Errorf("configured application not updated: %+v", d.apps["a1"])
+	}
+	var users []string
+	for u := range d.creds {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	if !reflect.DeepEqual(users, []string{"api-user", "u1"}) {
+		t.Errorf("credentials %v, want api-user and u1", users)
+	}
+	if err := b.Authenticate("A", "u1", "uno"); err != nil {
+		t.Errorf("updated configured password: %v", err)
+	}
+	if err := b.Authenticate("A", "u2", "two"); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("removed configured credential: %v", err)
+	}
+
+	// Idempotent: the same configuration again writes nothing.
+	before := st.puts
+	if err := b.ApplyBootstrap(cfg2); err != nil {
+		t.Fatal(err)
+	}
+	if st.puts != before {
+		t.Errorf("repeated bootstrap wrote %d times", st.puts-before)
+	}
+
+	// A restart reads the same directory back.
+	want := b.Accounts()
+	st.Close()
+	b2 := newDirBridge(t, openTestStore(t, path), cfg2)
+	if got := b2.Accounts(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after restart:\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestDirectoryValidation: the admin operations refuse what the
+// configuration would refuse, with field errors.
+func TestDirectoryValidation(t *testing.T) {
+	b := newDirBridge(t, openTestStore(t, filepath.Join(t.TempDir(), "v.db")), []Account{
+		{ID: "A", Applications: []Application{{ID: "a1", CallbackURL: "http://h/a1", Numbers: nums("+15550000001")}}}})
+	cases := []struct {
+		name  string
+		err   error
+		field string // of a *ValidationError; "" for a sentinel
+		is    error
+	}{
+		{"bad account id", b.CreateAccount(Account{ID: "a b"}), "id", nil},
+		{"bad country", b.CreateAccount(Account{ID: "X", Countries: []string{"+44"}}), "countries", nil},
+		{"duplicate account", b.CreateAccount(Account{ID: "A"}), "", ErrConflict},
+		{"application without URL", errOf(b.CreateApplication("A", Application{ID: "x"})), "callbackUrl", nil},
+		{"URL with credentials", errOf(b.CreateApplication("A", Application{ID: "x", CallbackURL: "http://u:p@h/"})), "callbackUrl", nil},
+		{"bad receipt event", errOf(b.CreateApplication("A", Application{ID: "x", CallbackURL: "http://h/", ReceiptEvents: []string{"nope"}})), "receiptEvents", nil},
+		{"duplicate application", errOf(b.CreateApplication("A", Application{ID: "a1", CallbackURL: "http://h/"})), "", ErrConflict},
+		{"application of unknown account", errOf(b.CreateApplication("Z", Application{CallbackURL: "http://h/"})), "", ErrNotFound},
+		{"bad number", errOf(b.AssignNumber(Number{Number: "+0123"}, "a1")), "number", nil},
+		{"bad class", errOf(b.AssignNumber(Number{Number: "+15550000002", Class: "gold"}, "a1")), "class", nil},
+		{"a2p without campaign", errOf(b.AssignNumber(Number{Number: "+15550000002", Class: ClassA2P}, "a1")), "campaignId", nil},
+		{"unknown application", errOf(b.AssignNumber(Number{Number: "+15550000002"}, "nope")), "", ErrNotFound},
+		{"release unknown", b.ReleaseNumber("+15550000099"), "", ErrNotFound},
+		{"bad block direction", b.Block("+15550000001", "sideways"), "direction", nil},
+		{"username with colon", errOf3(b.CreateCredential("A", "a:b")), "username", nil},
+		{"revoke unknown", b.RevokeCredential("A", "ghost"), "", ErrNotFound},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.err == nil {
+				t.Fatal("accepted")
+			}
+			if c.is != nil {
+				if !errors.Is(c.err, c.is) {
+					t.Fatalf("%v, want %v", c.err, c.is)
+				}
+				return
+			}
+			var verr *ValidationError
+			if !errors.As(c.err, &verr) || !slices.ContainsFunc(verr.Fields, func(f FieldError) bool { return f.FieldName == c.field }) {
+				t.Fatalf("%v, want a field error on %s", c.err, c.field)
+			}
+		})
+	}
+	// Nothing invalid got in.
+	if d := b.directory(); len(d.accounts) != 1 || len(d.apps) != 1 || strings.Join(slices.Sorted(mapsKeys(d.numbers)), ",") != "+15550000001" {
+		t.Fatalf("directory changed: %d accounts, %d apps, numbers %v", len(d.accounts), len(d.apps), slices.Sorted(mapsKeys(d.numbers)))
+	}
+}
+
+func errOf[T any](_ T, err error) error { return err }
+
+func errOf3[T, U any](_ T, _ U, err error) error { return err }
+
+func mapsKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// TestNumberClass: the record product and campaign of a from number, as
+// assigned or inferred.
+func TestNumberClass(t *testing.T) {
+	b := newDirBridge(t, openTestStore(t, filepath.Join(t.TempDir(), "c.db")), []Account{
+		{ID: "A", Applications: []Application{{ID: "a1", CallbackURL: "http://h/a1",
+			Numbers: []Number{{Number: "+15550000001", Class: ClassA2P, CampaignID: "CX"}, {Number: "+18005550000"}, {Number: "12345"}}}}}})
+	cases := []struct{ from, product, campaign string }{
+		{"+15550000001", "LOCAL_A2P", "CX"},
+		{"+18005550000", "TOLL_FREE", ""},
+		{"12345", "SHORT_CODE_REACH", ""},
+		{"ACME", "ALPHA_NUMERIC", ""},
+		{"+447700900000", "P2P", ""},
+	}
+	for _, c := range cases {
+		if p, camp := b.numberClass(c.from); p != c.product || camp != c.campaign {
+			t.Errorf("numberClass(%s) = %s %s, want %s %s", c.from, p, camp, c.product, c.campaign)
+		}
+	}
+}
