@@ -197,6 +197,8 @@ type dirState struct {
 	encoded map[string][]byte // account id -> JSON as stored: what changed
 	store   DirectoryStore    // nil: memory only
 	optOuts sync.Map          // number + "|" + sender -> struct{}: read per recipient, lock-free
+	// optOutCount is len(optOuts): with none, a send builds no key.
+	optOutCount atomic.Int64
 }
 
 func (b *Bridge) directory() *directory { return b.dir.snap.Load() }
@@ -218,7 +220,7 @@ func (b *Bridge) loadDirectory() error {
 			case dirBlocked:
 				m.blocked[key] = string(v)
 			case dirOptOut:
-				b.dir.optOuts.Store(key, struct{}{})
+				b.addOptOut(key)
 			}
 			return nil
 		})

@@ -22,7 +22,7 @@ func (c *countingStore) PutDirectory(es []store.DirectoryEntry) error {
 	return c.Store.PutDirectory(es)
 }
 
-func openTestStore(t *testing.T, path string) *countingStore {
+func openTestStore(t testing.TB, path string) *countingStore {
 	t.Helper()
 	st, err := store.Open(path, store.Options{NoSync: true})
 	if err != nil {
@@ -32,7 +32,7 @@ func openTestStore(t *testing.T, path string) *countingStore {
 	return &countingStore{Store: st}
 }
 
-func newDirBridge(t *testing.T, st Store, accounts []Account) *Bridge {
+func newDirBridge(t testing.TB, st Store, accounts []Account) *Bridge {
 	t.Helper()
 	b, err := New(Options{Store: st, Accounts: accounts,
 		CheckPassword: func(hash, pw string) bool { return hash == "plain:"+pw },

@@ -66,6 +66,9 @@ func optOutKey(number, sender string) string { return number + "|" + sender }
 
 // optedOut: sender sent STOP to number (and not START since).
 func (b *Bridge) optedOut(number, sender string) bool {
+	if b.dir.optOutCount.Load() == 0 {
+		return false // the usual case: no key to build
+	}
 	_, ok := b.dir.optOuts.Load(optOutKey(number, sender))
 	return ok
 }
@@ -100,13 +103,21 @@ func (b *Bridge) SetOptOut(number, sender string, optedOut bool) error {
 		}
 	}
 	if optedOut {
-		b.dir.optOuts.Store(key, struct{}{})
+		b.addOptOut(key)
 		b.log.Info("recipient opted out", "number", number, "sender", sender)
 	} else {
-		b.dir.optOuts.Delete(key)
+		if _, had := b.dir.optOuts.LoadAndDelete(key); had {
+			b.dir.optOutCount.Add(-1)
+		}
 		b.log.Info("recipient opted back in", "number", number, "sender", sender)
 	}
 	return nil
+}
+
+func (b *Bridge) addOptOut(key string) {
+	if _, had := b.dir.optOuts.LoadOrStore(key, struct{}{}); !had {
+		b.dir.optOutCount.Add(1)
+	}
 }
 
 // OptOut is one opt-out list entry.
