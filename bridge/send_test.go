@@ -44,22 +44,24 @@ func TestRouteLongestPrefix(t *testing.T) {
 	us := &carrierQueue{name: "us"}
 	us555 := &carrierQueue{name: "us555"}
 	acctOnly := &carrierQueue{name: "acct", Carrier: Carrier{RouteAccounts: []string{"7"}}}
-	b.routes = []route{{"+1555", us555}, {"+44", acctOnly}, {"+1", us}} // sorted longest first, as New does
-	cases := []struct{ acct, to, want string }{
-		{"1", "+15550001111", "us555"},
-		{"1", "+16170001111", "us"},
-		{"7", "+442071234567", "acct"},
-		{"1", "+442071234567", ""},
-		{"1", "+33123456789", ""},
+	tollFree := &carrierQueue{name: "tf", Carrier: Carrier{RouteClasses: []string{ClassTollFree}}}
+	b.routes = []route{{"+1555", us555}, {"+44", acctOnly}, {"+1", tollFree}, {"+1", us}} // sorted longest first, as New does
+	cases := []struct{ acct, class, to, want string }{
+		{"1", ClassP2P, "+15550001111", "us555"},
+		{"1", ClassP2P, "+16170001111", "us"},
+		{"1", ClassTollFree, "+16170001111", "tf"},
+		{"7", ClassP2P, "+442071234567", "acct"},
+		{"1", ClassP2P, "+442071234567", ""},
+		{"1", ClassP2P, "+33123456789", ""},
 	}
 	for _, c := range cases {
-		q := b.route(c.acct, "+15550001111", ClassP2P, c.to)
+		q := b.route(c.acct, "+15550001111", c.class, c.to)
 		got := ""
 		if q != nil {
 			got = q.name
 		}
 		if got != c.want {
-			t.Errorf("route(%s, %s) = %q, want %q", c.acct, c.to, got, c.want)
+			t.Errorf("route(%s, %s, %s) = %q, want %q", c.acct, c.class, c.to, got, c.want)
 		}
 	}
 }
