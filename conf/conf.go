@@ -271,6 +271,16 @@ type Application struct {
 	CallbackPassword   string   `toml:"callback_password"`
 	Numbers            []string `toml:"numbers"`
 	ReceiptEvents      []string `toml:"receipt_events"` // status events sent to CallbackURL
+	// NumberClasses are numbers given with their class (and A2P campaign);
+	// numbers in Numbers get an inferred class.
+	NumberClasses []Number `toml:"number"`
+}
+
+// Number is a number of an application with its class.
+type Number struct {
+	Number     string `toml:"number"`
+	Class      string `toml:"class"`       // one of NumberClasses; "" infers it
+	CampaignID string `toml:"campaign_id"` // required for, and only for, "a2p"
 }
 
 // Status event types an application can ask for in receipt_events.

@@ -305,6 +305,30 @@ func validateApplication(ck *checker, app *Application, key string, appIDs, numb
 		numbers[n] = nkey
 	}
 
+	for k := range app.NumberClasses {
+		n := &app.NumberClasses[k]
+		nkey := idx(key+".number", k)
+		switch first, dup := numbers[n.Number]; {
+		case !isNumber(n.Number):
+			ck.add(nkey+".number", "must be %s, got %q", numberFormat, n.Number)
+		case dup:
+			ck.add(nkey+".number", "%q already belongs to %s", n.Number, first)
+		default:
+			numbers[n.Number] = nkey
+		}
+		if n.Class != "" {
+			ck.oneOf(nkey+".class", n.Class, NumberClasses...)
+		}
+		switch {
+		case n.Class == "a2p" && n.CampaignID == "":
+			ck.add(nkey+".campaign_id", "required for an a2p number")
+		case n.Class != "a2p" && n.CampaignID != "":
+			ck.add(nkey+".campaign_id", "only a2p numbers have a campaign id")
+		case len(n.CampaignID) > 64:
+			ck.add(nkey+".campaign_id", "must be at most 64 characters")
+		}
+	}
+
 	seen := make(map[string]bool)
 	for k, ev := range app.ReceiptEvents {
 		ekey := idx(key+".receipt_events", k)

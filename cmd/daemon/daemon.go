@@ -412,6 +412,13 @@ func bridgeAccounts(cfg *conf.Config) ([]bridge.Account, error) {
 			for i, n := range ap.Numbers {
 				numbers[i] = bridge.Number{Number: n, Class: bridge.InferClass(n)}
 			}
+			for _, n := range ap.NumberClasses {
+				class := n.Class
+				if class == "" {
+					class = bridge.InferClass(n.Number)
+				}
+				numbers = append(numbers, bridge.Number{Number: n.Number, Class: class, CampaignID: n.CampaignID})
+			}
 			ba.Applications = append(ba.Applications, bridge.Application{
 				ID: ap.ID, CallbackURL: ap.CallbackURL, InboundCallbackURL: ap.InboundCallbackURL,
 				CallbackUsername: ap.CallbackUsername, CallbackPassword: ap.CallbackPassword, Numbers: numbers,
