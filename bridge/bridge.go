@@ -53,19 +53,23 @@ type Options struct {
 
 // Carrier is one SMPP carrier with its queue limits and routes.
 type Carrier struct {
-	Name               string
-	Sender             Sender
-	SegmentsPerSecond  float64
-	QueueSeconds       int      // default 900
-	QueueCapacity      int      // segments; default SegmentsPerSecond × QueueSeconds
-	Routes             []string // destination prefixes ("+1", "+" for all)
-	RouteAccounts      []string // when set, only these accounts use the carrier
-	RouteFrom          []string // when set, only these from numbers use it
-	RouteClasses       []string // when set, only from numbers of these classes use it
-	Alphanumeric       bool     // accepts alphanumeric senders
-	MediaAsLinks       bool     // media URLs are sent as links in the text; else media is refused
-	Workers            int      // concurrent submits; default 64 (set to binds × window)
-	RegisteredDelivery byte     // registered_delivery of submits: 1 asks for receipts; 0 (the zero value) none
+	Name              string
+	Sender            Sender
+	SegmentsPerSecond float64
+	QueueSeconds      int      // default 900
+	QueueCapacity     int      // segments; default SegmentsPerSecond × QueueSeconds
+	Routes            []string // destination prefixes ("+1", "+" for all)
+	RouteAccounts     []string // when set, only these accounts use the carrier
+	RouteFrom         []string // when set, only these from numbers use it
+	RouteClasses      []string // when set, only from numbers of these classes use it
+	// ClassRates caps number classes (ClassA2P, …) at their own segments per
+	// second inside the carrier's rate; a throttled class does not hold up
+	// the others.
+	ClassRates         map[string]float64
+	Alphanumeric       bool // accepts alphanumeric senders
+	MediaAsLinks       bool // media URLs are sent as links in the text; else media is refused
+	Workers            int  // concurrent submits; default 64 (set to binds × window)
+	RegisteredDelivery byte // registered_delivery of submits: 1 asks for receipts; 0 (the zero value) none
 	// ReceiptsPerSegment is which parts the carrier sends receipts for:
 	// "all" ("" too), "first" or "last" (dlrmap.Aggregate).
 	ReceiptsPerSegment string
@@ -197,6 +201,9 @@ func New(opts Options) (*Bridge, error) {
 			return nil, fmt.Errorf("bridge: carrier %s has no sender", c.Name)
 		}
 		q := newCarrierQueue(c)
+		if q.lanes != nil {
+			q.classify = func(from string) string { class, _ := b.directory().classOf(from); return class }
+		}
 		b.carriers = append(b.carriers, q)
 		b.byName[c.Name] = q
 		for _, p := range c.Routes {
@@ -312,7 +319,7 @@ func (b *Bridge) Queues() []QueueStats {
 	out := make([]QueueStats, 0, len(b.carriers))
 	for _, q := range b.carriers {
 		q.mu.Lock()
-		out = append(out, QueueStats{Carrier: q.name, Segments: q.segments, Capacity: q.capacity, Messages: len(q.high) + len(q.normal)})
+		out = append(out, QueueStats{Carrier: q.name, Segments: q.segments, Capacity: q.capacity, Messages: q.queuedLocked()})
 		q.mu.Unlock()
 	}
 	return out

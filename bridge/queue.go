@@ -40,6 +40,11 @@ type carrierQueue struct {
 	normal   []*store.QueueItem
 	segments int
 	closed   bool
+
+	// lanes are per-class queues, only with Carrier.ClassRates (classrate.go);
+	// classify gives a from number's class.
+	lanes    map[string]*classLane
+	classify func(from string) string
 }
 
 func newCarrierQueue(c Carrier) *carrierQueue {
@@ -59,6 +64,10 @@ func newCarrierQueue(c Carrier) *carrierQueue {
 	}
 	q := &carrierQueue{Carrier: c, name: c.Name, capacity: capacity, workers: workers}
 	q.cond = sync.NewCond(&q.mu)
+	if len(c.ClassRates) > 0 {
+		q.lanes = newClassLanes(c.ClassRates, time.Now())
+		q.classify = func(string) string { return "" }
+	}
 	return q
 }
 
@@ -80,7 +89,24 @@ func (q *carrierQueue) release(n int) {
 }
 
 func (q *carrierQueue) push(it *store.QueueItem) {
+	var lane *classLane
+	if q.lanes != nil {
+		lane = q.lanes[q.classify(it.From)] // outside the lock: it reads the directory
+		if lane == nil {
+			lane = q.lanes[""]
+		}
+	}
 	q.mu.Lock()
+	if lane != nil {
+		if it.High {
+			lane.high = append(lane.high, it)
+		} else {
+			lane.normal = append(lane.normal, it)
+		}
+		q.mu.Unlock()
+		q.cond.Signal()
+		return
+	}
 	if it.High {
 		q.high = append(q.high, it)
 	} else {
@@ -94,6 +120,9 @@ func (q *carrierQueue) push(it *store.QueueItem) {
 func (q *carrierQueue) pop() *store.QueueItem {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.lanes != nil {
+		return q.popLanesLocked()
+	}
 	for len(q.high) == 0 && len(q.normal) == 0 && !q.closed {
 		q.cond.Wait()
 	}
@@ -111,6 +140,15 @@ func (q *carrierQueue) pop() *store.QueueItem {
 	// Its segments still count against the queue until the carrier has
 	// taken it: a worker waiting for a bind holds queued traffic too.
 	return it
+}
+
+// queuedLocked counts the messages waiting in memory.
+func (q *carrierQueue) queuedLocked() int {
+	n := len(q.high) + len(q.normal)
+	for _, l := range q.lanes {
+		n += l.len()
+	}
+	return n
 }
 
 func (q *carrierQueue) close() {

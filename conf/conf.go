@@ -141,6 +141,9 @@ type Carrier struct {
 	RouteAccounts []string `toml:"route_accounts"` // empty: any account
 	RouteFrom     []string `toml:"route_from"`     // empty: any from number
 	RouteClasses  []string `toml:"route_classes"`  // empty: any number class
+	// ClassRates caps number classes at their own segments per second
+	// inside SegmentsPerSecond: {"a2p" = 10.0}.
+	ClassRates map[string]float64 `toml:"class_rates"`
 
 	ReceiptWait        Duration           `toml:"receipt_wait"`
 	AlphanumericSender bool               `toml:"alphanumeric_sender"`

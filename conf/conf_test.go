@@ -136,7 +136,7 @@ func fullWant() *Config {
 				BindType: BindTransmitterReceiver, Binds: 4, Window: 100,
 				SegmentsPerSecond: 50, Burst: 25, QueueSeconds: 600, QueueCapacity: 20000,
 				DataCoding: DataCodingLatin1, GSM7Packed: true, LongMessage: LongSAR,
-				Routes: []string{"+1", "+44"}, RouteAccounts: []string{"9900000"}, RouteFrom: []string{"+15550001111"}, RouteClasses: []string{"p2p", "a2p"},
+				Routes: []string{"+1", "+44"}, RouteAccounts: []string{"9900000"}, RouteFrom: []string{"+15550001111"}, RouteClasses: []string{"p2p", "a2p"}, ClassRates: map[string]float64{"a2p": 10, "toll-free": 5},
 				ReceiptWait: sec(3600), AlphanumericSender: true, Media: MediaLinks,
 				ReceiptsPerSegment: ReceiptsLast, ReceiptIDFormat: ReceiptIDHex,
 				EnquireLinkInterval: sec(45), ResponseTimeout: sec(5),
@@ -294,6 +294,7 @@ func TestBadFixtures(t *testing.T) {
 		{"bad_route_from.toml", "carrier[0].route_from[0]", `"+15559999999" is not a number of any application`},
 		{"bad_route_classes.toml", "carrier[0].route_classes[1]", `must be one of "p2p", "a2p", "toll-free", "short-code", "alphanumeric"; got "premium"`},
 		{"bad_countries.toml", "account[0].countries[1]", `must be a country calling code (1 to 4 digits, not starting with 0, no "+"), got "+44"`},
+		{"bad_class_rates.toml", "carrier[0].class_rates.a2p", "must be greater than 0 and at most segments_per_second (100), got 500"},
 		{"bad_number_class.toml", "account[0].application[0].number[0].campaign_id", "required for an a2p number"},
 		{"bad_emergency_numbers.toml", "policy.emergency_numbers[1]", `must be 2 to 15 digits, got "9-1-1"`},
 		{"bad_http_tls_half.toml", "http.tls_key_file", "required when tls_cert_file is set"},
@@ -428,6 +429,9 @@ name = 7
 [[carrier]]
 routes = "+1"
 typo = 1
+class_rates = { a2p = "fast", p2p = 2 }
+[[carrier]]
+class_rates = 3
 `
 	_, err := Parse([]byte(in))
 	var got []string
@@ -439,6 +443,8 @@ typo = 1
 		"carrier[0].name: must be a string, not an integer",
 		"carrier[1].routes: must be a list of strings, not a string",
 		"carrier[1].typo: unknown key",
+		"carrier[1].class_rates.a2p: must be a number, not a string",
+		"carrier[2].class_rates: must be a table, not an integer",
 	}
 	slices.Sort(got)
 	slices.Sort(want)

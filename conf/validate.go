@@ -3,6 +3,7 @@ package conf
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/url"
@@ -472,6 +473,13 @@ func validateCarrier(ck *checker, cr *Carrier, key string, accounts map[string]b
 
 	for j, cl := range cr.RouteClasses {
 		ck.oneOf(idx(key+".route_classes", j), cl, NumberClasses...)
+	}
+	for _, cl := range slices.Sorted(maps.Keys(cr.ClassRates)) {
+		rkey := key + ".class_rates." + cl
+		ck.oneOf(rkey, cl, NumberClasses...)
+		if r := cr.ClassRates[cl]; !(r > 0) || r > cr.SegmentsPerSecond {
+			ck.add(rkey, "must be greater than 0 and at most segments_per_second (%v), got %v", cr.SegmentsPerSecond, r)
+		}
 	}
 
 	ck.positive(key+".receipt_wait", cr.ReceiptWait)

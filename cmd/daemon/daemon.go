@@ -158,7 +158,7 @@ func Run(ctx context.Context, opts Options) error {
 		carriers = append(carriers, bridge.Carrier{
 			Name: c.Name, SegmentsPerSecond: c.SegmentsPerSecond, QueueSeconds: c.QueueSeconds,
 			QueueCapacity: c.QueueSegments(), Routes: routes, RouteAccounts: c.RouteAccounts, RouteFrom: c.RouteFrom,
-			RouteClasses: c.RouteClasses,
+			RouteClasses: c.RouteClasses, ClassRates: c.ClassRates,
 			Alphanumeric: c.AlphanumericSender, MediaAsLinks: c.Media == conf.MediaLinks,
 			Workers: c.Binds * c.Window, RegisteredDelivery: rd,
 			ReceiptsPerSegment: string(c.ReceiptsPerSegment), ReceiptIDFormat: receiptIDFormat(c.ReceiptIDFormat),
