@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -294,5 +295,41 @@ func TestNumberMoveInFlight(t *testing.T) {
 	}
 	if r := e2.mustAdmin(200, "GET", "/v1/accounts/"+acct+"/applications/"+app, nil); r.body["origin"] != "config" {
 		t.Fatalf("configured application: %s", r.raw)
+	}
+}
+
+// TestClassRates: a carrier's class_rates holds a2p numbers to their own
+// rate while a p2p message sent after them goes ahead.
+func TestClassRates(t *testing.T) {
+	e := startAdminEnv(t, smsc.Behaviour{}, configOptions{CarrierExtra: "class_rates = { a2p = 4.0 }"})
+	const a2p = "+15550001112"
+	e.mustAdmin(200, "PUT", "/v1/numbers/"+a2p, map[string]any{"applicationId": app, "class": "a2p", "campaignId": "CTEST"})
+	start := time.Now()
+	for i := range 10 {
+		e.mustSend(app, a2p, fmt.Sprintf("+1555000300%d", i))
+	}
+	e.mustSend(app, num, "+15550003999") // p2p, queued last
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs, err := e.sim.WaitMessages(ctx, 11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	p2pAt, lastA2P := -1, -1
+	for i, m := range msgs { // newest first
+		if strings.HasSuffix(m.To, "15550003999") {
+			p2pAt = i
+		} else if lastA2P < 0 {
+			lastA2P = i
+		}
+	}
+	// 10 a2p at 4/s with a burst of 4: at least 6/4 s; the p2p one did not
+	// wait for them (it is not the newest message).
+	if elapsed < 1400*time.Millisecond {
+		t.Fatalf("10 a2p messages in %v: not held to 4/s", elapsed)
+	}
+	if p2pAt < 0 || p2pAt <= lastA2P {
+		t.Fatalf("p2p message at %d (newest first), last a2p at %d: it waited behind the a2p lane", p2pAt, lastA2P)
 	}
 }
