@@ -43,6 +43,9 @@ type Options struct {
 	// Webhooks.Notify after moving it.
 	CallbackPollInterval time.Duration
 	CallbackClock        func() time.Time
+	// HashPassword hashes the secrets of API credentials created through
+	// the admin API; nil: conf.HashPassword. Tests pass a cheaper one.
+	HashPassword func(password string) (string, error)
 }
 
 // Daemon is a running smppbridge.
@@ -171,6 +174,10 @@ func Run(ctx context.Context, opts Options) error {
 		senders[i] = &lazySender{}
 		carriers[i].Sender = senders[i]
 	}
+	hashPassword := opts.HashPassword
+	if hashPassword == nil {
+		hashPassword = conf.HashPassword
+	}
 	accounts, err := bridgeAccounts(cfg)
 	if err != nil {
 		return fail(err)
@@ -178,7 +185,7 @@ func Run(ctx context.Context, opts Options) error {
 	br, err = bridge.New(bridge.Options{
 		Store: st, Carriers: carriers, Accounts: accounts,
 		GroupLimit: cfg.API.GroupLimit, MaxTextLength: cfg.API.MaxTextLength,
-		CheckPassword: conf.CheckPassword, HashPassword: conf.HashPassword, Logger: log,
+		CheckPassword: conf.CheckPassword, HashPassword: hashPassword, Logger: log,
 		EmergencyNumbers: cfg.Policy.EmergencyNumbers,
 	})
 	if err != nil {

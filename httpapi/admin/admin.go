@@ -7,6 +7,7 @@
 package admin
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"smppbridge/bridge"
@@ -39,6 +41,9 @@ type handler struct {
 	b    *bridge.Bridge
 	opts Options
 	log  *slog.Logger
+	// verified is a SHA-256 of the last admin credentials that passed: the
+	// slow password hash then costs once per admin session, not per request.
+	verified atomic.Pointer[[32]byte]
 }
 
 // Handler serves the management routes under /v1/.
@@ -108,13 +113,25 @@ func (h *handler) auth(next http.Handler) http.Handler {
 		case h.opts.Username == "" || h.opts.PasswordHash == "" || h.opts.CheckPassword == nil:
 			writeError(w, http.StatusUnauthorized, "unauthorized",
 				"The admin API is disabled: configure admin.username and admin.password_hash")
-		case !ok || subtle.ConstantTimeCompare([]byte(u), []byte(h.opts.Username)) != 1 || !h.opts.CheckPassword(h.opts.PasswordHash, p):
+		case !ok || !h.checkAdmin(u, p):
 			w.Header().Set("WWW-Authenticate", `Basic realm="smppbridge admin"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "Authentication Failed")
 		default:
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+func (h *handler) checkAdmin(user, pass string) bool {
+	key := sha256.Sum256([]byte(user + "\x00" + pass))
+	if v := h.verified.Load(); v != nil && subtle.ConstantTimeCompare(v[:], key[:]) == 1 {
+		return true
+	}
+	if subtle.ConstantTimeCompare([]byte(user), []byte(h.opts.Username)) != 1 || !h.opts.CheckPassword(h.opts.PasswordHash, pass) {
+		return false
+	}
+	h.verified.Store(&key)
+	return true
 }
 
 // Views: what the API shows. Hashes and callback passwords never leave.
