@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -331,5 +332,25 @@ func TestClassRates(t *testing.T) {
 	}
 	if p2pAt < 0 || p2pAt <= lastA2P {
 		t.Fatalf("p2p message at %d (newest first), last a2p at %d: it waited behind the a2p lane", p2pAt, lastA2P)
+	}
+}
+
+// TestReloadDirectory: a re-read configuration reaches the live directory
+// without a restart: a number added to the file can send at once, one
+// removed from it cannot.
+func TestReloadDirectory(t *testing.T) {
+	e := startAdminEnv(t, smsc.Behaviour{}, configOptions{})
+	cfg := *e.d.Config()
+	cfg.Accounts = slices.Clone(cfg.Accounts)
+	a := cfg.Accounts[0]
+	a.Applications = slices.Clone(a.Applications)
+	a.Applications[0].Numbers = []string{num, "+15550001119"} // +15550001112 dropped, +15550001119 added
+	cfg.Accounts[0] = a
+	if err := e.d.ReloadDirectory(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	e.mustSend(app, "+15550001119", "+15550002020")
+	if r := e.post(acct, user, pass, "application/json", sendBody(app, "+15550001112", "+15550002021")); r.status != 400 {
+		t.Fatalf("send from a number removed from the configuration: %d %s", r.status, r.raw)
 	}
 }

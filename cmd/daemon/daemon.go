@@ -66,6 +66,17 @@ type Daemon struct {
 // HTTPAddr is the public API's listen address.
 func (d *Daemon) HTTPAddr() string { return d.api.Addr() }
 
+// ReloadDirectory applies the accounts of a (re-read, validated)
+// configuration to the live directory: the bootstrap rules of
+// bridge.ApplyBootstrap (docs/admin.md). For a SIGHUP reload.
+func (d *Daemon) ReloadDirectory(cfg *conf.Config) error {
+	accounts, err := bridgeAccounts(cfg)
+	if err != nil {
+		return err
+	}
+	return d.Bridge.ApplyBootstrap(accounts)
+}
+
 // Config is the configuration the daemon runs with.
 func (d *Daemon) Config() *conf.Config { return d.cfg }
 

@@ -558,6 +558,16 @@ func (h *handler) optIn(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) setOptOut(w http.ResponseWriter, r *http.Request, out bool) {
 	number, sender := r.PathValue("number"), r.PathValue("sender")
+	var fe []bridge.FieldError
+	for _, f := range []struct{ name, v string }{{"number", number}, {"sender", sender}} {
+		if f.v == "" || len(f.v) > 32 || strings.ContainsAny(f.v, "| ") {
+			fe = append(fe, bridge.FieldError{FieldName: f.name, Description: fmt.Sprintf("'%s' is not a number", f.v)})
+		}
+	}
+	if len(fe) > 0 {
+		writeValidation(w, fe)
+		return
+	}
 	if err := h.b.SetOptOut(number, sender, out); err != nil {
 		h.fail(w, r, fmt.Errorf("%w: %w", bridge.ErrStore, err))
 		return

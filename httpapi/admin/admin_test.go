@@ -104,6 +104,7 @@ func TestAdminHandler(t *testing.T) {
 		{"unblock", "DELETE", "/v1/blocked/+15550000007", "", "", 204, nil, nil},
 		{"opt out", "PUT", "/v1/optouts/+15550000001/+16170000000", "", "", 200, []string{`"sender": "+16170000000"`}, nil},
 		{"opt-outs", "GET", "/v1/optouts?number=%2B15550000001", "", "", 200, []string{`"+16170000000"`}, nil},
+		{"bad opt-out", "PUT", "/v1/optouts/+1555%7C1/+16170000000", "", "", 400, []string{`"fieldName": "number"`}, nil},
 		{"opt in", "DELETE", "/v1/optouts/+15550000001/+16170000000", "", "", 204, nil, nil},
 		{"carriers", "GET", "/v1/carriers", "", "", 200, []string{"[]"}, nil},
 		{"disable", "PATCH", "/v1/accounts/A", js, `{"disabled":true}`, 200, []string{`"disabled": true`, `"origin": "api"`}, nil},
