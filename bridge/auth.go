@@ -19,10 +19,20 @@ type authCache struct {
 	gen uint64
 }
 
-// forget drops every verified credential (after a directory change).
-func (c *authCache) forget() {
+// forget drops the verified credentials of these accounts (after their
+// credentials were revoked or changed). Other accounts' clients keep theirs:
+// re-verifying every client after each admin change would cost a slow hash
+// per client at once.
+func (c *authCache) forget(accounts map[string]bool) {
+	if len(accounts) == 0 {
+		return
+	}
 	c.mu.Lock()
-	clear(c.ok)
+	for k, owner := range c.ok {
+		if accounts[owner] {
+			delete(c.ok, k)
+		}
+	}
 	c.gen++
 	c.mu.Unlock()
 }

@@ -235,7 +235,8 @@ func (b *Bridge) loadDirectory() error {
 
 // change applies fn to a copy of the directory, persists what changed and
 // then makes it live: readers see the old or the new directory, whole.
-// Verified credentials are forgotten, so a revoked one fails at once.
+// Verified credentials of accounts that lost one are forgotten, so a
+// revoked credential fails at once.
 func (b *Bridge) change(fn func(m *dirModel) error) error {
 	b.dir.mu.Lock()
 	defer b.dir.mu.Unlock()
@@ -275,10 +276,29 @@ func (b *Bridge) change(fn func(m *dirModel) error) error {
 			return fmt.Errorf("%w: %w", ErrStore, err)
 		}
 	}
+	stale := credentialsDropped(b.dir.model, m)
 	b.dir.model, b.dir.encoded = m, encoded
 	b.dir.snap.Store(buildDirectory(m))
-	b.auth.forget()
+	b.auth.forget(stale)
 	return nil
+}
+
+// credentialsDropped lists the accounts of which a credential was removed
+// or changed (revoked, rehashed, account deleted) between two directories.
+func credentialsDropped(old, cur *dirModel) map[string]bool {
+	out := map[string]bool{}
+	for id, a := range old.accounts {
+		na := cur.accounts[id]
+		for _, c := range a.Credentials {
+			if na == nil || !slices.ContainsFunc(na.Credentials, func(x Credential) bool {
+				return x.Username == c.Username && x.PasswordHash == c.PasswordHash
+			}) {
+				out[id] = true
+				break
+			}
+		}
+	}
+	return out
 }
 
 // ApplyBootstrap merges the configured accounts into the live directory; it

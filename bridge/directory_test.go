@@ -241,3 +241,43 @@ func TestNumberClass(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationForgetsOnlyThatAccount: a revoked credential fails at once;
+// verified credentials of other accounts stay verified (no slow hash again
+// for every client after each admin change).
+func TestRevocationForgetsOnlyThatAccount(t *testing.T) {
+	checks := 0
+	b, err := New(Options{Store: openTestStore(t, filepath.Join(t.TempDir(), "r.db")),
+		Accounts: []Account{
+			{ID: "A", Credentials: []Credential{{Username: "ua", PasswordHash: "plain:pa"}, {Username: "ua2", PasswordHash: "plain:pa2"}}},
+			{ID: "B", Credentials: []Credential{{Username: "ub", PasswordHash: "plain:pb"}}}},
+		CheckPassword: func(hash, pw string) bool { checks++; return hash == "plain:"+pw }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][3]string{{"A", "ua", "pa"}, {"A", "ua2", "pa2"}, {"B", "ub", "pb"}} {
+		if err := b.Authenticate(c[0], c[1], c[2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := checks
+	if err := b.Authenticate("B", "ub", "pb"); err != nil || checks != n {
+		t.Fatalf("cached credential verified again (%d checks) or refused: %v", checks-n, err)
+	}
+	if _, err := b.CreateApplication("B", Application{ID: "b1", CallbackURL: "http://h/"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RevokeCredential("A", "ua"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Authenticate("A", "ua", "pa"); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("revoked credential: %v", err)
+	}
+	n = checks
+	if err := b.Authenticate("B", "ub", "pb"); err != nil || checks != n {
+		t.Fatalf("another account's credential was forgotten (%d checks): %v", checks-n, err)
+	}
+	if err := b.Authenticate("A", "ua2", "pa2"); err != nil || checks != n+1 {
+		t.Fatalf("the revoking account's other credential: %v after %d checks, want one fresh check", err, checks-n)
+	}
+}
