@@ -48,7 +48,7 @@ func (b *Bridge) CreateAccount(a Account) error {
 		if m.accounts[a.ID] != nil {
 			return fmt.Errorf("%w: account %s exists", ErrConflict, a.ID)
 		}
-		m.accounts[a.ID] = &Account{ID: a.ID, Disabled: a.Disabled, Countries: slices.Clone(a.Countries), Origin: OriginAPI}
+		m.put(&Account{ID: a.ID, Disabled: a.Disabled, Countries: slices.Clone(a.Countries), Origin: OriginAPI})
 		return nil
 	})
 }
@@ -58,7 +58,7 @@ func (b *Bridge) CreateAccount(a Account) error {
 func (b *Bridge) UpdateAccount(id string, fn func(*Account)) (Account, error) {
 	var out Account
 	err := b.change(func(m *dirModel) error {
-		a := m.accounts[id]
+		a := m.mut(id)
 		if a == nil {
 			return fmt.Errorf("%w: account %s", ErrNotFound, id)
 		}
@@ -93,7 +93,7 @@ func (b *Bridge) DeleteAccount(id string) error {
 func (b *Bridge) CreateApplication(accountID string, ap Application) (Application, error) {
 	var out Application
 	err := b.change(func(m *dirModel) error {
-		a := m.accounts[accountID]
+		a := m.mut(accountID)
 		if a == nil {
 			return fmt.Errorf("%w: account %s", ErrNotFound, accountID)
 		}
@@ -123,6 +123,7 @@ func (b *Bridge) UpdateApplication(accountID, appID string, fn func(*Application
 		if a == nil || a.ID != accountID {
 			return fmt.Errorf("%w: application %s in account %s", ErrNotFound, appID, accountID)
 		}
+		a = m.mut(a.ID)
 		ap := a.Applications[i]
 		fn(&ap)
 		ap.ID, ap.Numbers, ap.Origin = appID, a.Applications[i].Numbers, OriginAPI
@@ -143,6 +144,7 @@ func (b *Bridge) DeleteApplication(accountID, appID string) error {
 		if a == nil || a.ID != accountID {
 			return fmt.Errorf("%w: application %s in account %s", ErrNotFound, appID, accountID)
 		}
+		a = m.mut(a.ID)
 		a.Applications = slices.Delete(a.Applications, i, i+1)
 		return nil
 	})
@@ -184,11 +186,9 @@ func (b *Bridge) AssignNumber(n Number, appID string) (NumberAssignment, error) 
 		if a == nil {
 			return fmt.Errorf("%w: application %s", ErrNotFound, appID)
 		}
-		if cur, j := m.number(n.Number); cur != nil {
-			cur.Numbers = slices.Delete(cur.Numbers, j, j+1)
-		}
+		m.unassign(n.Number)
 		n.Origin = OriginAPI
-		ap := &a.Applications[i]
+		ap := &m.mut(a.ID).Applications[i]
 		ap.Numbers = append(ap.Numbers, n)
 		out = NumberAssignment{Number: n, ApplicationID: appID, AccountID: a.ID}
 		return nil
@@ -200,11 +200,9 @@ func (b *Bridge) AssignNumber(n Number, appID string) (NumberAssignment, error) 
 // it are then acknowledged and dropped, sends from it refused.
 func (b *Bridge) ReleaseNumber(number string) error {
 	return b.change(func(m *dirModel) error {
-		cur, j := m.number(number)
-		if cur == nil {
+		if !m.unassign(number) {
 			return fmt.Errorf("%w: number %s", ErrNotFound, number)
 		}
-		cur.Numbers = slices.Delete(cur.Numbers, j, j+1)
 		return nil
 	})
 }
@@ -229,7 +227,7 @@ func (b *Bridge) CreateCredential(accountID, username string) (Credential, strin
 	}
 	c := Credential{Username: username, PasswordHash: hash, Created: b.now().UTC(), Origin: OriginAPI}
 	err = b.change(func(m *dirModel) error {
-		a := m.accounts[accountID]
+		a := m.mut(accountID)
 		if a == nil {
 			return fmt.Errorf("%w: account %s", ErrNotFound, accountID)
 		}
@@ -249,7 +247,7 @@ func (b *Bridge) CreateCredential(accountID, username string) (Credential, strin
 // (the verified-credentials cache is cleared with the change).
 func (b *Bridge) RevokeCredential(accountID, username string) error {
 	return b.change(func(m *dirModel) error {
-		a := m.accounts[accountID]
+		a := m.mut(accountID)
 		if a == nil {
 			return fmt.Errorf("%w: account %s", ErrNotFound, accountID)
 		}

@@ -82,19 +82,39 @@ var (
 	ErrConflict = errors.New("bridge: conflicts with what exists") // HTTP 409
 )
 
-// dirModel is the canonical, mutable form of the directory; it changes only
-// under Bridge.dirMu, on a clone, and is swapped in whole.
+// dirModel is the canonical form of the directory; it changes only under
+// dirState.mu, on a clone, and is swapped in whole. The clone is
+// copy-on-write per account: an account is copied (mut) before it is
+// changed, so a change costs the accounts it touches, not the directory.
 type dirModel struct {
-	accounts map[string]*Account
-	blocked  map[string]string // number -> "from", "to", "both"
+	accounts map[string]*Account // shared with the previous model unless dirty
+	blocked  map[string]string   // number -> "from", "to", "both"
+	dirty    map[string]bool     // accounts copied (or created) in this change
+	// hint is the snapshot built from this model before the current change:
+	// lookups try it first and verify what it says.
+	hint *directory
 }
 
 func (m *dirModel) clone() *dirModel {
-	c := &dirModel{accounts: make(map[string]*Account, len(m.accounts)), blocked: maps.Clone(m.blocked)}
-	for id, a := range m.accounts {
-		c.accounts[id] = cloneAccount(a)
+	return &dirModel{accounts: maps.Clone(m.accounts), blocked: maps.Clone(m.blocked), dirty: map[string]bool{}}
+}
+
+// mut returns account id ready to be changed (nil if there is none).
+func (m *dirModel) mut(id string) *Account {
+	a := m.accounts[id]
+	if a == nil || m.dirty[id] {
+		return a
 	}
-	return c
+	a = cloneAccount(a)
+	m.accounts[id] = a
+	m.dirty[id] = true
+	return a
+}
+
+// put adds a new account.
+func (m *dirModel) put(a *Account) {
+	m.accounts[a.ID] = a
+	m.dirty[a.ID] = true
 }
 
 func cloneAccount(a *Account) *Account {
@@ -110,31 +130,63 @@ func cloneAccount(a *Account) *Account {
 	return &c
 }
 
+func appIndex(a *Account, id string) int {
+	return slices.IndexFunc(a.Applications, func(ap Application) bool { return ap.ID == id })
+}
+
 // app finds an application anywhere: its account and index.
 func (m *dirModel) app(id string) (*Account, int) {
-	for _, a := range m.accounts {
-		for i := range a.Applications {
-			if a.Applications[i].ID == id {
-				return a, i
+	if m.hint != nil {
+		if ap := m.hint.apps[id]; ap != nil {
+			if a := m.accounts[ap.accountID]; a != nil {
+				if i := appIndex(a, id); i >= 0 {
+					return a, i
+				}
 			}
+		}
+	}
+	for _, a := range m.accounts {
+		if i := appIndex(a, id); i >= 0 {
+			return a, i
 		}
 	}
 	return nil, -1
 }
 
-// number finds the application owning a number.
-func (m *dirModel) number(n string) (*Application, int) {
-	for _, a := range m.accounts {
-		for i := range a.Applications {
-			ap := &a.Applications[i]
-			for j := range ap.Numbers {
-				if ap.Numbers[j].Number == n {
-					return ap, j
+// number finds the application owning a number: its account (to mut),
+// the application's index and the number's index; nil when unassigned.
+func (m *dirModel) number(n string) (acc *Account, app, num int) {
+	find := func(ap *Application) int {
+		return slices.IndexFunc(ap.Numbers, func(x Number) bool { return x.Number == n })
+	}
+	if m.hint != nil {
+		if r := m.hint.numbers[n]; r != nil {
+			if a, i := m.app(r.app.ID); a != nil {
+				if j := find(&a.Applications[i]); j >= 0 {
+					return a, i, j
 				}
 			}
 		}
 	}
-	return nil, -1
+	for _, a := range m.accounts {
+		for i := range a.Applications {
+			if j := find(&a.Applications[i]); j >= 0 {
+				return a, i, j
+			}
+		}
+	}
+	return nil, -1, -1
+}
+
+// unassign removes a number from its application, if it has one.
+func (m *dirModel) unassign(n string) bool {
+	a, i, j := m.number(n)
+	if a == nil {
+		return false
+	}
+	a = m.mut(a.ID)
+	a.Applications[i].Numbers = slices.Delete(a.Applications[i].Numbers, j, j+1)
+	return true
 }
 
 // directory is an immutable snapshot of the directory that the send, MO
@@ -171,18 +223,63 @@ func buildDirectory(m *dirModel) *directory {
 	d := &directory{accounts: map[string]*account{}, apps: map[string]*application{}, numbers: map[string]*numberRef{},
 		creds: map[string][]credRef{}, blocked: maps.Clone(m.blocked)}
 	for _, a := range m.accounts {
-		acc := &account{Account: *a, apps: map[string]*application{}}
-		d.accounts[a.ID] = acc
-		for _, c := range a.Credentials {
-			d.creds[c.Username] = append(d.creds[c.Username], credRef{accountID: a.ID, hash: c.PasswordHash})
+		d.add(a)
+	}
+	return d
+}
+
+// add puts an account's entries into a directory being built.
+func (d *directory) add(a *Account) {
+	acc := &account{Account: *a, apps: map[string]*application{}}
+	d.accounts[a.ID] = acc
+	for _, c := range a.Credentials {
+		// Clip: the slice may be shared with the previous snapshot.
+		d.creds[c.Username] = append(slices.Clip(d.creds[c.Username]), credRef{accountID: a.ID, hash: c.PasswordHash})
+	}
+	for _, ap := range a.Applications {
+		app := &application{Application: ap, accountID: a.ID}
+		acc.apps[ap.ID] = app
+		d.apps[ap.ID] = app
+		for _, n := range ap.Numbers {
+			d.numbers[n.Number] = &numberRef{Number: n, app: app}
 		}
-		for _, ap := range a.Applications {
-			app := &application{Application: ap, accountID: a.ID}
-			acc.apps[ap.ID] = app
-			d.apps[ap.ID] = app
-			for _, n := range ap.Numbers {
-				d.numbers[n.Number] = &numberRef{Number: n, app: app}
+	}
+}
+
+// rebuild derives the next snapshot from the previous one, redoing only
+// the changed accounts (removed first, then added, so a number that moved
+// between two of them ends up with its new owner).
+func rebuild(old *directory, m *dirModel, changed []string) *directory {
+	d := &directory{accounts: maps.Clone(old.accounts), apps: maps.Clone(old.apps), numbers: maps.Clone(old.numbers),
+		creds: maps.Clone(old.creds), blocked: maps.Clone(m.blocked)}
+	for _, id := range changed {
+		oa := old.accounts[id]
+		if oa == nil {
+			continue
+		}
+		delete(d.accounts, id)
+		for appID, app := range oa.apps {
+			if d.apps[appID] == app {
+				delete(d.apps, appID)
 			}
+			for _, n := range app.Numbers {
+				if r := d.numbers[n.Number]; r != nil && r.app == app {
+					delete(d.numbers, n.Number)
+				}
+			}
+		}
+		for _, c := range oa.Credentials {
+			kept := slices.DeleteFunc(slices.Clone(d.creds[c.Username]), func(r credRef) bool { return r.accountID == id })
+			if len(kept) == 0 {
+				delete(d.creds, c.Username)
+			} else {
+				d.creds[c.Username] = kept
+			}
+		}
+	}
+	for _, id := range changed {
+		if a := m.accounts[id]; a != nil {
+			d.add(a)
 		}
 	}
 	return d
@@ -240,45 +337,67 @@ func (b *Bridge) loadDirectory() error {
 func (b *Bridge) change(fn func(m *dirModel) error) error {
 	b.dir.mu.Lock()
 	defer b.dir.mu.Unlock()
-	m := b.dir.model.clone()
+	old := b.dir.model
+	m := old.clone()
+	m.hint = b.dir.snap.Load()
 	if err := fn(m); err != nil {
 		return err
 	}
+	m.hint = nil
 	var entries []store.DirectoryEntry
-	encoded := make(map[string][]byte, len(m.accounts))
-	for id, a := range m.accounts {
+	var changed []string // accounts to redo in the snapshot
+	encoded := map[string][]byte{}
+	for id := range m.dirty {
+		a := m.accounts[id]
+		if a == nil {
+			continue // created or copied, then deleted
+		}
 		v, err := json.Marshal(a)
 		if err != nil {
 			return err
 		}
-		encoded[id] = v
-		if old, ok := b.dir.encoded[id]; !ok || string(old) != string(v) {
+		if string(b.dir.encoded[id]) != string(v) {
+			encoded[id] = v
 			entries = append(entries, store.DirectoryEntry{Kind: dirAccount, Key: id, Value: v})
+			changed = append(changed, id)
 		}
 	}
-	for id := range b.dir.encoded {
+	var deleted []string
+	for id := range old.accounts {
 		if _, ok := m.accounts[id]; !ok {
+			deleted = append(deleted, id)
 			entries = append(entries, store.DirectoryEntry{Kind: dirAccount, Key: id})
+			changed = append(changed, id)
 		}
 	}
 	for n, dir := range m.blocked {
-		if b.dir.model.blocked[n] != dir {
+		if old.blocked[n] != dir {
 			entries = append(entries, store.DirectoryEntry{Kind: dirBlocked, Key: n, Value: []byte(dir)})
 		}
 	}
-	for n := range b.dir.model.blocked {
+	for n := range old.blocked {
 		if _, ok := m.blocked[n]; !ok {
 			entries = append(entries, store.DirectoryEntry{Kind: dirBlocked, Key: n})
 		}
 	}
-	if len(entries) > 0 && b.dir.store != nil {
+	if len(entries) == 0 {
+		return nil // nothing changed (a repeated bootstrap)
+	}
+	if b.dir.store != nil {
 		if err := b.dir.store.PutDirectory(entries); err != nil {
 			return fmt.Errorf("%w: %w", ErrStore, err)
 		}
 	}
-	stale := credentialsDropped(b.dir.model, m)
-	b.dir.model, b.dir.encoded = m, encoded
-	b.dir.snap.Store(buildDirectory(m))
+	for id, v := range encoded {
+		b.dir.encoded[id] = v
+	}
+	for _, id := range deleted {
+		delete(b.dir.encoded, id)
+	}
+	m.dirty = nil
+	stale := credentialsDropped(old, m)
+	b.dir.model = m
+	b.dir.snap.Store(rebuild(b.dir.snap.Load(), m, changed))
 	b.auth.forget(stale)
 	return nil
 }
@@ -289,6 +408,9 @@ func credentialsDropped(old, cur *dirModel) map[string]bool {
 	out := map[string]bool{}
 	for id, a := range old.accounts {
 		na := cur.accounts[id]
+		if na == a {
+			continue // not copied: unchanged
+		}
 		for _, c := range a.Credentials {
 			if na == nil || !slices.ContainsFunc(na.Credentials, func(x Credential) bool {
 				return x.Username == c.Username && x.PasswordHash == c.PasswordHash
@@ -322,14 +444,30 @@ func (b *Bridge) ApplyBootstrap(accounts []Account) error {
 func (b *Bridge) bootstrap(m *dirModel, cfg []Account) {
 	wantAcct := map[string]bool{}
 	wantApp := map[string]bool{}
-	wantNum := map[string]bool{}
 	wantCred := map[string]bool{} // account + 0 + username
+	// Configured numbers are all taken out and put back where the file says,
+	// unless the API owns them: linear in the directory's size.
+	apiOwned := map[string]bool{}
+	appAt := map[string]string{} // application id -> account id
+	for id := range m.accounts {
+		a := m.mut(id) // a bootstrap may touch any account
+		for i := range a.Applications {
+			ap := &a.Applications[i]
+			appAt[ap.ID] = a.ID
+			for _, n := range ap.Numbers {
+				if n.Origin == OriginAPI {
+					apiOwned[n.Number] = true
+				}
+			}
+			ap.Numbers = slices.DeleteFunc(ap.Numbers, func(n Number) bool { return n.Origin == OriginConfig })
+		}
+	}
 	for _, ca := range cfg {
 		wantAcct[ca.ID] = true
 		acc := m.accounts[ca.ID]
 		if acc == nil {
 			acc = &Account{ID: ca.ID, Origin: OriginConfig}
-			m.accounts[ca.ID] = acc
+			m.put(acc)
 		}
 		if acc.Origin == OriginConfig {
 			acc.Countries = slices.Clone(ca.Countries)
@@ -346,16 +484,24 @@ func (b *Bridge) bootstrap(m *dirModel, cfg []Account) {
 				acc.Credentials[i].PasswordHash = cc.PasswordHash
 			}
 		}
+		// Applications are found by id in their account; configured ones
+		// are appended, so indexes taken here stay valid.
+		appIdx := make(map[string]int, len(acc.Applications))
+		for i := range acc.Applications {
+			appIdx[acc.Applications[i].ID] = i
+		}
 		for _, capp := range ca.Applications {
 			wantApp[capp.ID] = true
-			owner, i := m.app(capp.ID)
-			if owner != nil && owner.ID != acc.ID {
-				b.log.Warn("configured application skipped: the admin API placed it in another account", "application", capp.ID, "account", owner.ID)
+			if at, ok := appAt[capp.ID]; ok && at != acc.ID {
+				b.log.Warn("configured application skipped: the admin API placed it in another account", "application", capp.ID, "account", at)
 				continue
 			}
-			if owner == nil {
+			i, ok := appIdx[capp.ID]
+			if !ok {
 				acc.Applications = append(acc.Applications, Application{ID: capp.ID, Origin: OriginConfig})
 				i = len(acc.Applications) - 1
+				appIdx[capp.ID] = i
+				appAt[capp.ID] = acc.ID
 			}
 			ap := &acc.Applications[i]
 			if ap.Origin == OriginConfig {
@@ -365,13 +511,8 @@ func (b *Bridge) bootstrap(m *dirModel, cfg []Account) {
 				ap.ReceiptEvents = slices.Clone(capp.ReceiptEvents)
 			}
 			for _, n := range capp.Numbers {
-				wantNum[n.Number] = true
-				cur, j := m.number(n.Number)
-				if cur != nil && cur.Numbers[j].Origin == OriginAPI {
+				if apiOwned[n.Number] {
 					continue // the API owns it now
-				}
-				if cur != nil {
-					cur.Numbers = slices.Delete(cur.Numbers, j, j+1)
 				}
 				if n.Class == "" {
 					n.Class = InferClass(n.Number)
@@ -386,18 +527,9 @@ func (b *Bridge) bootstrap(m *dirModel, cfg []Account) {
 		acc.Credentials = slices.DeleteFunc(acc.Credentials, func(c Credential) bool {
 			return c.Origin == OriginConfig && !wantCred[acc.ID+"\x00"+c.Username]
 		})
-		for i := range acc.Applications {
-			ap := &acc.Applications[i]
-			ap.Numbers = slices.DeleteFunc(ap.Numbers, func(n Number) bool { return n.Origin == OriginConfig && !wantNum[n.Number] })
-		}
 		acc.Applications = slices.DeleteFunc(acc.Applications, func(ap Application) bool {
-			if ap.Origin != OriginConfig || wantApp[ap.ID] {
-				return false
-			}
-			if len(ap.Numbers) > 0 { // numbers the API assigned keep it alive
-				return false
-			}
-			return true
+			// Numbers the API assigned keep a dropped application alive.
+			return ap.Origin == OriginConfig && !wantApp[ap.ID] && len(ap.Numbers) == 0
 		})
 		for i := range acc.Applications {
 			if ap := &acc.Applications[i]; ap.Origin == OriginConfig && !wantApp[ap.ID] {

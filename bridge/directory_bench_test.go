@@ -59,3 +59,23 @@ func BenchmarkSendValidate(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAssignNumber is one admin change (a number assignment, durable
+// with NoSync) in a directory of 1000 accounts with 10 numbers each.
+func BenchmarkAssignNumber(b *testing.B) {
+	var accounts []Account
+	for i := range 1000 {
+		ap := Application{ID: fmt.Sprintf("app-%d", i), CallbackURL: "http://h/"}
+		for j := range 10 {
+			ap.Numbers = append(ap.Numbers, Number{Number: fmt.Sprintf("+1555%03d%04d", i, j)})
+		}
+		accounts = append(accounts, Account{ID: fmt.Sprintf("acct-%d", i), Applications: []Application{ap}})
+	}
+	br := newDirBridge(b, openTestStore(b, filepath.Join(b.TempDir(), "bench.db")), accounts)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := br.AssignNumber(Number{Number: fmt.Sprintf("+1666%07d", i)}, fmt.Sprintf("app-%d", i%1000)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
