@@ -79,3 +79,22 @@ func BenchmarkAssignNumber(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBootstrap is a start-up (or reload) with 100,000 configured
+// numbers in 1000 accounts, on a store that already holds them.
+func BenchmarkBootstrap(b *testing.B) {
+	var accounts []Account
+	for i := range 1000 {
+		ap := Application{ID: fmt.Sprintf("app-%d", i), CallbackURL: "http://h/"}
+		for j := range 100 {
+			ap.Numbers = append(ap.Numbers, Number{Number: fmt.Sprintf("+1555%03d%04d", i, j)})
+		}
+		accounts = append(accounts, Account{ID: fmt.Sprintf("acct-%d", i), Applications: []Application{ap}})
+	}
+	br := newDirBridge(b, openTestStore(b, filepath.Join(b.TempDir(), "bench.db")), accounts)
+	for b.Loop() {
+		if err := br.ApplyBootstrap(accounts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
