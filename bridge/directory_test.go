@@ -371,3 +371,62 @@ func TestSnapshotIncremental(t *testing.T) {
 		t.Fatal("a snapshot already handed out changed")
 	}
 }
+
+// TestDirectoryConcurrentReaders: the send path's readers run while the
+// directory changes (run with -race: snapshots are never written after
+// they are published).
+func TestDirectoryConcurrentReaders(t *testing.T) {
+	b := newDirBridge(t, openTestStore(t, filepath.Join(t.TempDir(), "c.db")), []Account{
+		{ID: "A", Credentials: []Credential{{Username: "u", PasswordHash: "plain:p"}},
+			Applications: []Application{{ID: "a1", CallbackURL: "http://h/a1", Numbers: nums("+15550000001")}}}})
+	stop := make(chan struct{})
+	done := make(chan int, 4)
+	for range 4 {
+		go func() {
+			n := 0
+			req := &SendRequest{AccountID: "A", ApplicationID: "a1", From: "+15550000001", To: []string{"+16170000000"}, Text: "x"}
+			for ; n < 1_000_000; n++ {
+				select {
+				case <-stop:
+					done <- n
+					return
+				default:
+				}
+				d := b.directory()
+				b.validate(d, req)
+				b.policyCode(d, d.accounts["A"], req.From, req.To[0])
+				b.numberClass(req.From)
+				b.Authenticate("A", "u", "p")
+				b.CallbackCredentials("a1")
+				for _, a := range d.accounts {
+					for _, ap := range a.apps {
+						_ = len(ap.Numbers) + len(ap.ReceiptEvents) + len(a.Credentials) + len(a.Countries)
+					}
+				}
+			}
+			done <- n
+		}()
+	}
+	for i := range 200 {
+		n := fmt.Sprintf("+1555100%04d", i)
+		steps := []error{
+			errOf(b.AssignNumber(Number{Number: n}, "a1")),
+			errOf(b.UpdateApplication("A", "a1", func(ap *Application) { ap.ReceiptEvents = []string{"message-failed"} })),
+			errOf(b.UpdateAccount("A", func(a *Account) { a.Countries = []string{"1"} })),
+			b.ReleaseNumber(n),
+			b.SetOptOut("+15550000001", "+16170000000", i%2 == 0),
+		}
+		for _, err := range steps {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(stop)
+	for range 4 {
+		if n := <-done; n == 0 {
+			t.Error("a reader never ran")
+		}
+	}
+	checkSnapshot(t, b)
+}
