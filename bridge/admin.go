@@ -80,9 +80,11 @@ func (b *Bridge) UpdateAccount(id string, fn func(*Account)) (Account, error) {
 // are dropped once their application is gone.
 func (b *Bridge) DeleteAccount(id string) error {
 	return b.change(func(m *dirModel) error {
-		if m.accounts[id] == nil {
+		a := m.accounts[id]
+		if a == nil {
 			return fmt.Errorf("%w: account %s", ErrNotFound, id)
 		}
+		m.suppress(a.Origin, "account:"+id)
 		delete(m.accounts, id)
 		return nil
 	})
@@ -145,6 +147,7 @@ func (b *Bridge) DeleteApplication(accountID, appID string) error {
 			return fmt.Errorf("%w: application %s in account %s", ErrNotFound, appID, accountID)
 		}
 		a = m.mut(a.ID)
+		m.suppress(a.Applications[i].Origin, "app:"+appID)
 		a.Applications = slices.Delete(a.Applications, i, i+1)
 		return nil
 	})
@@ -200,7 +203,7 @@ func (b *Bridge) AssignNumber(n Number, appID string) (NumberAssignment, error) 
 // it are then acknowledged and dropped, sends from it refused.
 func (b *Bridge) ReleaseNumber(number string) error {
 	return b.change(func(m *dirModel) error {
-		if !m.unassign(number) {
+		if !m.release(number) {
 			return fmt.Errorf("%w: number %s", ErrNotFound, number)
 		}
 		return nil
@@ -255,6 +258,7 @@ func (b *Bridge) RevokeCredential(accountID, username string) error {
 		if i < 0 {
 			return fmt.Errorf("%w: credential %s in account %s", ErrNotFound, username, accountID)
 		}
+		m.suppress(a.Credentials[i].Origin, credKeyOf(accountID, username))
 		a.Credentials = slices.Delete(a.Credentials, i, i+1)
 		return nil
 	})

@@ -25,7 +25,10 @@ type DirectoryStore interface {
 const (
 	dirAccount = "account" // key: account id; value: Account JSON
 	dirBlocked = "blocked" // key: number; value: "from", "to" or "both"
-	dirOptOut  = "optout"  // key: number + "|" + sender; value: "1"
+	// key: "account:ID", "app:ID", "number:N" or "cred:ACCOUNT:USER"; value "1":
+	// configured entries deleted through the admin API (see ApplyBootstrap).
+	dirSuppressed = "suppressed"
+	dirOptOut     = "optout" // key: number + "|" + sender; value: "1"
 )
 
 // Origins of directory entries: who created them and so who may change or
@@ -89,14 +92,18 @@ var (
 type dirModel struct {
 	accounts map[string]*Account // shared with the previous model unless dirty
 	blocked  map[string]string   // number -> "from", "to", "both"
-	dirty    map[string]bool     // accounts copied (or created) in this change
+	// suppressed are configured entries deleted through the admin API: the
+	// bootstrap does not re-create them while the configuration lists them.
+	suppressed map[string]bool
+	dirty      map[string]bool // accounts copied (or created) in this change
 	// hint is the snapshot built from this model before the current change:
 	// lookups try it first and verify what it says.
 	hint *directory
 }
 
 func (m *dirModel) clone() *dirModel {
-	return &dirModel{accounts: maps.Clone(m.accounts), blocked: maps.Clone(m.blocked), dirty: map[string]bool{}}
+	return &dirModel{accounts: maps.Clone(m.accounts), blocked: maps.Clone(m.blocked), suppressed: maps.Clone(m.suppressed),
+		dirty: map[string]bool{}}
 }
 
 // mut returns account id ready to be changed (nil if there is none).
@@ -178,6 +185,15 @@ func (m *dirModel) number(n string) (acc *Account, app, num int) {
 	return nil, -1, -1
 }
 
+// suppress remembers that a configured entry was deleted through the API.
+func (m *dirModel) suppress(origin, key string) {
+	if origin == OriginConfig {
+		m.suppressed[key] = true
+	}
+}
+
+func credKeyOf(account, username string) string { return "cred:" + account + ":" + username }
+
 // unassign removes a number from its application, if it has one.
 func (m *dirModel) unassign(n string) bool {
 	a, i, j := m.number(n)
@@ -187,6 +203,17 @@ func (m *dirModel) unassign(n string) bool {
 	a = m.mut(a.ID)
 	a.Applications[i].Numbers = slices.Delete(a.Applications[i].Numbers, j, j+1)
 	return true
+}
+
+// release removes a number through the API: a configured one stays
+// released.
+func (m *dirModel) release(n string) bool {
+	a, i, j := m.number(n)
+	if a == nil {
+		return false
+	}
+	m.suppress(a.Applications[i].Numbers[j].Origin, "number:"+n)
+	return m.unassign(n)
 }
 
 // directory is an immutable snapshot of the directory that the send, MO
@@ -302,7 +329,7 @@ func (b *Bridge) directory() *directory { return b.dir.snap.Load() }
 
 // loadDirectory reads the persisted directory (at New).
 func (b *Bridge) loadDirectory() error {
-	m := &dirModel{accounts: map[string]*Account{}, blocked: map[string]string{}}
+	m := &dirModel{accounts: map[string]*Account{}, blocked: map[string]string{}, suppressed: map[string]bool{}}
 	b.dir.encoded = map[string][]byte{}
 	if b.dir.store != nil {
 		err := b.dir.store.LoadDirectory(func(kind, key string, v []byte) error {
@@ -316,6 +343,8 @@ func (b *Bridge) loadDirectory() error {
 				b.dir.encoded[a.ID] = v
 			case dirBlocked:
 				m.blocked[key] = string(v)
+			case dirSuppressed:
+				m.suppressed[key] = true
 			case dirOptOut:
 				b.addOptOut(key)
 			}
@@ -380,6 +409,16 @@ func (b *Bridge) change(fn func(m *dirModel) error) error {
 			entries = append(entries, store.DirectoryEntry{Kind: dirBlocked, Key: n})
 		}
 	}
+	for k := range m.suppressed {
+		if !old.suppressed[k] {
+			entries = append(entries, store.DirectoryEntry{Kind: dirSuppressed, Key: k, Value: []byte("1")})
+		}
+	}
+	for k := range old.suppressed {
+		if !m.suppressed[k] {
+			entries = append(entries, store.DirectoryEntry{Kind: dirSuppressed, Key: k})
+		}
+	}
 	if len(entries) == 0 {
 		return nil // nothing changed (a repeated bootstrap)
 	}
@@ -434,6 +473,9 @@ func credentialsDropped(old, cur *dirModel) map[string]bool {
 //   - OriginAPI entries are never changed or removed by the configuration;
 //     a configured entry that collides with one (a number the API assigned
 //     elsewhere, an application id in another account) is skipped and logged.
+//   - A configured entry deleted through the API (account, application,
+//     number released, credential revoked) is not re-created while the
+//     configuration lists it: a revoked credential stays revoked.
 func (b *Bridge) ApplyBootstrap(accounts []Account) error {
 	return b.change(func(m *dirModel) error {
 		b.bootstrap(m, accounts)
@@ -462,7 +504,24 @@ func (b *Bridge) bootstrap(m *dirModel, cfg []Account) {
 			ap.Numbers = slices.DeleteFunc(ap.Numbers, func(n Number) bool { return n.Origin == OriginConfig })
 		}
 	}
+	listed := map[string]bool{} // suppression keys the configuration still lists
 	for _, ca := range cfg {
+		listed["account:"+ca.ID] = true
+		for _, cc := range ca.Credentials {
+			listed[credKeyOf(ca.ID, cc.Username)] = true
+		}
+		for _, capp := range ca.Applications {
+			listed["app:"+capp.ID] = true
+			for _, n := range capp.Numbers {
+				listed["number:"+n.Number] = true
+			}
+		}
+	}
+	maps.DeleteFunc(m.suppressed, func(k string, _ bool) bool { return !listed[k] })
+	for _, ca := range cfg {
+		if m.suppressed["account:"+ca.ID] {
+			continue // deleted through the API
+		}
 		wantAcct[ca.ID] = true
 		acc := m.accounts[ca.ID]
 		if acc == nil {
@@ -474,6 +533,9 @@ func (b *Bridge) bootstrap(m *dirModel, cfg []Account) {
 			acc.Disabled = ca.Disabled
 		}
 		for _, cc := range ca.Credentials {
+			if m.suppressed[credKeyOf(ca.ID, cc.Username)] {
+				continue // revoked through the API
+			}
 			wantCred[ca.ID+"\x00"+cc.Username] = true
 			i := slices.IndexFunc(acc.Credentials, func(c Credential) bool { return c.Username == cc.Username })
 			switch {
@@ -491,6 +553,9 @@ func (b *Bridge) bootstrap(m *dirModel, cfg []Account) {
 			appIdx[acc.Applications[i].ID] = i
 		}
 		for _, capp := range ca.Applications {
+			if m.suppressed["app:"+capp.ID] {
+				continue // deleted through the API
+			}
 			wantApp[capp.ID] = true
 			if at, ok := appAt[capp.ID]; ok && at != acc.ID {
 				b.log.Warn("configured application skipped: the admin API placed it in another account", "application", capp.ID, "account", at)
@@ -511,8 +576,8 @@ func (b *Bridge) bootstrap(m *dirModel, cfg []Account) {
 				ap.ReceiptEvents = slices.Clone(capp.ReceiptEvents)
 			}
 			for _, n := range capp.Numbers {
-				if apiOwned[n.Number] {
-					continue // the API owns it now
+				if apiOwned[n.Number] || m.suppressed["number:"+n.Number] {
+					continue // the API owns it now, or released it
 				}
 				if n.Class == "" {
 					n.Class = InferClass(n.Number)

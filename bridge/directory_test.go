@@ -430,3 +430,66 @@ func TestDirectoryConcurrentReaders(t *testing.T) {
 	}
 	checkSnapshot(t, b)
 }
+
+// TestDeletedConfigEntriesStayDeleted: a configured credential revoked,
+// application deleted, number released or account deleted through the API
+// is not re-created by the next bootstrap (or restart) while the file still
+// lists it; once the file drops it, listing it again re-creates it.
+func TestDeletedConfigEntriesStayDeleted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	cfg := []Account{
+		{ID: "A", Credentials: []Credential{{Username: "leaked", PasswordHash: "plain:pw"}, {Username: "ok", PasswordHash: "plain:ok"}},
+			Applications: []Application{
+				{ID: "a1", CallbackURL: "http://h/a1", Numbers: nums("+15550000001", "+15550000002")},
+				{ID: "a2", CallbackURL: "http://h/a2", Numbers: nums("+15550000003")}}},
+		{ID: "B", Credentials: []Credential{{Username: "b", PasswordHash: "plain:b"}}},
+	}
+	st := openTestStore(t, path)
+	b := newDirBridge(t, st, cfg)
+	for _, err := range []error{b.RevokeCredential("A", "leaked"), b.DeleteApplication("A", "a2"), b.ReleaseNumber("+15550000002"), b.DeleteAccount("B")} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(b *Bridge, when string) {
+		t.Helper()
+		d := b.directory()
+		if err := b.Authenticate("A", "leaked", "pw"); !errors.Is(err, ErrUnauthorized) {
+			t.Errorf("%s: revoked credential: %v", when, err)
+		}
+		if err := b.Authenticate("A", "ok", "ok"); err != nil {
+			t.Errorf("%s: other credential: %v", when, err)
+		}
+		if d.apps["a2"] != nil || d.accounts["B"] != nil || owner(b, "+15550000002") != "" || owner(b, "+15550000003") != "" {
+			t.Errorf("%s: deleted entries came back: a2 %v, B %v, numbers %q %q", when, d.apps["a2"] != nil, d.accounts["B"] != nil,
+				owner(b, "+15550000002"), owner(b, "+15550000003"))
+		}
+		if owner(b, "+15550000001") != "a1" {
+			t.Errorf("%s: the configured number lost its application", when)
+		}
+	}
+	if err := b.ApplyBootstrap(cfg); err != nil {
+		t.Fatal(err)
+	}
+	check(b, "after a reload")
+	st.Close()
+	st = openTestStore(t, path)
+	b = newDirBridge(t, st, cfg)
+	check(b, "after a restart")
+
+	// The file drops the credential, then lists it again (a new password):
+	// it is a new entry and is created.
+	dropped := slices.Clone(cfg)
+	dropped[0].Credentials = dropped[0].Credentials[1:]
+	if err := b.ApplyBootstrap(dropped); err != nil {
+		t.Fatal(err)
+	}
+	again := slices.Clone(cfg)
+	again[0].Credentials = []Credential{{Username: "leaked", PasswordHash: "plain:new"}, cfg[0].Credentials[1]}
+	if err := b.ApplyBootstrap(again); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Authenticate("A", "leaked", "new"); err != nil {
+		t.Errorf("credential listed again after being dropped: %v", err)
+	}
+}
