@@ -14,6 +14,27 @@ type authCache struct {
 	ok       map[[32]byte]string // -> account id ("" = verified wrong)
 	inflight map[[32]byte]chan struct{}
 	max      int
+	// gen counts forget calls: a verification that started before one
+	// does not enter its result, so a revoked credential cannot come back.
+	gen uint64
+}
+
+// forget drops the verified credentials of these accounts (after their
+// credentials were revoked or changed). Other accounts' clients keep theirs:
+// re-verifying every client after each admin change would cost a slow hash
+// per client at once.
+func (c *authCache) forget(accounts map[string]bool) {
+	if len(accounts) == 0 {
+		return
+	}
+	c.mu.Lock()
+	for k, owner := range c.ok {
+		if accounts[owner] {
+			delete(c.ok, k)
+		}
+	}
+	c.gen++
+	c.mu.Unlock()
 }
 
 func (c *authCache) init(max int) {
@@ -43,11 +64,15 @@ func (b *Bridge) Authenticate(accountID, username, password string) error {
 	case owner != accountID:
 		return ErrForbidden
 	}
+	if acc := b.directory().accounts[accountID]; acc == nil || acc.Disabled {
+		return ErrForbidden
+	}
 	return nil
 }
 
 func (b *Bridge) lookupCred(key [32]byte, username, password string) (owner string, known bool) {
 	c := &b.auth
+	var gen uint64
 	for {
 		c.mu.Lock()
 		if owner, ok := c.ok[key]; ok {
@@ -58,13 +83,14 @@ func (b *Bridge) lookupCred(key [32]byte, username, password string) (owner stri
 		if !busy {
 			wait = make(chan struct{})
 			c.inflight[key] = wait
+			gen = c.gen
 			c.mu.Unlock()
 			break
 		}
 		c.mu.Unlock()
 		<-wait
 	}
-	for _, cr := range b.creds[username] {
+	for _, cr := range b.directory().creds[username] {
 		if b.opts.CheckPassword(cr.hash, password) {
 			owner = cr.accountID
 			break
@@ -74,7 +100,7 @@ func (b *Bridge) lookupCred(key [32]byte, username, password string) (owner stri
 	if len(c.ok) >= c.max {
 		clear(c.ok) // bounded; verified clients verify again once
 	}
-	if owner != "" {
+	if owner != "" && gen == c.gen {
 		c.ok[key] = owner // wrong passwords are not cached: guessing stays slow
 	}
 	close(c.inflight[key])

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,9 +31,16 @@ type Store interface {
 
 // Options configures a Bridge. cmd translates the configuration into it.
 type Options struct {
-	Store         Store
-	Carriers      []Carrier
-	Accounts      []Account
+	Store    Store
+	Carriers []Carrier
+	// Accounts are the configured accounts: the bootstrap of the live
+	// directory (ApplyBootstrap).
+	Accounts []Account
+	// EmergencyNumbers are destinations that fail with 4492 (reject-emergency),
+	// compared as digits without "+".
+	EmergencyNumbers []string
+	// HashPassword hashes a new API credential's secret (conf.HashPassword).
+	HashPassword  func(password string) (string, error)
 	GroupLimit    int // recipients per message; default 10
 	MaxTextLength int // characters; default 2048
 	// CheckPassword verifies a password against a stored hash; credentials
@@ -53,18 +61,23 @@ type Options struct {
 
 // Carrier is one SMPP carrier with its queue limits and routes.
 type Carrier struct {
-	Name               string
-	Sender             Sender
-	SegmentsPerSecond  float64
-	QueueSeconds       int      // default 900
-	QueueCapacity      int      // segments; default SegmentsPerSecond × QueueSeconds
-	Routes             []string // destination prefixes ("+1", "+" for all)
-	RouteAccounts      []string // when set, only these accounts use the carrier
-	RouteFrom          []string // when set, only these from numbers use it
-	Alphanumeric       bool     // accepts alphanumeric senders
-	MediaAsLinks       bool     // media URLs are sent as links in the text; else media is refused
-	Workers            int      // concurrent submits; default 64 (set to binds × window)
-	RegisteredDelivery byte     // registered_delivery of submits: 1 asks for receipts; 0 (the zero value) none
+	Name              string
+	Sender            Sender
+	SegmentsPerSecond float64
+	QueueSeconds      int      // default 900
+	QueueCapacity     int      // segments; default SegmentsPerSecond × QueueSeconds
+	Routes            []string // destination prefixes ("+1", "+" for all)
+	RouteAccounts     []string // when set, only these accounts use the carrier
+	RouteFrom         []string // when set, only these from numbers use it
+	RouteClasses      []string // when set, only from numbers of these classes use it
+	// ClassRates caps number classes (ClassA2P, …) at their own segments per
+	// second inside the carrier's rate; a throttled class does not hold up
+	// the others.
+	ClassRates         map[string]float64
+	Alphanumeric       bool // accepts alphanumeric senders
+	MediaAsLinks       bool // media URLs are sent as links in the text; else media is refused
+	Workers            int  // concurrent submits; default 64 (set to binds × window)
+	RegisteredDelivery byte // registered_delivery of submits: 1 asks for receipts; 0 (the zero value) none
 	// ReceiptsPerSegment is which parts the carrier sends receipts for:
 	// "all" ("" too), "first" or "last" (dlrmap.Aggregate).
 	ReceiptsPerSegment string
@@ -83,42 +96,58 @@ type Carrier struct {
 	MOGSM7Packed bool
 }
 
-// Account is an API customer.
+// Account is an API customer. The JSON form is how the directory is stored.
 type Account struct {
-	ID           string
-	Credentials  []Credential
-	Applications []Application
+	ID       string `json:"id"`
+	Disabled bool   `json:"disabled,omitempty"` // its credentials are refused (403)
+	// Countries are the E.164 country calling codes ("1", "44") the account
+	// may send to; empty: every country. Others fail with 4432.
+	Countries    []string      `json:"countries,omitempty"`
+	Credentials  []Credential  `json:"credentials,omitempty"`
+	Applications []Application `json:"applications,omitempty"`
+	Origin       string        `json:"origin,omitempty"` // OriginConfig or OriginAPI
 }
 
 // Credential is an API user of an account; the password only as a hash.
 type Credential struct {
-	Username     string
-	PasswordHash string
+	Username     string    `json:"username"`
+	PasswordHash string    `json:"hash"`
+	Created      time.Time `json:"created,omitzero"`
+	Origin       string    `json:"origin,omitempty"`
 }
 
 // Application owns numbers and receives their callbacks.
 type Application struct {
-	ID                 string
-	CallbackURL        string
-	InboundCallbackURL string
-	CallbackUsername   string
-	CallbackPassword   string
-	Numbers            []string
+	ID                 string   `json:"id"`
+	CallbackURL        string   `json:"callbackUrl,omitempty"`
+	InboundCallbackURL string   `json:"inboundCallbackUrl,omitempty"`
+	CallbackUsername   string   `json:"callbackUsername,omitempty"`
+	CallbackPassword   string   `json:"callbackPassword,omitempty"` // sent to the receiver, so not hashable
+	Numbers            []Number `json:"numbers,omitempty"`
 	// ReceiptEvents are the status events wanted at CallbackURL
 	// ("message-delivered", "message-failed"); nil: both.
-	ReceiptEvents []string
+	ReceiptEvents []string `json:"receiptEvents"`
+	Origin        string   `json:"origin,omitempty"`
+}
+
+// Number is a number assigned to an application, with its class.
+type Number struct {
+	Number     string `json:"number"`
+	Class      string `json:"class"`                // one of NumberClasses
+	CampaignID string `json:"campaignId,omitempty"` // A2P campaign
+	Origin     string `json:"origin,omitempty"`
 }
 
 // Bridge is the running messaging core.
 type Bridge struct {
-	opts     Options
-	log      *slog.Logger
-	now      func() time.Time
-	store    Store
-	accounts map[string]*account
-	numbers  map[string]*application // number -> owner
-	creds    map[string][]credRef    // username -> candidates
-	auth     authCache
+	opts  Options
+	log   *slog.Logger
+	now   func() time.Time
+	store Store
+	dir   dirState
+	auth  authCache
+	// emergency are the destinations (digits, no "+") that fail with 4492.
+	emergency map[string]bool
 	// set is the carriers and routes in force; SetCarriers replaces it.
 	set       atomic.Pointer[carrierSet]
 	carrierMu sync.Mutex // serialises SetCarriers with Start and Close
@@ -145,26 +174,12 @@ type Bridge struct {
 	moIncomplete atomic.Int64 // inbound messages delivered incomplete (concatenation timeout)
 }
 
-type account struct {
-	id   string
-	apps map[string]*application
-}
-
-type application struct {
-	Application
-	accountID string
-}
-
-type credRef struct {
-	accountID string
-	hash      string
-}
-
 type route struct {
 	prefix   string
 	carrier  *carrierQueue
 	accounts []string // when set, only these accounts use the route
 	from     []string // when set, only these from numbers use it
+	classes  []string // when set, only from numbers of these classes use it
 }
 
 // New builds the bridge and reloads the durable queue. Start sends.
@@ -189,29 +204,25 @@ func New(opts Options) (*Bridge, error) {
 	}
 	b := &Bridge{
 		opts: opts, log: opts.Logger, now: opts.Now, store: opts.Store,
-		accounts: map[string]*account{}, numbers: map[string]*application{}, creds: map[string][]credRef{},
+		emergency: map[string]bool{},
 	}
 	b.auth.init(10000)
-	for _, a := range opts.Accounts {
-		acc := &account{id: a.ID, apps: map[string]*application{}}
-		b.accounts[a.ID] = acc
-		for _, c := range a.Credentials {
-			b.creds[c.Username] = append(b.creds[c.Username], credRef{accountID: a.ID, hash: c.PasswordHash})
-		}
-		for _, ap := range a.Applications {
-			app := &application{Application: ap, accountID: a.ID}
-			acc.apps[ap.ID] = app
-			for _, n := range ap.Numbers {
-				b.numbers[n] = app
-			}
-		}
+	for _, n := range opts.EmergencyNumbers {
+		b.emergency[strings.TrimPrefix(n, "+")] = true
+	}
+	b.dir.store, _ = opts.Store.(DirectoryStore)
+	if err := b.loadDirectory(); err != nil {
+		return nil, err
+	}
+	if err := b.ApplyBootstrap(opts.Accounts); err != nil {
+		return nil, fmt.Errorf("bridge: bootstrap directory: %w", err)
 	}
 	var queues []*carrierQueue
 	for _, c := range opts.Carriers {
 		if c.Sender == nil {
 			return nil, fmt.Errorf("bridge: carrier %s has no sender", c.Name)
 		}
-		queues = append(queues, newCarrierQueue(c))
+		queues = append(queues, b.newQueue(c))
 	}
 	b.set.Store(newCarrierSet(opts.Carriers, queues))
 	if rs, ok := opts.Store.(ReceiptStore); ok {
@@ -341,7 +352,7 @@ func (b *Bridge) Queues() []QueueStats {
 	out := make([]QueueStats, 0, len(list))
 	for _, q := range list {
 		q.mu.Lock()
-		out = append(out, QueueStats{Carrier: q.name, Segments: q.segments, Capacity: q.capacity, Messages: len(q.high) + len(q.normal)})
+		out = append(out, QueueStats{Carrier: q.name, Segments: q.segments, Capacity: q.capacity, Messages: q.queuedLocked()})
 		q.mu.Unlock()
 	}
 	return out

@@ -23,12 +23,22 @@ func newCarrierSet(cs []Carrier, queues []*carrierQueue) *carrierSet {
 		s.byName[q.name] = q
 		c := cs[i]
 		for _, p := range c.Routes {
-			s.routes = append(s.routes, route{prefix: p, carrier: q, accounts: c.RouteAccounts, from: c.RouteFrom})
+			s.routes = append(s.routes, route{prefix: p, carrier: q, accounts: c.RouteAccounts, from: c.RouteFrom, classes: c.RouteClasses})
 		}
 	}
 	// Longest prefix first; ties keep configuration order.
 	sort.SliceStable(s.routes, func(i, j int) bool { return len(s.routes[i].prefix) > len(s.routes[j].prefix) })
 	return s
+}
+
+// newQueue builds a carrier's queue; with class rates its lanes classify
+// from numbers through the live directory.
+func (b *Bridge) newQueue(c Carrier) *carrierQueue {
+	q := newCarrierQueue(c)
+	if q.lanes != nil {
+		q.classify = func(from string) string { class, _ := b.directory().classOf(from); return class }
+	}
+	return q
 }
 
 // queueFor returns the named carrier's queue, or nil.
@@ -71,7 +81,7 @@ func (b *Bridge) SetCarriers(cs []Carrier) error {
 			queues[i] = q
 			continue
 		}
-		q := newCarrierQueue(c)
+		q := b.newQueue(c)
 		q.ctx, q.cancel = context.WithCancel(b.runCtx)
 		queues[i] = q
 		fresh = append(fresh, q)
@@ -111,8 +121,7 @@ func (b *Bridge) SetCarriers(cs []Carrier) error {
 // fails it with 4420 when the carrier was removed.
 func (b *Bridge) handOver(q, next *carrierQueue) {
 	q.mu.Lock()
-	items := append(q.high, q.normal...)
-	q.high, q.normal, q.segments = nil, nil, 0
+	items := q.takeAllLocked()
 	q.mu.Unlock()
 	if next == nil {
 		if len(items) > 0 {

@@ -63,7 +63,7 @@ func (s *okSender) Submit(ctx context.Context, m *smpp.Message) (smpp.SubmitResu
 func newTestBridge(t *testing.T, st *memStore, carriers []Carrier) *Bridge {
 	t.Helper()
 	b, err := New(Options{Store: st, Carriers: carriers, CheckPassword: func(string, string) bool { return true },
-		Accounts: []Account{{ID: "1", Applications: []Application{{ID: "app", Numbers: []string{"+15550001111"}}}}}})
+		Accounts: []Account{{ID: "1", Applications: []Application{{ID: "app", Numbers: []Number{{Number: "+15550001111"}}}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

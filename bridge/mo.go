@@ -61,7 +61,10 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 	}
 	p := &in.PDU
 	to, from := moNumber(p.Dest), moNumber(p.Source)
-	app := b.numbers[to]
+	var app *application
+	if n := b.directory().numbers[to]; n != nil {
+		app = n.app
+	}
 	if app == nil {
 		// Retrying would not help: acknowledged, logged, dropped.
 		b.log.Warn("inbound message for a number no application owns", "carrier", carrier, "to", to)
@@ -92,6 +95,14 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 	now := b.now()
 	build := func(texts []string) []store.CallbackJob {
 		return moCallback(app, from, to, now, now, "Incoming message received", texts)
+	}
+	if !multi {
+		// STOP / START opt the sender out of (back into) this number.
+		if err := b.optKeyword(to, from, text); err != nil {
+			b.log.Error("cannot record an opt-out; the SMSC is asked to send it again", "carrier", carrier, "err", err)
+			in.Respond(pdu.StatusMsgQFul)
+			return
+		}
 	}
 	var err error
 	if !multi {
@@ -180,7 +191,7 @@ func (b *Bridge) expireMO(stop <-chan struct{}) {
 			if json.Unmarshal([]byte(m.Info), &info) != nil {
 				return nil
 			}
-			app := b.numbers[info.To]
+			app := b.ownerOf(info.To)
 			if app == nil {
 				return nil // the number left the configuration meanwhile
 			}
@@ -196,7 +207,7 @@ func (b *Bridge) expireMO(stop <-chan struct{}) {
 				var info moInfo
 				json.Unmarshal([]byte(m.Info), &info)
 				b.log.Warn("inbound message incomplete after the concatenation timeout: delivered with the parts that arrived",
-					"code", 5231, "carrier", info.Carrier, "to", info.To, "parts", len(m.Seqs), "total", m.Total, "owned", b.numbers[info.To] != nil)
+					"code", 5231, "carrier", info.Carrier, "to", info.To, "parts", len(m.Seqs), "total", m.Total, "owned", b.ownerOf(info.To) != nil)
 			}
 			b.notifyCallbacks()
 		}
@@ -222,4 +233,12 @@ func moNumber(a pdu.Address) string {
 		return "+" + s
 	}
 	return s
+}
+
+// ownerOf is the application a number belongs to now; nil when none does.
+func (b *Bridge) ownerOf(number string) *application {
+	if n := b.directory().numbers[number]; n != nil {
+		return n.app
+	}
+	return nil
 }

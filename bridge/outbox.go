@@ -150,10 +150,8 @@ func NewCallbackJob(app Application, kind string, now time.Time, events ...Callb
 // CallbackCredentials returns the HTTP Basic credentials configured for an
 // application's callbacks: the Credentials lookup of WebhookOptions.
 func (b *Bridge) CallbackCredentials(appID string) (user, pass string, ok bool) {
-	for _, acc := range b.accounts {
-		if app := acc.apps[appID]; app != nil {
-			return app.CallbackUsername, app.CallbackPassword, app.CallbackUsername != "" || app.CallbackPassword != ""
-		}
+	if app := b.directory().apps[appID]; app != nil {
+		return app.CallbackUsername, app.CallbackPassword, app.CallbackUsername != "" || app.CallbackPassword != ""
 	}
 	return "", "", false
 }

@@ -1,9 +1,11 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +51,11 @@ type carrierQueue struct {
 	normal       []*store.QueueItem
 	segments     int
 	closed       bool
+
+	// lanes are per-class queues, only with Carrier.ClassRates (classrate.go);
+	// classify gives a from number's class.
+	lanes    map[string]*classLane
+	classify func(from string) string
 }
 
 func newCarrierQueue(c Carrier) *carrierQueue {
@@ -61,6 +68,10 @@ func newCarrierQueue(c Carrier) *carrierQueue {
 	}
 	q := &carrierQueue{Carrier: c, name: c.Name, workers: workers}
 	q.cond = sync.NewCond(&q.mu)
+	if len(c.ClassRates) > 0 {
+		q.lanes = newClassLanes(c.ClassRates, time.Now())
+		q.classify = func(string) string { return "" }
+	}
 	q.setLimits(c)
 	return q
 }
@@ -104,25 +115,63 @@ func (q *carrierQueue) release(n int) {
 // push queues a copy; false when the queue is closed (its carrier was
 // replaced or removed by a reload, or the bridge is stopping).
 func (q *carrierQueue) push(it *store.QueueItem) bool {
+	lane := q.laneFor(it) // outside the lock: it reads the directory
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return false
 	}
-	if it.High {
-		q.high = append(q.high, it)
-	} else {
-		q.normal = append(q.normal, it)
-	}
+	q.appendLocked(it, lane)
 	q.mu.Unlock()
 	q.cond.Signal()
 	return true
+}
+
+// laneFor is the class lane a copy waits in; nil without class rates.
+func (q *carrierQueue) laneFor(it *store.QueueItem) *classLane {
+	if q.lanes == nil {
+		return nil
+	}
+	if lane := q.lanes[q.classify(it.From)]; lane != nil {
+		return lane
+	}
+	return q.lanes[""]
+}
+
+func (q *carrierQueue) appendLocked(it *store.QueueItem, lane *classLane) {
+	high, normal := &q.high, &q.normal
+	if lane != nil {
+		high, normal = &lane.high, &lane.normal
+	}
+	if it.High {
+		*high = append(*high, it)
+	} else {
+		*normal = append(*normal, it)
+	}
+}
+
+// takeAllLocked empties the queue, lanes included: high priority first,
+// each in acceptance order (Seq).
+func (q *carrierQueue) takeAllLocked() []*store.QueueItem {
+	high, normal := q.high, q.normal
+	for _, l := range q.lanes {
+		high, normal = append(high, l.high...), append(normal, l.normal...)
+		l.high, l.normal = nil, nil
+	}
+	bySeq := func(a, b *store.QueueItem) int { return cmp.Compare(a.Seq, b.Seq) }
+	slices.SortStableFunc(high, bySeq)
+	slices.SortStableFunc(normal, bySeq)
+	q.high, q.normal, q.segments = nil, nil, 0
+	return append(high, normal...)
 }
 
 // pop waits for the next message; nil once the queue is closed.
 func (q *carrierQueue) pop() *store.QueueItem {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.lanes != nil {
+		return q.popLanesLocked()
+	}
 	for len(q.high) == 0 && len(q.normal) == 0 && !q.closed {
 		q.cond.Wait()
 	}
@@ -146,14 +195,20 @@ func (q *carrierQueue) pop() *store.QueueItem {
 // is closing; SetCarriers hands such copies on or fails them when the
 // carrier was removed (at shutdown they simply stay in the store).
 func (q *carrierQueue) putBack(it *store.QueueItem) {
+	lane := q.laneFor(it)
 	q.mu.Lock()
 	q.segments += it.Segments // sendLoop releases them as for a sent one
-	if it.High {
-		q.high = append(q.high, it)
-	} else {
-		q.normal = append(q.normal, it)
-	}
+	q.appendLocked(it, lane)
 	q.mu.Unlock()
+}
+
+// queuedLocked counts the messages waiting in memory.
+func (q *carrierQueue) queuedLocked() int {
+	n := len(q.high) + len(q.normal)
+	for _, l := range q.lanes {
+		n += l.len()
+	}
+	return n
 }
 
 func (q *carrierQueue) close() {

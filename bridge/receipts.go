@@ -100,12 +100,10 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 // receiptCallbacks builds the status callback for a record that a receipt
 // has just made terminal. It runs inside the store's write transaction.
 func (b *Bridge) receiptCallbacks(rec *store.Record) []store.CallbackJob {
-	acc := b.accounts[rec.AccountID]
-	if acc == nil {
-		return nil
-	}
-	app := acc.apps[rec.ApplicationID]
-	if app == nil {
+	// The application the message was accepted for, even if its number
+	// has moved since; none once the application was deleted.
+	app := b.directory().apps[rec.ApplicationID]
+	if app == nil || app.accountID != rec.AccountID {
 		return nil
 	}
 	ev := CallbackEvent{Time: rec.DoneAt, To: rec.To}

@@ -29,10 +29,13 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 	if closing {
 		return nil, ErrShuttingDown
 	}
-	app, verr := b.validate(req)
+	dir := b.directory() // one snapshot for the whole request
+	app, verr := b.validate(dir, req)
 	if verr != nil {
 		return nil, verr
 	}
+	acc := dir.accounts[req.AccountID]
+	class, _ := dir.classOf(req.From)
 	now := b.now().UTC()
 	id := newMessageID(now)
 	high := req.Priority == "high"
@@ -51,7 +54,7 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 	}
 	segments := 0
 	for i, to := range req.To {
-		q := b.route(req.AccountID, req.From, to)
+		q := b.route(req.AccountID, req.From, class, to)
 		it := store.QueueItem{
 			High: high, MessageID: id, Recipient: i, AccountID: req.AccountID, ApplicationID: req.ApplicationID,
 			From: req.From, To: req.To, Text: text, Media: req.Media, Tag: req.Tag, HasTag: req.HasTag,
@@ -59,6 +62,13 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 		}
 		if req.Expiration != nil {
 			it.Expiration = *req.Expiration
+		}
+		// Policy refusals and missing routes are accepted, then reported
+		// as message-failed for that recipient: never a 4xx for the group.
+		if code := b.policyCode(dir, acc, req.From, to); code != 0 {
+			it.FailCode = code
+			items[i] = it
+			continue
 		}
 		if q == nil {
 			it.FailCode = codeNoRoute // accepted, then reported failed: never stuck
@@ -136,8 +146,8 @@ func withLinks(text string, media []string) string {
 }
 
 // route picks the carrier for a destination: longest matching prefix among
-// carriers whose account and from restrictions allow the message.
-func (b *Bridge) route(accountID, from, to string) *carrierQueue {
+// carriers whose account, from and number class restrictions allow the message.
+func (b *Bridge) route(accountID, from, class, to string) *carrierQueue {
 	for _, r := range b.set.Load().routes {
 		if !strings.HasPrefix(to, r.prefix) {
 			continue
@@ -146,6 +156,9 @@ func (b *Bridge) route(accountID, from, to string) *carrierQueue {
 			continue
 		}
 		if len(r.from) > 0 && !contains(r.from, from) {
+			continue
+		}
+		if len(r.classes) > 0 && !contains(r.classes, class) {
 			continue
 		}
 		return r.carrier
@@ -163,12 +176,12 @@ func contains(list []string, v string) bool {
 }
 
 // validate applies the contract's rules and reports every broken one.
-func (b *Bridge) validate(req *SendRequest) (*application, *ValidationError) {
+func (b *Bridge) validate(dir *directory, req *SendRequest) (*application, *ValidationError) {
 	var fe []FieldError
 	add := func(field, format string, args ...any) {
 		fe = append(fe, FieldError{FieldName: field, Description: fmt.Sprintf(format, args...)})
 	}
-	acc := b.accounts[req.AccountID]
+	acc := dir.accounts[req.AccountID]
 	var app *application
 	switch {
 	case req.ApplicationID == "":
@@ -187,7 +200,7 @@ func (b *Bridge) validate(req *SendRequest) (*application, *ValidationError) {
 	seen := make(map[string]bool, len(req.To))
 	for _, to := range req.To {
 		switch {
-		case !isE164(to):
+		case !isE164(to) && !b.isEmergency(to): // an emergency number fails later, with 4492
 			add("to", "'%s' must be replaced with a valid E164 formatted telephone number", to)
 		case seen[to]:
 			add("to", "'%s' appears more than once; recipients must be unique", to)
@@ -201,7 +214,7 @@ func (b *Bridge) validate(req *SendRequest) (*application, *ValidationError) {
 		add("from", "from is required")
 	case !isE164(req.From) && !isShortCode(req.From) && !isAlphanumeric(req.From):
 		add("from", "'%s' must be replaced with a valid E164 formatted telephone number", req.From)
-	case app != nil && !isAlphanumeric(req.From) && b.numbers[req.From] != app:
+	case app != nil && !isAlphanumeric(req.From) && !dir.ownedBy(req.From, app):
 		add("from", "'%s' is not a number of application %s", req.From, app.ID)
 	}
 	n := utf8.RuneCountInString(req.Text)

@@ -44,23 +44,25 @@ func TestRouteLongestPrefix(t *testing.T) {
 	us := &carrierQueue{name: "us"}
 	us555 := &carrierQueue{name: "us555"}
 	acctOnly := &carrierQueue{name: "acct"}
+	tollFree := &carrierQueue{name: "tf"}
 	b.set.Store(&carrierSet{routes: []route{{prefix: "+1555", carrier: us555}, {prefix: "+44", carrier: acctOnly, accounts: []string{"7"}},
-		{prefix: "+1", carrier: us}}}) // sorted longest first, as newCarrierSet does
-	cases := []struct{ acct, to, want string }{
-		{"1", "+15550001111", "us555"},
-		{"1", "+16170001111", "us"},
-		{"7", "+442071234567", "acct"},
-		{"1", "+442071234567", ""},
-		{"1", "+33123456789", ""},
+		{prefix: "+1", carrier: tollFree, classes: []string{ClassTollFree}}, {prefix: "+1", carrier: us}}}) // sorted longest first, as newCarrierSet does
+	cases := []struct{ acct, class, to, want string }{
+		{"1", ClassP2P, "+15550001111", "us555"},
+		{"1", ClassP2P, "+16170001111", "us"},
+		{"1", ClassTollFree, "+16170001111", "tf"},
+		{"7", ClassP2P, "+442071234567", "acct"},
+		{"1", ClassP2P, "+442071234567", ""},
+		{"1", ClassP2P, "+33123456789", ""},
 	}
 	for _, c := range cases {
-		q := b.route(c.acct, "+15550001111", c.to)
+		q := b.route(c.acct, "+15550001111", c.class, c.to)
 		got := ""
 		if q != nil {
 			got = q.name
 		}
 		if got != c.want {
-			t.Errorf("route(%s, %s) = %q, want %q", c.acct, c.to, got, c.want)
+			t.Errorf("route(%s, %s, %s) = %q, want %q", c.acct, c.class, c.to, got, c.want)
 		}
 	}
 }

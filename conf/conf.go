@@ -50,6 +50,7 @@ type Config struct {
 	Log       Log       `toml:"log"`
 	API       API       `toml:"api"`
 	Callbacks Callbacks `toml:"callbacks"`
+	Policy    Policy    `toml:"policy"`
 	Carriers  []Carrier `toml:"carrier"`
 	Accounts  []Account `toml:"account"`
 }
@@ -102,6 +103,13 @@ type Callbacks struct {
 	ConcurrencyPerEndpoint int      `toml:"concurrency_per_endpoint"` // requests in flight per URL
 }
 
+// Policy holds send policy checks that are not per account.
+type Policy struct {
+	// EmergencyNumbers are destinations refused with 4492, compared as
+	// digits without "+"; [] refuses none.
+	EmergencyNumbers []string `toml:"emergency_numbers"`
+}
+
 // Carrier is one SMPP carrier account and how to talk to it.
 type Carrier struct {
 	Name    string `toml:"name"`
@@ -132,6 +140,10 @@ type Carrier struct {
 	Routes        []string `toml:"routes"`         // "+"-prefixed destination prefixes; "+" is all
 	RouteAccounts []string `toml:"route_accounts"` // empty: any account
 	RouteFrom     []string `toml:"route_from"`     // empty: any from number
+	RouteClasses  []string `toml:"route_classes"`  // empty: any number class
+	// ClassRates caps number classes at their own segments per second
+	// inside SegmentsPerSecond: {"a2p" = 10.0}.
+	ClassRates map[string]float64 `toml:"class_rates"`
 
 	ReceiptWait        Duration           `toml:"receipt_wait"`
 	AlphanumericSender bool               `toml:"alphanumeric_sender"`
@@ -261,6 +273,7 @@ const (
 // Account is one API account, the {accountId} of the V2 API paths.
 type Account struct {
 	ID           string        `toml:"id"`
+	Countries    []string      `toml:"countries"` // country calling codes allowed; empty: all
 	Credentials  []Credential  `toml:"credential"`
 	Applications []Application `toml:"application"`
 }
@@ -291,6 +304,16 @@ type Application struct {
 	CallbackPassword   string   `toml:"callback_password"`
 	Numbers            []string `toml:"numbers"`
 	ReceiptEvents      []string `toml:"receipt_events"` // status events sent to CallbackURL
+	// NumberClasses are numbers given with their class (and A2P campaign);
+	// numbers in Numbers get an inferred class.
+	NumberClasses []Number `toml:"number"`
+}
+
+// Number is a number of an application with its class.
+type Number struct {
+	Number     string `toml:"number"`
+	Class      string `toml:"class"`       // one of NumberClasses; "" infers it
+	CampaignID string `toml:"campaign_id"` // required for, and only for, "a2p"
 }
 
 // Status event types an application can ask for in receipt_events.
@@ -299,6 +322,9 @@ const (
 	EventFailed    = "message-failed"
 	EventSending   = "message-sending"
 )
+
+// Number classes, for route_classes (the bridge's classes).
+var NumberClasses = []string{"p2p", "a2p", "toll-free", "short-code", "alphanumeric"}
 
 // Duration is a time.Duration written as a string such as "30s" or "1h30m".
 type Duration time.Duration

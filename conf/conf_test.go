@@ -64,6 +64,7 @@ func wantDefaults() *Config {
 		Log:       Log{Format: "text", Level: "info"},
 		API:       API{GroupLimit: 10, MaxTextLength: 2048, ShutdownTimeout: sec(20)},
 		Callbacks: Callbacks{Timeout: sec(10), RetryFor: sec(24 * 3600), MaxBatch: 1, ConcurrencyPerEndpoint: 4},
+		Policy:    Policy{EmergencyNumbers: []string{"911", "112", "999", "000", "110", "119", "118", "100", "101", "102", "108"}},
 	}
 }
 
@@ -126,6 +127,7 @@ func fullWant() *Config {
 		Log:       Log{Format: "json", Level: "debug"},
 		API:       API{GroupLimit: 8, MaxTextLength: 1600, ShutdownTimeout: sec(30)},
 		Callbacks: Callbacks{Timeout: sec(5), RetryFor: sec(12 * 3600), MaxBatch: 10, ConcurrencyPerEndpoint: 8},
+		Policy:    Policy{EmergencyNumbers: []string{"911", "112", "999"}},
 		Carriers: []Carrier{
 			{
 				Name: "acme", Address: "smsc.example.net:3550",
@@ -135,7 +137,7 @@ func fullWant() *Config {
 				BindType: BindTransmitterReceiver, Binds: 4, Window: 100,
 				SegmentsPerSecond: 50, Burst: 25, QueueSeconds: 600, QueueCapacity: 20000,
 				DataCoding: DataCodingLatin1, GSM7Packed: true, LongMessage: LongSAR,
-				Routes: []string{"+1", "+44"}, RouteAccounts: []string{"9900000"}, RouteFrom: []string{"+15550001111"},
+				Routes: []string{"+1", "+44"}, RouteAccounts: []string{"9900000"}, RouteFrom: []string{"+15550001111"}, RouteClasses: []string{"p2p", "a2p"}, ClassRates: map[string]float64{"a2p": 10, "toll-free": 5},
 				ReceiptWait: sec(3600), AlphanumericSender: true, Media: MediaLinks,
 				ReceiptsPerSegment: ReceiptsLast, ReceiptIDFormat: ReceiptIDHex,
 				EnquireLinkInterval: sec(45), ResponseTimeout: sec(5),
@@ -156,7 +158,7 @@ func fullWant() *Config {
 			}(),
 		},
 		Accounts: []Account{{
-			ID: "9900000",
+			ID: "9900000", Countries: []string{"1", "44"},
 			Credentials: []Credential{{
 				Username:     "api",
 				PasswordHash: "pbkdf2-sha256$600000$VEWECugaiYWdAWtv8vnX6Q$OFYbhRPmsg6aFhB2Ysdbo5aExQddsfcVEcLQILUCTy8",
@@ -167,6 +169,7 @@ func fullWant() *Config {
 				InboundCallbackURL: "https://hooks.example.com/in",
 				CallbackUsername:   "hook", CallbackPassword: "hook-password",
 				Numbers:       []string{"+15550001111", "+15550001112", "12345"},
+				NumberClasses: []Number{{Number: "+15550001113", Class: "a2p", CampaignID: "CX3KQ7A"}},
 				ReceiptEvents: []string{"message-delivered", "message-failed", "message-sending"},
 			}},
 		}},
@@ -296,6 +299,11 @@ func TestBadFixtures(t *testing.T) {
 		{"bad_no_routes.toml", "carrier[0].routes", "at least one route is required"},
 		{"bad_route_accounts.toml", "carrier[0].route_accounts[0]", `no [[account]] has id "9900009"`},
 		{"bad_route_from.toml", "carrier[0].route_from[0]", `"+15559999999" is not a number of any application`},
+		{"bad_route_classes.toml", "carrier[0].route_classes[1]", `must be one of "p2p", "a2p", "toll-free", "short-code", "alphanumeric"; got "premium"`},
+		{"bad_countries.toml", "account[0].countries[1]", `must be a country calling code (1 to 4 digits, not starting with 0, no "+"), got "+44"`},
+		{"bad_class_rates.toml", "carrier[0].class_rates.a2p", "must be greater than 0 and at most segments_per_second (100), got 500"},
+		{"bad_number_class.toml", "account[0].application[0].number[0].campaign_id", "required for an a2p number"},
+		{"bad_emergency_numbers.toml", "policy.emergency_numbers[1]", `must be 2 to 15 digits, got "9-1-1"`},
 		{"bad_http_tls_half.toml", "http.tls_key_file", "required when tls_cert_file is set"},
 		{"bad_admin_listen.toml", "admin.listen", `must differ from http.listen ("127.0.0.1:8080")`},
 		{"bad_log_level.toml", "log.level", `got "verbose"`},
@@ -439,6 +447,9 @@ name = 7
 [[carrier]]
 routes = "+1"
 typo = 1
+class_rates = { a2p = "fast", p2p = 2 }
+[[carrier]]
+class_rates = 3
 `
 	_, err := Parse([]byte(in))
 	var got []string
@@ -450,6 +461,8 @@ typo = 1
 		"carrier[0].name: must be a string, not an integer",
 		"carrier[1].routes: must be a list of strings, not a string",
 		"carrier[1].typo: unknown key",
+		"carrier[1].class_rates.a2p: must be a number, not a string",
+		"carrier[2].class_rates: must be a table, not an integer",
 	}
 	slices.Sort(got)
 	slices.Sort(want)

@@ -32,6 +32,7 @@ func Defaults() *Config {
 			MaxBatch:               1,
 			ConcurrencyPerEndpoint: 4,
 		},
+		Policy: Policy{EmergencyNumbers: []string{"911", "112", "999", "000", "110", "119", "118", "100", "101", "102", "108"}},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -240,6 +241,19 @@ func checkValue(v any, t reflect.Type, key string) ([]error, bool) {
 			}
 		}
 		return errs, len(errs) > 0
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return bad("a table")
+		}
+		var errs []error
+		var typeErrs bool
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			e, te := checkValue(m[k], t.Elem(), key+"."+k)
+			errs = append(errs, e...)
+			typeErrs = typeErrs || te
+		}
+		return errs, typeErrs
 	default:
 		panic("conf: no check for field type " + t.String())
 	}

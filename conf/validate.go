@@ -3,6 +3,7 @@ package conf
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/url"
@@ -95,6 +96,8 @@ var (
 	e164RE        = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
 	shortCodeRE   = regexp.MustCompile(`^[0-9]{3,8}$`)
 	routeRE       = regexp.MustCompile(`^\+([1-9][0-9]{0,14})?$`)
+	digitsRE      = regexp.MustCompile(`^[0-9]{2,15}$`)
+	countryRE     = regexp.MustCompile(`^[1-9][0-9]{0,3}$`)
 )
 
 // isNumber reports whether n is a number an application can own: E.164
@@ -127,6 +130,12 @@ func (c *Config) validate() []error {
 	}
 	ck.intRange("callbacks.max_batch", c.Callbacks.MaxBatch, 1, 1000)
 	ck.intRange("callbacks.concurrency_per_endpoint", c.Callbacks.ConcurrencyPerEndpoint, 1, 1024)
+
+	for i, n := range c.Policy.EmergencyNumbers {
+		if !digitsRE.MatchString(n) {
+			ck.add(idx("policy.emergency_numbers", i), "must be 2 to 15 digits, got %q", n)
+		}
+	}
 
 	// Accounts first: carriers refer to account ids and numbers.
 	accounts, numbers := c.validateAccounts(ck)
@@ -219,6 +228,11 @@ func (c *Config) validateAccounts(ck *checker) (accounts map[string]bool, number
 			ck.add(key+".id", "duplicate account id %q", a.ID)
 		}
 		accounts[a.ID] = true
+		for j, cc := range a.Countries {
+			if !countryRE.MatchString(cc) {
+				ck.add(idx(key+".countries", j), "must be a country calling code (1 to 4 digits, not starting with 0, no \"+\"), got %q", cc)
+			}
+		}
 
 		if len(a.Credentials) == 0 {
 			ck.add(key+".credential", "at least one [[account.credential]] is required")
@@ -291,6 +305,30 @@ func validateApplication(ck *checker, app *Application, key string, appIDs, numb
 			continue
 		}
 		numbers[n] = nkey
+	}
+
+	for k := range app.NumberClasses {
+		n := &app.NumberClasses[k]
+		nkey := idx(key+".number", k)
+		switch first, dup := numbers[n.Number]; {
+		case !isNumber(n.Number):
+			ck.add(nkey+".number", "must be %s, got %q", numberFormat, n.Number)
+		case dup:
+			ck.add(nkey+".number", "%q already belongs to %s", n.Number, first)
+		default:
+			numbers[n.Number] = nkey
+		}
+		if n.Class != "" {
+			ck.oneOf(nkey+".class", n.Class, NumberClasses...)
+		}
+		switch {
+		case n.Class == "a2p" && n.CampaignID == "":
+			ck.add(nkey+".campaign_id", "required for an a2p number")
+		case n.Class != "a2p" && n.CampaignID != "":
+			ck.add(nkey+".campaign_id", "only a2p numbers have a campaign id")
+		case len(n.CampaignID) > 64:
+			ck.add(nkey+".campaign_id", "must be at most 64 characters")
+		}
 	}
 
 	seen := make(map[string]bool)
@@ -432,6 +470,17 @@ func validateCarrier(ck *checker, cr *Carrier, key string, accounts map[string]b
 			ck.add(rkey, "duplicate number %q", n)
 		}
 		seen[n] = true
+	}
+
+	for j, cl := range cr.RouteClasses {
+		ck.oneOf(idx(key+".route_classes", j), cl, NumberClasses...)
+	}
+	for _, cl := range slices.Sorted(maps.Keys(cr.ClassRates)) {
+		rkey := key + ".class_rates." + cl
+		ck.oneOf(rkey, cl, NumberClasses...)
+		if r := cr.ClassRates[cl]; !(r > 0) || r > cr.SegmentsPerSecond {
+			ck.add(rkey, "must be greater than 0 and at most segments_per_second (%v), got %v", cr.SegmentsPerSecond, r)
+		}
 	}
 
 	ck.positive(key+".receipt_wait", cr.ReceiptWait)

@@ -130,7 +130,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range append([][]byte{bucketQueue, bucketRecords, bucketCarrierIDs, bucketPendingReceipts, bucketPendingAt, bucketAwaiting, bucketMOParts, bucketMOMessages, bucketMODeadlines}, outboxBuckets...) {
+		for _, b := range append([][]byte{bucketQueue, bucketRecords, bucketCarrierIDs, bucketPendingReceipts, bucketPendingAt, bucketAwaiting, bucketMOParts, bucketMOMessages, bucketMODeadlines, bucketDirectory}, outboxBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -3,6 +3,9 @@ package daemon
 import (
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"smppbridge/conf"
@@ -45,5 +48,27 @@ func TestAdminAuth(t *testing.T) {
 				t.Fatal("401 without a challenge")
 			}
 		})
+	}
+}
+
+// TestBridgeAccountsNumberClasses: configured numbers reach the bridge
+// with their class: inferred for numbers, as given in number tables.
+func TestBridgeAccountsNumberClasses(t *testing.T) {
+	cfg := &conf.Config{Accounts: []conf.Account{{ID: "A", Countries: []string{"1"},
+		Credentials: []conf.Credential{{Username: "u", PasswordHash: "pbkdf2-sha256$1000$MDEyMzQ1Njc4OWFiY2RlZg$" + strings.Repeat("A", 43)}},
+		Applications: []conf.Application{{ID: "a", Numbers: []string{"+15550001111", "+18885550000", "12345"},
+			NumberClasses: []conf.Number{{Number: "+15550001113", Class: "a2p", CampaignID: "C1"}, {Number: "+15550001114"}}}}}}}
+	accounts, err := bridgeAccounts(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, n := range accounts[0].Applications[0].Numbers {
+		got[n.Number] = n.Class + "/" + n.CampaignID
+	}
+	want := map[string]string{"+15550001111": "p2p/", "+18885550000": "toll-free/", "12345": "short-code/",
+		"+15550001113": "a2p/C1", "+15550001114": "p2p/"}
+	if !reflect.DeepEqual(got, want) || !slices.Equal(accounts[0].Countries, []string{"1"}) {
+		t.Fatalf("numbers %v, want %v; countries %v", got, want, accounts[0].Countries)
 	}
 }

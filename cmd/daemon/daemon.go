@@ -22,6 +22,7 @@ import (
 	"smppbridge/conf"
 	"smppbridge/dlrmap"
 	"smppbridge/httpapi"
+	"smppbridge/httpapi/admin"
 	"smppbridge/smpp"
 	"smppbridge/smpp/coding"
 	"smppbridge/store"
@@ -48,6 +49,9 @@ type Options struct {
 	// incomplete inbound messages are checked. Zero: the defaults.
 	Clock           func() time.Time
 	MOSweepInterval time.Duration
+	// HashPassword hashes the secrets of API credentials created through
+	// the admin API; nil: conf.HashPassword. Tests pass a cheaper one.
+	HashPassword func(password string) (string, error)
 }
 
 // Daemon is a running smppbridge.
@@ -83,6 +87,20 @@ func (d *Daemon) CurrentPools() []*smpp.Pool {
 
 // HTTPAddr is the public API's listen address.
 func (d *Daemon) HTTPAddr() string { return d.api.Addr() }
+
+// ReloadDirectory applies the accounts of a (re-read, validated)
+// configuration to the live directory: the bootstrap rules of
+// bridge.ApplyBootstrap (docs/admin.md). For a SIGHUP reload.
+func (d *Daemon) ReloadDirectory(cfg *conf.Config) error {
+	accounts, err := bridgeAccounts(cfg)
+	if err != nil {
+		return err
+	}
+	return d.Bridge.ApplyBootstrap(accounts)
+}
+
+// Config is the configuration the daemon runs with.
+func (d *Daemon) Config() *conf.Config { return d.cfg }
 
 // AdminAddr is the admin listener's address.
 func (d *Daemon) AdminAddr() string { return d.adminL.Addr().String() }
@@ -173,6 +191,10 @@ func Run(ctx context.Context, opts Options) error {
 		senders[i] = &lazySender{}
 		carriers[i].Sender = senders[i]
 	}
+	hashPassword := opts.HashPassword
+	if hashPassword == nil {
+		hashPassword = conf.HashPassword
+	}
 	accounts, err := bridgeAccounts(cfg)
 	if err != nil {
 		return fail(err)
@@ -180,8 +202,9 @@ func Run(ctx context.Context, opts Options) error {
 	br, err = bridge.New(bridge.Options{
 		Store: st, Carriers: carriers, Accounts: accounts,
 		GroupLimit: cfg.API.GroupLimit, MaxTextLength: cfg.API.MaxTextLength,
-		CheckPassword: conf.CheckPassword, Logger: log, Now: opts.Clock, MOSweepInterval: opts.MOSweepInterval,
-		OnReceipt: d.metrics.observeReceipt,
+		CheckPassword: conf.CheckPassword, HashPassword: hashPassword, Logger: log, Now: opts.Clock,
+		MOSweepInterval: opts.MOSweepInterval, OnReceipt: d.metrics.observeReceipt,
+		EmergencyNumbers: cfg.Policy.EmergencyNumbers,
 	})
 	if err != nil {
 		return fail(err)
@@ -300,10 +323,21 @@ func (d *Daemon) adminHandler() http.Handler {
 	if d.metrics != nil {
 		mux.Handle("GET /metrics", d.metrics.handler())
 	}
-	if d.cfg.Admin.Username == "" {
-		return mux
+	var health http.Handler = mux
+	if d.cfg.Admin.Username != "" {
+		health = adminAuth(d.cfg.Admin.Username, d.cfg.Admin.PasswordHash, mux)
 	}
-	return adminAuth(d.cfg.Admin.Username, d.cfg.Admin.PasswordHash, mux)
+	top := http.NewServeMux()
+	top.Handle("/", health)
+	if d.Bridge != nil {
+		// The management API checks the admin credentials itself and is
+		// refused entirely when none are configured.
+		top.Handle("/v1/", admin.Handler(d.Bridge, admin.Options{
+			Username: d.cfg.Admin.Username, PasswordHash: d.cfg.Admin.PasswordHash,
+			CheckPassword: conf.CheckPassword, Logger: d.log.With("component", "admin"),
+		}))
+	}
+	return top
 }
 
 // adminAuth requires the admin credentials on every admin endpoint. The
@@ -342,6 +376,7 @@ func carrierOptions(c *conf.Carrier, log *slog.Logger) (bridge.Carrier, smpp.Poo
 	return bridge.Carrier{
 		Name: c.Name, SegmentsPerSecond: c.SegmentsPerSecond, QueueSeconds: c.QueueSeconds,
 		QueueCapacity: c.QueueSegments(), Routes: routes, RouteAccounts: c.RouteAccounts, RouteFrom: c.RouteFrom,
+		RouteClasses: c.RouteClasses, ClassRates: c.ClassRates,
 		Alphanumeric: c.AlphanumericSender, MediaAsLinks: c.Media == conf.MediaLinks,
 		Workers: c.Binds * c.Window, RegisteredDelivery: rd,
 		ReceiptsPerSegment: string(c.ReceiptsPerSegment), ReceiptIDFormat: receiptIDFormat(c.ReceiptIDFormat),
@@ -434,7 +469,7 @@ func bridgeAccounts(cfg *conf.Config) ([]bridge.Account, error) {
 	var wg sync.WaitGroup
 	var firstErr error
 	for _, a := range cfg.Accounts {
-		ba := bridge.Account{ID: a.ID, Credentials: make([]bridge.Credential, len(a.Credentials))}
+		ba := bridge.Account{ID: a.ID, Countries: a.Countries, Credentials: make([]bridge.Credential, len(a.Credentials))}
 		for i, c := range a.Credentials {
 			ba.Credentials[i] = bridge.Credential{Username: c.Username, PasswordHash: c.PasswordHash}
 			if c.PasswordHash == "" {
@@ -452,9 +487,20 @@ func bridgeAccounts(cfg *conf.Config) ([]bridge.Account, error) {
 			}
 		}
 		for _, ap := range a.Applications {
+			numbers := make([]bridge.Number, len(ap.Numbers))
+			for i, n := range ap.Numbers {
+				numbers[i] = bridge.Number{Number: n, Class: bridge.InferClass(n)}
+			}
+			for _, n := range ap.NumberClasses {
+				class := n.Class
+				if class == "" {
+					class = bridge.InferClass(n.Number)
+				}
+				numbers = append(numbers, bridge.Number{Number: n.Number, Class: class, CampaignID: n.CampaignID})
+			}
 			ba.Applications = append(ba.Applications, bridge.Application{
 				ID: ap.ID, CallbackURL: ap.CallbackURL, InboundCallbackURL: ap.InboundCallbackURL,
-				CallbackUsername: ap.CallbackUsername, CallbackPassword: ap.CallbackPassword, Numbers: ap.Numbers,
+				CallbackUsername: ap.CallbackUsername, CallbackPassword: ap.CallbackPassword, Numbers: numbers,
 				ReceiptEvents: append([]string{}, ap.ReceiptEvents...), // empty (not nil): none wanted
 			})
 		}
@@ -467,6 +513,14 @@ func bridgeAccounts(cfg *conf.Config) ([]bridge.Account, error) {
 // lazySender lets the bridge be built before the pools it sends through
 // (their receipt handlers need the bridge); Sender is set before Start.
 type lazySender struct{ bridge.Sender }
+
+// Stats is the pool's (the carriers' live status on the admin API).
+func (l *lazySender) Stats() (smpp.PoolStats, bool) {
+	if p, ok := l.Sender.(*smpp.Pool); ok {
+		return p.Stats(), true
+	}
+	return smpp.PoolStats{}, false
+}
 
 // receiptIDFormat maps receipt_id_format. "auto" compares ids as sent
 // (after dlrmap.NormalizeID: leading zeros, hex case), never converting

@@ -51,6 +51,10 @@ func (d *Daemon) Reload(cfg *conf.Config) error {
 	if err := d.api.CheckTLS(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
+	accounts, err := bridgeAccounts(cfg)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
 	type planned struct {
 		bc   bridge.Carrier
 		pc   smpp.PoolConfig
@@ -127,7 +131,7 @@ func (d *Daemon) Reload(cfg *conf.Config) error {
 	// The bridge no longer sends through them: unbind after in-flight submits.
 	closePools(ctx, gone)
 
-	d.reloadAccounts(cfg)
+	d.reloadAccounts(accounts)
 	if err := d.api.ReloadTLS(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile); err != nil {
 		d.log.Error("reload: HTTPS certificate not replaced", "err", err) // checked above: only if the files changed since
 	}
@@ -136,15 +140,12 @@ func (d *Daemon) Reload(cfg *conf.Config) error {
 	return nil
 }
 
-// reloadAccounts is the reload step for accounts, credentials and
-// applications.
-//
-// RELOAD-ACCOUNTS: wire Bridge.ApplyBootstrap here once the accounts
-// directory has it: accounts, err := bridgeAccounts(cfg); then
-// d.Bridge.ApplyBootstrap(accounts). Until then they are read at start only.
-func (d *Daemon) reloadAccounts(cfg *conf.Config) {
-	if !reflect.DeepEqual(cfg.Accounts, d.cfg.Accounts) {
-		d.log.Warn("reload: accounts and applications changed; they take effect at the next start")
+// reloadAccounts applies the file's accounts, credentials, applications
+// and numbers as the directory's bootstrap: entries created or changed
+// through the admin API stay as they are (Bridge.ApplyBootstrap).
+func (d *Daemon) reloadAccounts(accounts []bridge.Account) {
+	if err := d.Bridge.ApplyBootstrap(accounts); err != nil {
+		d.log.Error("reload: accounts not applied; the directory stays as it was", "err", err)
 	}
 }
 

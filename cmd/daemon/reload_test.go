@@ -181,3 +181,29 @@ func TestReloadUnderTraffic(t *testing.T) {
 		t.Fatalf("%d distinct recipients arrived, want %d", len(seen), senders*each)
 	}
 }
+
+// TestReloadAccounts: a reload applies the file's accounts as the
+// directory's bootstrap: a credential added to the file works at once, and
+// one removed from it is refused at once.
+func TestReloadAccounts(t *testing.T) {
+	sim := startSim(t, smsc.Behaviour{})
+	db := filepath.Join(t.TempDir(), "bridge.db")
+	cfg := configWith(t, sim.Addr(), db, configOptions{})
+	e := startDaemonWith(t, sim, cfg, daemon.Options{})
+	body := msgBody([]string{"+15550002222"}, "reloaded", "")
+	if r := e.post(acct, "ops", "second-secret", "application/json", body); r.status != 401 {
+		t.Fatalf("unknown credential: status %d: %s", r.status, r.raw)
+	}
+
+	next := configWith(t, sim.Addr(), db, configOptions{})
+	next.Accounts[0].Credentials = []conf.Credential{{Username: "ops", PasswordHash: fastHash(t, "second-secret")}}
+	if err := e.d.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.post(acct, "ops", "second-secret", "application/json", body); r.status != 202 {
+		t.Fatalf("credential added by reload: status %d: %s", r.status, r.raw)
+	}
+	if r := e.send(body); r.status != 401 {
+		t.Fatalf("credential removed by reload still accepted: status %d: %s", r.status, r.raw)
+	}
+}

@@ -24,6 +24,7 @@ const usage = `NAME
 SYNOPSIS
   smppbridge [-config FILE] [-log-format text|json] [-log-level LEVEL]
   smppbridge -check-config FILE
+  smppbridge admin COMMAND …   (manage a running daemon; smppbridge admin -h)
   smppbridge -help
 
 DESCRIPTION
@@ -37,7 +38,7 @@ SIGNALS
   SIGTERM, SIGINT  stop intake, drain the SMPP windows (bounded by
                    api.shutdown_timeout), keep what was not sent in the
                    store, exit 0.
-  SIGHUP           reload carriers and routes from the -config file (rates,
+  SIGHUP           reload carriers, routes and accounts from the -config file (rates,
                    queue sizes and routes live; changed connection settings
                    reconnect only that carrier), log.level and the HTTPS
                    certificate. An invalid file is refused and logged; the
@@ -64,6 +65,9 @@ OPTIONS
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "admin" {
+		return runAdmin(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("smppbridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
