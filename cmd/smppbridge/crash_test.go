@@ -519,7 +519,7 @@ func (l *ledger) acceptedCopies() []string {
 }
 
 type ledgerResult struct {
-	acceptedReqs, acceptedCopies, refused, unanswered int
+	acceptedReqs, acceptedCopies, refused, unanswered  int
 	arrivedCopies, arrivals, lost, resent, unjustified int
 	callbacks, callbackRepeats, maybeCallbacks         int
 }
