@@ -64,7 +64,13 @@ func (b *Bridge) lookupCred(key [32]byte, username, password string) (owner stri
 		c.mu.Unlock()
 		<-wait
 	}
-	for _, cr := range b.creds[username] {
+	refs := b.creds[username]
+	if len(refs) == 0 && b.anyHash != "" {
+		// An unknown username costs the same hash as a wrong password, so
+		// response times do not tell which usernames exist.
+		b.opts.CheckPassword(b.anyHash, password)
+	}
+	for _, cr := range refs {
 		if b.opts.CheckPassword(cr.hash, password) {
 			owner = cr.accountID
 			break

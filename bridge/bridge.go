@@ -103,6 +103,7 @@ type Bridge struct {
 	accounts map[string]*account
 	numbers  map[string]*application // number -> owner
 	creds    map[string][]credRef    // username -> candidates
+	anyHash  string                  // a configured hash: checked for unknown usernames too (auth.go)
 	auth     authCache
 	carriers []*carrierQueue
 	byName   map[string]*carrierQueue
@@ -178,6 +179,9 @@ func New(opts Options) (*Bridge, error) {
 		b.accounts[a.ID] = acc
 		for _, c := range a.Credentials {
 			b.creds[c.Username] = append(b.creds[c.Username], credRef{accountID: a.ID, hash: c.PasswordHash})
+			if b.anyHash == "" {
+				b.anyHash = c.PasswordHash
+			}
 		}
 		for _, ap := range a.Applications {
 			app := &application{Application: ap, accountID: a.ID}
