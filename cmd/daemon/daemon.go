@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
@@ -282,7 +283,13 @@ func (d *Daemon) adminHandler() http.Handler {
 func adminAuth(username, hash string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
-		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(username)) != 1 || !conf.CheckPassword(hash, p) {
+		// Both checks always run (no short circuit), and the usernames are
+		// compared as hashes (fixed length): the time taken does not tell
+		// whether the username was right.
+		userHash, wantHash := sha256.Sum256([]byte(u)), sha256.Sum256([]byte(username))
+		userOK := subtle.ConstantTimeCompare(userHash[:], wantHash[:]) == 1
+		passOK := conf.CheckPassword(hash, p)
+		if !ok || !userOK || !passOK {
 			w.Header().Set("WWW-Authenticate", `Basic realm="smppbridge admin"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
