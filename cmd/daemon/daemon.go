@@ -255,23 +255,49 @@ func Run(ctx context.Context, opts Options) error {
 	return runErr
 }
 
+// adminRoute is one endpoint of the admin listener.
+type adminRoute struct {
+	pattern string // http.ServeMux pattern: "METHOD /path"
+	handler http.HandlerFunc
+}
+
+// adminRoutes is every admin endpoint; the mux is built from it, and
+// AdminRoutes exposes its patterns to the security tests, so a route added
+// here is covered by them.
+func (d *Daemon) adminRoutes() []adminRoute {
+	return []adminRoute{
+		{"GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }},
+		{"GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+			var down []string
+			for _, p := range d.Pools {
+				if p.Stats().BindsUp == 0 {
+					down = append(down, p.Name())
+				}
+			}
+			if len(down) > 0 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintf(w, "no bind up for carriers %v\n", down)
+				return
+			}
+			fmt.Fprintln(w, "ready")
+		}},
+	}
+}
+
+// AdminRoutes lists the admin listener's endpoints as "METHOD /path".
+func AdminRoutes() []string {
+	var out []string
+	for _, r := range (&Daemon{}).adminRoutes() {
+		out = append(out, r.pattern)
+	}
+	return out
+}
+
 func (d *Daemon) adminHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		var down []string
-		for _, p := range d.Pools {
-			if p.Stats().BindsUp == 0 {
-				down = append(down, p.Name())
-			}
-		}
-		if len(down) > 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "no bind up for carriers %v\n", down)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
+	for _, r := range d.adminRoutes() {
+		mux.HandleFunc(r.pattern, r.handler)
+	}
 	if d.cfg.Admin.Username == "" {
 		return mux
 	}
