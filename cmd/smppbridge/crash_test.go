@@ -47,8 +47,10 @@ import (
 // Checked at the end, after a last lifetime drains the queue and stops with
 // SIGTERM: every 202-accepted copy reached the SMSC at least once; nothing
 // refused (4xx/5xx) reached it; every accepted copy got a callback (the
-// simulator answers every submit with a DELIVRD receipt); the store holds
-// no queued copy and no pending or dead callback job.
+// simulator answers every submit with a DELIVRD receipt); every inbound
+// message injected at the simulator (some long, so kills fall between
+// parts) got a message-received callback with its whole text; the store
+// holds no queued copy and no pending or dead callback job.
 //
 // SMPPBRIDGE_SOAK=10m runs rounds for that long instead of crashRounds;
 // SMPPBRIDGE_CRASH_SEED repeats a run's kill moments and message mix.
@@ -122,7 +124,7 @@ func TestCrashLedger(t *testing.T) {
 		var load *loadRun
 		select {
 		case addr := <-p.ready:
-			load = startLoad(led, addr, rng.Uint64())
+			load = startLoad(led, sim, addr, rng.Uint64())
 			<-timer.C
 		case <-timer.C:
 		case <-p.exited:
@@ -150,11 +152,12 @@ func TestCrashLedger(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("final start: not ready within 60s")
 	}
-	want := led.acceptedCopies()
+	want, wantMO := led.acceptedCopies(), led.moTokens()
 	deadline := time.Now().Add(120 * time.Second)
-	for !sink.hasAll(want) || sim.Stats().QueuedDeliver > 0 {
+	for !sink.hasAll(want) || sink.missingInbound(wantMO) > 0 || sim.Stats().QueuedDeliver > 0 {
 		if time.Now().After(deadline) {
-			t.Errorf("after 120s of draining: %d accepted copies without a callback", len(sink.missing(want)))
+			t.Errorf("after 120s of draining: %d accepted copies without a callback, %d inbound messages without one, %d deliveries queued at the simulator",
+				len(sink.missing(want)), sink.missingInbound(wantMO), sim.Stats().QueuedDeliver)
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -203,9 +206,9 @@ func TestCrashLedger(t *testing.T) {
 	r := led.verify(t, sink)
 	t.Logf("ledger over %d kills in %s: %d requests accepted (%d copies), %d refused (429 etc.), %d unanswered (in flight at a kill); "+
 		"%d copies arrived at the SMSC %d times; lost %d; resent after an unknown outcome %d (unjustified %d); "+
-		"callbacks %d (%d repeated, %d for unanswered requests); final lifetime sent %d",
+		"callbacks %d (%d repeated, %d for unanswered requests); inbound %d (%d callbacks repeated); final lifetime sent %d",
 		round, time.Since(started).Round(time.Second), r.acceptedReqs, r.acceptedCopies, r.refused, r.unanswered,
-		r.arrivedCopies, r.arrivals, r.lost, r.resent, r.unjustified, r.callbacks, r.callbackRepeats, r.maybeCallbacks, final.arrivals)
+		r.arrivedCopies, r.arrivals, r.lost, r.resent, r.unjustified, r.callbacks, r.callbackRepeats, r.maybeCallbacks, r.inbound, r.inboundRepeats, final.arrivals)
 
 	// No secret in any log line of any lifetime.
 	logs, err := os.ReadFile(logPath)
@@ -293,11 +296,12 @@ id = %q
   [[account.application]]
   id = %q
   callback_url = %q
+  inbound_callback_url = %q
   callback_username = %q
   callback_password = %q
   numbers = [%q]
 `, dbPath, simAddr, crashBindPassword, crashAccount, crashUser, fastHash(t, crashAPIPassword),
-		crashApp, hookURL+"/status", crashHookUser, crashHookPassword, crashFrom)
+		crashApp, hookURL+"/status", hookURL+"/inbound", crashHookUser, crashHookPassword, crashFrom)
 	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -396,6 +400,7 @@ type ledger struct {
 	mu       sync.Mutex
 	next     atomic.Int64
 	requests map[string]*request // token -> request
+	mos      map[string]string   // inbound token -> text injected at the simulator
 	byID     map[string]string   // message id -> token
 
 	lifetime    int
@@ -416,7 +421,7 @@ type lifetimeStats struct {
 }
 
 func newLedger() *ledger {
-	return &ledger{requests: map[string]*request{}, byID: map[string]string{}, arrived: map[string]int{}, lastLife: map[string]int{}}
+	return &ledger{requests: map[string]*request{}, mos: map[string]string{}, byID: map[string]string{}, arrived: map[string]int{}, lastLife: map[string]int{}}
 }
 
 func (l *ledger) newToken() string { return fmt.Sprintf("t%07d", l.next.Add(1)) }
@@ -434,6 +439,23 @@ func (l *ledger) note(token string, r *request) {
 	default:
 		l.roundStats.unanswered++
 	}
+}
+
+func (l *ledger) noteMO(token, text string) {
+	l.mu.Lock()
+	l.mos[token] = text
+	l.mu.Unlock()
+}
+
+// moTokens: every inbound message injected so far.
+func (l *ledger) moTokens() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for k := range l.mos {
+		out = append(out, k)
+	}
+	return out
 }
 
 // startLifetime reads which copies the store still holds in its queue: the
@@ -522,6 +544,7 @@ type ledgerResult struct {
 	acceptedReqs, acceptedCopies, refused, unanswered  int
 	arrivedCopies, arrivals, lost, resent, unjustified int
 	callbacks, callbackRepeats, maybeCallbacks         int
+	inbound, inboundRepeats                            int
 }
 
 func (l *ledger) verify(t *testing.T, sink *crashSink) ledgerResult {
@@ -593,6 +616,23 @@ func (l *ledger) verify(t *testing.T, sink *crashSink) ledgerResult {
 			}
 		}
 	}
+	for tok, text := range l.mos {
+		got := sink.inbound[tok]
+		r.inbound++
+		if len(got) > 1 {
+			r.inboundRepeats += len(got) - 1
+		}
+		for _, g := range got {
+			if g != text {
+				t.Errorf("inbound %s arrived as %q, want %q", tok, g, text)
+			}
+		}
+	}
+	for tok := range sink.inbound {
+		if _, ok := l.mos[tok]; !ok {
+			t.Errorf("a message-received callback for %q, which was never injected", tok)
+		}
+	}
 	if sink.badAuth > 0 {
 		t.Errorf("%d callbacks with wrong credentials", sink.badAuth)
 	}
@@ -618,8 +658,34 @@ type loadRun struct {
 
 // startLoad sends about 300 requests/s (one in ten to two recipients) to
 // the daemon at addr: more than the carrier's 200/s, so its queue fills.
-func startLoad(led *ledger, addr string, seed uint64) *loadRun {
+func startLoad(led *ledger, sim *smsc.Server, addr string, seed uint64) *loadRun {
 	lr := &loadRun{done: make(chan struct{})}
+	// Inbound messages too, about 30/s, one in three long (three parts,
+	// UDH or SAR): parts are stored and acknowledged one by one, so a kill
+	// can fall between the parts of one message.
+	lr.wg.Add(1)
+	go func() {
+		defer lr.wg.Done()
+		rng := rand.New(rand.NewPCG(seed, 99))
+		tick := time.NewTicker(time.Second / 30)
+		defer tick.Stop()
+		for {
+			select {
+			case <-lr.done:
+				return
+			case <-tick.C:
+			}
+			token := "mo" + led.newToken()
+			mo := smsc.MO{From: fmt.Sprintf("+1557%07d", rng.IntN(10000000)), To: crashFrom, Text: token + " inbound"}
+			if rng.IntN(3) == 0 {
+				mo.Text = token + strings.Repeat(" a long inbound message in parts", 12)
+				mo.Concat = []string{"udh8", "udh16", "sar"}[rng.IntN(3)]
+			}
+			if _, err := sim.InjectMO(mo); err == nil {
+				led.noteMO(token, mo.Text)
+			}
+		}
+	}()
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	tick := time.NewTicker(time.Second / 300)
 	for w := range 8 {
@@ -693,6 +759,7 @@ type crashSink struct {
 	url     string
 	mu      sync.Mutex
 	events  map[string][]string // message id + recipient -> event types, in arrival order
+	inbound map[string][]string // inbound token -> texts of its message-received callbacks
 	n       int
 	badAuth int
 }
@@ -702,13 +769,13 @@ func startCrashSink(t *testing.T) *crashSink {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &crashSink{url: "http://" + ln.Addr().String(), events: map[string][]string{}}
+	s := &crashSink{url: "http://" + ln.Addr().String(), events: map[string][]string{}, inbound: map[string][]string{}}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		var evs []struct {
 			Type    string
 			To      string
-			Message struct{ ID string }
+			Message struct{ ID, Text string }
 		}
 		if err != nil || json.Unmarshal(body, &evs) != nil {
 			w.WriteHeader(http.StatusBadRequest)
@@ -730,9 +797,14 @@ func startCrashSink(t *testing.T) *crashSink {
 			return
 		}
 		for _, ev := range evs {
+			s.n++
+			if ev.Type == "message-received" {
+				tok := tokenOf(ev.Message.Text)
+				s.inbound[tok] = append(s.inbound[tok], ev.Message.Text)
+				continue
+			}
 			k := ev.Message.ID + " " + strings.TrimPrefix(ev.To, "+")
 			s.events[k] = append(s.events[k], ev.Type)
-			s.n++
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})}
@@ -760,3 +832,15 @@ func (s *crashSink) missing(copies []string) []string {
 }
 
 func (s *crashSink) hasAll(copies []string) bool { return len(s.missing(copies)) == 0 }
+
+func (s *crashSink) missingInbound(tokens []string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, tok := range tokens {
+		if len(s.inbound[tok]) == 0 {
+			n++
+		}
+	}
+	return n
+}
