@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"smppbridge/cmd/daemon"
+	"smppbridge/conf"
 	"smppbridge/testharness/smsc"
 )
 
@@ -37,10 +38,15 @@ func TestDiskFull(t *testing.T) {
 
 	sim := startSim(t, smsc.Behaviour{})
 	dbPath := filepath.Join(dir, "bridge.db")
-	e := startDaemonWith(t, sim, testConfig(t, sim.Addr(), dbPath, ""), daemon.Options{})
+	hooks := newHookReceiver(t)
+	cfg := func() *conf.Config {
+		return configWith(t, sim.Addr(), dbPath, configOptions{CallbackURL: hooks.srv.URL + "/status"})
+	}
+	e := startDaemonWith(t, sim, cfg(), daemon.Options{CallbackPollInterval: 20 * time.Millisecond})
 	e.waitBinds(2)
 
 	var accepted []string // destinations of 202s
+	var ids []string      // their message ids
 	refused := map[string]bool{}
 	send := func(to string) int {
 		r, err := e.tryPost(acct, user, pass, "application/json", msgBody([]string{to}, "disk "+to, ""))
@@ -50,6 +56,7 @@ func TestDiskFull(t *testing.T) {
 		switch {
 		case r.status == 202:
 			accepted = append(accepted, strings.TrimPrefix(to, "+"))
+			ids = append(ids, r.body["id"].(string))
 		case r.status == 500 && r.body["type"] == "internal-server-error" && strings.Contains(fmt.Sprint(r.body["description"]), "not accepted"):
 			refused[strings.TrimPrefix(to, "+")] = true
 		default:
@@ -107,11 +114,16 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 
-	// A restart sends whatever was sent but not recorded while the disk was
-	// full; then every accepted copy has reached the carrier, and none of the
-	// refused ones.
+	// Without a restart: outcomes and receipts that could not be written
+	// while the disk was full are written now, so every accepted copy ends
+	// in its callback.
+	re := &receiptEnv{env: e, hooks: hooks}
+	re.outcomes(ids, 30*time.Second)
+
+	// And after a restart every accepted copy has reached the carrier, and
+	// none of the refused ones.
 	e.shutdown()
-	e = startDaemonWith(t, sim, testConfig(t, sim.Addr(), dbPath, ""), daemon.Options{})
+	e = startDaemonWith(t, sim, cfg(), daemon.Options{})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got := arrivals(sim)
