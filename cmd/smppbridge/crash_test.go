@@ -134,14 +134,29 @@ func TestCrashLedger(t *testing.T) {
 		case <-p.exited:
 			t.Fatalf("round %d: daemon exited on its own: %v", round, p.err)
 		}
+		how := "killed"
+		if rng.IntN(5) == 0 {
+			// One round in five: SIGTERM first, then SIGKILL during the
+			// drain unless the daemon finished it (then it must exit 0).
+			how = "SIGTERM, then killed"
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.exited:
+				how = "stopped by SIGTERM"
+				if p.err != nil {
+					t.Errorf("round %d: daemon stopped with %v after SIGTERM", round, p.err)
+				}
+			case <-time.After(time.Duration(rng.IntN(500)) * time.Millisecond):
+			}
+		}
 		p.kill(t)
 		if load != nil {
 			load.stop()
 		}
 		waitNoBinds(t, sim)
 		st := led.endLifetime(sim.Messages())
-		t.Logf("round %2d: killed %4dms after start (%s): 202 %d, refused %d, unanswered %d; sent unknown at kill %d, resent %d",
-			round, killAt.Milliseconds(), map[bool]string{true: "under load", false: "in start-up"}[load != nil],
+		t.Logf("round %2d: %s %4dms after start (%s): 202 %d, refused %d, unanswered %d; sent unknown at kill %d, resent %d",
+			round, how, killAt.Milliseconds(), map[bool]string{true: "under load", false: "in start-up"}[load != nil],
 			st.accepted, st.refused, st.unanswered, st.queuedSent, st.resent)
 	}
 
@@ -350,7 +365,7 @@ func startDaemonProcess(t *testing.T, bin, cfgPath string, logs io.Writer) *daem
 
 func (p *daemonProcess) kill(t *testing.T) {
 	t.Helper()
-	p.cmd.Process.Kill() // SIGKILL: no shutdown code runs
+	p.cmd.Process.Kill() // SIGKILL: no shutdown code runs (a no-op once it exited)
 	select {
 	case <-p.exited:
 	case <-time.After(30 * time.Second):
@@ -570,7 +585,8 @@ func (l *ledger) verify(t *testing.T, sink *crashSink) ledgerResult {
 			r.acceptedReqs++
 		case reqRefused:
 			r.refused++
-			if req.status != http.StatusTooManyRequests {
+			// 429: queue full; 503: stopping (a SIGTERM round).
+			if req.status != http.StatusTooManyRequests && req.status != http.StatusServiceUnavailable {
 				otherStatus[req.status]++
 			}
 		default:
@@ -598,7 +614,7 @@ func (l *ledger) verify(t *testing.T, sink *crashSink) ledgerResult {
 		}
 	}
 	if len(otherStatus) > 0 {
-		t.Errorf("answers other than 202 and 429 (status: count): %v", otherStatus)
+		t.Errorf("answers other than 202, 429 and 503 (status: count): %v", otherStatus)
 	}
 	r.arrivals, r.resent, r.unjustified, r.lost, r.fragments = l.arrivals, l.resent, len(l.unjustified), len(lost), l.fragments
 	slices.Sort(lost)
