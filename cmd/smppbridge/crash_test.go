@@ -242,6 +242,13 @@ func TestCrashLedger(t *testing.T) {
 	if !strings.Contains(string(logs), `"smppbridge running"`) {
 		t.Errorf("no start-up line in the captured logs (%d bytes)", len(logs))
 	}
+	// A killed process's exit status is lost: the race detector's reports
+	// and panics are found in its output instead.
+	for _, bad := range []string{"WARNING: DATA RACE", "panic:", "fatal error:"} {
+		if i := strings.Index(string(logs), bad); i >= 0 {
+			t.Errorf("the daemon's output has %q:\n%s", bad, logs[i:min(len(logs), i+4000)])
+		}
+	}
 }
 
 // buildDaemon builds this package's binary once (with -race when the test
@@ -345,6 +352,10 @@ func startDaemonProcess(t *testing.T, bin, cfgPath string, logs io.Writer) *daem
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { // a failing test leaves no daemon behind
+		p.cmd.Process.Kill()
+		<-p.exited
+	})
 	go func() {
 		defer close(p.exited)
 		sc := bufio.NewScanner(stderr)
