@@ -141,6 +141,43 @@ func TestHostileHTTP(t *testing.T) {
 		wg.Wait()
 	})
 
+	t.Run("admin listener", func(t *testing.T) {
+		admin := e.d.AdminAddr()
+		for _, raw := range []string{
+			"\x16\x03\x01\x02\x00garbage\r\n\r\n",
+			"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("h", 2<<20) + "\r\n\r\n",
+			"GET /" + strings.Repeat("a", 100000) + " HTTP/1.1\r\nHost: x\r\n\r\n",
+			"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\nxx",
+		} {
+			status, body := rawExchange(t, admin, raw)
+			if status >= 500 || (status != 0 && status < 400) {
+				t.Errorf("%q...: %d %s", raw[:min(len(raw), 30)], status, body)
+			}
+		}
+		// A client that never finishes its headers is cut off
+		// (ReadHeaderTimeout 5 s).
+		c, err := net.Dial("tcp", admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n"))
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		io.Copy(io.Discard, c)
+		if d := time.Since(start); d > 20*time.Second {
+			t.Errorf("a slow admin client held its connection for %s", d)
+		}
+		resp, err := http.Get("http://" + admin + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("/healthz after the abuse: %d", resp.StatusCode)
+		}
+	})
+
 	if r := e.send(good); r.status != 202 {
 		t.Fatalf("good request after the abuse: %d %s", r.status, r.raw)
 	}
