@@ -160,23 +160,38 @@ func TestCarrierBindsDropped(t *testing.T) {
 	t.Logf("%d binds dropped: %v", st.Drops, kinds)
 }
 
-// TestCarrierNotAnswering: a tenth of the submits are never answered. They
-// end message-failed 5630 once receipt_wait passes (response_timeout frees
-// their window slot first); the rest are delivered, each exactly once.
+// TestCarrierNotAnswering: some submits are never answered. They end
+// message-failed 5630 once receipt_wait passes; the rest are delivered,
+// each exactly once. An unanswered submit keeps its window slot (the SMSC
+// may still answer), so with a small window the slots fill up with them:
+// the bind is then dropped and bound afresh instead of sending nothing
+// more for ever (the second case hung before that).
 func TestCarrierNotAnswering(t *testing.T) {
-	e := startReceiptEnv(t, smsc.Behaviour{NoResponseRate: 0.1}, "receipt_wait = \"1s\"\nresponse_timeout = \"300ms\"", daemon.Options{})
-	const n = 100
-	ids := e.sendBatch(n, 6100000, "not answered")
-	got := e.outcomes(ids, 60*time.Second)
-	kinds := tally(t, got, "message-delivered", "message-failed/5630")
-	st := e.sim.Stats()
-	if int(st.NotAnswered) != kinds["message-failed/5630"] || st.NotAnswered == 0 {
-		t.Fatalf("%d submits not answered, %d copies failed 5630 (%v)", st.NotAnswered, kinds["message-failed/5630"], kinds)
-	}
-	for to, k := range arrivals(e.sim) {
-		if k > 1 {
-			t.Errorf("%s reached the carrier %d times", to, k)
-		}
+	for _, c := range []struct {
+		name   string
+		rate   float64
+		window string
+		n      int
+	}{
+		{"a tenth, wide window", 0.1, "window = 20", 100},
+		{"half, window of one", 0.5, "window = 1", 30},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := startReceiptEnv(t, smsc.Behaviour{NoResponseRate: c.rate}, c.window+"\nreceipt_wait = \"1s\"\nresponse_timeout = \"300ms\"", daemon.Options{})
+			ids := e.sendBatch(c.n, 6100000, "not answered")
+			got := e.outcomes(ids, 60*time.Second)
+			kinds := tally(t, got, "message-delivered", "message-failed/5630")
+			st := e.sim.Stats()
+			if int(st.NotAnswered) != kinds["message-failed/5630"] || st.NotAnswered == 0 {
+				t.Fatalf("%d submits not answered, %d copies failed 5630 (%v)", st.NotAnswered, kinds["message-failed/5630"], kinds)
+			}
+			for to, k := range arrivals(e.sim) {
+				if k > 1 {
+					t.Errorf("%s reached the carrier %d times", to, k)
+				}
+			}
+			t.Logf("%v; %d binds", kinds, st.Binds)
+		})
 	}
 }
 
