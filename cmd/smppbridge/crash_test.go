@@ -118,7 +118,26 @@ func TestCrashLedger(t *testing.T) {
 	led := newLedger()
 	started := time.Now()
 	round := 0
+	baseBehaviour := sim.Behaviour()
+	receiptStyles := []struct {
+		name  string
+		apply func(*smsc.Receipts)
+	}{
+		{"plain receipts", func(*smsc.Receipts) {}},
+		{"receipts before the submit_sm_resp", func(r *smsc.Receipts) { r.BeforeResp = true }},
+		{"receipts on the other bind", func(r *smsc.Receipts) { r.OtherBind = true }},
+		{"duplicate receipts", func(r *smsc.Receipts) { r.Duplicates = 1 }},
+		{"receipts as data_sm with TLVs only", func(r *smsc.Receipts) { r.PDU, r.Format = "data_sm", "tlv" }},
+	}
 	for ; round < rounds && (soak == 0 || time.Since(started) < soak); round++ {
+		// Each round the carrier sends its receipts another way, so kills
+		// also fall between an early receipt and its submit's outcome.
+		style := receiptStyles[rng.IntN(len(receiptStyles))]
+		b := baseBehaviour
+		style.apply(&b.Receipts)
+		if err := sim.SetBehaviour(b); err != nil {
+			t.Fatal(err)
+		}
 		led.startLifetime(t, dbPath)
 		p := startDaemonProcess(t, bin, cfgPath, logFile)
 		// Kill moments from the process start: some fall into start-up
@@ -155,13 +174,16 @@ func TestCrashLedger(t *testing.T) {
 		}
 		waitNoBinds(t, sim)
 		st := led.endLifetime(sim.Messages())
-		t.Logf("round %2d: %s %4dms after start (%s): 202 %d, refused %d, unanswered %d; sent unknown at kill %d, resent %d",
-			round, how, killAt.Milliseconds(), map[bool]string{true: "under load", false: "in start-up"}[load != nil],
+		t.Logf("round %2d: %s %4dms after start (%s, %s): 202 %d, refused %d, unanswered %d; sent unknown at kill %d, resent %d",
+			round, how, killAt.Milliseconds(), map[bool]string{true: "under load", false: "in start-up"}[load != nil], style.name,
 			st.accepted, st.refused, st.unanswered, st.queuedSent, st.resent)
 	}
 
 	// The last lifetime: no kill; the queue drains, receipts come back and
 	// callbacks go out; then SIGTERM.
+	if err := sim.SetBehaviour(baseBehaviour); err != nil {
+		t.Fatal(err)
+	}
 	led.startLifetime(t, dbPath)
 	p := startDaemonProcess(t, bin, cfgPath, logFile)
 	select {
