@@ -90,7 +90,16 @@ func (b *Bridge) lookupCred(key [32]byte, username, password string) (owner stri
 		c.mu.Unlock()
 		<-wait
 	}
-	for _, cr := range b.directory().creds[username] {
+	dir := b.directory()
+	refs := dir.creds[username]
+	if len(refs) == 0 {
+		if h := b.decoyHash(dir); h != "" {
+			// An unknown username costs the same hash as a wrong password, so
+			// response times do not tell which usernames exist.
+			b.opts.CheckPassword(h, password)
+		}
+	}
+	for _, cr := range refs {
 		if b.opts.CheckPassword(cr.hash, password) {
 			owner = cr.accountID
 			break
@@ -107,4 +116,20 @@ func (b *Bridge) lookupCred(key [32]byte, username, password string) (owner stri
 	delete(c.inflight, key)
 	c.mu.Unlock()
 	return owner, true
+}
+
+// decoyHash is a stored password hash to check unknown usernames against
+// (any will do: the result is ignored, only the cost matters).
+func (b *Bridge) decoyHash(dir *directory) string {
+	if h := b.anyHash.Load(); h != nil {
+		return *h
+	}
+	for _, refs := range dir.creds {
+		if len(refs) > 0 {
+			h := refs[0].hash
+			b.anyHash.Store(&h)
+			return h
+		}
+	}
+	return ""
 }

@@ -146,6 +146,8 @@ type Bridge struct {
 	store Store
 	dir   dirState
 	auth  authCache
+	// anyHash is a configured hash: checked for unknown usernames too (auth.go).
+	anyHash atomic.Pointer[string]
 	// emergency are the destinations (digits, no "+") that fail with 4492.
 	emergency map[string]bool
 	// set is the carriers and routes in force; SetCarriers replaces it.

@@ -313,7 +313,11 @@ func (b *Bridge) complete(c store.Completion) {
 // completeLoop writes outcomes in large groups: a sender does not wait for
 // the disk, and one commit carries many outcomes. If the process dies
 // before an outcome is written, the copy is still queued and is sent again
-// after the restart — a duplicate rather than a loss.
+// after the restart — a duplicate rather than a loss. A failed write (disk
+// full) is retried until it succeeds: dropping it would leave those copies
+// without a record, so their receipts could not end in callbacks until a
+// restart sent them again. Meanwhile the channel fills and senders wait,
+// which is right while no outcome can be recorded.
 func (b *Bridge) completeLoop() {
 	defer close(b.completed)
 	batch := make([]store.Completion, 0, 4096)
@@ -331,9 +335,35 @@ func (b *Bridge) completeLoop() {
 				break drain
 			}
 		}
-		if err := b.store.Complete(batch); err != nil {
-			b.log.Error("cannot record message outcomes; they stay queued and are sent again after a restart", "count", len(batch), "err", err)
+		b.writeOutcomes(batch)
+	}
+}
+
+// writeOutcomes retries a failed outcome write with backoff (50 ms doubling
+// to 5 s) until it succeeds, the store is closed, or the bridge stops (then
+// the copies stay queued in the store and are sent again after a restart).
+func (b *Bridge) writeOutcomes(batch []store.Completion) {
+	delay := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := b.store.Complete(batch)
+		if err == nil {
+			if attempt > 1 {
+				b.log.Info("message outcomes recorded after failed attempts", "count", len(batch), "attempts", attempt)
+			}
+			return
 		}
+		if errors.Is(err, store.ErrClosed) || b.runCtx.Err() != nil {
+			b.log.Error("cannot record message outcomes; they stay queued and are sent again after a restart", "count", len(batch), "err", err)
+			return
+		}
+		if attempt == 1 {
+			b.log.Error("cannot record message outcomes; retrying", "count", len(batch), "err", err)
+		}
+		select {
+		case <-b.runCtx.Done():
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
 	}
 }
 

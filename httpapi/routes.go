@@ -13,6 +13,24 @@ import (
 
 const headerRequestID = "X-Request-Id"
 
+// Route is one endpoint of the public API; each needs an account's
+// credentials.
+type Route struct {
+	Method string
+	Path   string // "{accountId}" stands for the account id, other "{…}" for ids
+}
+
+// Routes lists every public endpoint. A new endpoint is added here too: the
+// security tests (cmd/daemon) build their table of missing, wrong and other
+// accounts' credentials from this list, and a probe in this package fails
+// when an unlisted method and path asks for credentials.
+func Routes() []Route {
+	return []Route{
+		{"POST", "/api/v2/users/{accountId}/messages"},
+		{"POST", "/users/{accountId}/messages"},
+	}
+}
+
 // handle routes a request. There is one resource, so the router is a prefix
 // check: POST /api/v2/users/{accountId}/messages, and the same without
 // /api/v2 (v2-api.md §7).

@@ -22,6 +22,7 @@ var (
 	ErrResponseTimeout = fmt.Errorf("%w: no response within the timeout", ErrOutcomeUnknown)
 	ErrBindLost        = fmt.Errorf("%w: bind lost before the response", ErrOutcomeUnknown)
 	ErrDeadLink        = errors.New("smpp: enquire_link unanswered, link considered dead")
+	ErrWindowStuck     = errors.New("smpp: every window slot held by a request the SMSC never answered")
 	ErrUnboundByPeer   = errors.New("smpp: SMSC unbound the session")
 )
 

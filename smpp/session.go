@@ -55,6 +55,11 @@ type SessionConfig struct {
 	BindTimeout         time.Duration // default 10s
 	MaxPDULength        uint32        // default pdu.DefaultMaxLength
 
+	// WindowStuckAfter ends the bind when every window slot is held by a
+	// timed-out request and the newest of them was sent this long ago;
+	// default 5 × ResponseTimeout (late responses still free slots before).
+	WindowStuckAfter time.Duration
+
 	// Handler receives deliver_sm and data_sm from the SMSC. It is called
 	// from one goroutine per session, in arrival order, and must not block
 	// for long: it answers by calling Inbound.Respond, from any goroutine,
@@ -81,6 +86,9 @@ func (c *SessionConfig) setDefaults() {
 	}
 	if c.DeadLinkTimeout <= 0 {
 		c.DeadLinkTimeout = c.ResponseTimeout
+	}
+	if c.WindowStuckAfter <= 0 {
+		c.WindowStuckAfter = 5 * c.ResponseTimeout
 	}
 	if c.BindTimeout <= 0 {
 		c.BindTimeout = 10 * time.Second
@@ -492,6 +500,8 @@ func (s *Session) tickLoop() {
 
 func (s *Session) tick(now time.Time) {
 	var expired []*call
+	heldByTimedOut := 0
+	var newestHeld time.Time
 	s.mu.Lock()
 	for _, c := range s.pending {
 		if !c.timedOut && c.id != pdu.EnquireLink && c.id != pdu.Unbind && now.Sub(c.sentAt) >= s.cfg.ResponseTimeout {
@@ -500,7 +510,18 @@ func (s *Session) tick(now time.Time) {
 			c.timedOut = true
 			expired = append(expired, c)
 		}
+		if c.timedOut && c.windowed {
+			heldByTimedOut++
+			if c.sentAt.After(newestHeld) {
+				newestHeld = c.sentAt
+			}
+		}
 	}
+	// An SMSC that drops some submits without a word would otherwise fill
+	// the window with them one by one, and the bind would send nothing
+	// more while its enquire_links are still answered. A new bind starts
+	// with an empty window.
+	stuck := heldByTimedOut >= s.cfg.Window && now.Sub(newestHeld) >= s.cfg.WindowStuckAfter
 	dead := !s.enqAt.IsZero() && now.Sub(s.enqAt) >= s.cfg.DeadLinkTimeout
 	idle := now.Sub(time.Unix(0, s.lastRead.Load())) >= s.cfg.EnquireLinkInterval
 	sendEnq := !dead && idle && s.enqAt.IsZero() && !s.closing
@@ -515,6 +536,11 @@ func (s *Session) tick(now time.Time) {
 	if dead {
 		s.log.Warn("enquire_link unanswered, dropping the bind", "system_id", s.cfg.SystemID)
 		s.end(ErrDeadLink)
+		return
+	}
+	if stuck {
+		s.log.Warn("every window slot held by an unanswered request, dropping the bind", "system_id", s.cfg.SystemID, "window", s.cfg.Window)
+		s.end(ErrWindowStuck)
 		return
 	}
 	if sendEnq {

@@ -1,6 +1,10 @@
 package daemon
 
 import (
+	"crypto/pbkdf2"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -14,10 +18,14 @@ import (
 // TestAdminAuth: with admin credentials configured every admin request
 // needs them; wrong or missing ones get 401 with a challenge.
 func TestAdminAuth(t *testing.T) {
-	h, err := conf.HashPassword("admin-password")
+	// Few iterations: every case now pays a full hash check, and the
+	// production 600,000 cost seconds each under -race.
+	salt := []byte("0123456789abcdef")
+	key, err := pbkdf2.Key(sha256.New, "admin-password", salt, 1000, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := fmt.Sprintf("pbkdf2-sha256$1000$%s$%s", base64.StdEncoding.EncodeToString(salt), base64.StdEncoding.EncodeToString(key))
 	d := &Daemon{cfg: &conf.Config{Admin: conf.Admin{Username: "ops", PasswordHash: h}}}
 	srv := httptest.NewServer(d.adminHandler())
 	defer srv.Close()

@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
@@ -292,36 +293,70 @@ func Run(ctx context.Context, opts Options) error {
 	return runErr
 }
 
+// adminRoute is one endpoint of the admin listener.
+type adminRoute struct {
+	pattern string // http.ServeMux pattern: "METHOD /path"
+	handler http.HandlerFunc
+}
+
+// adminRoutes is every admin endpoint; the mux is built from it, and
+// AdminRoutes exposes its patterns to the security tests, so a route added
+// here is covered by them.
+func (d *Daemon) adminRoutes() []adminRoute {
+	var metricsHandler http.Handler
+	if d.metrics != nil {
+		metricsHandler = d.metrics.handler()
+	}
+	return []adminRoute{
+		{"GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }},
+		{"GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+			var down []string
+			for _, p := range d.CurrentPools() {
+				st := p.Stats()
+				if st.BindsUp > 0 {
+					continue
+				}
+				reason := "not bound yet"
+				for _, b := range st.Binds {
+					if b.LastError != "" {
+						reason = b.LastError
+						break
+					}
+				}
+				down = append(down, fmt.Sprintf("carrier %s: no bind up: %s", p.Name(), reason))
+			}
+			if len(down) > 0 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				for _, line := range down {
+					fmt.Fprintln(w, line)
+				}
+				return
+			}
+			fmt.Fprintln(w, "ready")
+		}},
+		{"GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+			if metricsHandler == nil {
+				http.NotFound(w, r)
+				return
+			}
+			metricsHandler.ServeHTTP(w, r)
+		}},
+	}
+}
+
+// AdminRoutes lists the admin listener's endpoints as "METHOD /path".
+func AdminRoutes() []string {
+	var out []string
+	for _, r := range (&Daemon{}).adminRoutes() {
+		out = append(out, r.pattern)
+	}
+	return out
+}
+
 func (d *Daemon) adminHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		var down []string
-		for _, p := range d.CurrentPools() {
-			st := p.Stats()
-			if st.BindsUp > 0 {
-				continue
-			}
-			reason := "not bound yet"
-			for _, b := range st.Binds {
-				if b.LastError != "" {
-					reason = b.LastError
-					break
-				}
-			}
-			down = append(down, fmt.Sprintf("carrier %s: no bind up: %s", p.Name(), reason))
-		}
-		if len(down) > 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			for _, line := range down {
-				fmt.Fprintln(w, line)
-			}
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	if d.metrics != nil {
-		mux.Handle("GET /metrics", d.metrics.handler())
+	for _, r := range d.adminRoutes() {
+		mux.HandleFunc(r.pattern, r.handler)
 	}
 	var health http.Handler = mux
 	if d.cfg.Admin.Username != "" {
@@ -345,7 +380,13 @@ func (d *Daemon) adminHandler() http.Handler {
 func adminAuth(username, hash string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
-		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(username)) != 1 || !conf.CheckPassword(hash, p) {
+		// Both checks always run (no short circuit), and the usernames are
+		// compared as hashes (fixed length): the time taken does not tell
+		// whether the username was right.
+		userHash, wantHash := sha256.Sum256([]byte(u)), sha256.Sum256([]byte(username))
+		userOK := subtle.ConstantTimeCompare(userHash[:], wantHash[:]) == 1
+		passOK := conf.CheckPassword(hash, p)
+		if !ok || !userOK || !passOK {
 			w.Header().Set("WWW-Authenticate", `Basic realm="smppbridge admin"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return

@@ -20,14 +20,6 @@ import (
 	"smppbridge/testharness/smsc"
 )
 
-func fastHash(t *testing.T, pw string) string {
-	h, err := hash1000(pw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
 // hash1000 is a valid password_hash with few iterations: the production
 // 600,000 would cost seconds per credential under -race.
 func hash1000(pw string) (string, error) {

@@ -1,0 +1,149 @@
+//go:build linux
+
+package daemon_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"smppbridge/cmd/daemon"
+	"smppbridge/conf"
+	"smppbridge/testharness/smsc"
+)
+
+// TestDiskFull runs the store on a small tmpfs that the test fills up
+// (issue 8). While the disk is full a send is answered 500 "not accepted"
+// (the V2 shape of 5220 temporary-store-error) or, where bbolt still has
+// room in its file, 202; everything answered 202 is delivered; when space
+// returns the daemon accepts again without a restart, and after one nothing
+// accepted is missing. Needs root (mount); skipped otherwise.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := filepath.Join(t.TempDir(), "disk")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) }) // after the daemon's shutdown (cleanups run last first)
+
+	sim := startSim(t, smsc.Behaviour{})
+	dbPath := filepath.Join(dir, "bridge.db")
+	hooks := newHookReceiver(t)
+	cfg := func() *conf.Config {
+		return configWith(t, sim.Addr(), dbPath, configOptions{CallbackURL: hooks.srv.URL + "/status"})
+	}
+	e := startDaemonWith(t, sim, cfg(), daemon.Options{CallbackPollInterval: 20 * time.Millisecond})
+	e.waitBinds(2)
+
+	var accepted []string // destinations of 202s
+	var ids []string      // their message ids
+	refused := map[string]bool{}
+	send := func(to string) int {
+		r, err := e.tryPost(acct, user, pass, "application/json", msgBody([]string{to}, "disk "+to, ""))
+		if err != nil {
+			t.Fatalf("send to %s: %v", to, err)
+		}
+		switch {
+		case r.status == 202:
+			accepted = append(accepted, strings.TrimPrefix(to, "+"))
+			ids = append(ids, r.body["id"].(string))
+		case r.status == 500 && r.body["type"] == "internal-server-error" && strings.Contains(fmt.Sprint(r.body["description"]), "not accepted"):
+			refused[strings.TrimPrefix(to, "+")] = true
+		default:
+			t.Fatalf("send to %s: %d %s, want 202 or 500 not accepted", to, r.status, r.raw)
+		}
+		return r.status
+	}
+	for i := range 20 {
+		if s := send(fmt.Sprintf("+1555720%04d", i)); s != 202 {
+			t.Fatalf("before the disk is full: %d", s)
+		}
+	}
+	waitMessages(t, sim, 20)
+
+	// Fill the filesystem.
+	filler := filepath.Join(dir, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for i := 0; ; i++ {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+		if i > 1000 {
+			t.Fatal("a 4 MB tmpfs took 64 MB")
+		}
+	}
+	f.Close()
+	full := 0
+	for i := range 200 {
+		if send(fmt.Sprintf("+1555721%04d", i)) == 500 {
+			full++
+		}
+		if full >= 10 {
+			break
+		}
+	}
+	if full == 0 {
+		t.Fatal("no send failed on a full disk")
+	}
+	t.Logf("disk full: %d sends refused with 500, %d accepted in total so far", full, len(accepted))
+
+	// Space returns: accepted again, without a restart.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if s := send(fmt.Sprintf("+1555722%04d", i)); s != 202 {
+			t.Fatalf("after space returned, send %d: %d", i, s)
+		}
+	}
+
+	// Without a restart: outcomes and receipts that could not be written
+	// while the disk was full are written now, so every accepted copy ends
+	// in its callback.
+	re := &receiptEnv{env: e, hooks: hooks}
+	re.outcomes(ids, 30*time.Second)
+
+	// And after a restart every accepted copy has reached the carrier, and
+	// none of the refused ones.
+	e.shutdown()
+	e = startDaemonWith(t, sim, cfg(), daemon.Options{})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := arrivals(sim)
+		missing := 0
+		for _, to := range accepted {
+			if got[to] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			for to := range refused {
+				if got[to] > 0 {
+					t.Errorf("%s was refused but reached the carrier", to)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d accepted messages never reached the carrier", missing, len(accepted))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
