@@ -21,10 +21,11 @@ type MOPart struct {
 
 // AddMOPart stores a part durably. When it completes the message, the
 // parts are removed and build turns their texts (in order) into the
-// callback jobs, written in the same commit: acknowledging the last part
-// to the SMSC is then safe. build runs inside the write and may run twice;
-// it must be pure. A part that arrives twice replaces the first copy.
-func (s *Store) AddMOPart(p MOPart, build func(texts []string) []CallbackJob) (complete bool, err error) {
+// callback jobs and the message's record (nil: none), written in the same
+// commit: acknowledging the last part to the SMSC is then safe. build runs
+// inside the write and may run twice; it must be pure. A part that arrives
+// twice replaces the first copy.
+func (s *Store) AddMOPart(p MOPart, build func(texts []string) ([]CallbackJob, *Record)) (complete bool, err error) {
 	if p.Seq < 1 || p.Seq > p.Total || p.Total > 255 {
 		return false, fmt.Errorf("store: MO part %d of %d", p.Seq, p.Total)
 	}
@@ -55,7 +56,14 @@ func (s *Store) AddMOPart(p MOPart, build func(texts []string) []CallbackJob) (c
 			}
 		}
 		complete = true
-		if jobs := build(texts); len(jobs) > 0 {
+		jobs, rec := build(texts)
+		if rec != nil {
+			ir := prepareIndexed(rec)
+			if err := ir.putTx(tx); err != nil {
+				return err
+			}
+		}
+		if len(jobs) > 0 {
 			if err := addCallbacksTx(tx, jobs); err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAddMOPart: parts in any order, one repeated, complete the message
@@ -15,9 +16,10 @@ func TestAddMOPart(t *testing.T) {
 	}
 	defer s.Close()
 	var built []string
-	build := func(texts []string) []CallbackJob {
+	build := func(texts []string) ([]CallbackJob, *Record) {
 		built = texts
-		return []CallbackJob{{ApplicationID: "app", Kind: "inbound", URL: "http://127.0.0.1:9/in", Body: []byte(`[{"t":"` + strings.Join(texts, "") + `"}]`)}}
+		return []CallbackJob{{ApplicationID: "app", Kind: "inbound", URL: "http://127.0.0.1:9/in", Body: []byte(`[{"t":"` + strings.Join(texts, "") + `"}]`)}},
+			&Record{MessageID: "mo1", AccountID: "acct", Direction: "in", From: "+1", To: "+2", Status: StatusReceived, Segments: len(texts), ReceivedAt: time.Unix(1e9, 0)}
 	}
 	for i, seq := range []int{3, 1, 3, 2} { // 3 arrives twice
 		done, err := s.AddMOPart(MOPart{Key: "sim|+1|+2|7|3", Seq: seq, Total: 3, Text: string(rune('a' + seq - 1))}, build)
@@ -36,6 +38,9 @@ func TestAddMOPart(t *testing.T) {
 	}
 	if c, _ := s.CallbackStats(); c.New != 1 {
 		t.Fatalf("callback jobs %+v, want one", c)
+	}
+	if rec, err := s.Record("mo1", 0); err != nil || rec.Status != StatusReceived || rec.Segments != 3 || rec.Direction != "in" {
+		t.Fatalf("inbound record %+v, %v; want RECEIVED with 3 segments", rec, err)
 	}
 	if _, err := s.AddMOPart(MOPart{Key: "x", Seq: 4, Total: 3}, build); err == nil {
 		t.Fatal("part 4 of 3 accepted")

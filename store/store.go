@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -127,7 +128,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range append([][]byte{bucketQueue, bucketRecords, bucketCarrierIDs, bucketPendingReceipts, bucketAwaiting, bucketMOParts}, outboxBuckets...) {
+		for _, b := range append(append([][]byte{bucketQueue, bucketRecords, bucketCarrierIDs, bucketPendingReceipts, bucketAwaiting, bucketMOParts}, outboxBuckets...), recordBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -251,15 +252,22 @@ func seqKey(seq uint64) []byte {
 }
 
 // Enqueue stores items durably (fsync'd unless NoSync) and assigns their
-// Seq. Concurrent calls share one commit. Nothing is stored on error.
+// Seq. Each item's record (status QUEUED, see NewRecord) and its index
+// entries are written in the same commit, so a search finds a message from
+// the moment it is accepted. Concurrent calls share one commit. Nothing is
+// stored on error.
 func (s *Store) Enqueue(items []QueueItem) error {
 	vals := make([][]byte, len(items))
+	recs := make([]indexedRecord, len(items))
 	for i := range items {
 		v, err := json.Marshal(&items[i])
 		if err != nil {
 			return fmt.Errorf("store: encode queue item: %w", err)
 		}
 		vals[i] = v
+		rec := NewRecord(&items[i])
+		rec.Status = StatusQueued
+		recs[i] = prepareIndexed(&rec)
 	}
 	seqs := make([]uint64, len(items))
 	err := s.write(func(tx *bolt.Tx) error {
@@ -274,6 +282,9 @@ func (s *Store) Enqueue(items []QueueItem) error {
 			if err := b.Put(seqKey(seq), vals[i]); err != nil {
 				return err
 			}
+			if err := recs[i].putTx(tx); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -284,6 +295,21 @@ func (s *Store) Enqueue(items []QueueItem) error {
 		items[i].Seq = seqs[i]
 	}
 	return nil
+}
+
+// NewRecord is the record of a queue item before any outcome: every field
+// the item determines, no status.
+func NewRecord(it *QueueItem) Record {
+	r := Record{
+		MessageID: it.MessageID, Recipient: it.Recipient, AccountID: it.AccountID, ApplicationID: it.ApplicationID,
+		Direction: "out", From: it.From, To: it.Dest(), Carrier: it.Carrier, Segments: it.Segments,
+		ReceivedAt: it.ReceivedAt, Tag: it.Tag, HasTag: it.HasTag, Length: utf8.RuneCountInString(it.Text),
+		AllTo: append([]string(nil), it.To...), Type: "sms", Media: len(it.Media), Size: len(it.Text),
+	}
+	if len(it.Media) > 0 {
+		r.Type = "mms"
+	}
+	return r
 }
 
 // LoadQueue calls fn for every queued item in FIFO order (at start-up).
@@ -341,6 +367,15 @@ type Record struct {
 	// Parts is each part's receipt outcome so far (index as CarrierIDs);
 	// nil until the first receipt.
 	Parts []PartOutcome `json:"parts,omitempty"`
+	// Type is "sms", or "mms" when the request carried media.
+	Type  string `json:"type,omitempty"`
+	Media int    `json:"media,omitempty"` // attachment count
+	Size  int    `json:"size,omitempty"`  // bytes of text (UTF-8)
+	// Product is the sending number's class (LOCAL_A2P, P2P, TOLL_FREE,
+	// SHORT_CODE_REACH, ALPHA_NUMERIC…) and CampaignID its A2P campaign,
+	// when the number management knows them; empty otherwise.
+	Product    string `json:"product,omitempty"`
+	CampaignID string `json:"campaign,omitempty"`
 }
 
 // PartOutcome is what the receipts said about one part of a message copy.
@@ -381,8 +416,8 @@ type Completion struct {
 func (s *Store) Complete(cs []Completion) error {
 	type prepared struct {
 		seq   []byte
+		rec   indexedRecord
 		key   []byte
-		val   []byte
 		cids  [][]byte
 		await []byte        // awaiting_receipt key; nil when the copy is not waiting
 		jobs  []CallbackJob // callbacks of a copy that ends here (failed before any receipt)
@@ -390,12 +425,9 @@ func (s *Store) Complete(cs []Completion) error {
 	hooks := s.hooks.Load()
 	ps := make([]prepared, len(cs))
 	for i := range cs {
-		v, err := json.Marshal(&cs[i].Record)
-		if err != nil {
-			return fmt.Errorf("store: encode record: %w", err)
-		}
 		r := &cs[i].Record
-		ps[i] = prepared{seq: seqKey(cs[i].Seq), key: recordKey(r.MessageID, r.Recipient), val: v}
+		ir := prepareIndexed(r)
+		ps[i] = prepared{seq: seqKey(cs[i].Seq), rec: ir, key: ir.key}
 		if r.Status == "SENT" {
 			ps[i].await = awaitKey(r.Carrier, r.SentAt, ps[i].key)
 		}
@@ -418,7 +450,7 @@ func (s *Store) Complete(cs []Completion) error {
 			if err := q.Delete(p.seq); err != nil {
 				return err
 			}
-			if err := recs.Put(p.key, p.val); err != nil {
+			if err := p.rec.updateTx(tx, recs); err != nil {
 				return err
 			}
 			for _, c := range p.cids {
@@ -468,7 +500,7 @@ func (s *Store) Record(messageID string, recipient int) (Record, error) {
 		if v == nil {
 			return ErrNotFound
 		}
-		return json.Unmarshal(v, &r)
+		return decodeRecord(v, &r)
 	})
 	return r, err
 }
@@ -485,7 +517,7 @@ func (s *Store) RecordByCarrierID(carrier, id string) (Record, error) {
 		if v == nil {
 			return ErrNotFound
 		}
-		return json.Unmarshal(v, &r)
+		return decodeRecord(v, &r)
 	})
 	return r, err
 }

@@ -1,0 +1,342 @@
+package store
+
+// Message records and their secondary indexes.
+//
+// Every message copy (one per recipient) and every inbound message has one
+// record in the records bucket, keyed by message id + 0 + recipient. Four
+// index buckets make searches a cursor seek instead of a scan; their keys
+// are binary and end in the receive time (8 bytes big-endian ns) and the
+// record key, so within one account and value the entries are in time order
+// and a position in a result is just that suffix:
+//
+//	rec_by_time:   account 0 | time | record key
+//	rec_by_to:     account 0 | to 0 | time | record key
+//	rec_by_from:   account 0 | from 0 | time | record key
+//	rec_by_status: account 0 | status byte | time | record key
+//
+// The values are empty. The receive time never changes, so only the status
+// entry moves when a record is updated; to, from and time entries are
+// written once. A search by message id uses the records bucket itself.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketRecByTime   = []byte("rec_by_time")
+	bucketRecByTo     = []byte("rec_by_to")
+	bucketRecByFrom   = []byte("rec_by_from")
+	bucketRecByStatus = []byte("rec_by_status")
+	recordBuckets     = [][]byte{bucketRecByTime, bucketRecByTo, bucketRecByFrom, bucketRecByStatus}
+)
+
+func appendTimeSuffix(k []byte, at time.Time, recKey []byte) []byte {
+	k = binary.BigEndian.AppendUint64(k, unixNanos(at))
+	return append(k, recKey...)
+}
+
+func accountPrefix(account string) []byte {
+	k := make([]byte, 0, len(account)+1+8+32)
+	k = append(k, account...)
+	return append(k, 0)
+}
+
+func numberPrefix(account, number string) []byte {
+	k := accountPrefix(account)
+	k = append(k, number...)
+	return append(k, 0)
+}
+
+func statusPrefix(account string, code byte) []byte {
+	return append(accountPrefix(account), code)
+}
+
+// indexedRecord is a record encoded with its keys, prepared outside the
+// write transaction so the committer only copies bytes.
+type indexedRecord struct {
+	key, val                  []byte
+	byTime, byTo, byFrom, byS []byte
+	account                   string
+	at                        time.Time
+	status                    byte
+}
+
+func prepareIndexed(r *Record) indexedRecord {
+	key := recordKey(r.MessageID, r.Recipient)
+	val, _ := encodeRecord(r)
+	return indexedRecord{
+		key: key, val: val, account: r.AccountID, at: r.ReceivedAt, status: statusCode(r.Status),
+		byTime: appendTimeSuffix(accountPrefix(r.AccountID), r.ReceivedAt, key),
+		byTo:   appendTimeSuffix(numberPrefix(r.AccountID, r.To), r.ReceivedAt, key),
+		byFrom: appendTimeSuffix(numberPrefix(r.AccountID, r.From), r.ReceivedAt, key),
+		byS:    appendTimeSuffix(statusPrefix(r.AccountID, statusCode(r.Status)), r.ReceivedAt, key),
+	}
+}
+
+// putTx writes a new record and all its index entries.
+func (ir *indexedRecord) putTx(tx *bolt.Tx) error {
+	if err := tx.Bucket(bucketRecords).Put(ir.key, ir.val); err != nil {
+		return err
+	}
+	for i, k := range [][]byte{ir.byTime, ir.byTo, ir.byFrom, ir.byS} {
+		if err := tx.Bucket(recordBuckets[i]).Put(k, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// updateTx replaces a record, moving its status entry; a record that is
+// not there yet (queued before records were indexed) gets every entry.
+func (ir *indexedRecord) updateTx(tx *bolt.Tx, recs *bolt.Bucket) error {
+	old := recs.Get(ir.key)
+	if old == nil {
+		return ir.putTx(tx)
+	}
+	oldCode, ok := recordStatusCode(old)
+	if !ok {
+		var r Record
+		if err := decodeRecord(old, &r); err != nil {
+			return fmt.Errorf("store: record %q: %w", ir.key, err)
+		}
+		oldCode = statusCode(r.Status)
+	}
+	if oldCode != ir.status {
+		st := tx.Bucket(bucketRecByStatus)
+		if err := st.Delete(appendTimeSuffix(statusPrefix(ir.account, oldCode), ir.at, ir.key)); err != nil {
+			return err
+		}
+		if err := st.Put(ir.byS, nil); err != nil {
+			return err
+		}
+	}
+	return recs.Put(ir.key, ir.val)
+}
+
+// reindexStatusTx moves the status entry of a record whose status changed
+// from old to rec.Status (the caller writes the record itself).
+func reindexStatusTx(tx *bolt.Tx, rec *Record, key []byte, old string) error {
+	if old == rec.Status {
+		return nil
+	}
+	st := tx.Bucket(bucketRecByStatus)
+	if err := st.Delete(appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(old)), rec.ReceivedAt, key)); err != nil {
+		return err
+	}
+	return st.Put(appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(rec.Status)), rec.ReceivedAt, key), nil)
+}
+
+// deleteRecordTx removes a record and everything that points at it.
+func (s *Store) deleteRecordTx(tx *bolt.Tx, rec *Record, key []byte) error {
+	k := bytes.Clone(key)
+	for _, d := range []struct {
+		b []byte
+		k []byte
+	}{
+		{bucketRecByTime, appendTimeSuffix(accountPrefix(rec.AccountID), rec.ReceivedAt, k)},
+		{bucketRecByTo, appendTimeSuffix(numberPrefix(rec.AccountID, rec.To), rec.ReceivedAt, k)},
+		{bucketRecByFrom, appendTimeSuffix(numberPrefix(rec.AccountID, rec.From), rec.ReceivedAt, k)},
+		{bucketRecByStatus, appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(rec.Status)), rec.ReceivedAt, k)},
+	} {
+		if err := tx.Bucket(d.b).Delete(d.k); err != nil {
+			return err
+		}
+	}
+	ids := tx.Bucket(bucketCarrierIDs)
+	for _, id := range rec.CarrierIDs {
+		if id = s.normalize(id); id != "" {
+			ck := carrierIDKey(rec.Carrier, id)
+			if v := ids.Get(ck); v != nil && bytes.Equal(v, k) {
+				if err := ids.Delete(ck); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if rec.Status == StatusSent {
+		if err := tx.Bucket(bucketAwaiting).Delete(awaitKey(rec.Carrier, rec.SentAt, k)); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketRecords).Delete(k)
+}
+
+// AddInbound stores the record of an inbound message (Direction "in",
+// Status RECEIVED) and its callback jobs in one durable commit.
+func (s *Store) AddInbound(rec Record, jobs []CallbackJob) error {
+	ir := prepareIndexed(&rec)
+	err := s.write(func(tx *bolt.Tx) error {
+		if err := ir.putTx(tx); err != nil {
+			return err
+		}
+		if len(jobs) > 0 {
+			return addCallbacksTx(tx, jobs)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: inbound message: %w", err)
+	}
+	if len(jobs) > 0 {
+		if h := s.hooks.Load(); h != nil && h.Added != nil {
+			h.Added()
+		}
+	}
+	return nil
+}
+
+// DeleteRecordsBefore removes up to limit records received before cutoff,
+// with their index entries, in one write: the retention sweep calls it
+// repeatedly so that no single commit holds the writer long. Records still
+// QUEUED are kept (their message is still waiting to be sent). more reports
+// that it stopped at the limit (call again). At most 4×limit index entries
+// are examined per call.
+func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, more bool, err error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	end := unixNanos(cutoff)
+	err = s.write(func(tx *bolt.Tx) error {
+		deleted, more = 0, false // it may run twice
+		type victim struct {
+			key []byte
+			rec Record
+		}
+		var victims []victim
+		recs := tx.Bucket(bucketRecords)
+		c := tx.Bucket(bucketRecByTime).Cursor()
+		examined := 0
+		// Skip from account to account: each account's entries are in time
+		// order, so its expired ones are at its start.
+		for k, _ := c.First(); k != nil; {
+			i := bytes.IndexByte(k, 0)
+			if i < 0 || len(k) < i+9 {
+				k, _ = c.Next()
+				continue
+			}
+			prefix := bytes.Clone(k[:i+1])
+			for ; k != nil && bytes.HasPrefix(k, prefix) && len(k) >= i+9; k, _ = c.Next() {
+				if binary.BigEndian.Uint64(k[i+1:]) >= end {
+					break
+				}
+				if len(victims) == limit || examined == 4*limit {
+					more = true
+					break
+				}
+				examined++
+				rk := k[i+9:]
+				v := recs.Get(rk)
+				if v == nil {
+					victims = append(victims, victim{key: bytes.Clone(rk), rec: Record{AccountID: string(prefix[:i])}})
+					continue
+				}
+				if code, ok := recordStatusCode(v); ok && code == statusCode(StatusQueued) {
+					continue
+				}
+				var rec Record
+				if err := decodeRecord(v, &rec); err != nil {
+					return fmt.Errorf("store: record %q: %w", rk, err)
+				}
+				if rec.Status == StatusQueued {
+					continue
+				}
+				victims = append(victims, victim{key: bytes.Clone(rk), rec: rec})
+			}
+			if more {
+				break
+			}
+			// Next account: seek past every key of this one.
+			next := bytes.Clone(prefix)
+			next[len(next)-1] = 1
+			k, _ = c.Seek(next)
+		}
+		for i := range victims {
+			v := &victims[i]
+			if v.rec.MessageID == "" { // dangling index entry: only the time entry is known
+				if err := tx.Bucket(bucketRecByTime).Delete(appendTimeSuffix(accountPrefix(v.rec.AccountID), v.rec.ReceivedAt, v.key)); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := s.deleteRecordTx(tx, &v.rec, v.key); err != nil {
+				return err
+			}
+			deleted++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("store: delete old records: %w", err)
+	}
+	return deleted, more, nil
+}
+
+// RecordCount counts stored records.
+func (s *Store) RecordCount() (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketRecords).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+// exportChunk bounds how many records one read transaction of
+// ExportRecords covers: a long read transaction keeps bbolt from reusing
+// pages freed by writes.
+const exportChunk = 4096
+
+// ExportRecords calls fn for each record of account received in [since,
+// until) in receive-time order. It reads in chunks of short transactions,
+// so records written meanwhile may or may not be seen. fn must not keep
+// rec beyond the call. An error from fn stops the export and is returned.
+func (s *Store) ExportRecords(account string, since, until time.Time, fn func(rec *Record) error) error {
+	prefix := accountPrefix(account)
+	pos := appendTimeSuffix(bytes.Clone(prefix), since, nil)
+	end := appendTimeSuffix(bytes.Clone(prefix), until, nil)
+	if until.IsZero() {
+		end = append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	}
+	var batch []Record
+	for {
+		batch = batch[:0]
+		scanned := 0
+		err := s.db.View(func(tx *bolt.Tx) error {
+			recs := tx.Bucket(bucketRecords)
+			c := tx.Bucket(bucketRecByTime).Cursor()
+			k, _ := c.Seek(pos)
+			if k != nil && bytes.Equal(k, pos) && len(pos) > len(prefix)+8 {
+				k, _ = c.Next() // resumed: pos was the last one exported
+			}
+			for ; k != nil && bytes.Compare(k, end) < 0 && scanned < exportChunk; k, _ = c.Next() {
+				scanned++
+				pos = bytes.Clone(k)
+				v := recs.Get(k[len(prefix)+8:])
+				if v == nil {
+					continue
+				}
+				batch = append(batch, Record{})
+				if err := decodeRecord(v, &batch[len(batch)-1]); err != nil {
+					return fmt.Errorf("store: record %q: %w", k[len(prefix)+8:], err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i := range batch {
+			if err := fn(&batch[i]); err != nil {
+				return err
+			}
+		}
+		if scanned < exportChunk {
+			return nil
+		}
+	}
+}
