@@ -41,6 +41,11 @@ type Options struct {
 	CheckPassword func(hash, password string) bool
 	Logger        *slog.Logger
 	Now           func() time.Time // default time.Now
+	// RecordRetention is how long message records are kept (by receive
+	// time); 0: for ever. Needs a store that is a RecordStore.
+	RecordRetention time.Duration
+	// RetentionInterval is how often expired records are swept; default 1m.
+	RetentionInterval time.Duration
 }
 
 // Carrier is one SMPP carrier with its queue limits and routes.
@@ -164,6 +169,9 @@ func New(opts Options) (*Bridge, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.RetentionInterval <= 0 {
+		opts.RetentionInterval = time.Minute
+	}
 	if opts.CheckPassword == nil {
 		return nil, errors.New("bridge: no password checker")
 	}
@@ -249,8 +257,12 @@ func (b *Bridge) reload() error {
 	return nil
 }
 
-// Start runs the carriers' senders.
+// Start runs the carriers' senders and the record retention sweep.
 func (b *Bridge) Start() {
+	if rs, ok := b.opts.Store.(RecordStore); ok && b.opts.RecordRetention > 0 {
+		b.wg.Add(1)
+		go func() { defer b.wg.Done(); b.retentionLoop(rs) }()
+	}
 	for _, q := range b.carriers {
 		for i := 0; i < q.workers; i++ {
 			b.wg.Add(1)

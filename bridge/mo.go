@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"smppbridge/smpp"
 	"smppbridge/smpp/coding"
@@ -13,8 +14,8 @@ import (
 
 // MOStore is what inbound messages need from the store (*store.Store).
 type MOStore interface {
-	AddCallbacks(jobs []store.CallbackJob) error
-	AddMOPart(p store.MOPart, build func(texts []string) []store.CallbackJob) (bool, error)
+	AddInbound(rec store.Record, jobs []store.CallbackJob) error
+	AddMOPart(p store.MOPart, build func(texts []string) ([]store.CallbackJob, *store.Record)) (bool, error)
 }
 
 // handleMO turns a mobile-originated deliver_sm/data_sm into a
@@ -56,21 +57,25 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 	}
 	text := coding.Decode(p.DataCoding, body, false, fill)
 	now := b.now()
-	build := func(texts []string) []store.CallbackJob {
+	id := newMessageID(now) // outside build, which must be pure
+	build := func(texts []string) ([]store.CallbackJob, *store.Record) {
+		full := strings.Join(texts, "")
+		rec := &store.Record{MessageID: id, AccountID: app.accountID, ApplicationID: app.ID, Direction: "in",
+			From: from, To: to, Carrier: carrier, Segments: len(texts), Status: store.StatusReceived, ReceivedAt: now,
+			Length: utf8.RuneCountInString(full), Size: len(full), Type: "sms", AllTo: []string{to}}
 		ev := CallbackEvent{Type: "message-received", Time: now, Description: "Incoming message received", To: to,
-			Message: CallbackMessage{ID: newMessageID(now), Owner: to, ApplicationID: app.ID, Time: now,
-				SegmentCount: len(texts), Direction: "in", To: []string{to}, From: from, Text: strings.Join(texts, "")}}
+			Message: CallbackMessage{ID: id, Owner: to, ApplicationID: app.ID, Time: now,
+				SegmentCount: len(texts), Direction: "in", To: []string{to}, From: from, Text: full}}
 		job, err := NewCallbackJob(app.Application, CallbackInbound, now, ev)
 		if err != nil {
-			return nil // the application has no inbound URL
+			return nil, rec // the application has no inbound URL
 		}
-		return []store.CallbackJob{job}
+		return []store.CallbackJob{job}, rec
 	}
 	var err error
 	if !multi {
-		if jobs := build([]string{text}); len(jobs) > 0 {
-			err = mo.AddCallbacks(jobs)
-		}
+		jobs, rec := build([]string{text})
+		err = mo.AddInbound(*rec, jobs)
 	} else {
 		key := fmt.Sprintf("%s|%s|%s|%d|%d", carrier, from, to, part.Ref, part.Total)
 		_, err = mo.AddMOPart(store.MOPart{Key: key, Seq: int(part.Seq), Total: int(part.Total), Text: text}, build)
