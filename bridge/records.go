@@ -253,27 +253,33 @@ func parseSearch(accountID string, params []QueryParam) (store.RecordQuery, stri
 	return q, token, nil
 }
 
-// parseTns reads a sourceTn or destinationTn: one full number or a comma
-// list of up to 10, or one partial number of at least 5 characters that
-// matches the numbers starting with it ("+1919" → +1919…; digits alone
-// also match after the +, so "1919" finds +1919… and short codes 1919…).
+// parseTns reads a sourceTn or destinationTn. A comma list (up to 10)
+// takes full numbers, matched exactly. A single value of at least 5
+// characters is matched as a prefix ("+1919" finds +1919…; digits alone
+// also match after the "+", so "1919555" finds +1919555… and short codes
+// 1919555…); a full number is a prefix of itself, so it finds that number
+// (and, in numbering plans of mixed length, numbers that extend it). A
+// single value shorter than 5 must be a short code, matched exactly.
 func parseTns(v string) (exact, prefixes []string, desc string) {
 	parts := strings.Split(v, ",")
 	if len(parts) > maxTnList {
 		return nil, nil, fmt.Sprintf("at most %d numbers may be given", maxTnList)
 	}
-	if len(parts) == 1 && !isE164(v) && !isShortCode(v) && !isAlphanumeric(v) {
-		if len(v) < minPartialTn || len(v) > 16 {
+	if len(parts) == 1 && len(v) >= minPartialTn {
+		if len(v) > 16 || strings.ContainsAny(v, "\x00") {
 			return nil, nil, fmt.Sprintf("'%s' is neither a number nor a partial number of %d to 16 characters", trunc(v, 64), minPartialTn)
 		}
 		prefixes = []string{v}
-		if v[0] != '+' {
+		if v[0] >= '0' && v[0] <= '9' {
 			prefixes = append(prefixes, "+"+v)
 		}
 		return nil, prefixes, ""
 	}
 	for _, p := range parts {
 		if !isE164(p) && !isShortCode(p) && !isAlphanumeric(p) {
+			if len(parts) == 1 {
+				return nil, nil, fmt.Sprintf("'%s' is neither a number nor a partial number of %d to 16 characters", trunc(p, 64), minPartialTn)
+			}
 			return nil, nil, fmt.Sprintf("'%s' is not a full number; a list takes E.164 numbers, short codes or alphanumeric senders", trunc(p, 64))
 		}
 		exact = append(exact, p)

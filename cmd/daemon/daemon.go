@@ -42,6 +42,9 @@ type Options struct {
 	// Webhooks.Notify after moving it.
 	CallbackPollInterval time.Duration
 	CallbackClock        func() time.Time
+	// RetentionInterval is how often expired message records are swept
+	// (tests); zero: the bridge's default.
+	RetentionInterval time.Duration
 }
 
 // Daemon is a running smppbridge.
@@ -174,6 +177,7 @@ func Run(ctx context.Context, opts Options) error {
 		Store: st, Carriers: carriers, Accounts: accounts,
 		GroupLimit: cfg.API.GroupLimit, MaxTextLength: cfg.API.MaxTextLength,
 		CheckPassword: conf.CheckPassword, Logger: log,
+		RecordRetention: cfg.Store.RecordRetention.Std(), RetentionInterval: opts.RetentionInterval,
 	})
 	if err != nil {
 		return fail(err)
