@@ -14,9 +14,13 @@ package store
 //	rec_by_from:   account 0 | from 0 | time | record key
 //	rec_by_status: account 0 | status byte | time | record key
 //
-// The values are empty. The receive time never changes, so only the status
-// entry moves when a record is updated; to, from and time entries are
-// written once. A search by message id uses the records bucket itself.
+// The receive time never changes, so only the status entry moves when a
+// record is updated; to and from entries are written once and have empty
+// values. The time and status entries carry a summary of the record's
+// filterable fields (see appendSummary), rewritten with each update, so a
+// search that walks them and filters by status, direction, type, error
+// code, carrier or campaign does not read the records. A search by
+// message id uses the records bucket itself.
 
 import (
 	"bytes"
@@ -56,11 +60,68 @@ func statusPrefix(account string, code byte) []byte {
 	return append(accountPrefix(account), code)
 }
 
+// appendSummary encodes what filters need besides numbers and time:
+// status code, direction, type, error code, carrier, campaign.
+func appendSummary(dst []byte, r *Record) []byte {
+	dst = append(dst, statusCode(r.Status))
+	dst = append(dst, r.Direction...)
+	dst = append(dst, 0)
+	dst = append(dst, r.Type...)
+	dst = append(dst, 0)
+	dst = binary.AppendUvarint(dst, uint64(max(r.ErrorCode, 0)))
+	dst = binary.AppendUvarint(dst, uint64(len(r.Carrier)))
+	dst = append(dst, r.Carrier...)
+	dst = binary.AppendUvarint(dst, uint64(len(r.CampaignID)))
+	return append(dst, r.CampaignID...)
+}
+
+// summary is a decoded appendSummary; its strings borrow from the value.
+type summary struct {
+	status            byte
+	dir, typ          []byte
+	code              uint64
+	carrier, campaign []byte
+}
+
+func parseSummary(v []byte) (sm summary, ok bool) {
+	if len(v) < 1 {
+		return sm, false
+	}
+	sm.status, v = v[0], v[1:]
+	var found bool
+	if sm.dir, v, found = bytes.Cut(v, []byte{0}); !found {
+		return sm, false
+	}
+	if sm.typ, v, found = bytes.Cut(v, []byte{0}); !found {
+		return sm, false
+	}
+	str := func() []byte {
+		n, k := binary.Uvarint(v)
+		if k <= 0 || n > uint64(len(v)-k) {
+			ok = false
+			return nil
+		}
+		b := v[k : k+int(n)]
+		v = v[k+int(n):]
+		return b
+	}
+	n, k := binary.Uvarint(v)
+	if k <= 0 {
+		return sm, false
+	}
+	sm.code, v = n, v[k:]
+	ok = true
+	sm.carrier = str()
+	sm.campaign = str()
+	return sm, ok
+}
+
 // indexedRecord is a record encoded with its keys, prepared outside the
 // write transaction so the committer only copies bytes.
 type indexedRecord struct {
 	key, val                  []byte
 	byTime, byTo, byFrom, byS []byte
+	sum                       []byte
 	account                   string
 	at                        time.Time
 	status                    byte
@@ -70,7 +131,7 @@ func prepareIndexed(r *Record) indexedRecord {
 	key := recordKey(r.MessageID, r.Recipient)
 	val, _ := encodeRecord(r)
 	return indexedRecord{
-		key: key, val: val, account: r.AccountID, at: r.ReceivedAt, status: statusCode(r.Status),
+		key: key, val: val, account: r.AccountID, at: r.ReceivedAt, status: statusCode(r.Status), sum: appendSummary(nil, r),
 		byTime: appendTimeSuffix(accountPrefix(r.AccountID), r.ReceivedAt, key),
 		byTo:   appendTimeSuffix(numberPrefix(r.AccountID, r.To), r.ReceivedAt, key),
 		byFrom: appendTimeSuffix(numberPrefix(r.AccountID, r.From), r.ReceivedAt, key),
@@ -84,7 +145,11 @@ func (ir *indexedRecord) putTx(tx *bolt.Tx) error {
 		return err
 	}
 	for i, k := range [][]byte{ir.byTime, ir.byTo, ir.byFrom, ir.byS} {
-		if err := tx.Bucket(recordBuckets[i]).Put(k, nil); err != nil {
+		var v []byte
+		if i == 0 || i == 3 {
+			v = ir.sum
+		}
+		if err := tx.Bucket(recordBuckets[i]).Put(k, v); err != nil {
 			return err
 		}
 	}
@@ -106,29 +171,36 @@ func (ir *indexedRecord) updateTx(tx *bolt.Tx, recs *bolt.Bucket) error {
 		}
 		oldCode = statusCode(r.Status)
 	}
+	st := tx.Bucket(bucketRecByStatus)
 	if oldCode != ir.status {
-		st := tx.Bucket(bucketRecByStatus)
 		if err := st.Delete(appendTimeSuffix(statusPrefix(ir.account, oldCode), ir.at, ir.key)); err != nil {
 			return err
 		}
-		if err := st.Put(ir.byS, nil); err != nil {
-			return err
-		}
+	}
+	if err := st.Put(ir.byS, ir.sum); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketRecByTime).Put(ir.byTime, ir.sum); err != nil {
+		return err
 	}
 	return recs.Put(ir.key, ir.val)
 }
 
 // reindexStatusTx moves the status entry of a record whose status changed
-// from old to rec.Status (the caller writes the record itself).
+// from old to rec.Status and refreshes the summaries (the caller writes the
+// record itself).
 func reindexStatusTx(tx *bolt.Tx, rec *Record, key []byte, old string) error {
-	if old == rec.Status {
-		return nil
-	}
 	st := tx.Bucket(bucketRecByStatus)
-	if err := st.Delete(appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(old)), rec.ReceivedAt, key)); err != nil {
+	if old != rec.Status {
+		if err := st.Delete(appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(old)), rec.ReceivedAt, key)); err != nil {
+			return err
+		}
+	}
+	sum := appendSummary(nil, rec)
+	if err := st.Put(appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(rec.Status)), rec.ReceivedAt, key), sum); err != nil {
 		return err
 	}
-	return st.Put(appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(rec.Status)), rec.ReceivedAt, key), nil)
+	return tx.Bucket(bucketRecByTime).Put(appendTimeSuffix(accountPrefix(rec.AccountID), rec.ReceivedAt, key), sum)
 }
 
 // deleteRecordTx removes a record and everything that points at it.

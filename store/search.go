@@ -53,7 +53,8 @@ type RecordPage struct {
 // long: entries examined per page and per count, and how many distinct
 // numbers a partial number may expand into before it becomes a filter.
 const (
-	scanBudget        = 200_000
+	scanBudget        = 100_000
+	countBudget       = 50_000
 	maxPrefixNumbers  = 1000
 	defaultCountLimit = 10_000
 )
@@ -68,12 +69,13 @@ type stream struct {
 	asc    bool
 	lo, hi []byte // suffix bounds: lo inclusive, hi exclusive; nil: open
 	cur    []byte // current suffix (time + record key); nil: exhausted
+	val    []byte // current value: a summary in the time and status indexes
 }
 
 var maxSuffix = bytes.Repeat([]byte{0xff}, 9)
 
-func (st *stream) check(k []byte) {
-	st.cur = nil
+func (st *stream) check(k, v []byte) {
+	st.cur, st.val = nil, v
 	if k == nil || !bytes.HasPrefix(k, st.prefix) || len(k) < len(st.prefix)+8 {
 		return
 	}
@@ -95,11 +97,11 @@ func (st *stream) start(pos []byte) {
 		if pos != nil && (from == nil || bytes.Compare(pos, from) >= 0) {
 			from = pos
 		}
-		k, _ := st.c.Seek(append(bytes.Clone(st.prefix), from...))
+		k, v := st.c.Seek(append(bytes.Clone(st.prefix), from...))
 		if pos != nil && k != nil && bytes.Equal(k[min(len(k), len(st.prefix)):], pos) && bytes.HasPrefix(k, st.prefix) {
-			k, _ = st.c.Next()
+			k, v = st.c.Next()
 		}
-		st.check(k)
+		st.check(k, v)
 		return
 	}
 	upper := st.hi // exclusive
@@ -109,23 +111,23 @@ func (st *stream) start(pos []byte) {
 	if upper == nil {
 		upper = maxSuffix
 	}
-	k, _ := st.c.Seek(append(bytes.Clone(st.prefix), upper...))
+	k, v := st.c.Seek(append(bytes.Clone(st.prefix), upper...))
 	if k == nil {
-		k, _ = st.c.Last()
+		k, v = st.c.Last()
 	} else {
-		k, _ = st.c.Prev() // Seek found the first key ≥ upper: step below it
+		k, v = st.c.Prev() // Seek found the first key ≥ upper: step below it
 	}
-	st.check(k)
+	st.check(k, v)
 }
 
 func (st *stream) next() {
-	var k []byte
+	var k, v []byte
 	if st.asc {
-		k, _ = st.c.Next()
+		k, v = st.c.Next()
 	} else {
-		k, _ = st.c.Prev()
+		k, v = st.c.Prev()
 	}
-	st.check(k)
+	st.check(k, v)
 }
 
 // merged yields the entries of several streams in one time order.
@@ -171,6 +173,9 @@ func (m *merged) head() []byte {
 	}
 	return m.ss[0].cur
 }
+
+// headVal is the value of the current entry.
+func (m *merged) headVal() []byte { return m.ss[0].val }
 
 func (m *merged) advance() {
 	st := m.ss[0]
@@ -357,9 +362,15 @@ func (s *Store) SearchRecords(q RecordQuery) (RecordPage, error) {
 			}
 		}
 		var rec Record
-		matches := func(suf []byte) (bool, error) {
+		bySummary := !q.numberFilters()
+		matches := func(suf, val []byte) (bool, error) {
 			if !p.needFilter {
 				return true, nil
+			}
+			if bySummary {
+				if sm, ok := parseSummary(val); ok {
+					return q.matchSummary(&sm), nil
+				}
 			}
 			v := recs.Get(suf[8:])
 			if v == nil {
@@ -381,7 +392,7 @@ func (s *Store) SearchRecords(q RecordQuery) (RecordPage, error) {
 				break
 			}
 			examined++
-			ok, err := matches(h)
+			ok, err := matches(h, m.headVal())
 			if err != nil {
 				return err
 			}
@@ -424,12 +435,12 @@ func (s *Store) SearchRecords(q RecordQuery) (RecordPage, error) {
 		mc := newMerged(streams(tx), q.Ascending, nil)
 		examined = 0
 		for h := mc.head(); h != nil; h = mc.head() {
-			if page.Total == q.CountLimit || examined == scanBudget {
+			if page.Total == q.CountLimit || examined == countBudget {
 				page.TotalCapped = true
 				break
 			}
 			examined++
-			ok, err := matches(h)
+			ok, err := matches(h, mc.headVal())
 			if err != nil {
 				return err
 			}
@@ -441,6 +452,35 @@ func (s *Store) SearchRecords(q RecordQuery) (RecordPage, error) {
 		return nil
 	})
 	return page, err
+}
+
+// numberFilters: the query filters by number, which summaries do not hold.
+func (q *RecordQuery) numberFilters() bool {
+	return len(q.To) > 0 || len(q.From) > 0 || len(q.ToPrefix) > 0 || len(q.FromPrefix) > 0
+}
+
+// matchSummary applies the filters a summary holds (the index key already
+// fixed account and time).
+func (q *RecordQuery) matchSummary(sm *summary) bool {
+	if q.Status != "" && sm.status != statusCode(q.Status) {
+		return false
+	}
+	if q.Direction != "" && string(sm.dir) != q.Direction {
+		return false
+	}
+	if q.Type != "" && string(sm.typ) != q.Type && !(q.Type == "sms" && len(sm.typ) == 0) {
+		return false
+	}
+	if q.ErrorCode != nil && sm.code != uint64(max(*q.ErrorCode, 0)) {
+		return false
+	}
+	if q.Carrier != "" && !strings.EqualFold(string(sm.carrier), q.Carrier) {
+		return false
+	}
+	if q.CampaignID != "" && string(sm.campaign) != q.CampaignID {
+		return false
+	}
+	return true
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {
