@@ -4,23 +4,27 @@ package store
 //
 // Every message copy (one per recipient) and every inbound message has one
 // record in the records bucket, keyed by message id + 0 + recipient. Four
-// index buckets make searches a cursor seek instead of a scan; their keys
-// are binary and end in the receive time (8 bytes big-endian ns) and the
-// record key, so within one account and value the entries are in time order
-// and a position in a result is just that suffix:
+// indexes make searches a cursor seek instead of a scan. They share one
+// bucket, rec_idx (one B-tree: fewer pages rewritten per commit than four),
+// told apart by their first byte; their keys are binary and end in the
+// receive time (8 bytes big-endian ns) and the record key, so within one
+// account and value the entries are in time order and a position in a
+// result is just that suffix:
 //
-//	rec_by_time:   account 0 | time | record key
-//	rec_by_to:     account 0 | to 0 | time | record key
-//	rec_by_from:   account 0 | from 0 | time | record key
-//	rec_by_status: account 0 | status byte | time | record key
+//	by time:   't' account 0 | time | record key
+//	by to:     'd' account 0 | to 0 | time | record key
+//	by from:   'f' account 0 | from 0 | time | record key
+//	by status: 's' account 0 | status byte | time | record key
 //
 // The receive time never changes, so only the status entry moves when a
-// record is updated; to and from entries are written once and have empty
-// values. The time and status entries carry a summary of the record's
-// filterable fields (see appendSummary), rewritten with each update, so a
-// search that walks them and filters by status, direction, type, error
-// code, carrier or campaign does not read the records. A search by
-// message id uses the records bucket itself.
+// record is updated; time, to and from entries are written once. The time
+// and status entries carry a summary of the record's filterable fields
+// (see appendSummary), so a search that walks them and filters by
+// direction, type, carrier or campaign (and, in the status index, error
+// code) does not read the records. The status entry is rewritten with each
+// update; the time entry is not (one write less per update on the intake
+// path), so its status and error code are those at insertion and are not
+// used. A search by message id uses the records bucket itself.
 
 import (
 	"bytes"
@@ -32,11 +36,16 @@ import (
 )
 
 var (
-	bucketRecByTime   = []byte("rec_by_time")
-	bucketRecByTo     = []byte("rec_by_to")
-	bucketRecByFrom   = []byte("rec_by_from")
-	bucketRecByStatus = []byte("rec_by_status")
-	recordBuckets     = [][]byte{bucketRecByTime, bucketRecByTo, bucketRecByFrom, bucketRecByStatus}
+	bucketRecIdx  = []byte("rec_idx")
+	recordBuckets = [][]byte{bucketRecIdx}
+)
+
+// Index kinds, the first byte of a rec_idx key.
+const (
+	idxTime   = 't'
+	idxTo     = 'd'
+	idxFrom   = 'f'
+	idxStatus = 's'
 )
 
 func appendTimeSuffix(k []byte, at time.Time, recKey []byte) []byte {
@@ -44,20 +53,24 @@ func appendTimeSuffix(k []byte, at time.Time, recKey []byte) []byte {
 	return append(k, recKey...)
 }
 
-func accountPrefix(account string) []byte {
-	k := make([]byte, 0, len(account)+1+8+32)
+func kindPrefix(kind byte, account string) []byte {
+	k := make([]byte, 0, 2+len(account)+16+8+32)
+	k = append(k, kind)
 	k = append(k, account...)
 	return append(k, 0)
 }
 
-func numberPrefix(account, number string) []byte {
-	k := accountPrefix(account)
+// accountPrefix starts an account's entries in the time index.
+func accountPrefix(account string) []byte { return kindPrefix(idxTime, account) }
+
+func numberPrefix(kind byte, account, number string) []byte {
+	k := kindPrefix(kind, account)
 	k = append(k, number...)
 	return append(k, 0)
 }
 
 func statusPrefix(account string, code byte) []byte {
-	return append(accountPrefix(account), code)
+	return append(kindPrefix(idxStatus, account), code)
 }
 
 // appendSummary encodes what filters need besides numbers and time:
@@ -128,15 +141,40 @@ type indexedRecord struct {
 }
 
 func prepareIndexed(r *Record) indexedRecord {
+	// One allocation holds the record, its summary and its keys: this runs
+	// for every message accepted.
 	key := recordKey(r.MessageID, r.Recipient)
-	val, _ := encodeRecord(r)
-	return indexedRecord{
-		key: key, val: val, account: r.AccountID, at: r.ReceivedAt, status: statusCode(r.Status), sum: appendSummary(nil, r),
-		byTime: appendTimeSuffix(accountPrefix(r.AccountID), r.ReceivedAt, key),
-		byTo:   appendTimeSuffix(numberPrefix(r.AccountID, r.To), r.ReceivedAt, key),
-		byFrom: appendTimeSuffix(numberPrefix(r.AccountID, r.From), r.ReceivedAt, key),
-		byS:    appendTimeSuffix(statusPrefix(r.AccountID, statusCode(r.Status)), r.ReceivedAt, key),
+	n := len(key)
+	suffix := 8 + len(key)
+	acct := 2 + len(r.AccountID)
+	buf := make([]byte, 0, 200+len(r.MessageID)+8*len(r.AllTo)+4*n+4*acct+len(r.To)+len(r.From)+2+4*suffix)
+	cut := func(from int) []byte { return buf[from:len(buf):len(buf)] }
+	at := len(buf)
+	buf = appendRecord(buf, r)
+	val := cut(at)
+	at = len(buf)
+	buf = appendSummary(buf, r)
+	sum := cut(at)
+	index := func(kind byte, extra string, code byte, status bool) []byte {
+		at := len(buf)
+		buf = append(buf, kind)
+		buf = append(buf, r.AccountID...)
+		buf = append(buf, 0)
+		if status {
+			buf = append(buf, code)
+		} else if kind != idxTime {
+			buf = append(buf, extra...)
+			buf = append(buf, 0)
+		}
+		buf = appendTimeSuffix(buf, r.ReceivedAt, key)
+		return cut(at)
 	}
+	ir := indexedRecord{key: key, val: val, sum: sum, account: r.AccountID, at: r.ReceivedAt, status: statusCode(r.Status)}
+	ir.byTime = index(idxTime, "", 0, false)
+	ir.byTo = index(idxTo, r.To, 0, false)
+	ir.byFrom = index(idxFrom, r.From, 0, false)
+	ir.byS = index(idxStatus, "", ir.status, true)
+	return ir
 }
 
 // putTx writes a new record and all its index entries.
@@ -144,12 +182,13 @@ func (ir *indexedRecord) putTx(tx *bolt.Tx) error {
 	if err := tx.Bucket(bucketRecords).Put(ir.key, ir.val); err != nil {
 		return err
 	}
+	idx := tx.Bucket(bucketRecIdx)
 	for i, k := range [][]byte{ir.byTime, ir.byTo, ir.byFrom, ir.byS} {
 		var v []byte
 		if i == 0 || i == 3 {
 			v = ir.sum
 		}
-		if err := tx.Bucket(recordBuckets[i]).Put(k, v); err != nil {
+		if err := idx.Put(k, v); err != nil {
 			return err
 		}
 	}
@@ -171,7 +210,7 @@ func (ir *indexedRecord) updateTx(tx *bolt.Tx, recs *bolt.Bucket) error {
 		}
 		oldCode = statusCode(r.Status)
 	}
-	st := tx.Bucket(bucketRecByStatus)
+	st := tx.Bucket(bucketRecIdx)
 	if oldCode != ir.status {
 		if err := st.Delete(appendTimeSuffix(statusPrefix(ir.account, oldCode), ir.at, ir.key)); err != nil {
 			return err
@@ -180,42 +219,33 @@ func (ir *indexedRecord) updateTx(tx *bolt.Tx, recs *bolt.Bucket) error {
 	if err := st.Put(ir.byS, ir.sum); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketRecByTime).Put(ir.byTime, ir.sum); err != nil {
-		return err
-	}
 	return recs.Put(ir.key, ir.val)
 }
 
 // reindexStatusTx moves the status entry of a record whose status changed
-// from old to rec.Status and refreshes the summaries (the caller writes the
+// from old to rec.Status, with a fresh summary (the caller writes the
 // record itself).
 func reindexStatusTx(tx *bolt.Tx, rec *Record, key []byte, old string) error {
-	st := tx.Bucket(bucketRecByStatus)
+	st := tx.Bucket(bucketRecIdx)
 	if old != rec.Status {
 		if err := st.Delete(appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(old)), rec.ReceivedAt, key)); err != nil {
 			return err
 		}
 	}
-	sum := appendSummary(nil, rec)
-	if err := st.Put(appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(rec.Status)), rec.ReceivedAt, key), sum); err != nil {
-		return err
-	}
-	return tx.Bucket(bucketRecByTime).Put(appendTimeSuffix(accountPrefix(rec.AccountID), rec.ReceivedAt, key), sum)
+	return st.Put(appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(rec.Status)), rec.ReceivedAt, key), appendSummary(nil, rec))
 }
 
 // deleteRecordTx removes a record and everything that points at it.
 func (s *Store) deleteRecordTx(tx *bolt.Tx, rec *Record, key []byte) error {
 	k := bytes.Clone(key)
-	for _, d := range []struct {
-		b []byte
-		k []byte
-	}{
-		{bucketRecByTime, appendTimeSuffix(accountPrefix(rec.AccountID), rec.ReceivedAt, k)},
-		{bucketRecByTo, appendTimeSuffix(numberPrefix(rec.AccountID, rec.To), rec.ReceivedAt, k)},
-		{bucketRecByFrom, appendTimeSuffix(numberPrefix(rec.AccountID, rec.From), rec.ReceivedAt, k)},
-		{bucketRecByStatus, appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(rec.Status)), rec.ReceivedAt, k)},
+	idx := tx.Bucket(bucketRecIdx)
+	for _, ik := range [][]byte{
+		appendTimeSuffix(accountPrefix(rec.AccountID), rec.ReceivedAt, k),
+		appendTimeSuffix(numberPrefix(idxTo, rec.AccountID, rec.To), rec.ReceivedAt, k),
+		appendTimeSuffix(numberPrefix(idxFrom, rec.AccountID, rec.From), rec.ReceivedAt, k),
+		appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(rec.Status)), rec.ReceivedAt, k),
 	} {
-		if err := tx.Bucket(d.b).Delete(d.k); err != nil {
+		if err := idx.Delete(ik); err != nil {
 			return err
 		}
 	}
@@ -281,11 +311,11 @@ func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, m
 		}
 		var victims []victim
 		recs := tx.Bucket(bucketRecords)
-		c := tx.Bucket(bucketRecByTime).Cursor()
+		c := tx.Bucket(bucketRecIdx).Cursor()
 		examined := 0
 		// Skip from account to account: each account's entries are in time
 		// order, so its expired ones are at its start.
-		for k, _ := c.First(); k != nil; {
+		for k, _ := c.Seek([]byte{idxTime}); k != nil && k[0] == idxTime; {
 			i := bytes.IndexByte(k, 0)
 			if i < 0 || len(k) < i+9 {
 				k, _ = c.Next()
@@ -304,7 +334,7 @@ func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, m
 				rk := k[i+9:]
 				v := recs.Get(rk)
 				if v == nil {
-					victims = append(victims, victim{key: bytes.Clone(rk), rec: Record{AccountID: string(prefix[:i])}})
+					victims = append(victims, victim{key: bytes.Clone(rk), rec: Record{AccountID: string(prefix[1:i]), ReceivedAt: fromNanos(binary.BigEndian.Uint64(k[i+1:]))}})
 					continue
 				}
 				if code, ok := recordStatusCode(v); ok && code == statusCode(StatusQueued) {
@@ -330,7 +360,7 @@ func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, m
 		for i := range victims {
 			v := &victims[i]
 			if v.rec.MessageID == "" { // dangling index entry: only the time entry is known
-				if err := tx.Bucket(bucketRecByTime).Delete(appendTimeSuffix(accountPrefix(v.rec.AccountID), v.rec.ReceivedAt, v.key)); err != nil {
+				if err := tx.Bucket(bucketRecIdx).Delete(appendTimeSuffix(accountPrefix(v.rec.AccountID), v.rec.ReceivedAt, v.key)); err != nil {
 					return err
 				}
 				continue
@@ -380,7 +410,7 @@ func (s *Store) ExportRecords(account string, since, until time.Time, fn func(re
 		scanned := 0
 		err := s.db.View(func(tx *bolt.Tx) error {
 			recs := tx.Bucket(bucketRecords)
-			c := tx.Bucket(bucketRecByTime).Cursor()
+			c := tx.Bucket(bucketRecIdx).Cursor()
 			k, _ := c.Seek(pos)
 			if k != nil && bytes.Equal(k, pos) && len(pos) > len(prefix)+8 {
 				k, _ = c.Next() // resumed: pos was the last one exported

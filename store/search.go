@@ -192,6 +192,9 @@ func (m *merged) advance() {
 type plan struct {
 	streams    func(tx *bolt.Tx) []*stream
 	needFilter bool
+	// freshSummary: the streams' summaries hold the current status and
+	// error code (the status index); the time index's do not.
+	freshSummary bool
 }
 
 func (q *RecordQuery) timeBounds() (lo, hi []byte) {
@@ -206,16 +209,16 @@ func (q *RecordQuery) timeBounds() (lo, hi []byte) {
 
 // numberStreams are the streams of the exact numbers, or of every number
 // starting with prefix (nil when there are more than maxPrefixNumbers).
-func numberStreams(b *bolt.Bucket, account string, exact []string, prefixes []string, lo, hi []byte) []*stream {
+func numberStreams(b *bolt.Bucket, kind byte, account string, exact []string, prefixes []string, lo, hi []byte) []*stream {
 	if len(exact) > 0 {
 		var ss []*stream
 		for _, n := range exact {
-			ss = append(ss, &stream{c: b.Cursor(), prefix: numberPrefix(account, n), lo: lo, hi: hi})
+			ss = append(ss, &stream{c: b.Cursor(), prefix: numberPrefix(kind, account, n), lo: lo, hi: hi})
 		}
 		return ss
 	}
 	ss := []*stream{}
-	acct := accountPrefix(account)
+	acct := kindPrefix(kind, account)
 	c := b.Cursor()
 	for _, prefix := range prefixes {
 		want := append(bytes.Clone(acct), prefix...)
@@ -229,7 +232,7 @@ func numberStreams(b *bolt.Bucket, account string, exact []string, prefixes []st
 			if len(ss) == maxPrefixNumbers {
 				return nil
 			}
-			ss = append(ss, &stream{c: b.Cursor(), prefix: numberPrefix(account, num), lo: lo, hi: hi})
+			ss = append(ss, &stream{c: b.Cursor(), prefix: numberPrefix(kind, account, num), lo: lo, hi: hi})
 			// Skip this number's entries: the next key after number+0 is number+1.
 			seek = append(append(bytes.Clone(acct), num...), 1)
 		}
@@ -256,7 +259,7 @@ func (q *RecordQuery) choosePlan() plan {
 		return false
 	}
 	timeOnly := func(tx *bolt.Tx) []*stream {
-		return []*stream{{c: tx.Bucket(bucketRecByTime).Cursor(), prefix: accountPrefix(acct), lo: lo, hi: hi}}
+		return []*stream{{c: tx.Bucket(bucketRecIdx).Cursor(), prefix: accountPrefix(acct), lo: lo, hi: hi}}
 	}
 	switch {
 	case len(q.To) > 0 || len(q.From) > 0 || len(q.ToPrefix) > 0 || len(q.FromPrefix) > 0:
@@ -269,13 +272,22 @@ func (q *RecordQuery) choosePlan() plan {
 		return plan{needFilter: need, streams: func(tx *bolt.Tx) []*stream {
 			// nil: a partial number matches too many numbers (see SearchRecords).
 			if useTo {
-				return numberStreams(tx.Bucket(bucketRecByTo), acct, q.To, q.ToPrefix, lo, hi)
+				return numberStreams(tx.Bucket(bucketRecIdx), idxTo, acct, q.To, q.ToPrefix, lo, hi)
 			}
-			return numberStreams(tx.Bucket(bucketRecByFrom), acct, q.From, q.FromPrefix, lo, hi)
+			return numberStreams(tx.Bucket(bucketRecIdx), idxFrom, acct, q.From, q.FromPrefix, lo, hi)
 		}}
 	case q.Status != "":
-		return plan{needFilter: others("status"), streams: func(tx *bolt.Tx) []*stream {
-			return []*stream{{c: tx.Bucket(bucketRecByStatus).Cursor(), prefix: statusPrefix(acct, statusCode(q.Status)), lo: lo, hi: hi}}
+		return plan{needFilter: others("status"), freshSummary: true, streams: func(tx *bolt.Tx) []*stream {
+			return []*stream{{c: tx.Bucket(bucketRecIdx).Cursor(), prefix: statusPrefix(acct, statusCode(q.Status)), lo: lo, hi: hi}}
+		}}
+	case q.ErrorCode != nil && *q.ErrorCode != 0:
+		// Only failed copies carry an error code: walk those statuses.
+		return plan{needFilter: true, freshSummary: true, streams: func(tx *bolt.Tx) []*stream {
+			b := tx.Bucket(bucketRecIdx)
+			return []*stream{
+				{c: b.Cursor(), prefix: statusPrefix(acct, statusCode(StatusFailed)), lo: lo, hi: hi},
+				{c: b.Cursor(), prefix: statusPrefix(acct, statusCode(StatusUndelivered)), lo: lo, hi: hi},
+			}
 		}}
 	default:
 		return plan{needFilter: others(""), streams: timeOnly}
@@ -358,11 +370,11 @@ func (s *Store) SearchRecords(q RecordQuery) (RecordPage, error) {
 			p.needFilter = true
 			lo, hi := q.timeBounds()
 			streams = func(tx *bolt.Tx) []*stream {
-				return []*stream{{c: tx.Bucket(bucketRecByTime).Cursor(), prefix: accountPrefix(q.AccountID), lo: lo, hi: hi}}
+				return []*stream{{c: tx.Bucket(bucketRecIdx).Cursor(), prefix: accountPrefix(q.AccountID), lo: lo, hi: hi}}
 			}
 		}
 		var rec Record
-		bySummary := !q.numberFilters()
+		bySummary := !q.numberFilters() && (p.freshSummary || (q.Status == "" && q.ErrorCode == nil))
 		matches := func(suf, val []byte) (bool, error) {
 			if !p.needFilter {
 				return true, nil
