@@ -480,7 +480,7 @@ func appendMDRRow(b []byte, r *store.Record, seg, segs int) []byte {
 // appendCSV appends a field and sep, quoting it (RFC 4180) only when it
 // holds a comma, quote or line break.
 func appendCSV(b []byte, s string, sep byte) []byte {
-	if strings.ContainsAny(s, ",\"\r\n") {
+	if needsQuote(s) {
 		b = append(b, '"')
 		b = append(b, strings.ReplaceAll(s, `"`, `""`)...)
 		b = append(b, '"')
@@ -490,11 +490,33 @@ func appendCSV(b []byte, s string, sep byte) []byte {
 	return append(b, sep)
 }
 
+// appendMDRTime writes 2006-01-02T15:04:05.000Z by hand: three per row,
+// and time.AppendFormat was a fifth of the export's CPU.
+func needsQuote(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ',', '"', '\r', '\n':
+			return true
+		}
+	}
+	return false
+}
+
 func appendMDRTime(b []byte, t time.Time) []byte {
 	if t.IsZero() {
 		return b
 	}
-	return t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	}
+	h, mi, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	return append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 // retentionLoop deletes records older than the retention, a small batch
