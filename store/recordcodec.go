@@ -10,8 +10,9 @@ import (
 // Records are stored in a compact binary form: searches and MDR exports
 // decode one record per row, and JSON decoding (several µs) would be most
 // of their cost. Byte 0 is recordFormat; JSON records written by earlier
-// versions start with '{' and are still read. Byte 1 is the status code, so
-// an update can find the old status index entry without decoding.
+// versions start with '{' and are still read. Byte 1 is the status code and
+// bytes 2–5 the error code (big-endian), so an update can find the old
+// status index entry without decoding.
 
 const recordFormat = 0x01
 
@@ -40,6 +41,7 @@ var errBadRecord = errors.New("store: malformed record")
 
 func appendRecord(dst []byte, r *Record) []byte {
 	dst = append(dst, recordFormat, statusCode(r.Status))
+	dst = binary.BigEndian.AppendUint32(dst, errorCode32(r.ErrorCode))
 	str := func(s string) {
 		dst = binary.AppendUvarint(dst, uint64(len(s)))
 		dst = append(dst, s...)
@@ -93,13 +95,20 @@ func encodeRecord(r *Record) ([]byte, error) {
 	return appendRecord(make([]byte, 0, 160), r), nil
 }
 
-// recordStatusCode reads the status code of an encoded record without
-// decoding it; ok is false for a JSON record.
-func recordStatusCode(v []byte) (byte, bool) {
-	if len(v) < 2 || v[0] != recordFormat {
-		return 0, false
+// recordStatusCode reads the status and error code of an encoded record
+// without decoding it; ok is false for a JSON record.
+func recordStatusCode(v []byte) (status byte, code uint32, ok bool) {
+	if len(v) < 6 || v[0] != recordFormat {
+		return 0, 0, false
 	}
-	return v[1], true
+	return v[1], binary.BigEndian.Uint32(v[2:6]), true
+}
+
+func errorCode32(c int) uint32 {
+	if c < 0 {
+		return 0
+	}
+	return uint32(c)
 }
 
 type recordReader struct {
@@ -152,10 +161,10 @@ func decodeRecord(v []byte, rec *Record) error {
 	if len(v) > 0 && v[0] == '{' {
 		return json.Unmarshal(v, rec)
 	}
-	if len(v) < 2 || v[0] != recordFormat {
+	if len(v) < 6 || v[0] != recordFormat {
 		return errBadRecord
 	}
-	r := recordReader{b: v[2:]}
+	r := recordReader{b: v[6:]}
 	*rec = Record{}
 	rec.MessageID = r.str()
 	rec.Recipient = r.int()

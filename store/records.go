@@ -14,7 +14,7 @@ package store
 //	by time:   't' account 0 | time | record key
 //	by to:     'd' account 0 | to 0 | time | record key
 //	by from:   'f' account 0 | from 0 | time | record key
-//	by status: 's' account 0 | status byte | time | record key
+//	by status: 's' account 0 | status byte | error code (4 bytes) | time | record key
 //
 // The receive time never changes, so only the status entry moves when a
 // record is updated; time, to and from entries are written once. The time
@@ -69,8 +69,14 @@ func numberPrefix(kind byte, account, number string) []byte {
 	return append(k, 0)
 }
 
-func statusPrefix(account string, code byte) []byte {
-	return append(kindPrefix(idxStatus, account), code)
+// statusPrefix starts the entries of one status and error code;
+// statusOnlyPrefix those of one status, any error code.
+func statusPrefix(account string, status byte, code uint32) []byte {
+	return binary.BigEndian.AppendUint32(statusOnlyPrefix(account, status), code)
+}
+
+func statusOnlyPrefix(account string, status byte) []byte {
+	return append(kindPrefix(idxStatus, account), status)
 }
 
 // appendSummary encodes what filters need besides numbers and time:
@@ -162,6 +168,7 @@ func prepareIndexed(r *Record) indexedRecord {
 		buf = append(buf, 0)
 		if status {
 			buf = append(buf, code)
+			buf = binary.BigEndian.AppendUint32(buf, errorCode32(r.ErrorCode))
 		} else if kind != idxTime {
 			buf = append(buf, extra...)
 			buf = append(buf, 0)
@@ -202,17 +209,17 @@ func (ir *indexedRecord) updateTx(tx *bolt.Tx, recs *bolt.Bucket) error {
 	if old == nil {
 		return ir.putTx(tx)
 	}
-	oldCode, ok := recordStatusCode(old)
+	oldStatus, oldCode, ok := recordStatusCode(old)
 	if !ok {
 		var r Record
 		if err := decodeRecord(old, &r); err != nil {
 			return fmt.Errorf("store: record %q: %w", ir.key, err)
 		}
-		oldCode = statusCode(r.Status)
+		oldStatus, oldCode = statusCode(r.Status), errorCode32(r.ErrorCode)
 	}
 	st := tx.Bucket(bucketRecIdx)
-	if oldCode != ir.status {
-		if err := st.Delete(appendTimeSuffix(statusPrefix(ir.account, oldCode), ir.at, ir.key)); err != nil {
+	if oldKey := appendTimeSuffix(statusPrefix(ir.account, oldStatus, oldCode), ir.at, ir.key); !bytes.Equal(oldKey, ir.byS) {
+		if err := st.Delete(oldKey); err != nil {
 			return err
 		}
 	}
@@ -222,17 +229,19 @@ func (ir *indexedRecord) updateTx(tx *bolt.Tx, recs *bolt.Bucket) error {
 	return recs.Put(ir.key, ir.val)
 }
 
-// reindexStatusTx moves the status entry of a record whose status changed
-// from old to rec.Status, with a fresh summary (the caller writes the
-// record itself).
+// reindexStatusTx moves the status entry of a record that was SENT (error
+// code 0) to its new status and code, with a fresh summary (the caller
+// writes the record itself).
 func reindexStatusTx(tx *bolt.Tx, rec *Record, key []byte, old string) error {
 	st := tx.Bucket(bucketRecIdx)
-	if old != rec.Status {
-		if err := st.Delete(appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(old)), rec.ReceivedAt, key)); err != nil {
+	oldKey := appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(old), 0), rec.ReceivedAt, key)
+	newKey := appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(rec.Status), errorCode32(rec.ErrorCode)), rec.ReceivedAt, key)
+	if !bytes.Equal(oldKey, newKey) {
+		if err := st.Delete(oldKey); err != nil {
 			return err
 		}
 	}
-	return st.Put(appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(rec.Status)), rec.ReceivedAt, key), appendSummary(nil, rec))
+	return st.Put(newKey, appendSummary(nil, rec))
 }
 
 // deleteRecordTx removes a record and everything that points at it.
@@ -243,7 +252,7 @@ func (s *Store) deleteRecordTx(tx *bolt.Tx, rec *Record, key []byte) error {
 		appendTimeSuffix(accountPrefix(rec.AccountID), rec.ReceivedAt, k),
 		appendTimeSuffix(numberPrefix(idxTo, rec.AccountID, rec.To), rec.ReceivedAt, k),
 		appendTimeSuffix(numberPrefix(idxFrom, rec.AccountID, rec.From), rec.ReceivedAt, k),
-		appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(rec.Status)), rec.ReceivedAt, k),
+		appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(rec.Status), errorCode32(rec.ErrorCode)), rec.ReceivedAt, k),
 	} {
 		if err := idx.Delete(ik); err != nil {
 			return err
@@ -337,7 +346,7 @@ func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, m
 					victims = append(victims, victim{key: bytes.Clone(rk), rec: Record{AccountID: string(prefix[1:i]), ReceivedAt: fromNanos(binary.BigEndian.Uint64(k[i+1:]))}})
 					continue
 				}
-				if code, ok := recordStatusCode(v); ok && code == statusCode(StatusQueued) {
+				if st, _, ok := recordStatusCode(v); ok && st == statusCode(StatusQueued) {
 					continue
 				}
 				var rec Record

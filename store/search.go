@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"container/heap"
 	"encoding/binary"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -240,6 +241,29 @@ func numberStreams(b *bolt.Bucket, kind byte, account string, exact []string, pr
 	return ss
 }
 
+// statusStreams are the streams of the statuses with error code code, or
+// with any error code when code is nil.
+func statusStreams(b *bolt.Bucket, account string, statuses []byte, code *int, lo, hi []byte) []*stream {
+	var ss []*stream
+	c := b.Cursor()
+	for _, st := range statuses {
+		if code != nil {
+			ss = append(ss, &stream{c: b.Cursor(), prefix: statusPrefix(account, st, errorCode32(*code)), lo: lo, hi: hi})
+			continue
+		}
+		prefix := statusOnlyPrefix(account, st)
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) >= len(prefix)+4; {
+			ec := binary.BigEndian.Uint32(k[len(prefix):])
+			ss = append(ss, &stream{c: b.Cursor(), prefix: statusPrefix(account, st, ec), lo: lo, hi: hi})
+			if ec == ^uint32(0) || len(ss) > 100_000 {
+				break
+			}
+			k, _ = c.Seek(statusPrefix(account, st, ec+1))
+		}
+	}
+	return ss
+}
+
 // choosePlan picks the most selective index: exact numbers, then partial
 // numbers, then status, then time alone; everything else is a filter.
 func (q *RecordQuery) choosePlan() plan {
@@ -248,9 +272,12 @@ func (q *RecordQuery) choosePlan() plan {
 	others := func(skip string) bool {
 		f := map[string]bool{
 			"to": len(q.To) > 0 || len(q.ToPrefix) > 0, "from": len(q.From) > 0 || len(q.FromPrefix) > 0,
-			"status": q.Status != "", "other": q.Direction != "" || q.Type != "" || q.ErrorCode != nil || q.Carrier != "" || q.CampaignID != "",
+			"status": q.Status != "", "code": q.ErrorCode != nil,
+			"other": q.Direction != "" || q.Type != "" || q.Carrier != "" || q.CampaignID != "",
 		}
-		delete(f, skip)
+		for _, k := range strings.Split(skip, ",") {
+			delete(f, k)
+		}
 		for _, v := range f {
 			if v {
 				return true
@@ -276,18 +303,15 @@ func (q *RecordQuery) choosePlan() plan {
 			}
 			return numberStreams(tx.Bucket(bucketRecIdx), idxFrom, acct, q.From, q.FromPrefix, lo, hi)
 		}}
-	case q.Status != "":
-		return plan{needFilter: others("status"), freshSummary: true, streams: func(tx *bolt.Tx) []*stream {
-			return []*stream{{c: tx.Bucket(bucketRecIdx).Cursor(), prefix: statusPrefix(acct, statusCode(q.Status)), lo: lo, hi: hi}}
-		}}
-	case q.ErrorCode != nil && *q.ErrorCode != 0:
-		// Only failed copies carry an error code: walk those statuses.
-		return plan{needFilter: true, freshSummary: true, streams: func(tx *bolt.Tx) []*stream {
-			b := tx.Bucket(bucketRecIdx)
-			return []*stream{
-				{c: b.Cursor(), prefix: statusPrefix(acct, statusCode(StatusFailed)), lo: lo, hi: hi},
-				{c: b.Cursor(), prefix: statusPrefix(acct, statusCode(StatusUndelivered)), lo: lo, hi: hi},
-			}
+	case q.Status != "" || q.ErrorCode != nil:
+		// The status index is keyed by status and error code: a status
+		// alone merges its codes, a code alone every status with it.
+		statuses := []byte{statusCode(q.Status)}
+		if q.Status == "" {
+			statuses = slices.Collect(maps.Values(statusCodes))
+		}
+		return plan{needFilter: others("status,code"), freshSummary: true, streams: func(tx *bolt.Tx) []*stream {
+			return statusStreams(tx.Bucket(bucketRecIdx), acct, statuses, q.ErrorCode, lo, hi)
 		}}
 	default:
 		return plan{needFilter: others(""), streams: timeOnly}

@@ -22,7 +22,8 @@ var rt0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 // seedRecords enqueues n single-recipient messages for account "a1", one
 // a second from rt0, to +1555000000(i%5) from +1999000000(i%2), and some for
-// account "a2"; every third is completed SENT, and message 4 FAILED 4720.
+// account "a2"; every third is completed SENT, message 4 FAILED 4720 and 5
+// FAILED 4405.
 func seedRecords(t testing.TB, s *Store, n int) []QueueItem {
 	t.Helper()
 	var items []QueueItem
@@ -42,10 +43,13 @@ func seedRecords(t testing.TB, s *Store, n int) []QueueItem {
 		r.Status, r.SentAt, r.CarrierIDs = StatusSent, rt0.Add(time.Hour), []string{fmt.Sprint("c", i)}
 		cs = append(cs, Completion{Seq: items[i].Seq, Record: r})
 	}
-	if n > 4 {
+	if n > 5 {
 		r := NewRecord(&items[4])
 		r.Status, r.ErrorCode = StatusFailed, 4720
 		cs = append(cs, Completion{Seq: items[4].Seq, Record: r})
+		r = NewRecord(&items[5])
+		r.Status, r.ErrorCode = StatusFailed, 4405
+		cs = append(cs, Completion{Seq: items[5].Seq, Record: r})
 	}
 	if err := s.Complete(cs); err != nil {
 		t.Fatal(err)
@@ -77,7 +81,11 @@ func TestSearchFilters(t *testing.T) {
 		{"to partial", RecordQuery{ToPrefix: []string{"+155500000"}, Limit: 2}, []string{"m0019", "m0018"}},
 		{"from exact and to", RecordQuery{From: []string{"+19990000001"}, To: []string{"+15550000003"}}, []string{"m0013", "m0003"}},
 		{"status sent", RecordQuery{Status: StatusSent, Limit: 3}, []string{"m0018", "m0015", "m0012"}},
-		{"status failed", RecordQuery{Status: StatusFailed}, []string{"m0004"}},
+		{"status failed, two error codes", RecordQuery{Status: StatusFailed}, []string{"m0005", "m0004"}},
+		{"status failed ascending", RecordQuery{Status: StatusFailed, Ascending: true}, []string{"m0004", "m0005"}},
+		{"status and error code", RecordQuery{Status: StatusFailed, ErrorCode: &code}, []string{"m0004"}},
+		{"error code 0", RecordQuery{ErrorCode: new(int), Limit: 3}, []string{"m0019", "m0018", "m0017"}},
+		{"error code 0 and sent", RecordQuery{ErrorCode: new(int), Status: StatusSent, Limit: 2}, []string{"m0018", "m0015"}},
 		{"status queued with from", RecordQuery{Status: StatusQueued, From: []string{"+19990000000"}, Limit: 2}, []string{"m0016", "m0014"}},
 		{"error code", RecordQuery{ErrorCode: &code}, []string{"m0004"}},
 		{"time window", RecordQuery{Since: rt0.Add(5 * time.Second), Until: rt0.Add(8 * time.Second)}, []string{"m0007", "m0006", "m0005"}},
@@ -207,7 +215,7 @@ func TestStatusIndexFollowsUpdates(t *testing.T) {
 		}
 		return len(p.Records)
 	}
-	if q, sent := count(StatusQueued), count(StatusSent); q != 3 || sent != 3 { // 0,3,6 sent; 4 failed
+	if q, sent := count(StatusQueued), count(StatusSent); q != 2 || sent != 3 { // 0,3,6 sent; 4, 5 failed
 		t.Fatalf("queued %d sent %d", q, sent)
 	}
 	if _, err := s.ApplyReceipt(Receipt{Carrier: "sim", Candidates: []string{"c3"}, Outcome: OutcomeDelivered}); err != nil {
@@ -216,8 +224,8 @@ func TestStatusIndexFollowsUpdates(t *testing.T) {
 	if _, _, err := s.ExpireReceipts("sim", rt0.Add(2*time.Hour), rt0.Add(3*time.Hour), 100); err != nil {
 		t.Fatal(err)
 	}
-	if sent, del, failed := count(StatusSent), count(StatusDelivered), count(StatusFailed); sent != 0 || del != 1 || failed != 3 {
-		t.Fatalf("sent %d delivered %d failed %d; want 0 1 3", sent, del, failed)
+	if sent, del, failed := count(StatusSent), count(StatusDelivered), count(StatusFailed); sent != 0 || del != 1 || failed != 4 {
+		t.Fatalf("sent %d delivered %d failed %d; want 0 1 4", sent, del, failed)
 	}
 }
 
@@ -239,10 +247,10 @@ func TestDeleteRecordsBefore(t *testing.T) {
 			break
 		}
 	}
-	// Before the cut: a1 0..9 (sent 0,3,6,9; failed 4: 5 deleted; 5 queued
-	// kept) and a2's one queued record (kept).
-	if total != 5 {
-		t.Fatalf("deleted %d, want 5", total)
+	// Before the cut: a1 0..9 (sent 0,3,6,9; failed 4,5: 6 deleted; 4
+	// queued kept) and a2's one queued record (kept).
+	if total != 6 {
+		t.Fatalf("deleted %d, want 6", total)
 	}
 	if _, err := s.Record("m0003", 0); err != ErrNotFound {
 		t.Fatalf("m0003 still there: %v", err)
@@ -251,7 +259,7 @@ func TestDeleteRecordsBefore(t *testing.T) {
 		t.Fatalf("carrier id of a deleted record still indexed: %v", err)
 	}
 	p, _ := s.SearchRecords(RecordQuery{AccountID: "a1", Ascending: true, Limit: 1000})
-	if len(p.Records) != 15 || p.Records[0].MessageID != "m0001" {
+	if len(p.Records) != 14 || p.Records[0].MessageID != "m0001" {
 		t.Fatalf("left %v", recIDs(p.Records))
 	}
 	for _, st := range []string{StatusSent, StatusFailed} {
