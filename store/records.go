@@ -79,8 +79,8 @@ func statusOnlyPrefix(account string, status byte) []byte {
 	return append(kindPrefix(idxStatus, account), status)
 }
 
-// appendSummary encodes what filters need besides numbers and time:
-// status code, direction, type, error code, carrier, campaign.
+// appendSummary encodes what filters need besides time: status code,
+// direction, type, error code, carrier, campaign, to, from.
 func appendSummary(dst []byte, r *Record) []byte {
 	dst = append(dst, statusCode(r.Status))
 	dst = append(dst, r.Direction...)
@@ -91,7 +91,11 @@ func appendSummary(dst []byte, r *Record) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(r.Carrier)))
 	dst = append(dst, r.Carrier...)
 	dst = binary.AppendUvarint(dst, uint64(len(r.CampaignID)))
-	return append(dst, r.CampaignID...)
+	dst = append(dst, r.CampaignID...)
+	dst = binary.AppendUvarint(dst, uint64(len(r.To)))
+	dst = append(dst, r.To...)
+	dst = binary.AppendUvarint(dst, uint64(len(r.From)))
+	return append(dst, r.From...)
 }
 
 // summary is a decoded appendSummary; its strings borrow from the value.
@@ -100,6 +104,8 @@ type summary struct {
 	dir, typ          []byte
 	code              uint64
 	carrier, campaign []byte
+	to, from          []byte
+	hasNumbers        bool // to and from are there (older summaries lack them)
 }
 
 func parseSummary(v []byte) (sm summary, ok bool) {
@@ -132,6 +138,11 @@ func parseSummary(v []byte) (sm summary, ok bool) {
 	ok = true
 	sm.carrier = str()
 	sm.campaign = str()
+	if ok && len(v) > 0 {
+		sm.to = str()
+		sm.from = str()
+		sm.hasNumbers = ok
+	}
 	return sm, ok
 }
 
@@ -153,7 +164,7 @@ func prepareIndexed(r *Record) indexedRecord {
 	n := len(key)
 	suffix := 8 + len(key)
 	acct := 2 + len(r.AccountID)
-	buf := make([]byte, 0, 200+len(r.MessageID)+8*len(r.AllTo)+4*n+4*acct+len(r.To)+len(r.From)+2+4*suffix)
+	buf := make([]byte, 0, 200+len(r.MessageID)+8*len(r.AllTo)+4*n+4*acct+2*(len(r.To)+len(r.From))+8+4*suffix)
 	cut := func(from int) []byte { return buf[from:len(buf):len(buf)] }
 	at := len(buf)
 	buf = appendRecord(buf, r)

@@ -56,9 +56,11 @@ type RecordPage struct {
 const (
 	scanBudget        = 100_000
 	countBudget       = 50_000
-	maxPrefixNumbers  = 1000
 	defaultCountLimit = 10_000
 )
+
+// maxPrefixNumbers is a variable for tests.
+var maxPrefixNumbers = 1000
 
 // posLen is the length of a position: time (8) + record key.
 func validPosition(p []byte) bool { return len(p) >= 8+1+1+2 }
@@ -398,13 +400,14 @@ func (s *Store) SearchRecords(q RecordQuery) (RecordPage, error) {
 			}
 		}
 		var rec Record
-		bySummary := !q.numberFilters() && (p.freshSummary || (q.Status == "" && q.ErrorCode == nil))
+		bySummary := p.freshSummary || (q.Status == "" && q.ErrorCode == nil)
+		numbers := q.numberFilters()
 		matches := func(suf, val []byte) (bool, error) {
 			if !p.needFilter {
 				return true, nil
 			}
 			if bySummary {
-				if sm, ok := parseSummary(val); ok {
+				if sm, ok := parseSummary(val); ok && (sm.hasNumbers || !numbers) {
 					return q.matchSummary(&sm), nil
 				}
 			}
@@ -490,7 +493,8 @@ func (s *Store) SearchRecords(q RecordQuery) (RecordPage, error) {
 	return page, err
 }
 
-// numberFilters: the query filters by number, which summaries do not hold.
+// numberFilters: the query filters by number, which summaries written
+// before they held numbers lack.
 func (q *RecordQuery) numberFilters() bool {
 	return len(q.To) > 0 || len(q.From) > 0 || len(q.ToPrefix) > 0 || len(q.FromPrefix) > 0
 }
@@ -514,6 +518,31 @@ func (q *RecordQuery) matchSummary(sm *summary) bool {
 		return false
 	}
 	if q.CampaignID != "" && string(sm.campaign) != q.CampaignID {
+		return false
+	}
+	if sm.hasNumbers {
+		if !matchNumber(sm.to, q.To, q.ToPrefix) || !matchNumber(sm.from, q.From, q.FromPrefix) {
+			return false
+		}
+	}
+	return true
+}
+
+func matchNumber(n []byte, exact, prefixes []string) bool {
+	if len(exact) > 0 {
+		for _, e := range exact {
+			if string(n) == e {
+				return true
+			}
+		}
+		return false
+	}
+	if len(prefixes) > 0 {
+		for _, p := range prefixes {
+			if bytes.HasPrefix(n, []byte(p)) {
+				return true
+			}
+		}
 		return false
 	}
 	return true

@@ -194,6 +194,33 @@ func TestSearchPaging(t *testing.T) {
 	}
 }
 
+// TestSearchWidePrefix: a partial number matching more numbers than are
+// merged becomes a filter on the time index, with the same answer.
+func TestSearchWidePrefix(t *testing.T) {
+	s := openRecords(t)
+	seedRecords(t, s, 20)
+	q := RecordQuery{AccountID: "a1", ToPrefix: []string{"+155500000"}, Limit: 4}
+	narrow, err := s.SearchRecords(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := maxPrefixNumbers
+	maxPrefixNumbers = 2
+	defer func() { maxPrefixNumbers = old }()
+	wide, err := s.SearchRecords(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(recIDs(wide.Records), recIDs(narrow.Records)) || wide.Total != narrow.Total || narrow.Total != 20 {
+		t.Fatalf("wide %v (%d), narrow %v (%d)", recIDs(wide.Records), wide.Total, recIDs(narrow.Records), narrow.Total)
+	}
+	maxPrefixNumbers = 0 // every partial number becomes a filter, answered from the summaries
+	p, err := s.SearchRecords(RecordQuery{AccountID: "a1", ToPrefix: []string{"+15550000003"}, Direction: "out"})
+	if err != nil || !reflect.DeepEqual(recIDs(p.Records), []string{"m0018", "m0013", "m0008", "m0003"}) {
+		t.Fatalf("filtered by summary: %v, %v", recIDs(p.Records), err)
+	}
+}
+
 func TestSearchTotalCapped(t *testing.T) {
 	s := openRecords(t)
 	seedRecords(t, s, 30)
