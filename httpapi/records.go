@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -44,7 +45,8 @@ func (s *Server) search(ctx *fasthttp.RequestCtx, rid string, accountPath []byte
 		return
 	}
 	sctx, cancel := context.WithTimeout(context.WithValue(s.base, requestIDKey{}, rid), s.opts.WriteTimeout)
-	page, err := rc.SearchMessages(sctx, account, queryParams(ctx))
+	params := queryParams(ctx)
+	page, err := rc.SearchMessages(sctx, account, params)
 	cancel()
 	buf := getBuf()
 	defer putBuf(buf)
@@ -52,7 +54,7 @@ func (s *Server) search(ctx *fasthttp.RequestCtx, rid string, accountPath []byte
 		s.recordsFailed(ctx, rid, buf, err)
 		return
 	}
-	*buf = appendMessagePage((*buf)[:0], page, pageURL(ctx, page.NextPageToken), pageURL(ctx, page.PrevPageToken))
+	*buf = appendMessagePage((*buf)[:0], page, pageURL(ctx, params, page.NextPageToken), pageURL(ctx, params, page.PrevPageToken))
 	writeJSON(ctx, fasthttp.StatusOK, *buf)
 }
 
@@ -98,20 +100,32 @@ func (s *Server) recordsFailed(ctx *fasthttp.RequestCtx, rid string, buf *[]byte
 	}
 }
 
-// pageURL is the request's own URL with pageToken replaced; "" without a
-// token.
-func pageURL(ctx *fasthttp.RequestCtx, token string) string {
+// pageURL is the request's own URL with pageToken replaced, its values
+// encoded as the contract asks (+ as %2B); "" without a token.
+func pageURL(ctx *fasthttp.RequestCtx, params []bridge.QueryParam, token string) string {
 	if token == "" {
 		return ""
 	}
-	var args fasthttp.Args
-	ctx.QueryArgs().CopyTo(&args)
-	args.Set("pageToken", token)
-	scheme := "http"
+	var b strings.Builder
+	b.WriteString("http")
 	if ctx.IsTLS() {
-		scheme = "https"
+		b.WriteString("s")
 	}
-	return scheme + "://" + string(ctx.Host()) + string(ctx.Path()) + "?" + string(args.QueryString())
+	b.WriteString("://")
+	b.Write(ctx.Host())
+	b.Write(ctx.Path())
+	sep := byte('?')
+	for _, p := range append(params, bridge.QueryParam{Name: "pageToken", Value: token}) {
+		if p.Name == "pageToken" && p.Value != token {
+			continue
+		}
+		b.WriteByte(sep)
+		sep = '&'
+		b.WriteString(url.QueryEscape(p.Name))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(p.Value))
+	}
+	return b.String()
 }
 
 // appendMessagePage renders the search answer (v2-api.md §4.1): numbers as
