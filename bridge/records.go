@@ -353,6 +353,12 @@ type MDRExport struct {
 	from, to time.Time
 }
 
+// NewMDRExport is an export of account's records received in [from, to)
+// from rs (PrepareMDR validates a request into one; tests build their own).
+func NewMDRExport(rs RecordStore, account string, from, to time.Time) *MDRExport {
+	return &MDRExport{rs: rs, account: account, from: from, to: to}
+}
+
 // PrepareMDR validates an MDR request (from and to, ISO 8601, both
 // required; fromDateTime/toDateTime are accepted as names too) before
 // anything is written, so errors still get a V2 error body.

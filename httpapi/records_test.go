@@ -1,12 +1,18 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"smppbridge/bridge"
+	"smppbridge/store"
 )
 
 // recordsCore adds search to fakeCore; it records the parameters it got.
@@ -77,5 +83,74 @@ func TestSearchResponse(t *testing.T) {
 	resp = do(t, ln, rawRequest{method: "GET", path: testPath + "/mdr.csv?from=x", headers: []string{"Authorization: " + basic(testUser, testPass)}})
 	if resp.StatusCode() != 400 || string(resp.Header.ContentType()) != "application/json" {
 		t.Fatalf("MDR with bad parameters: %d %s", resp.StatusCode(), resp.Header.ContentType())
+	}
+}
+
+// slowRecords exports a few records slowly, as a large export over a big
+// store would take long.
+type slowRecords struct{ delay time.Duration }
+
+func (s slowRecords) SearchRecords(store.RecordQuery) (store.RecordPage, error) {
+	return store.RecordPage{}, nil
+}
+
+func (s slowRecords) ExportRecords(_ string, _, _ time.Time, fn func(*store.Record) error) error {
+	for i := 0; i < 6; i++ {
+		time.Sleep(s.delay) // a slow store, not synchronisation
+		if err := fn(&store.Record{MessageID: "m", AccountID: testAccount, Segments: 1, Status: "DELIVERED", ReceivedAt: testTime}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s slowRecords) DeleteRecordsBefore(time.Time, int) (int, bool, error) { return 0, false, nil }
+
+type mdrCore struct {
+	fakeCore
+	exp *bridge.MDRExport
+}
+
+func (m *mdrCore) SearchMessages(context.Context, string, []bridge.QueryParam) (*bridge.MessagePage, error) {
+	return &bridge.MessagePage{}, nil
+}
+
+func (m *mdrCore) PrepareMDR(string, []bridge.QueryParam) (*bridge.MDRExport, error) { return m.exp, nil }
+
+// TestMDRLongerThanWriteTimeout: an export that takes several write
+// timeouts still arrives whole (the timeout bounds a stalled client, not
+// the export).
+func TestMDRLongerThanWriteTimeout(t *testing.T) {
+	core := &mdrCore{exp: bridge.NewMDRExport(slowRecords{delay: 100 * time.Millisecond}, testAccount, testTime, testTime.Add(time.Hour))}
+	// A real TCP connection: an expired deadline fails the next write
+	// there, while the in-memory pipe only fails writes that block.
+	srv := New(core, Options{Addr: "127.0.0.1:0", WriteTimeout: 150 * time.Millisecond})
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	})
+	c, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := rawRequest{method: "GET", path: testPath + "/mdr.csv?from=a&to=b", headers: []string{"Authorization: " + basic(testUser, testPass)}}
+	if _, err := c.Write(req.bytes()); err != nil {
+		t.Fatal(err)
+	}
+	var resp fasthttp.Response
+	if err := resp.Read(bufio.NewReader(c)); err != nil {
+		t.Fatalf("reading the export: %v", err)
+	}
+	body := string(resp.Body())
+	if resp.StatusCode() != 200 || !strings.HasPrefix(string(resp.Header.ContentType()), "text/csv") || strings.Count(body, "\r\n") != 7 {
+		t.Fatalf("%d %s:\n%s", resp.StatusCode(), resp.Header.ContentType(), body)
 	}
 }
