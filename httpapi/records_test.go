@@ -115,7 +115,9 @@ func (m *mdrCore) SearchMessages(context.Context, string, []bridge.QueryParam) (
 	return &bridge.MessagePage{}, nil
 }
 
-func (m *mdrCore) PrepareMDR(string, []bridge.QueryParam) (*bridge.MDRExport, error) { return m.exp, nil }
+func (m *mdrCore) PrepareMDR(string, []bridge.QueryParam) (*bridge.MDRExport, error) {
+	return m.exp, nil
+}
 
 // TestMDRLongerThanWriteTimeout: an export that takes several write
 // timeouts still arrives whole (the timeout bounds a stalled client, not
