@@ -30,6 +30,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -286,6 +287,54 @@ func (s *Store) deleteRecordTx(tx *bolt.Tx, rec *Record, key []byte) error {
 		}
 	}
 	return tx.Bucket(bucketRecords).Delete(k)
+}
+
+// indexOldRecords gives records written before records were indexed
+// (JSON, no index entries) their binary form and index entries, 10,000
+// per transaction. It runs once, at the Open that creates rec_idx.
+func indexOldRecords(db *bolt.DB, log *slog.Logger) error {
+	var pos []byte
+	total := 0
+	for {
+		n := 0
+		err := db.Update(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketRecords).Cursor()
+			k, v := c.First()
+			if pos != nil {
+				k, v = c.Seek(pos)
+				if k != nil && bytes.Equal(k, pos) {
+					k, v = c.Next()
+				}
+			}
+			var recs []Record
+			for ; k != nil && len(recs) < 10_000; k, v = c.Next() {
+				var r Record
+				if err := decodeRecord(v, &r); err != nil {
+					return fmt.Errorf("store: record %q: %w", k, err)
+				}
+				recs = append(recs, r)
+				pos = bytes.Clone(k)
+			}
+			for i := range recs {
+				ir := prepareIndexed(&recs[i])
+				if err := ir.putTx(tx); err != nil {
+					return err
+				}
+			}
+			n = len(recs)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		total += n
+		if n < 10_000 {
+			if total > 0 {
+				log.Info("message records indexed", "count", total)
+			}
+			return nil
+		}
+	}
 }
 
 // AddInbound stores the record of an inbound message (Direction "in",

@@ -1,11 +1,14 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func openRecords(t testing.TB) *Store {
@@ -334,4 +337,43 @@ func TestRecordCodecRoundTrip(t *testing.T) {
 			t.Fatalf("truncated record (%d of %d bytes) decoded", i, len(v))
 		}
 	}
+}
+
+// TestOldRecordsIndexedAtOpen: records written as JSON before records
+// were indexed are converted and indexed by the Open that adds rec_idx.
+func TestOldRecordsIndexedAtOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for i := 0; i < 3; i++ {
+			v, _ := json.Marshal(&Record{MessageID: fmt.Sprint("old", i), AccountID: "a1", Direction: "out", From: "+1", To: "+2",
+				Status: StatusDelivered, ReceivedAt: rt0.Add(time.Duration(i) * time.Second)})
+			if err := tx.Bucket(bucketRecords).Put(recordKey(fmt.Sprint("old", i), 0), v); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteBucket(bucketRecIdx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := s.SearchRecords(RecordQuery{AccountID: "a1", Status: StatusDelivered})
+	if err != nil || !reflect.DeepEqual(recIDs(p.Records), []string{"old2", "old1", "old0"}) {
+		t.Fatalf("after reopen: %v, %v", recIDs(p.Records), err)
+	}
+	s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketRecords).Get(recordKey("old0", 0)); len(v) == 0 || v[0] != recordFormat {
+			t.Errorf("record not converted: %q", v)
+		}
+		return nil
+	})
 }

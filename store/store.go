@@ -127,7 +127,10 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	reindex := false
 	err = db.Update(func(tx *bolt.Tx) error {
+		// Records written before they were indexed get their entries below.
+		reindex = tx.Bucket(bucketRecIdx) == nil && tx.Bucket(bucketRecords) != nil
 		for _, b := range append(append([][]byte{bucketQueue, bucketRecords, bucketCarrierIDs, bucketPendingReceipts, bucketAwaiting, bucketMOParts}, outboxBuckets...), recordBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -135,6 +138,9 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil
 	})
+	if err == nil && reindex {
+		err = indexOldRecords(db, opts.Logger)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: init %s: %w", path, err)
