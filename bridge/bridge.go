@@ -57,6 +57,11 @@ type Options struct {
 	// arrival (unmatched ones are kept until their id is known). For
 	// metrics: it must be cheap and must not block.
 	OnReceipt func(carrier string, outcome dlrmap.Outcome, code int, matched bool)
+	// RecordRetention is how long message records are kept (by receive
+	// time); 0: for ever. Needs a store that is a RecordStore.
+	RecordRetention time.Duration
+	// RetentionInterval is how often expired records are swept; default 1m.
+	RetentionInterval time.Duration
 }
 
 // Carrier is one SMPP carrier with its queue limits and routes.
@@ -201,6 +206,9 @@ func New(opts Options) (*Bridge, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.RetentionInterval <= 0 {
+		opts.RetentionInterval = time.Minute
+	}
 	if opts.CheckPassword == nil {
 		return nil, errors.New("bridge: no password checker")
 	}
@@ -279,7 +287,7 @@ func (b *Bridge) reload() error {
 	return nil
 }
 
-// Start runs the carriers' senders.
+// Start runs the carriers' senders and the record retention sweep.
 func (b *Bridge) Start() {
 	b.carrierMu.Lock()
 	defer b.carrierMu.Unlock()
@@ -290,6 +298,10 @@ func (b *Bridge) Start() {
 	if _, ok := b.store.(MOStore); ok {
 		b.wg.Add(1)
 		go func() { defer b.wg.Done(); b.moExpireLoop() }()
+	}
+	if rs, ok := b.opts.Store.(RecordStore); ok && b.opts.RecordRetention > 0 {
+		b.wg.Add(1)
+		go func() { defer b.wg.Done(); b.retentionLoop(rs) }()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"smppbridge/smpp"
 	"smppbridge/smpp/coding"
@@ -16,9 +17,10 @@ import (
 
 // MOStore is what inbound messages need from the store (*store.Store).
 type MOStore interface {
-	AddCallbacks(jobs []store.CallbackJob) error
-	AddMOPart(p store.MOPart, build func(texts []string) []store.CallbackJob) (bool, error)
-	ExpireMOParts(now time.Time, limit int, build func(m store.IncompleteMO) []store.CallbackJob) (int, bool, error)
+	// AddInbound stores a whole inbound message's record and callback jobs.
+	AddInbound(rec store.Record, jobs []store.CallbackJob) error
+	AddMOPart(p store.MOPart, build func(texts []string) ([]store.CallbackJob, *store.Record)) (bool, error)
+	ExpireMOParts(now time.Time, limit int, build func(m store.IncompleteMO) ([]store.CallbackJob, *store.Record)) (int, bool, error)
 }
 
 // DefaultMOConcatTimeout is how long the parts of a long inbound message
@@ -93,8 +95,8 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 	packed := q != nil && q.MOGSM7Packed
 	text := coding.Decode(p.DataCoding, body, packed, fill)
 	now := b.now()
-	build := func(texts []string) []store.CallbackJob {
-		return moCallback(app, from, to, now, now, "Incoming message received", texts)
+	build := func(texts []string) ([]store.CallbackJob, *store.Record) {
+		return moMessage(app, carrier, from, to, now, now, "Incoming message received", texts)
 	}
 	if !multi {
 		// STOP / START opt the sender out of (back into) this number.
@@ -106,9 +108,8 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 	}
 	var err error
 	if !multi {
-		if jobs := build([]string{text}); len(jobs) > 0 {
-			err = mo.AddCallbacks(jobs)
-		}
+		jobs, rec := build([]string{text})
+		err = mo.AddInbound(*rec, jobs)
 	} else {
 		key := fmt.Sprintf("%s|%s|%s|%d|%d", carrier, from, to, part.Ref, part.Total)
 		timeout := DefaultMOConcatTimeout
@@ -128,18 +129,24 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 	b.notifyCallbacks()
 }
 
-// moCallback is the message-received job for an inbound message made of
-// texts, received at (its first part) and handed over now; nil when the
-// application has no inbound URL.
-func moCallback(app *application, from, to string, at, now time.Time, description string, texts []string) []store.CallbackJob {
+// moMessage is the record and the message-received job of an inbound
+// message made of texts, received at (its first part) and handed over now;
+// no job when the application has no inbound URL. The record and the
+// callback carry the same id.
+func moMessage(app *application, carrier, from, to string, at, now time.Time, description string, texts []string) ([]store.CallbackJob, *store.Record) {
+	id := newMessageID(at)
+	full := strings.Join(texts, "")
+	rec := &store.Record{MessageID: id, AccountID: app.accountID, ApplicationID: app.ID, Direction: "in",
+		From: from, To: to, Carrier: carrier, Segments: len(texts), Status: store.StatusReceived, ReceivedAt: at,
+		Length: utf8.RuneCountInString(full), Size: len(full), Type: "sms", AllTo: []string{to}}
 	ev := CallbackEvent{Type: "message-received", Time: now, Description: description, To: to,
-		Message: CallbackMessage{ID: newMessageID(at), Owner: to, ApplicationID: app.ID, Time: at,
-			SegmentCount: len(texts), Direction: "in", To: []string{to}, From: from, Text: strings.Join(texts, "")}}
+		Message: CallbackMessage{ID: id, Owner: to, ApplicationID: app.ID, Time: at,
+			SegmentCount: len(texts), Direction: "in", To: []string{to}, From: from, Text: full}}
 	job, err := NewCallbackJob(app.Application, CallbackInbound, now, ev)
 	if err != nil {
-		return nil
+		return nil, rec // the application has no inbound URL
 	}
-	return []store.CallbackJob{job}
+	return []store.CallbackJob{job}, rec
 }
 
 // moExpireLoop delivers long inbound messages whose parts stopped coming
@@ -185,17 +192,17 @@ func (b *Bridge) expireMO(stop <-chan struct{}) {
 		}
 		now := b.now()
 		handed := map[string]store.IncompleteMO{} // by key: build may run twice
-		n, more, err := mo.ExpireMOParts(now, 100, func(m store.IncompleteMO) []store.CallbackJob {
+		n, more, err := mo.ExpireMOParts(now, 100, func(m store.IncompleteMO) ([]store.CallbackJob, *store.Record) {
 			handed[m.Key] = m
 			var info moInfo
 			if json.Unmarshal([]byte(m.Info), &info) != nil {
-				return nil
+				return nil, nil
 			}
 			app := b.ownerOf(info.To)
 			if app == nil {
-				return nil // the number left the configuration meanwhile
+				return nil, nil // the number left the configuration meanwhile
 			}
-			return moCallback(app, info.From, info.To, info.At, now, incompleteDescription(m), m.Texts)
+			return moMessage(app, info.Carrier, info.From, info.To, info.At, now, incompleteDescription(m), m.Texts)
 		})
 		if err != nil {
 			b.log.Error("cannot deliver incomplete inbound messages", "err", err)

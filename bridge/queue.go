@@ -386,12 +386,9 @@ func retryable(res smpp.SubmitResult) bool {
 }
 
 func (b *Bridge) record(it *store.QueueItem, carrier string) store.Record {
-	return store.Record{
-		MessageID: it.MessageID, Recipient: it.Recipient, AccountID: it.AccountID, ApplicationID: it.ApplicationID,
-		Direction: "out", From: it.From, To: it.Dest(), Carrier: carrier, Segments: it.Segments,
-		ReceivedAt: it.ReceivedAt, Tag: it.Tag, HasTag: it.HasTag, Length: len([]rune(it.Text)),
-		AllTo: append([]string(nil), it.To...), RequestID: it.RequestID,
-	}
+	r := store.NewRecord(it)
+	r.Carrier = carrier
+	return r
 }
 
 // fail records a copy that will never be sent.

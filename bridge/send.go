@@ -35,7 +35,8 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 		return nil, verr
 	}
 	acc := dir.accounts[req.AccountID]
-	class, _ := dir.classOf(req.From)
+	class, campaign := dir.classOf(req.From)
+	product := Product(class)
 	now := b.now().UTC()
 	id := newMessageID(now)
 	high := req.Priority == "high"
@@ -58,7 +59,7 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 		it := store.QueueItem{
 			High: high, MessageID: id, Recipient: i, AccountID: req.AccountID, ApplicationID: req.ApplicationID,
 			From: req.From, To: req.To, Text: text, Media: req.Media, Tag: req.Tag, HasTag: req.HasTag,
-			ReceivedAt: now, RequestID: req.RequestID,
+			ReceivedAt: now, RequestID: req.RequestID, Product: product, CampaignID: campaign,
 		}
 		if req.Expiration != nil {
 			it.Expiration = *req.Expiration

@@ -114,6 +114,7 @@ func (c *Config) validate() []error {
 	if c.Store.Path == "" {
 		ck.add("store.path", "required")
 	}
+	ck.positive("store.record_retention", c.Store.RecordRetention)
 	ck.oneOf("log.format", c.Log.Format, "text", "json")
 	ck.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 

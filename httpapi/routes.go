@@ -28,6 +28,10 @@ func Routes() []Route {
 	return []Route{
 		{"POST", "/api/v2/users/{accountId}/messages"},
 		{"POST", "/users/{accountId}/messages"},
+		{"GET", "/api/v2/users/{accountId}/messages"},
+		{"GET", "/users/{accountId}/messages"},
+		{"GET", "/api/v2/users/{accountId}/messages/mdr.csv"},
+		{"GET", "/users/{accountId}/messages/mdr.csv"},
 	}
 }
 
@@ -39,6 +43,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set(headerRequestID, rid)
 	defer s.recoverPanic(ctx, rid)
 
+	if account, ok := mdrPath(ctx.Path()); ok {
+		if rc, ok := s.core.(RecordsCore); ok && ctx.IsGet() {
+			s.mdr(ctx, rid, account, rc)
+			return
+		}
+	}
 	account, ok := messagesPath(ctx.Path())
 	if !ok {
 		buf := getBuf()
@@ -47,11 +57,17 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		putBuf(buf)
 		return
 	}
+	rc, records := s.core.(RecordsCore)
+	if ctx.IsGet() && records {
+		s.search(ctx, rid, account, rc)
+		return
+	}
 	if !ctx.IsPost() {
-		// GET on this path is the list/search API (v2-api.md §4), which is
-		// a separate issue; until it exists GET is 405 like every other
-		// method.
-		ctx.Response.Header.Set(fasthttp.HeaderAllow, fasthttp.MethodPost)
+		allow := fasthttp.MethodPost
+		if records {
+			allow = "GET, POST"
+		}
+		ctx.Response.Header.Set(fasthttp.HeaderAllow, allow)
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, typeMethod,
 			"Request method '"+string(truncate(ctx.Method(), 32))+"' is not supported")
 		return
@@ -83,6 +99,15 @@ func messagesPath(path []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return id, true
+}
+
+// mdrPath returns the account id of …/users/{accountId}/messages/mdr.csv.
+func mdrPath(path []byte) ([]byte, bool) {
+	p, ok := bytes.CutSuffix(path, []byte("/mdr.csv"))
+	if !ok {
+		return nil, false
+	}
+	return messagesPath(p)
 }
 
 // recoverPanic turns a panic (a bug, most likely in the core) into a 500

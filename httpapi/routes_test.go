@@ -13,7 +13,8 @@ import (
 // (401) must be in Routes(), so the security table in cmd/daemon covers it;
 // every listed route must ask for them.
 func TestRoutesListsEveryAuthenticatedEndpoint(t *testing.T) {
-	core := &fakeCore{auth: func(string, string, string) error { return bridge.ErrUnauthorized }}
+	// A core with search, so the GET routes exist as in the daemon.
+	core := &recordsCore{fakeCore: fakeCore{auth: func(string, string, string) error { return bridge.ErrUnauthorized }}}
 	ln := startServer(t, New(core, Options{}))
 	paths := []string{"/", "/api/v2", "/api/v2/users/{accountId}", "/users/{accountId}"}
 	suffixes := []string{"/messages", "/messages/", "/messages/{messageId}", "/messages/{messageId}/status",

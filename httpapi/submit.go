@@ -16,23 +16,8 @@ import (
 // send handles POST …/users/{accountId}/messages: auth, content type,
 // decoding, Core.Send, and the mapping of its outcome (v2-api.md §1).
 func (s *Server) send(ctx *fasthttp.RequestCtx, rid string, accountPath []byte) {
-	user, pass, ok := parseBasicAuth(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
+	account, ok := s.authorize(ctx, rid, accountPath)
 	if !ok {
-		s.unauthorized(ctx, rid, "missing or malformed Authorization header")
-		return
-	}
-	account := string(accountPath)
-	if err := s.core.Authenticate(account, user, pass); err != nil {
-		switch {
-		case errors.Is(err, bridge.ErrUnauthorized):
-			s.unauthorized(ctx, rid, "credentials rejected")
-		case errors.Is(err, bridge.ErrForbidden):
-			s.log.LogAttrs(s.base, levelClientError, "request forbidden",
-				attrRequestID(rid), slog.String("account", account))
-			writeError(ctx, fasthttp.StatusForbidden, typeForbidden, descForbidden)
-		default:
-			s.internalError(ctx, rid, "authentication failed with an error", err)
-		}
 		return
 	}
 
@@ -73,6 +58,31 @@ func (s *Server) send(ctx *fasthttp.RequestCtx, rid string, accountPath []byte) 
 		s.log.LogAttrs(s.base, slog.LevelDebug, "message accepted",
 			attrRequestID(rid), slog.String("account", account), slog.String("msg_id", msg.ID))
 	}
+}
+
+// authorize checks the Basic credentials against the account of the path
+// and answers 401/403 itself when they do not fit.
+func (s *Server) authorize(ctx *fasthttp.RequestCtx, rid string, accountPath []byte) (string, bool) {
+	user, pass, ok := parseBasicAuth(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
+	if !ok {
+		s.unauthorized(ctx, rid, "missing or malformed Authorization header")
+		return "", false
+	}
+	account := string(accountPath)
+	if err := s.core.Authenticate(account, user, pass); err != nil {
+		switch {
+		case errors.Is(err, bridge.ErrUnauthorized):
+			s.unauthorized(ctx, rid, "credentials rejected")
+		case errors.Is(err, bridge.ErrForbidden):
+			s.log.LogAttrs(s.base, levelClientError, "request forbidden",
+				attrRequestID(rid), slog.String("account", account))
+			writeError(ctx, fasthttp.StatusForbidden, typeForbidden, descForbidden)
+		default:
+			s.internalError(ctx, rid, "authentication failed with an error", err)
+		}
+		return "", false
+	}
+	return account, true
 }
 
 // sendFailed maps a Core.Send error onto V2's error responses.

@@ -56,10 +56,11 @@ type IncompleteMO struct {
 
 // AddMOPart stores a part durably. When it completes the message, the
 // parts are removed and build turns their texts (in order) into the
-// callback jobs, written in the same commit: acknowledging the last part
-// to the SMSC is then safe. build runs inside the write and may run twice;
-// it must be pure. A part that arrives twice replaces the first copy.
-func (s *Store) AddMOPart(p MOPart, build func(texts []string) []CallbackJob) (complete bool, err error) {
+// callback jobs and the message's record (nil: none), written in the same
+// commit: acknowledging the last part to the SMSC is then safe. build runs
+// inside the write and may run twice; it must be pure. A part that arrives
+// twice replaces the first copy.
+func (s *Store) AddMOPart(p MOPart, build func(texts []string) ([]CallbackJob, *Record)) (complete bool, err error) {
 	if p.Seq < 1 || p.Seq > p.Total || p.Total > 255 {
 		return false, fmt.Errorf("store: MO part %d of %d", p.Seq, p.Total)
 	}
@@ -106,7 +107,14 @@ func (s *Store) AddMOPart(p MOPart, build func(texts []string) []CallbackJob) (c
 			return err
 		}
 		complete = true
-		if jobs := build(texts); len(jobs) > 0 {
+		jobs, rec := build(texts)
+		if rec != nil {
+			ir := prepareIndexed(rec)
+			if err := ir.putTx(tx); err != nil {
+				return err
+			}
+		}
+		if len(jobs) > 0 {
 			if err := addCallbacksTx(tx, jobs); err != nil {
 				return err
 			}
@@ -177,11 +185,11 @@ func deleteMOMetaTx(tx *bolt.Tx, prefix []byte, m *moMeta) error {
 
 // ExpireMOParts gives up on at most limit incomplete inbound messages whose
 // deadline is not after now, oldest deadline first: their parts are
-// removed and build turns what arrived into callback jobs, written in the
-// same commit, so a crash either keeps the parts or has the jobs. build
+// removed and build turns what arrived into callback jobs and the
+// message's record (nil: none), written in the same commit, so a crash either keeps the parts or has the jobs. build
 // runs inside the write and may run twice; it must be pure. more reports
 // that limit was reached and others may be due.
-func (s *Store) ExpireMOParts(now time.Time, limit int, build func(m IncompleteMO) []CallbackJob) (expired int, more bool, err error) {
+func (s *Store) ExpireMOParts(now time.Time, limit int, build func(m IncompleteMO) ([]CallbackJob, *Record)) (expired int, more bool, err error) {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -234,7 +242,14 @@ func (s *Store) ExpireMOParts(now time.Time, limit int, build func(m IncompleteM
 			if len(m.Seqs) == 0 {
 				continue
 			}
-			if jobs := build(m); len(jobs) > 0 {
+			jobs, rec := build(m)
+			if rec != nil {
+				ir := prepareIndexed(rec)
+				if err := ir.putTx(tx); err != nil {
+					return err
+				}
+			}
+			if len(jobs) > 0 {
 				if err := addCallbacksTx(tx, jobs); err != nil {
 					return err
 				}

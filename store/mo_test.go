@@ -17,9 +17,10 @@ func TestAddMOPart(t *testing.T) {
 	}
 	defer s.Close()
 	var built []string
-	build := func(texts []string) []CallbackJob {
+	build := func(texts []string) ([]CallbackJob, *Record) {
 		built = texts
-		return []CallbackJob{{ApplicationID: "app", Kind: "inbound", URL: "http://127.0.0.1:9/in", Body: []byte(`[{"t":"` + strings.Join(texts, "") + `"}]`)}}
+		return []CallbackJob{{ApplicationID: "app", Kind: "inbound", URL: "http://127.0.0.1:9/in", Body: []byte(`[{"t":"` + strings.Join(texts, "") + `"}]`)}},
+			&Record{MessageID: "mo1", AccountID: "acct", Direction: "in", From: "+1", To: "+2", Status: StatusReceived, Segments: len(texts), ReceivedAt: time.Unix(1e9, 0)}
 	}
 	for i, seq := range []int{3, 1, 3, 2} { // 3 arrives twice
 		done, err := s.AddMOPart(MOPart{Key: "sim|+1|+2|7|3", Seq: seq, Total: 3, Text: string(rune('a' + seq - 1))}, build)
@@ -39,6 +40,9 @@ func TestAddMOPart(t *testing.T) {
 	if c, _ := s.CallbackStats(); c.New != 1 {
 		t.Fatalf("callback jobs %+v, want one", c)
 	}
+	if rec, err := s.Record("mo1", 0); err != nil || rec.Status != StatusReceived || rec.Segments != 3 || rec.Direction != "in" {
+		t.Fatalf("inbound record %+v, %v; want RECEIVED with 3 segments", rec, err)
+	}
 	if _, err := s.AddMOPart(MOPart{Key: "x", Seq: 4, Total: 3}, build); err == nil {
 		t.Fatal("part 4 of 3 accepted")
 	}
@@ -57,7 +61,7 @@ func TestExpireMOParts(t *testing.T) {
 	job := func(text string) []CallbackJob {
 		return []CallbackJob{{ApplicationID: "app", Kind: "inbound", URL: "http://127.0.0.1:9/in", Body: []byte(`["` + text + `"]`)}}
 	}
-	never := func(texts []string) []CallbackJob { return job(strings.Join(texts, "")) }
+	never := func(texts []string) ([]CallbackJob, *Record) { return job(strings.Join(texts, "")), nil }
 	add := func(key string, seq, total int, deadline time.Time) {
 		t.Helper()
 		if _, err := s.AddMOPart(MOPart{Key: key, Seq: seq, Total: total, Text: fmt.Sprint(seq), Deadline: deadline, Info: "info " + key}, never); err != nil {
@@ -71,7 +75,12 @@ func TestExpireMOParts(t *testing.T) {
 	add("later", 1, 2, t0.Add(2*time.Minute))
 
 	var got []IncompleteMO
-	build := func(m IncompleteMO) []CallbackJob { got = append(got, m); return job(strings.Join(m.Texts, "")) }
+	build := func(m IncompleteMO) ([]CallbackJob, *Record) {
+		got = append(got, m)
+		rec := &Record{MessageID: fmt.Sprintf("in-%s-%d", m.Key, len(got)), AccountID: "acct", Direction: "in",
+			Status: StatusReceived, ReceivedAt: t0, Segments: len(m.Texts)}
+		return job(strings.Join(m.Texts, "")), rec
+	}
 	if n, more, err := s.ExpireMOParts(t0.Add(59*time.Second), 10, build); err != nil || n != 0 || more || len(got) != 0 {
 		t.Fatalf("before the deadline: %d expired, more %v, %v", n, more, err)
 	}
@@ -89,6 +98,9 @@ func TestExpireMOParts(t *testing.T) {
 	}
 	if c, _ := s.CallbackStats(); c.New != 2 { // "whole" and "lost"
 		t.Fatalf("callback jobs %+v, want 2", c)
+	}
+	if r, err := s.Record("in-lost-1", 0); err != nil || r.Segments != 2 || r.Status != StatusReceived {
+		t.Fatalf("record of the incomplete message: %+v, %v", r, err)
 	}
 	if n, _ := s.MOPartsPending(); n != 1 { // "later"
 		t.Fatalf("%d parts pending, want 1", n)

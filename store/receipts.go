@@ -192,7 +192,7 @@ func (s *Store) applyTx(tx *bolt.Tx, key []byte, cid string, pr *pendingReceipt,
 	if v == nil {
 		return rec, false, false, 0, nil
 	}
-	if err := json.Unmarshal(v, &rec); err != nil {
+	if err := decodeRecord(v, &rec); err != nil {
 		return rec, false, false, 0, fmt.Errorf("store: record %q: %w", key, err)
 	}
 	part := -1
@@ -227,6 +227,9 @@ func (s *Store) applyTx(tx *bolt.Tx, key []byte, cid string, pr *pendingReceipt,
 			if err := tx.Bucket(bucketAwaiting).Delete(awaitKey(rec.Carrier, rec.SentAt, key)); err != nil {
 				return rec, false, false, 0, err
 			}
+			if err := reindexStatusTx(tx, &rec, key, StatusSent); err != nil {
+				return rec, false, false, 0, err
+			}
 			if hooks != nil && hooks.Callbacks != nil {
 				if jobs := hooks.Callbacks(&rec); len(jobs) > 0 {
 					if err := addCallbacksTx(tx, jobs); err != nil {
@@ -237,7 +240,7 @@ func (s *Store) applyTx(tx *bolt.Tx, key []byte, cid string, pr *pendingReceipt,
 			}
 		}
 	}
-	nv, err := json.Marshal(&rec)
+	nv, err := encodeRecord(&rec)
 	if err != nil {
 		return rec, false, false, 0, err
 	}
@@ -355,7 +358,7 @@ func (s *Store) ExpireReceipts(carrier string, sentBefore, now time.Time, limit 
 				continue
 			}
 			var rec Record
-			if err := json.Unmarshal(v, &rec); err != nil {
+			if err := decodeRecord(v, &rec); err != nil {
 				return fmt.Errorf("store: record %q: %w", recKey, err)
 			}
 			if rec.Status != "SENT" {
@@ -374,8 +377,11 @@ func (s *Store) ExpireReceipts(carrier string, sentBefore, now time.Time, limit 
 					added += len(jobs)
 				}
 			}
-			nv, err := json.Marshal(&rec)
+			nv, err := encodeRecord(&rec)
 			if err != nil {
+				return err
+			}
+			if err := reindexStatusTx(tx, &rec, recKey, StatusSent); err != nil {
 				return err
 			}
 			if err := recs.Put(bytes.Clone(recKey), nv); err != nil {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -129,14 +130,20 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	reindex := false
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range append([][]byte{bucketQueue, bucketRecords, bucketCarrierIDs, bucketPendingReceipts, bucketPendingAt, bucketAwaiting, bucketMOParts, bucketMOMessages, bucketMODeadlines, bucketDirectory}, outboxBuckets...) {
+		// Records written before they were indexed get their entries below.
+		reindex = tx.Bucket(bucketRecIdx) == nil && tx.Bucket(bucketRecords) != nil
+		for _, b := range append(append([][]byte{bucketQueue, bucketRecords, bucketCarrierIDs, bucketPendingReceipts, bucketPendingAt, bucketAwaiting, bucketMOParts, bucketMOMessages, bucketMODeadlines, bucketDirectory}, outboxBuckets...), recordBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if err == nil && reindex {
+		err = indexOldRecords(db, opts.Logger)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: init %s: %w", path, err)
@@ -242,6 +249,10 @@ type QueueItem struct {
 	Expiration    time.Time `json:"exp,omitzero"`
 	FailCode      int       `json:"fail,omitempty"` // known to fail (e.g. 4420 no route): recorded, never sent
 	RequestID     string    `json:"req,omitempty"`
+	// Product and CampaignID are the from number's class and A2P campaign
+	// at acceptance, for the record.
+	Product    string `json:"product,omitempty"`
+	CampaignID string `json:"campaign,omitempty"`
 }
 
 // Dest is the recipient of this copy.
@@ -254,15 +265,22 @@ func seqKey(seq uint64) []byte {
 }
 
 // Enqueue stores items durably (fsync'd unless NoSync) and assigns their
-// Seq. Concurrent calls share one commit. Nothing is stored on error.
+// Seq. Each item's record (status QUEUED, see NewRecord) and its index
+// entries are written in the same commit, so a search finds a message from
+// the moment it is accepted. Concurrent calls share one commit. Nothing is
+// stored on error.
 func (s *Store) Enqueue(items []QueueItem) error {
 	vals := make([][]byte, len(items))
+	recs := make([]indexedRecord, len(items))
 	for i := range items {
 		v, err := json.Marshal(&items[i])
 		if err != nil {
 			return fmt.Errorf("store: encode queue item: %w", err)
 		}
 		vals[i] = v
+		rec := NewRecord(&items[i])
+		rec.Status = StatusQueued
+		recs[i] = prepareIndexed(&rec)
 	}
 	seqs := make([]uint64, len(items))
 	err := s.write(func(tx *bolt.Tx) error {
@@ -277,6 +295,9 @@ func (s *Store) Enqueue(items []QueueItem) error {
 			if err := b.Put(seqKey(seq), vals[i]); err != nil {
 				return err
 			}
+			if err := recs[i].putTx(tx); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -287,6 +308,22 @@ func (s *Store) Enqueue(items []QueueItem) error {
 		items[i].Seq = seqs[i]
 	}
 	return nil
+}
+
+// NewRecord is the record of a queue item before any outcome: every field
+// the item determines, no status.
+func NewRecord(it *QueueItem) Record {
+	r := Record{
+		MessageID: it.MessageID, Recipient: it.Recipient, AccountID: it.AccountID, ApplicationID: it.ApplicationID,
+		Direction: "out", From: it.From, To: it.Dest(), Carrier: it.Carrier, Segments: it.Segments,
+		ReceivedAt: it.ReceivedAt, Tag: it.Tag, HasTag: it.HasTag, Length: utf8.RuneCountInString(it.Text),
+		AllTo: append([]string(nil), it.To...), Type: "sms", Media: len(it.Media), Size: len(it.Text),
+		RequestID: it.RequestID, Product: it.Product, CampaignID: it.CampaignID,
+	}
+	if len(it.Media) > 0 {
+		r.Type = "mms"
+	}
+	return r
 }
 
 // LoadQueue calls fn for every queued item in FIFO order (at start-up).
@@ -345,6 +382,15 @@ type Record struct {
 	// Parts is each part's receipt outcome so far (index as CarrierIDs);
 	// nil until the first receipt.
 	Parts []PartOutcome `json:"parts,omitempty"`
+	// Type is "sms", or "mms" when the request carried media.
+	Type  string `json:"type,omitempty"`
+	Media int    `json:"media,omitempty"` // attachment count
+	Size  int    `json:"size,omitempty"`  // bytes of text (UTF-8)
+	// Product is the sending number's class (LOCAL_A2P, P2P, TOLL_FREE,
+	// SHORT_CODE_REACH, ALPHA_NUMERIC…) and CampaignID its A2P campaign,
+	// when the number management knows them; empty otherwise.
+	Product    string `json:"product,omitempty"`
+	CampaignID string `json:"campaign,omitempty"`
 }
 
 // PartOutcome is what the receipts said about one part of a message copy.
@@ -385,8 +431,8 @@ type Completion struct {
 func (s *Store) Complete(cs []Completion) error {
 	type prepared struct {
 		seq   []byte
+		rec   indexedRecord
 		key   []byte
-		val   []byte
 		cids  [][]byte
 		await []byte        // awaiting_receipt key; nil when the copy is not waiting
 		jobs  []CallbackJob // callbacks of a copy that ends here (failed before any receipt)
@@ -394,12 +440,9 @@ func (s *Store) Complete(cs []Completion) error {
 	hooks := s.hooks.Load()
 	ps := make([]prepared, len(cs))
 	for i := range cs {
-		v, err := json.Marshal(&cs[i].Record)
-		if err != nil {
-			return fmt.Errorf("store: encode record: %w", err)
-		}
 		r := &cs[i].Record
-		ps[i] = prepared{seq: seqKey(cs[i].Seq), key: recordKey(r.MessageID, r.Recipient), val: v}
+		ir := prepareIndexed(r)
+		ps[i] = prepared{seq: seqKey(cs[i].Seq), rec: ir, key: ir.key}
 		if r.Status == "SENT" {
 			ps[i].await = awaitKey(r.Carrier, r.SentAt, ps[i].key)
 		}
@@ -422,7 +465,7 @@ func (s *Store) Complete(cs []Completion) error {
 			if err := q.Delete(p.seq); err != nil {
 				return err
 			}
-			if err := recs.Put(p.key, p.val); err != nil {
+			if err := p.rec.updateTx(tx, recs); err != nil {
 				return err
 			}
 			for _, c := range p.cids {
@@ -472,7 +515,7 @@ func (s *Store) Record(messageID string, recipient int) (Record, error) {
 		if v == nil {
 			return ErrNotFound
 		}
-		return json.Unmarshal(v, &r)
+		return decodeRecord(v, &r)
 	})
 	return r, err
 }
@@ -489,7 +532,7 @@ func (s *Store) RecordByCarrierID(carrier, id string) (Record, error) {
 		if v == nil {
 			return ErrNotFound
 		}
-		return json.Unmarshal(v, &r)
+		return decodeRecord(v, &r)
 	})
 	return r, err
 }

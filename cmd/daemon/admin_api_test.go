@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -332,6 +333,14 @@ func TestClassRates(t *testing.T) {
 	}
 	if p2pAt < 0 || p2pAt <= lastA2P {
 		t.Fatalf("p2p message at %d (newest first), last a2p at %d: it waited behind the a2p lane", p2pAt, lastA2P)
+	}
+	// Records carry the class as the contract's product, and the campaign.
+	for _, c := range []struct{ from, product, campaign string }{{a2p, "LOCAL_A2P", "CTEST"}, {num, "P2P", ""}} {
+		msgs, _, _ := e.search("sourceTn=" + url.QueryEscape(c.from) + "&limit=1")
+		if len(msgs) != 1 || msgs[0]["product"] != c.product || (msgs[0]["campaignId"] != nil) != (c.campaign != "") ||
+			(c.campaign != "" && msgs[0]["campaignId"] != c.campaign) {
+			t.Fatalf("record of a message from %s: %v, want product %s campaign %q", c.from, msgs, c.product, c.campaign)
+		}
 	}
 }
 

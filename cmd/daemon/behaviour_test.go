@@ -31,15 +31,19 @@ func allowBinds(t *testing.T, sim *smsc.Server) {
 	}
 }
 
-// waitRecord waits for the record of one message copy. Nothing notifies
-// when a record is written, so the store is polled, briefly.
+// waitRecord waits for the outcome of one message copy (a record that is
+// no longer QUEUED). Nothing notifies when a record is written, so the
+// store is polled, briefly.
 func (e *env) waitRecord(id string, rcpt int) store.Record {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		r, err := e.d.Store.Record(id, rcpt)
-		if err == nil {
+		if err == nil && r.Status != store.StatusQueued {
 			return r
+		}
+		if err == nil {
+			err = store.ErrNotFound // still queued
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			e.t.Fatalf("record %s/%d: %v", id, rcpt, err)

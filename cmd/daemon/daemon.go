@@ -53,6 +53,9 @@ type Options struct {
 	// HashPassword hashes the secrets of API credentials created through
 	// the admin API; nil: conf.HashPassword. Tests pass a cheaper one.
 	HashPassword func(password string) (string, error)
+	// RetentionInterval is how often expired message records are swept
+	// (tests); zero: the bridge's default.
+	RetentionInterval time.Duration
 }
 
 // Daemon is a running smppbridge.
@@ -206,6 +209,7 @@ func Run(ctx context.Context, opts Options) error {
 		CheckPassword: conf.CheckPassword, HashPassword: hashPassword, Logger: log, Now: opts.Clock,
 		MOSweepInterval: opts.MOSweepInterval, OnReceipt: d.metrics.observeReceipt,
 		EmergencyNumbers: cfg.Policy.EmergencyNumbers,
+		RecordRetention:  cfg.Store.RecordRetention.Std(), RetentionInterval: opts.RetentionInterval,
 	})
 	if err != nil {
 		return fail(err)

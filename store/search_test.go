@@ -1,0 +1,379 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func openRecords(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "rec.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+var rt0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// seedRecords enqueues n single-recipient messages for account "a1", one
+// a second from rt0, to +1555000000(i%5) from +1999000000(i%2), and some for
+// account "a2"; every third is completed SENT, message 4 FAILED 4720 and 5
+// FAILED 4405.
+func seedRecords(t testing.TB, s *Store, n int) []QueueItem {
+	t.Helper()
+	var items []QueueItem
+	for i := 0; i < n; i++ {
+		items = append(items, QueueItem{Carrier: "sim", MessageID: fmt.Sprintf("m%04d", i), AccountID: "a1", ApplicationID: "app",
+			From: fmt.Sprintf("+1999000000%d", i%2), To: []string{fmt.Sprintf("+1555000000%d", i%5)}, Text: "hello", Segments: 1,
+			ReceivedAt: rt0.Add(time.Duration(i) * time.Second)})
+	}
+	items = append(items, QueueItem{Carrier: "sim", MessageID: "other", AccountID: "a2", From: "+19990000000", To: []string{"+15550000000"},
+		Text: "x", Segments: 1, ReceivedAt: rt0})
+	if err := s.Enqueue(items); err != nil {
+		t.Fatal(err)
+	}
+	var cs []Completion
+	for i := 0; i < n; i += 3 {
+		r := NewRecord(&items[i])
+		r.Status, r.SentAt, r.CarrierIDs = StatusSent, rt0.Add(time.Hour), []string{fmt.Sprint("c", i)}
+		cs = append(cs, Completion{Seq: items[i].Seq, Record: r})
+	}
+	if n > 5 {
+		r := NewRecord(&items[4])
+		r.Status, r.ErrorCode = StatusFailed, 4720
+		cs = append(cs, Completion{Seq: items[4].Seq, Record: r})
+		r = NewRecord(&items[5])
+		r.Status, r.ErrorCode = StatusFailed, 4405
+		cs = append(cs, Completion{Seq: items[5].Seq, Record: r})
+	}
+	if err := s.Complete(cs); err != nil {
+		t.Fatal(err)
+	}
+	return items
+}
+
+func recIDs(rs []Record) []string {
+	out := []string{}
+	for _, r := range rs {
+		out = append(out, r.MessageID)
+	}
+	return out
+}
+
+func TestSearchFilters(t *testing.T) {
+	s := openRecords(t)
+	seedRecords(t, s, 20)
+	code := 4720
+	cases := []struct {
+		name string
+		q    RecordQuery
+		want []string // newest first unless Ascending
+	}{
+		{"all of an account", RecordQuery{Limit: 3}, []string{"m0019", "m0018", "m0017"}},
+		{"ascending", RecordQuery{Limit: 2, Ascending: true}, []string{"m0000", "m0001"}},
+		{"to exact", RecordQuery{To: []string{"+15550000003"}}, []string{"m0018", "m0013", "m0008", "m0003"}},
+		{"to list", RecordQuery{To: []string{"+15550000003", "+15550000004"}, Limit: 3}, []string{"m0019", "m0018", "m0014"}},
+		{"to partial", RecordQuery{ToPrefix: []string{"+155500000"}, Limit: 2}, []string{"m0019", "m0018"}},
+		{"from exact and to", RecordQuery{From: []string{"+19990000001"}, To: []string{"+15550000003"}}, []string{"m0013", "m0003"}},
+		{"status sent", RecordQuery{Status: StatusSent, Limit: 3}, []string{"m0018", "m0015", "m0012"}},
+		{"status failed, two error codes", RecordQuery{Status: StatusFailed}, []string{"m0005", "m0004"}},
+		{"status failed ascending", RecordQuery{Status: StatusFailed, Ascending: true}, []string{"m0004", "m0005"}},
+		{"status and error code", RecordQuery{Status: StatusFailed, ErrorCode: &code}, []string{"m0004"}},
+		{"error code 0", RecordQuery{ErrorCode: new(int), Limit: 3}, []string{"m0019", "m0018", "m0017"}},
+		{"error code 0 and sent", RecordQuery{ErrorCode: new(int), Status: StatusSent, Limit: 2}, []string{"m0018", "m0015"}},
+		{"status queued with from", RecordQuery{Status: StatusQueued, From: []string{"+19990000000"}, Limit: 2}, []string{"m0016", "m0014"}},
+		{"error code", RecordQuery{ErrorCode: &code}, []string{"m0004"}},
+		{"time window", RecordQuery{Since: rt0.Add(5 * time.Second), Until: rt0.Add(8 * time.Second)}, []string{"m0007", "m0006", "m0005"}},
+		{"message id", RecordQuery{MessageID: "m0007"}, []string{"m0007"}},
+		{"message id of another account", RecordQuery{MessageID: "other"}, []string{}},
+		{"carrier", RecordQuery{Carrier: "SIM", Limit: 1}, []string{"m0019"}},
+		{"carrier unknown", RecordQuery{Carrier: "nope"}, []string{}},
+		{"direction in", RecordQuery{Direction: "in"}, []string{}},
+		{"type sms", RecordQuery{Type: "sms", Limit: 1}, []string{"m0019"}},
+		{"type mms", RecordQuery{Type: "mms"}, []string{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.q.AccountID = "a1"
+			p, err := s.SearchRecords(c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := recIDs(p.Records); !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestSearchPaging walks every page forwards and back, in both orders, for
+// an indexed-only query and a filtered one, with records inserted between
+// pages (newer than every page: they must not shift positions).
+func TestSearchPaging(t *testing.T) {
+	s := openRecords(t)
+	items := seedRecords(t, s, 23)
+	extras := 0 // each insert is beyond every earlier one
+	for _, base := range []RecordQuery{{}, {From: []string{"+19990000000"}}, {Direction: "out"}, {ToPrefix: []string{"+1555"}}} {
+		for _, asc := range []bool{false, true} {
+			q := base
+			q.AccountID, q.Ascending, q.Limit = "a1", asc, 5
+			all := q
+			all.Limit = 1000
+			full, err := s.SearchRecords(all)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if full.Total != len(full.Records) || full.TotalCapped || full.Next != nil || full.Prev != nil {
+				t.Fatalf("%+v: one page: total %d of %d, capped %v, next %x prev %x", base, full.Total, len(full.Records), full.TotalCapped, full.Next, full.Prev)
+			}
+			var pages [][]Record
+			var got []Record
+			inserted := false
+			for pg := 0; ; pg++ {
+				if pg > 10 {
+					t.Fatal("paging does not end")
+				}
+				p, err := s.SearchRecords(q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Total != full.Total && !(inserted && p.Total == full.Total+1) {
+					t.Fatalf("page %d: total %d, want %d", pg, p.Total, full.Total)
+				}
+				if (pg == 0) != (p.Prev == nil) {
+					t.Fatalf("page %d: prev %x", pg, p.Prev)
+				}
+				pages = append(pages, p.Records)
+				got = append(got, p.Records...)
+				if pg == 1 { // a newer insert between pages
+					extra := QueueItem{Carrier: "sim", MessageID: fmt.Sprintf("new%d", extras), AccountID: "a1", From: "+19990000000",
+						To: []string{"+15550000001"}, Text: "x", Segments: 1, ReceivedAt: rt0.Add(time.Duration(1+extras) * time.Hour)}
+					if asc {
+						extra.ReceivedAt = rt0.Add(-time.Duration(1+extras) * time.Hour)
+					}
+					extras++
+					inserted = true
+					_ = items
+					if err := s.Enqueue([]QueueItem{extra}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if p.Next == nil {
+					break
+				}
+				q.After, q.Backward = p.Next, false
+				if pg >= 1 { // walk back one page and check it is the previous one
+					back := q
+					back.After, back.Backward = p.Prev, true
+					bp, err := s.SearchRecords(back)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(recIDs(bp.Records), recIDs(pages[pg-1])) {
+						t.Fatalf("page %d back: %v, want %v", pg, recIDs(bp.Records), recIDs(pages[pg-1]))
+					}
+				}
+			}
+			if !reflect.DeepEqual(recIDs(got), recIDs(full.Records)) {
+				t.Fatalf("%+v asc=%v: pages %v, want %v", base, asc, recIDs(got), recIDs(full.Records))
+			}
+			if n := len(pages[len(pages)-1]); n == 0 {
+				t.Fatalf("empty last page")
+			}
+		}
+	}
+	// Past the end: an empty page without Next.
+	p, err := s.SearchRecords(RecordQuery{AccountID: "a1", After: positionOf(&Record{MessageID: "m0000", ReceivedAt: rt0.Add(-48 * time.Hour)})})
+	if err != nil || len(p.Records) != 0 || p.Next != nil {
+		t.Fatalf("past the end: %v, next %x, %v", recIDs(p.Records), p.Next, err)
+	}
+}
+
+// TestSearchWidePrefix: a partial number matching more numbers than are
+// merged becomes a filter on the time index, with the same answer.
+func TestSearchWidePrefix(t *testing.T) {
+	s := openRecords(t)
+	seedRecords(t, s, 20)
+	q := RecordQuery{AccountID: "a1", ToPrefix: []string{"+155500000"}, Limit: 4}
+	narrow, err := s.SearchRecords(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := maxPrefixNumbers
+	maxPrefixNumbers = 2
+	defer func() { maxPrefixNumbers = old }()
+	wide, err := s.SearchRecords(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(recIDs(wide.Records), recIDs(narrow.Records)) || wide.Total != narrow.Total || narrow.Total != 20 {
+		t.Fatalf("wide %v (%d), narrow %v (%d)", recIDs(wide.Records), wide.Total, recIDs(narrow.Records), narrow.Total)
+	}
+	maxPrefixNumbers = 0 // every partial number becomes a filter, answered from the summaries
+	p, err := s.SearchRecords(RecordQuery{AccountID: "a1", ToPrefix: []string{"+15550000003"}, Direction: "out"})
+	if err != nil || !reflect.DeepEqual(recIDs(p.Records), []string{"m0018", "m0013", "m0008", "m0003"}) {
+		t.Fatalf("filtered by summary: %v, %v", recIDs(p.Records), err)
+	}
+}
+
+func TestSearchTotalCapped(t *testing.T) {
+	s := openRecords(t)
+	seedRecords(t, s, 30)
+	p, err := s.SearchRecords(RecordQuery{AccountID: "a1", Limit: 2, CountLimit: 10})
+	if err != nil || p.Total != 10 || !p.TotalCapped {
+		t.Fatalf("total %d capped %v, %v; want 10, capped", p.Total, p.TotalCapped, err)
+	}
+}
+
+// TestStatusIndexFollowsUpdates: a receipt and an expiry move the record
+// between status index entries; the old status finds it no longer.
+func TestStatusIndexFollowsUpdates(t *testing.T) {
+	s := openRecords(t)
+	seedRecords(t, s, 7)
+	count := func(st string) int {
+		p, err := s.SearchRecords(RecordQuery{AccountID: "a1", Status: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(p.Records)
+	}
+	if q, sent := count(StatusQueued), count(StatusSent); q != 2 || sent != 3 { // 0,3,6 sent; 4, 5 failed
+		t.Fatalf("queued %d sent %d", q, sent)
+	}
+	if _, err := s.ApplyReceipt(Receipt{Carrier: "sim", Candidates: []string{"c3"}, Outcome: OutcomeDelivered}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ExpireReceipts("sim", rt0.Add(2*time.Hour), rt0.Add(3*time.Hour), 100); err != nil {
+		t.Fatal(err)
+	}
+	if sent, del, failed := count(StatusSent), count(StatusDelivered), count(StatusFailed); sent != 0 || del != 1 || failed != 4 {
+		t.Fatalf("sent %d delivered %d failed %d; want 0 1 4", sent, del, failed)
+	}
+}
+
+func TestDeleteRecordsBefore(t *testing.T) {
+	s := openRecords(t)
+	seedRecords(t, s, 20) // a1: 0..19 s after rt0; sent: 0,3,...,18; failed 4
+	cut := rt0.Add(10 * time.Second)
+	total := 0
+	for i := 0; ; i++ {
+		if i > 20 {
+			t.Fatal("retention does not end")
+		}
+		n, more, err := s.DeleteRecordsBefore(cut, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+		if !more {
+			break
+		}
+	}
+	// Before the cut: a1 0..9 (sent 0,3,6,9; failed 4,5: 6 deleted; 4
+	// queued kept) and a2's one queued record (kept).
+	if total != 6 {
+		t.Fatalf("deleted %d, want 6", total)
+	}
+	if _, err := s.Record("m0003", 0); err != ErrNotFound {
+		t.Fatalf("m0003 still there: %v", err)
+	}
+	if _, err := s.RecordByCarrierID("sim", "c3"); err != ErrNotFound {
+		t.Fatalf("carrier id of a deleted record still indexed: %v", err)
+	}
+	p, _ := s.SearchRecords(RecordQuery{AccountID: "a1", Ascending: true, Limit: 1000})
+	if len(p.Records) != 14 || p.Records[0].MessageID != "m0001" {
+		t.Fatalf("left %v", recIDs(p.Records))
+	}
+	for _, st := range []string{StatusSent, StatusFailed} {
+		p, _ := s.SearchRecords(RecordQuery{AccountID: "a1", Status: st, Limit: 1000, Until: cut})
+		if len(p.Records) != 0 {
+			t.Fatalf("%s index still lists %v", st, recIDs(p.Records))
+		}
+	}
+}
+
+func TestExportRecords(t *testing.T) {
+	s := openRecords(t)
+	seedRecords(t, s, exportChunk+10)
+	var got []string
+	err := s.ExportRecords("a1", rt0.Add(time.Second), time.Time{}, func(r *Record) error {
+		got = append(got, r.MessageID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != exportChunk+9 || got[0] != "m0001" || got[len(got)-1] != fmt.Sprintf("m%04d", exportChunk+9) {
+		t.Fatalf("exported %d, first %s last %s", len(got), got[0], got[len(got)-1])
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] {
+			t.Fatalf("out of order at %d: %s after %s", i, got[i], got[i-1])
+		}
+	}
+}
+
+func TestRecordCodecRoundTrip(t *testing.T) {
+	r := Record{MessageID: "m", Recipient: 2, AccountID: "a", ApplicationID: "app", Direction: "out", From: "+1", To: "+2",
+		Carrier: "c", Segments: 3, Status: StatusFailed, ErrorCode: 4720, CarrierIDs: []string{"x", "", "z"}, Unknown: 1,
+		ReceivedAt: rt0, SentAt: rt0.Add(time.Second), DoneAt: rt0.Add(time.Minute), Tag: "t", HasTag: true, Length: 300,
+		AllTo: []string{"+2", "+3", "+4"}, Parts: []PartOutcome{{Outcome: 1}, {Outcome: 2, Code: 4720}}, Type: "mms", Media: 2, Size: 400,
+		Product: "P2P", CampaignID: "C1"}
+	v, _ := encodeRecord(&r)
+	var back Record
+	if err := decodeRecord(v, &back); err != nil || !reflect.DeepEqual(back, r) {
+		t.Fatalf("round trip: %+v, %v", back, err)
+	}
+	for i := 2; i < len(v); i++ {
+		if decodeRecord(v[:i], &back) == nil {
+			t.Fatalf("truncated record (%d of %d bytes) decoded", i, len(v))
+		}
+	}
+}
+
+// TestOldRecordsIndexedAtOpen: records written as JSON before records
+// were indexed are converted and indexed by the Open that adds rec_idx.
+func TestOldRecordsIndexedAtOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for i := 0; i < 3; i++ {
+			v, _ := json.Marshal(&Record{MessageID: fmt.Sprint("old", i), AccountID: "a1", Direction: "out", From: "+1", To: "+2",
+				Status: StatusDelivered, ReceivedAt: rt0.Add(time.Duration(i) * time.Second)})
+			if err := tx.Bucket(bucketRecords).Put(recordKey(fmt.Sprint("old", i), 0), v); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteBucket(bucketRecIdx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := s.SearchRecords(RecordQuery{AccountID: "a1", Status: StatusDelivered})
+	if err != nil || !reflect.DeepEqual(recIDs(p.Records), []string{"old2", "old1", "old0"}) {
+		t.Fatalf("after reopen: %v, %v", recIDs(p.Records), err)
+	}
+	s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketRecords).Get(recordKey("old0", 0)); len(v) == 0 || v[0] != recordFormat {
+			t.Errorf("record not converted: %q", v)
+		}
+		return nil
+	})
+}
