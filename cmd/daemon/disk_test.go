@@ -3,6 +3,8 @@
 package daemon_test
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -103,6 +105,24 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal("no send failed on a full disk")
 	}
 	t.Logf("disk full: %d sends refused with 500, %d accepted in total so far", full, len(accepted))
+	// Inbound messages while the disk is full: a part is acknowledged once
+	// stored (bbolt may still have room in its file) or answered with an
+	// error, so the carrier keeps it and sends it again later.
+	inbound := []smsc.MO{
+		{From: "+15557300001", To: num, Text: "inbound on a full disk"},
+		{From: "+15557300002", To: num, Text: strings.Repeat("a long inbound message on a full disk ", 8)},
+	}
+	for _, mo := range inbound {
+		if _, err := sim.InjectMO(mo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := sim.WaitFor(ctx, func() bool { st := sim.Stats(); return st.MOAcked+st.MONacked >= 3 }); err != nil {
+		t.Fatalf("inbound parts neither acknowledged nor refused: %+v", sim.Stats().Counters)
+	}
+	t.Logf("inbound parts on the full disk: %d acknowledged, %d refused", sim.Stats().MOAcked, sim.Stats().MONacked)
 
 	// Space returns: accepted again, without a restart.
 	if err := os.Remove(filler); err != nil {
@@ -119,12 +139,21 @@ func TestDiskFull(t *testing.T) {
 	// in its callback.
 	re := &receiptEnv{env: e, hooks: hooks}
 	re.outcomes(ids, 30*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for _, mo := range inbound {
+		for !hasInbound(t, hooks, mo.Text) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no message-received callback for %q after space returned", mo.Text)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 
 	// And after a restart every accepted copy has reached the carrier, and
 	// none of the refused ones.
 	e.shutdown()
 	e = startDaemonWith(t, sim, cfg(), daemon.Options{})
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		got := arrivals(sim)
 		missing := 0
@@ -146,4 +175,23 @@ func TestDiskFull(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// hasInbound: a message-received callback carrying text arrived.
+func hasInbound(t *testing.T, h *hookReceiver, text string) bool {
+	for _, body := range h.delivered() {
+		var evs []struct {
+			Type    string
+			Message struct{ Text string }
+		}
+		if err := json.Unmarshal(body, &evs); err != nil {
+			t.Fatalf("callback body: %v", err)
+		}
+		for _, ev := range evs {
+			if ev.Type == "message-received" && ev.Message.Text == text {
+				return true
+			}
+		}
+	}
+	return false
 }
