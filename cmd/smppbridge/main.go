@@ -90,14 +90,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	opts := daemon.Options{}
-	var demoPassword string
+	var demo daemon.Demo
 	if *configPath == "" {
-		o, pw, err := daemon.Embedded()
+		o, dm, err := daemon.Embedded()
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		opts, demoPassword = o, pw
+		opts, demo = o, dm
 	} else {
 		cfg, err := conf.Load(*configPath)
 		if err != nil {
@@ -126,7 +126,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opts.Ready = func(d *daemon.Daemon) {
 		running <- d
 		if opts.Simulator != nil {
-			fmt.Fprint(stdout, daemon.DemoBanner(d.HTTPAddr(), demoPassword))
+			fmt.Fprint(stdout, daemon.DemoBanner(d.HTTPAddr(), d.AdminAddr(), demo))
 		}
 		if err := sdNotify("READY=1"); err != nil {
 			log.Warn("cannot notify systemd", "err", err)

@@ -106,7 +106,7 @@ func load(o options, out io.Writer) error {
 	var sink *webhookSink
 	target := o.url
 	if target == "" {
-		opts, pw, err := daemon.Embedded()
+		opts, demo, err := daemon.Embedded()
 		if err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ func load(o options, out io.Writer) error {
 		if err := waitReady(d.AdminAddr()); err != nil {
 			return err
 		}
-		target, o.pass = "http://"+d.HTTPAddr(), pw
+		target, o.pass = "http://"+d.HTTPAddr(), demo.Password
 		count = func() (int64, error) { return d.Sim.Stats().Messages, nil }
 		defer func() {
 			st := d.Store.Stats()
