@@ -118,6 +118,8 @@ func load(o options, out io.Writer) error {
 		opts.Config.Store.Path = filepath.Join(dir, "load.db")
 		opts.Config.Store.NoSync = o.noSync
 		opts.Config.HTTP.Listen, opts.Config.Admin.Listen = "127.0.0.1:0", "127.0.0.1:0"
+		// Its own private daemon: the admin listener (polled for /readyz) needs no credentials.
+		opts.Config.Admin.Username, opts.Config.Admin.PasswordHash = "", ""
 		opts.Config.API.GroupLimit = 10
 		opts.Logger = slog.New(slog.DiscardHandler)
 		// The full loop: callbacks come back to our own sink.
