@@ -348,13 +348,14 @@ func (d *Daemon) adminRoutes() []adminRoute {
 	}
 }
 
-// AdminRoutes lists the admin listener's endpoints as "METHOD /path".
+// AdminRoutes lists the admin listener's endpoints as "METHOD /path",
+// the management API's included.
 func AdminRoutes() []string {
 	var out []string
 	for _, r := range (&Daemon{}).adminRoutes() {
 		out = append(out, r.pattern)
 	}
-	return out
+	return append(out, admin.Routes()...) // the management API under /v1/
 }
 
 func (d *Daemon) adminHandler() http.Handler {
