@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"smppbridge/store"
@@ -19,6 +20,92 @@ type Outbox interface {
 	CallbackDead(fs []store.CallbackFailure) error
 	ReleaseCallbacks(ids []uint64)
 	NextCallbackDue(after time.Time) (time.Time, bool, error)
+}
+
+// DeadLetterStore is the outbox's dead-letter bucket (*store.Store):
+// inspected, requeued and deleted through the admin API, expired by
+// Webhooks after callbacks.dead_letter_retention.
+type DeadLetterStore interface {
+	DeadCallbacks(afterID uint64, limit int) ([]store.CallbackJob, error)
+	RequeueDeadCallbacks(ids []uint64) (int, error)
+	DeleteDeadCallbacks(ids []uint64) error
+	ExpireDeadCallbacks(cutoff time.Time, limit int) (int, bool, error)
+}
+
+// DeadCallback is a dead-lettered callback as operators see it: where it
+// was going and why it failed, never its body (it may hold message text).
+type DeadCallback struct {
+	ID            uint64    `json:"id"`
+	ApplicationID string    `json:"applicationId"`
+	Kind          string    `json:"kind"`
+	URL           string    `json:"url"`
+	Events        int       `json:"events"`
+	Created       time.Time `json:"created"`
+	GivenUp       time.Time `json:"givenUp"`
+	Attempts      int       `json:"attempts"`
+	LastError     string    `json:"lastError,omitempty"`
+	RequestID     string    `json:"requestId,omitempty"`
+}
+
+// ErrNoDeadLetters: the store keeps no dead-lettered callbacks.
+var ErrNoDeadLetters = errors.New("bridge: the store has no dead-letter bucket")
+
+func (b *Bridge) deadLetters() (DeadLetterStore, error) {
+	dl, ok := b.opts.Store.(DeadLetterStore)
+	if !ok {
+		return nil, ErrNoDeadLetters
+	}
+	return dl, nil
+}
+
+// DeadCallbacks lists up to limit dead-lettered callbacks with ids above
+// after, in id order (page with the last id).
+func (b *Bridge) DeadCallbacks(after uint64, limit int) ([]DeadCallback, error) {
+	dl, err := b.deadLetters()
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := dl.DeadCallbacks(after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	out := make([]DeadCallback, 0, len(jobs))
+	for _, j := range jobs {
+		var events []json.RawMessage
+		json.Unmarshal(j.Body, &events) // a body that is no array counts 0
+		out = append(out, DeadCallback{ID: j.ID, ApplicationID: j.ApplicationID, Kind: j.Kind, URL: j.URL,
+			Events: len(events), Created: j.Created.UTC(), GivenUp: j.NextAt.UTC(), Attempts: j.Attempts,
+			LastError: j.LastError, RequestID: j.RequestID})
+	}
+	return out, nil
+}
+
+// RequeueDeadCallbacks sends dead-lettered callbacks again, as never-tried
+// jobs (for example once a customer fixed their endpoint); it returns how
+// many of ids were dead-lettered.
+func (b *Bridge) RequeueDeadCallbacks(ids []uint64) (int, error) {
+	dl, err := b.deadLetters()
+	if err != nil {
+		return 0, err
+	}
+	n, err := dl.RequeueDeadCallbacks(ids)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	b.notifyCallbacks()
+	return n, nil
+}
+
+// DeleteDeadCallbacks forgets dead-lettered callbacks.
+func (b *Bridge) DeleteDeadCallbacks(ids []uint64) error {
+	dl, err := b.deadLetters()
+	if err != nil {
+		return err
+	}
+	if err := dl.DeleteDeadCallbacks(ids); err != nil {
+		return fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	return nil
 }
 
 // Callback kinds: which of the application's URLs a job goes to.

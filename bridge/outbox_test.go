@@ -825,3 +825,41 @@ func TestWebhookIgnoresURLUserInfo(t *testing.T) {
 		t.Fatalf("outcome %v", oc)
 	}
 }
+
+// TestDeadLetterRetention: the sender deletes dead letters given up longer
+// ago than DeadLetterRetention (by its clock) and keeps younger ones.
+func TestDeadLetterRetention(t *testing.T) {
+	o := newOutbox(t)
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	jobs := []store.CallbackJob{
+		{ApplicationID: "a", Kind: CallbackStatus, URL: "http://127.0.0.1:9/old", Body: []byte(`[1]`)},
+		{ApplicationID: "a", Kind: CallbackStatus, URL: "http://127.0.0.1:9/young", Body: []byte(`[2]`)},
+	}
+	if err := o.Store.AddCallbacks(jobs); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := o.Store.NextCallbacks(t0, 10, nil); err != nil || len(got) != 2 {
+		t.Fatalf("took %d jobs: %v", len(got), err)
+	}
+	if err := o.Store.CallbackDead([]store.CallbackFailure{{ID: jobs[0].ID, At: t0, Error: "HTTP 500"},
+		{ID: jobs[1].ID, At: t0.Add(6 * 24 * time.Hour), Error: "HTTP 500"}}); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(8 * 24 * time.Hour)
+	startWebhooks(t, WebhookOptions{Outbox: o, Clock: func() time.Time { return now },
+		DeadLetterRetention: 7 * 24 * time.Hour, DeadLetterSweep: 10 * time.Millisecond})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		dl, err := o.Store.DeadCallbacks(0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dl) == 1 && dl[0].ID == jobs[1].ID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dead letters after the sweep: %+v", dl)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

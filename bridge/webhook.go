@@ -91,6 +91,11 @@ type WebhookOptions struct {
 	// OnDeadLetter, when set, is told of jobs dead-lettered (after their
 	// outcome was written).
 	OnDeadLetter func(appID string, jobs int)
+	// DeadLetterRetention: dead-lettered jobs given up longer ago than this
+	// are deleted (the outbox must be a DeadLetterStore); 0 keeps them for
+	// ever. DeadLetterSweep is how often that is checked; default 1 h.
+	DeadLetterRetention time.Duration
+	DeadLetterSweep     time.Duration
 }
 
 // WebhookStats counts since NewWebhooks.
@@ -226,6 +231,46 @@ func (w *Webhooks) Start() {
 	w.loop.Add(1)
 	go func() { defer w.loop.Done(); w.run() }()
 	go w.record()
+	if dl, ok := w.out.(DeadLetterStore); ok && w.opts.DeadLetterRetention > 0 {
+		w.loop.Add(1)
+		go func() { defer w.loop.Done(); w.expireDeadLetters(dl) }()
+	}
+}
+
+// expireDeadLetters deletes dead-lettered jobs older than the retention,
+// in bounded passes, until Stop.
+func (w *Webhooks) expireDeadLetters(dl DeadLetterStore) {
+	every := w.opts.DeadLetterSweep
+	if every <= 0 {
+		every = time.Hour
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		total := 0
+		for more, pass := true, 0; more && pass < 1000; pass++ {
+			select {
+			case <-w.stopc:
+				return
+			default:
+			}
+			var n int
+			var err error
+			if n, more, err = dl.ExpireDeadCallbacks(w.now().Add(-w.opts.DeadLetterRetention), 1000); err != nil {
+				w.log.Error("cannot delete expired dead-lettered callbacks", "err", err)
+				break
+			}
+			total += n
+		}
+		if total > 0 {
+			w.log.Info("dead-lettered callbacks past their retention deleted", "count", total)
+		}
+		select {
+		case <-w.stopc:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Notify wakes the dispatcher: call it after adding jobs (Add does) or

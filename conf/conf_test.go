@@ -63,7 +63,7 @@ func wantDefaults() *Config {
 		Store:     Store{Path: "smppbridge.db", RecordRetention: sec(14 * 24 * 3600)},
 		Log:       Log{Format: "text", Level: "info"},
 		API:       API{GroupLimit: 10, MaxTextLength: 2048, ShutdownTimeout: sec(20)},
-		Callbacks: Callbacks{Timeout: sec(10), RetryFor: sec(24 * 3600), MaxBatch: 1, ConcurrencyPerEndpoint: 4},
+		Callbacks: Callbacks{Timeout: sec(10), RetryFor: sec(24 * 3600), DeadLetterRetention: sec(7 * 24 * 3600), MaxBatch: 1, ConcurrencyPerEndpoint: 4},
 		Policy:    Policy{EmergencyNumbers: []string{"911", "112", "999", "000", "110", "119", "118", "100", "101", "102", "108"}},
 	}
 }
@@ -126,7 +126,7 @@ func fullWant() *Config {
 		Store:     Store{Path: "/var/lib/smppbridge/smppbridge.db", RecordRetention: sec(7 * 24 * 3600)},
 		Log:       Log{Format: "json", Level: "debug"},
 		API:       API{GroupLimit: 8, MaxTextLength: 1600, ShutdownTimeout: sec(30)},
-		Callbacks: Callbacks{Timeout: sec(5), RetryFor: sec(12 * 3600), MaxBatch: 10, ConcurrencyPerEndpoint: 8},
+		Callbacks: Callbacks{Timeout: sec(5), RetryFor: sec(12 * 3600), DeadLetterRetention: sec(72 * 3600), MaxBatch: 10, ConcurrencyPerEndpoint: 8},
 		Policy:    Policy{EmergencyNumbers: []string{"911", "112", "999"}},
 		Carriers: []Carrier{
 			{
@@ -294,6 +294,7 @@ func TestBadFixtures(t *testing.T) {
 		{"bad_duration.toml", "carrier[0].receipt_wait", `invalid duration "2 hours"`},
 		{"bad_negative_duration.toml", "http.read_timeout", `must be a positive duration, got "-1s"`},
 		{"bad_record_retention.toml", "store.record_retention", `must be a positive duration, got "0s"`},
+		{"bad_dead_letter_retention.toml", "callbacks.dead_letter_retention", `must be a positive duration, got "-1h0m0s"`},
 		{"bad_reconnect.toml", "carrier[0].reconnect_max", "must not be shorter than reconnect_min (10s)"},
 		{"bad_carrier_tls_off.toml", "carrier[0].tls_ca_file", "set but tls is false"},
 		{"bad_route.toml", "carrier[0].routes[1]", `got "44"`},

@@ -29,6 +29,7 @@ func Defaults() *Config {
 		Callbacks: Callbacks{
 			Timeout:                Duration(10 * time.Second),
 			RetryFor:               Duration(24 * time.Hour),
+			DeadLetterRetention:    Duration(7 * 24 * time.Hour),
 			MaxBatch:               1,
 			ConcurrencyPerEndpoint: 4,
 		},

@@ -126,6 +126,7 @@ func (c *Config) validate() []error {
 
 	ck.positive("callbacks.timeout", c.Callbacks.Timeout)
 	ck.positive("callbacks.retry_for", c.Callbacks.RetryFor)
+	ck.positive("callbacks.dead_letter_retention", c.Callbacks.DeadLetterRetention)
 	if c.Callbacks.Timeout > 0 && c.Callbacks.RetryFor > 0 && c.Callbacks.RetryFor < c.Callbacks.Timeout {
 		ck.add("callbacks.retry_for", "must not be shorter than callbacks.timeout (%s)", c.Callbacks.Timeout)
 	}

@@ -842,3 +842,94 @@ func (s *Store) DeadCallbacks(afterID uint64, limit int) ([]CallbackJob, error) 
 	})
 	return out, err
 }
+
+// RequeueDeadCallbacks gives dead-lettered jobs another life: each becomes
+// a never-tried job again (a new id, attempts cleared, its body and
+// endpoint as they were), in one commit. Unknown ids are ignored; it
+// returns how many were requeued.
+func (s *Store) RequeueDeadCallbacks(ids []uint64) (int, error) {
+	n := 0
+	err := s.write(func(tx *bolt.Tx) error {
+		n = 0
+		w := newCBWriter(tx)
+		var jobs []CallbackJob
+		for _, id := range ids {
+			v := w.dead.Get(seqKey(id))
+			if v == nil {
+				continue
+			}
+			j, _, err := decodeJob(id, v)
+			if err != nil {
+				return err
+			}
+			if err := w.dead.Delete(seqKey(id)); err != nil {
+				return err
+			}
+			w.d[2]--
+			j.Body = bytes.Clone(j.Body) // v is only valid in the transaction
+			jobs = append(jobs, j)
+		}
+		if err := w.finish(); err != nil {
+			return err
+		}
+		n = len(jobs)
+		if n == 0 {
+			return nil
+		}
+		return addCallbacksTx(tx, jobs)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: requeue dead callbacks: %w", err)
+	}
+	if n > 0 {
+		if h := s.hooks.Load(); h != nil && h.Added != nil {
+			h.Added()
+		}
+	}
+	return n, nil
+}
+
+// ExpireDeadCallbacks deletes dead-lettered jobs given up before cutoff,
+// oldest id first, examining at most limit jobs per call so no commit
+// holds the writer long; more reports that it stopped at the limit. Jobs
+// die in roughly id order (each after the same retry period), so the
+// sweep stops at the first one still within retention.
+func (s *Store) ExpireDeadCallbacks(cutoff time.Time, limit int) (deleted int, more bool, err error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	err = s.write(func(tx *bolt.Tx) error {
+		deleted, more = 0, false
+		w := newCBWriter(tx)
+		var expired [][]byte
+		cur := w.dead.Cursor()
+		examined := 0
+		for k, v := cur.First(); k != nil; k, v = cur.Next() {
+			if examined == limit {
+				more = true
+				break
+			}
+			examined++
+			j, _, err := decodeJob(binary.BigEndian.Uint64(k), v)
+			if err != nil {
+				return err
+			}
+			if !j.NextAt.Before(cutoff) {
+				break
+			}
+			expired = append(expired, bytes.Clone(k))
+		}
+		for _, k := range expired {
+			if err := w.dead.Delete(k); err != nil {
+				return err
+			}
+			w.d[2]--
+		}
+		deleted = len(expired)
+		return w.finish()
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("store: expire dead callbacks: %w", err)
+	}
+	return deleted, more, nil
+}

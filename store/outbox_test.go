@@ -432,3 +432,60 @@ func TestOutboxRandomOps(t *testing.T) {
 	}
 	t.Logf("end: %+v", c)
 }
+
+// TestDeadCallbacksRequeueAndExpire: a requeued dead job is a never-tried
+// job again with its body and endpoint; the retention sweep deletes only
+// jobs given up before its cutoff, bounded per call.
+func TestDeadCallbacksRequeueAndExpire(t *testing.T) {
+	s, _ := openTemp(t, Options{NoSync: true})
+	defer s.Close()
+	var jobs []CallbackJob
+	for i := range 5 {
+		jobs = append(jobs, cbJob("a", "http://x/", fmt.Sprintf("[%d]", i)))
+	}
+	if err := s.AddCallbacks(jobs); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.NextCallbacks(t0, 10, nil); len(got) != 5 {
+		t.Fatalf("took %d jobs", len(got))
+	}
+	var fs []CallbackFailure
+	for i, j := range jobs {
+		fs = append(fs, CallbackFailure{ID: j.ID, At: t0.Add(time.Duration(i) * time.Hour), Error: "HTTP 500"})
+	}
+	if err := s.CallbackDead(fs); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.RequeueDeadCallbacks([]uint64{jobs[4].ID, 999999})
+	if err != nil || n != 1 {
+		t.Fatalf("requeue: %d, %v", n, err)
+	}
+	if c := counts(t, s); c != (CallbackCounts{New: 1, Dead: 4, DeadTotal: 5}) {
+		t.Fatalf("counts after requeue = %+v", c)
+	}
+	got, _ := s.NextCallbacks(t0, 10, nil)
+	if len(got) != 1 || string(got[0].Body) != "[4]" || got[0].URL != "http://x/" || got[0].ApplicationID != "a" ||
+		got[0].Attempts != 0 || got[0].ID == jobs[4].ID {
+		t.Fatalf("requeued job = %+v", got)
+	}
+	s.ReleaseCallbacks([]uint64{got[0].ID})
+
+	// Given up at t0, t0+1h, t0+2h, t0+3h; cutoff t0+150m: three go, in
+	// passes of two.
+	deleted, more, err := s.ExpireDeadCallbacks(t0.Add(150*time.Minute), 2)
+	if err != nil || deleted != 2 || !more {
+		t.Fatalf("first pass: %d, more %v, %v", deleted, more, err)
+	}
+	deleted, more, err = s.ExpireDeadCallbacks(t0.Add(150*time.Minute), 2)
+	if err != nil || deleted != 1 || more {
+		t.Fatalf("second pass: %d, more %v, %v", deleted, more, err)
+	}
+	dl, _ := s.DeadCallbacks(0, 10)
+	if len(dl) != 1 || dl[0].ID != jobs[3].ID {
+		t.Fatalf("dead letters left: %v", ids(dl))
+	}
+	if c := counts(t, s); c != (CallbackCounts{New: 1, Dead: 1, DeadTotal: 5}) {
+		t.Fatalf("counts after expiry = %+v", c)
+	}
+	checkOutbox(t, s)
+}

@@ -217,7 +217,7 @@ func Run(ctx context.Context, opts Options) error {
 	d.Bridge = br
 	wh, err = bridge.NewWebhooks(bridge.WebhookOptions{
 		Outbox: st, Credentials: br.CallbackCredentials,
-		Timeout: cfg.Callbacks.Timeout.Std(), RetryFor: cfg.Callbacks.RetryFor.Std(),
+		Timeout: cfg.Callbacks.Timeout.Std(), RetryFor: cfg.Callbacks.RetryFor.Std(), DeadLetterRetention: cfg.Callbacks.DeadLetterRetention.Std(),
 		MaxBatch: cfg.Callbacks.MaxBatch, ConcurrencyPerEndpoint: cfg.Callbacks.ConcurrencyPerEndpoint,
 		PollInterval: opts.CallbackPollInterval, Clock: opts.CallbackClock, Logger: log,
 		OnAttempt: d.metrics.observeCallback, OnDeadLetter: d.metrics.observeDead,

@@ -49,6 +49,9 @@ which other users of the machine can see in the process list); -url and
   optout add NUMBER SENDER
   optout remove NUMBER SENDER
   carrier list
+  deadletter list [-after ID] [-limit N]   (callbacks given up after callbacks.retry_for)
+  deadletter retry ID                      (send it again, as a new callback)
+  deadletter delete ID
 
 Answers are printed as JSON; errors go to stderr with exit status 1.
 `
@@ -321,6 +324,36 @@ func (c *adminClient) dispatch(object, verb string, args []string) error {
 			return err
 		}
 		return c.do("GET", "/v1/carriers", nil)
+	case "deadletter list":
+		after := fs.String("after", "", "the last id of the previous page")
+		limit := fs.String("limit", "", "at most this many (1-1000; default 100)")
+		if _, err := parse(fs, args, 0, ""); err != nil {
+			return err
+		}
+		q := url.Values{}
+		if *after != "" {
+			q.Set("after", *after)
+		}
+		if *limit != "" {
+			q.Set("limit", *limit)
+		}
+		path := "/v1/callbacks/dead"
+		if len(q) > 0 {
+			path += "?" + q.Encode()
+		}
+		return c.do("GET", path, nil)
+	case "deadletter retry":
+		a, err := parse(fs, args, 1, "ID")
+		if err != nil {
+			return err
+		}
+		return c.do("POST", "/v1/callbacks/dead/"+p(a[0])+"/retry", nil)
+	case "deadletter delete":
+		a, err := parse(fs, args, 1, "ID")
+		if err != nil {
+			return err
+		}
+		return c.do("DELETE", "/v1/callbacks/dead/"+p(a[0]), nil)
 	}
 	return usageError(fmt.Sprintf("unknown command %q", object+" "+verb))
 }

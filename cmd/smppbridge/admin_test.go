@@ -211,3 +211,19 @@ func mustCredential(t *testing.T, d *daemon.Daemon) (string, string) {
 	}
 	return c.Username, c.Password
 }
+
+// TestAdminCLIDeadLetters: the deadletter commands reach their routes: an
+// empty list, a retry of an unknown id refused with the API's 404, a bad id
+// refused before any request.
+func TestAdminCLIDeadLetters(t *testing.T) {
+	d := startDaemon(t)
+	if out := strings.TrimSpace(mustCLI(t, d, "deadletter", "list", "-limit", "10")); out != "[]" {
+		t.Fatalf("deadletter list: %q", out)
+	}
+	if code, _, errb := cli(t, d, "deadletter", "retry", "42"); code != 1 || !strings.Contains(errb, "No dead-lettered callback 42") {
+		t.Fatalf("retry of an unknown id: exit %d: %s", code, errb)
+	}
+	if code, _, errb := cli(t, d, "deadletter", "delete", "x"); code != 1 || !strings.Contains(errb, "not a callback id") {
+		t.Fatalf("delete of a bad id: exit %d: %s", code, errb)
+	}
+}

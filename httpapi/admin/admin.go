@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -102,6 +103,9 @@ func (h *handler) routes() []route {
 		{"PUT /v1/optouts/{number}/{sender}", h.optOut},
 		{"DELETE /v1/optouts/{number}/{sender}", h.optIn},
 		{"GET /v1/carriers", h.carriers},
+		{"GET /v1/callbacks/dead", h.listDeadCallbacks},
+		{"POST /v1/callbacks/dead/{id}/retry", h.retryDeadCallback},
+		{"DELETE /v1/callbacks/dead/{id}", h.deleteDeadCallback},
 	}
 }
 
@@ -600,6 +604,79 @@ func (h *handler) carriers(w http.ResponseWriter, r *http.Request) {
 		out = append(out, carrierView(c))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// listDeadCallbacks pages through dead-lettered callbacks: ?after=ID
+// (the last id of the previous page) and ?limit= (1–1000, default 100).
+func (h *handler) listDeadCallbacks(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var fe []bridge.FieldError
+	after, limit := uint64(0), 100
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			fe = append(fe, bridge.FieldError{FieldName: "after", Description: fmt.Sprintf("'%s' is not a callback id", v)})
+		}
+		after = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			fe = append(fe, bridge.FieldError{FieldName: "limit", Description: fmt.Sprintf("'%s' is not between 1 and 1000", v)})
+		}
+		limit = n
+	}
+	if len(fe) > 0 {
+		writeValidation(w, fe)
+		return
+	}
+	out, err := h.b.DeadCallbacks(after, limit)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *handler) deadCallbackID(w http.ResponseWriter, r *http.Request) (uint64, bool) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil || id == 0 {
+		writeValidation(w, []bridge.FieldError{{FieldName: "id", Description: fmt.Sprintf("'%s' is not a callback id", r.PathValue("id"))}})
+		return 0, false
+	}
+	return id, true
+}
+
+// retryDeadCallback sends a dead-lettered callback again as a new job.
+func (h *handler) retryDeadCallback(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.deadCallbackID(w, r)
+	if !ok {
+		return
+	}
+	n, err := h.b.RequeueDeadCallbacks([]uint64{id})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if n == 0 {
+		writeError(w, http.StatusNotFound, "object-not-found", fmt.Sprintf("No dead-lettered callback %d", id))
+		return
+	}
+	h.audit(r, "dead-lettered callback requeued", "callback", id)
+	writeJSON(w, http.StatusOK, map[string]int{"requeued": n})
+}
+
+func (h *handler) deleteDeadCallback(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.deadCallbackID(w, r)
+	if !ok {
+		return
+	}
+	if err := h.b.DeleteDeadCallbacks([]uint64{id}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.audit(r, "dead-lettered callback deleted", "callback", id)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // audit logs a change with who made it; never a secret.
