@@ -100,11 +100,11 @@ type API struct {
 
 // Callbacks configures webhook delivery to applications.
 type Callbacks struct {
-	Timeout                Duration `toml:"timeout"`
-	RetryFor               Duration `toml:"retry_for"`                // then the event is dead-lettered
+	Timeout  Duration `toml:"timeout"`
+	RetryFor Duration `toml:"retry_for"` // then the event is dead-lettered
 	// DeadLetterRetention: dead-lettered events are deleted this long after
 	// they were given up.
-	DeadLetterRetention Duration `toml:"dead_letter_retention"`
+	DeadLetterRetention    Duration `toml:"dead_letter_retention"`
 	MaxBatch               int      `toml:"max_batch"`                // events per request; 1: no batching
 	ConcurrencyPerEndpoint int      `toml:"concurrency_per_endpoint"` // requests in flight per URL
 }
