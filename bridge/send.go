@@ -215,7 +215,9 @@ func (b *Bridge) validate(dir *directory, req *SendRequest) (*application, *Vali
 		add("from", "from is required")
 	case !isE164(req.From) && !isShortCode(req.From) && !isAlphanumeric(req.From):
 		add("from", "'%s' must be replaced with a valid E164 formatted telephone number", req.From)
-	case app != nil && !isAlphanumeric(req.From) && !dir.ownedBy(req.From, app):
+	case app != nil && !dir.ownedBy(req.From, app):
+		// Alphanumeric senders too: a brand name is the account's to use
+		// only once it is assigned (config numbers or the admin API).
 		add("from", "'%s' is not a number of application %s", req.From, app.ID)
 	}
 	n := utf8.RuneCountInString(req.Text)

@@ -95,16 +95,21 @@ var (
 	idRE          = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	e164RE        = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
 	shortCodeRE   = regexp.MustCompile(`^[0-9]{3,8}$`)
+	alphaRE       = regexp.MustCompile(`^[A-Za-z0-9 +_&-]{1,11}$`)
+	letterRE      = regexp.MustCompile(`[A-Za-z]`)
 	routeRE       = regexp.MustCompile(`^\+([1-9][0-9]{0,14})?$`)
 	digitsRE      = regexp.MustCompile(`^[0-9]{2,15}$`)
 	countryRE     = regexp.MustCompile(`^[1-9][0-9]{0,3}$`)
 )
 
 // isNumber reports whether n is a number an application can own: E.164
-// ("+" and 8 to 15 digits) or a short code (3 to 8 digits).
-func isNumber(n string) bool { return e164RE.MatchString(n) || shortCodeRE.MatchString(n) }
+// ("+" and 8 to 15 digits), a short code (3 to 8 digits) or an
+// alphanumeric sender id.
+func isNumber(n string) bool {
+	return e164RE.MatchString(n) || shortCodeRE.MatchString(n) || (alphaRE.MatchString(n) && letterRE.MatchString(n))
+}
 
-const numberFormat = `an E.164 number ("+" and 8 to 15 digits) or a short code (3 to 8 digits)`
+const numberFormat = `an E.164 number ("+" and 8 to 15 digits), a short code (3 to 8 digits) or an alphanumeric sender (up to 11 letters, digits, spaces and + _ & -, at least one letter)`
 
 func (c *Config) validate() []error {
 	ck := &checker{}

@@ -283,19 +283,24 @@ func TestMediaAsLinks(t *testing.T) {
 	}
 }
 
-// TestAlphanumericSender: an alphanumeric from goes out with TON 5 to a
-// carrier that allows it, and is refused (400 on from) for one that does not.
+// TestAlphanumericSender: an alphanumeric from assigned to the application
+// goes out with TON 5 to a carrier that allows it, and is refused (400 on
+// from) for one that does not, and for an application it is not assigned to.
 func TestAlphanumericSender(t *testing.T) {
 	sim := startSim(t, smsc.Behaviour{})
 	cfg := configWith(t, sim.Addr(), filepath.Join(t.TempDir(), "bridge.db"), configOptions{
 		CarrierExtra: "alphanumeric_sender = true",
 		Carriers:     []carrierSpec{{"numeric", sim.Addr(), `system_id = "numeric"` + "\n" + `routes = ["+1666"]`}},
 	})
+	cfg.Accounts[0].Applications[0].Numbers = append(cfg.Accounts[0].Applications[0].Numbers, "My Shop")
 	e := startDaemonWith(t, sim, cfg, daemon.Options{})
-	body := func(to ...string) string {
+	bodyFrom := func(from string, to ...string) string {
 		tos, _ := json.Marshal(to)
-		return fmt.Sprintf(`{"applicationId":%q,"to":%s,"from":"My Shop","text":"your order shipped"}`, app, tos)
+		return fmt.Sprintf(`{"applicationId":%q,"to":%s,"from":%q,"text":"your order shipped"}`, app, tos, from)
 	}
+	body := func(to ...string) string { return bodyFrom("My Shop", to...) }
+	wantValidation(t, e.send(bodyFrom("Other Shop", "+15550007401")), "from",
+		"'Other Shop' is not a number of application "+app)
 	r := e.send(body("+15550007401"))
 	e.accepted(r)
 	if r.body["from"] != "My Shop" || r.body["owner"] != "My Shop" {
