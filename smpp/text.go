@@ -18,7 +18,11 @@ type TextConfig struct {
 	GSM7Packed     bool        // pack septets (most SMSCs expect one septet per octet)
 	// Latin1 sends GSM-7-compatible text as ISO-8859-1 with data_coding 0x03
 	// when every character exists in Latin-1, for carriers that read 0x00 that way.
-	Latin1       bool
+	Latin1 bool
+	// IA5 sends text whose every character is ASCII as IA5 (one octet per
+	// character, data_coding 0x01), for carriers that want it; other
+	// GSM-7 text stays GSM-7.
+	IA5          bool
 	ShortCodeTON byte // TON for short codes; default 3 (network specific)
 	ShortCodeNPI byte
 }
@@ -43,6 +47,11 @@ func (c TextConfig) Plan(text string) Plan {
 	if enc == coding.GSM7 && c.Latin1 {
 		if _, ok := coding.EncodeLatin1(nil, text); ok {
 			enc = coding.Latin1
+		}
+	}
+	if enc == coding.GSM7 && c.IA5 {
+		if _, ok := coding.EncodeIA5(nil, text); ok {
+			enc = coding.IA5
 		}
 	}
 	p := Plan{Encoding: enc, DataCoding: enc.DataCoding(), Segments: coding.Segments(text, enc, c.LongMode)}

@@ -334,3 +334,44 @@ func TestGSM7PackedAtSimulator(t *testing.T) {
 		})
 	}
 }
+
+// TestIA5DataCoding: a carrier configured for IA5 gets ASCII text as
+// data_coding 0x01, one octet per character ('@' as 0x40, not GSM's 0x00),
+// GSM-7 (0x00) for GSM text that is not ASCII, UCS-2 for the rest; the SMSC
+// decodes each back.
+func TestIA5DataCoding(t *testing.T) {
+	srv := startSMSC(t, smsc.Config{})
+	cfg := smpp.TextConfig{IA5: true}
+	p := startPool(t, srv, smpp.PoolConfig{Name: "ia5", Binds: 1, Text: cfg})
+	cases := []struct {
+		text     string
+		dc       byte
+		segments int
+	}{
+		{"mail me @ shop_42 {now}", pdu.CodingIA5, 1},
+		{strings.Repeat("a", 140), pdu.CodingIA5, 1},
+		{strings.Repeat("a", 141), pdu.CodingIA5, 2}, // 134 octets per part
+		{"café", pdu.CodingDefault, 1},               // é is GSM-7, not ASCII
+		{"日本語", pdu.CodingUCS2, 1},
+	}
+	for i, c := range cases {
+		plan := cfg.Plan(c.text)
+		if plan.DataCoding != c.dc || plan.Segments != c.segments {
+			t.Fatalf("Plan(%q) = %+v; want data_coding %#x, %d segments", c.text, plan, c.dc, c.segments)
+		}
+		res, err := p.Submit(testCtx(t), &smpp.Message{From: "ACME", To: fmt.Sprintf("+1555001%04d", i), Text: c.text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		requireAllOK(t, []smpp.SubmitResult{res})
+	}
+	got, err := srv.WaitMessages(testCtx(t), len(cases))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		if got[i].Text != c.text || got[i].DataCoding != c.dc || got[i].Segments != c.segments {
+			t.Fatalf("SMSC got %q data_coding %#x, %d segments; sent %q as %#x", trunc(got[i].Text), got[i].DataCoding, got[i].Segments, c.text, c.dc)
+		}
+	}
+}

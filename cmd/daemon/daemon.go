@@ -442,11 +442,13 @@ func poolConfig(c *conf.Carrier, log *slog.Logger) (smpp.PoolConfig, error) {
 		ReconnectMin: c.ReconnectMin.Std(), ReconnectMax: c.ReconnectMax.Std(), Logger: log,
 		Text: smpp.TextConfig{
 			GSM7DataCoding: c.GSM7DataCoding(), GSM7Packed: c.GSM7Packed, Latin1: c.DataCoding == conf.DataCodingLatin1,
-			ShortCodeTON: byte(c.ShortCodeTON), ShortCodeNPI: byte(c.ShortCodeNPI),
+			IA5: c.DataCoding == conf.DataCodingIA5, ShortCodeTON: byte(c.ShortCodeTON), ShortCodeNPI: byte(c.ShortCodeNPI),
 		},
 	}
-	if c.DataCoding == conf.DataCodingLatin1 {
-		pc.Text.GSM7DataCoding = 0x00 // Latin-1 text gets 0x03 from Plan; GSM-only text stays GSM-7
+	if c.DataCoding == conf.DataCodingLatin1 || c.DataCoding == conf.DataCodingIA5 {
+		// Latin-1 (ASCII) text gets 0x03 (0x01) from Plan; text only GSM-7
+		// can carry stays GSM-7 with 0x00.
+		pc.Text.GSM7DataCoding = 0x00
 	}
 	switch c.LongMessage {
 	case conf.LongUDH16:
