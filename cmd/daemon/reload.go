@@ -25,7 +25,7 @@ type carrierRuntime struct {
 func sameConnection(a, b conf.Carrier) bool {
 	for _, c := range []*conf.Carrier{&a, &b} {
 		c.SegmentsPerSecond, c.Burst, c.QueueSeconds, c.QueueCapacity = 0, 0, 0, 0
-		c.Routes, c.RouteAccounts, c.RouteFrom = nil, nil, nil
+		c.Routes, c.RouteAccounts, c.RouteFrom, c.RouteClasses = nil, nil, nil, nil
 	}
 	return reflect.DeepEqual(a, b)
 }
