@@ -318,13 +318,19 @@ func (b *Bridge) complete(c store.Completion) {
 // without a record, so their receipts could not end in callbacks until a
 // restart sent them again. Meanwhile the channel fills and senders wait,
 // which is right while no outcome can be recorded.
+//
+// Several groups are in flight at once (outcomeWriters): waiting for one
+// commit before handing over the next group let the copies' receipts,
+// which arrive right after the submit_sm_resp, reach the store before their
+// outcome, and every one of them took the costly pending-receipt path.
 func (b *Bridge) completeLoop() {
 	defer close(b.completed)
-	batch := make([]store.Completion, 0, 4096)
+	slots := make(chan struct{}, outcomeWriters)
 	for c := range b.completions {
-		batch = append(batch[:0], c)
+		slots <- struct{}{} // outcomes gather in the channel meanwhile
+		batch := append(make([]store.Completion, 0, 64), c)
 	drain:
-		for len(batch) < cap(batch) {
+		for len(batch) < 4096 {
 			select {
 			case c, ok := <-b.completions:
 				if !ok {
@@ -335,9 +341,18 @@ func (b *Bridge) completeLoop() {
 				break drain
 			}
 		}
-		b.writeOutcomes(batch)
+		go func() {
+			defer func() { <-slots }()
+			b.writeOutcomes(batch)
+		}()
+	}
+	for range outcomeWriters { // every group written before completed closes
+		slots <- struct{}{}
 	}
 }
+
+// outcomeWriters bounds the outcome groups written concurrently.
+const outcomeWriters = 8
 
 // writeOutcomes retries a failed outcome write with backoff (50 ms doubling
 // to 5 s) until it succeeds, the store is closed, or the bridge stops (then

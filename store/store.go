@@ -118,6 +118,12 @@ type writeReq struct {
 	// apply, instead of fn and done: intake log entries (wal.go), applied
 	// at the start of this and every following transaction until one commits.
 	apply []walApply
+	// early writes run before the others of their transaction. Writes in one
+	// transaction were all waiting at once, so any order among them is one
+	// they could have had. Complete goes early: a receipt that shares its
+	// commit then finds the carrier id instead of taking the much dearer
+	// pending-receipt path.
+	early bool
 }
 
 // ErrClosed is returned by writes after Close.
@@ -222,7 +228,10 @@ func (s *Store) Close() error {
 
 // write runs fn in a durable write transaction shared with concurrent writes.
 func (s *Store) write(fn func(*bolt.Tx) error) error {
-	r := writeReq{fn: fn, done: make(chan error, 1)}
+	return s.submit(writeReq{fn: fn, done: make(chan error, 1)})
+}
+
+func (s *Store) submit(r writeReq) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -249,7 +258,7 @@ func (s *Store) commitLoop() {
 		if len(unapplied) == 0 {
 			return nil
 		}
-		return applyTx(tx, unapplied)
+		return applyLogTx(tx, unapplied)
 	}
 	committed := func() {
 		if len(unapplied) > 0 {
@@ -292,9 +301,14 @@ func (s *Store) commitLoop() {
 			if err := applyUnapplied(tx); err != nil {
 				return err
 			}
-			for _, r := range regular {
-				if err := r.fn(tx); err != nil {
-					return err
+			for _, early := range [2]bool{true, false} {
+				for _, r := range regular {
+					if r.early != early {
+						continue
+					}
+					if err := r.fn(tx); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
@@ -577,7 +591,7 @@ func (s *Store) Complete(cs []Completion) error {
 		}
 	}
 	var added int
-	err := s.write(func(tx *bolt.Tx) error {
+	err := s.submit(writeReq{early: true, done: make(chan error, 1), fn: func(tx *bolt.Tx) error {
 		added = 0 // it may run twice
 		q, recs, ids, pend := tx.Bucket(bucketQueue), tx.Bucket(bucketRecords), tx.Bucket(bucketCarrierIDs), tx.Bucket(bucketPendingReceipts)
 		for _, p := range ps {
@@ -616,7 +630,7 @@ func (s *Store) Complete(cs []Completion) error {
 			}
 		}
 		return nil
-	})
+	}})
 	if err != nil {
 		return fmt.Errorf("store: complete: %w", err)
 	}

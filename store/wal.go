@@ -208,7 +208,7 @@ func openIntakeLog(db *bolt.DB, dir string, noSync bool, maxSize int64, log *slo
 		if len(pending) == 0 {
 			return nil
 		}
-		err := db.Update(func(tx *bolt.Tx) error { return applyTx(tx, pending) })
+		err := db.Update(func(tx *bolt.Tx) error { return applyLogTx(tx, pending) })
 		pending = pending[:0]
 		return err
 	}
@@ -363,9 +363,9 @@ func (w *intakeLog) removeApplied(applied uint64, log *slog.Logger) {
 	}
 }
 
-// applyTx puts log entries into the queue and their records, and raises the
+// applyLogTx puts log entries into the queue and their records, and raises the
 // queue sequence to the last one. Idempotent.
-func applyTx(tx *bolt.Tx, entries []walApply) error {
+func applyLogTx(tx *bolt.Tx, entries []walApply) error {
 	if f := applyFault.Load(); f != nil {
 		return *f
 	}
