@@ -319,15 +319,29 @@ func (b *Bridge) complete(c store.Completion) {
 // restart sent them again. Meanwhile the channel fills and senders wait,
 // which is right while no outcome can be recorded.
 //
-// Several groups are in flight at once (outcomeWriters): waiting for one
-// commit before handing over the next group let the copies' receipts,
-// which arrive right after the submit_sm_resp, reach the store before their
-// outcome, and every one of them took the costly pending-receipt path.
+// A group is handed to the store as soon as it is drained, without waiting
+// for the previous commit (asyncCompleter): otherwise the copies' receipts,
+// which arrive right after the submit_sm_resp, reached the store before
+// their outcome, and every one of them took the costly pending-receipt
+// path. At most outcomesInFlight groups wait for their commit.
 func (b *Bridge) completeLoop() {
 	defer close(b.completed)
-	slots := make(chan struct{}, outcomeWriters)
+	async, _ := b.store.(asyncCompleter)
+	type inFlight struct {
+		batch []store.Completion
+		wait  func() error
+	}
+	waits := make(chan inFlight, outcomesInFlight)
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		for f := range waits {
+			if f.wait == nil || f.wait() != nil {
+				b.writeOutcomes(f.batch) // retries; logs why
+			}
+		}
+	}()
 	for c := range b.completions {
-		slots <- struct{}{} // outcomes gather in the channel meanwhile
 		batch := append(make([]store.Completion, 0, 64), c)
 	drain:
 		for len(batch) < 4096 {
@@ -341,18 +355,24 @@ func (b *Bridge) completeLoop() {
 				break drain
 			}
 		}
-		go func() {
-			defer func() { <-slots }()
-			b.writeOutcomes(batch)
-		}()
+		f := inFlight{batch: batch}
+		if async != nil {
+			f.wait = async.CompleteAsync(batch)
+		}
+		waits <- f
 	}
-	for range outcomeWriters { // every group written before completed closes
-		slots <- struct{}{}
-	}
+	close(waits)
+	<-waited // every group written before completed closes
 }
 
-// outcomeWriters bounds the outcome groups written concurrently.
-const outcomeWriters = 8
+// asyncCompleter is a Store that can queue outcomes without waiting for
+// their commit (store.Store does).
+type asyncCompleter interface {
+	CompleteAsync(cs []store.Completion) (wait func() error)
+}
+
+// outcomesInFlight bounds the outcome groups queued but not yet committed.
+const outcomesInFlight = 64
 
 // writeOutcomes retries a failed outcome write with backoff (50 ms doubling
 // to 5 s) until it succeeds, the store is closed, or the bridge stops (then

@@ -232,6 +232,14 @@ func (s *Store) write(fn func(*bolt.Tx) error) error {
 }
 
 func (s *Store) submit(r writeReq) error {
+	if err := s.queueWrite(r); err != nil {
+		return err
+	}
+	return <-r.done
+}
+
+// queueWrite hands r to the committer without waiting for its commit.
+func (s *Store) queueWrite(r writeReq) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -243,7 +251,7 @@ func (s *Store) submit(r writeReq) error {
 	}
 	s.writes <- r
 	s.mu.RUnlock()
-	return <-r.done
+	return nil
 }
 
 func (s *Store) commitLoop() {
@@ -561,7 +569,13 @@ type Completion struct {
 }
 
 // Complete applies completions durably; concurrent calls share one commit.
-func (s *Store) Complete(cs []Completion) error {
+func (s *Store) Complete(cs []Completion) error { return s.CompleteAsync(cs)() }
+
+// CompleteAsync queues completions like Complete but returns once they are
+// queued for the committer; wait returns what Complete would. Any write
+// queued after CompleteAsync returns (a receipt for one of these copies)
+// commits in the same or a later transaction.
+func (s *Store) CompleteAsync(cs []Completion) (wait func() error) {
 	type prepared struct {
 		seq   []byte
 		rec   indexedRecord
@@ -591,7 +605,7 @@ func (s *Store) Complete(cs []Completion) error {
 		}
 	}
 	var added int
-	err := s.submit(writeReq{early: true, done: make(chan error, 1), fn: func(tx *bolt.Tx) error {
+	r := writeReq{early: true, done: make(chan error, 1), fn: func(tx *bolt.Tx) error {
 		added = 0 // it may run twice
 		q, recs, ids, pend := tx.Bucket(bucketQueue), tx.Bucket(bucketRecords), tx.Bucket(bucketCarrierIDs), tx.Bucket(bucketPendingReceipts)
 		for _, p := range ps {
@@ -630,14 +644,19 @@ func (s *Store) Complete(cs []Completion) error {
 			}
 		}
 		return nil
-	}})
-	if err != nil {
-		return fmt.Errorf("store: complete: %w", err)
+	}}
+	if err := s.queueWrite(r); err != nil {
+		return func() error { return fmt.Errorf("store: complete: %w", err) }
 	}
-	if added > 0 && hooks != nil && hooks.Added != nil {
-		hooks.Added()
+	return func() error {
+		if err := <-r.done; err != nil {
+			return fmt.Errorf("store: complete: %w", err)
+		}
+		if added > 0 && hooks != nil && hooks.Added != nil {
+			hooks.Added()
+		}
+		return nil
 	}
-	return nil
 }
 
 // Record returns the record of one message copy.
