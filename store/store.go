@@ -56,10 +56,12 @@ type Options struct {
 	// (dlrmap.Aggregate; see receipts.go); nil: delivered when every part
 	// is, failed with the first failed part.
 	Aggregate func(parts []PartOutcome, total int, mode string) (PartOutcome, bool)
-	// NoWAL makes Enqueue wait for a bbolt commit instead of the intake
-	// log (wal.go): slower; for comparison. Segments left by an earlier run
-	// are replayed at Open either way.
-	NoWAL bool
+	// WAL makes Enqueue durable through the intake log (wal.go) instead of
+	// a bbolt commit. Off by default: on a disk where every sync is costly
+	// (this VM: ~1.5 ms, serialised) the log's extra sync competes with
+	// bbolt's and nothing is gained (BENCHMARKS.md). Segments left by an
+	// earlier run are replayed at Open either way.
+	WAL bool
 	// WALSegmentSize is the size at which the intake log starts a new
 	// segment file; default 64 MB.
 	WALSegmentSize int64
@@ -171,13 +173,13 @@ func Open(path string, opts Options) (*Store, error) {
 	// acknowledged.
 	walDir := path + ".wal"
 	var wal *intakeLog
-	if _, serr := os.Stat(walDir); !opts.NoWAL || serr == nil {
+	if _, serr := os.Stat(walDir); opts.WAL || serr == nil {
 		wal, err = openIntakeLog(db, walDir, opts.NoSync, opts.WALSegmentSize, opts.Logger)
 		if err != nil {
 			db.Close()
 			return nil, err
 		}
-		if opts.NoWAL {
+		if !opts.WAL {
 			wal.f.Close()
 			wal = nil
 			if err := os.RemoveAll(walDir); err != nil {

@@ -86,7 +86,7 @@ func removeSegments(t *testing.T, dbPath string) {
 // TestWALReplayOnce: entries bbolt already has are not applied again (a
 // completed message is never queued twice); the others are, with records.
 func TestWALReplayOnce(t *testing.T) {
-	s, path := openTemp(t, Options{})
+	s, path := openTemp(t, Options{WAL: true})
 	items := []QueueItem{item("a", 1), item("b", 2), item("c", 3)}
 	if err := s.Enqueue(items); err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestWALReplayOnce(t *testing.T) {
 	all := []QueueItem{item("a", 1), item("b", 2), item("c", 3), item("d", 4), item("e", 5)}
 	writeSegment(t, path, items[0].Seq, all)
 
-	s, err := Open(path, Options{})
+	s, err := Open(path, Options{WAL: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestWALReplayOnce(t *testing.T) {
 	}
 	s.Close()
 	// Reopening replays nothing twice.
-	s, err = Open(path, Options{})
+	s, err = Open(path, Options{WAL: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestWALTornTail(t *testing.T) {
 			if err := os.WriteFile(seg, data, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			s, err := Open(path, Options{})
+			s, err := Open(path, Options{WAL: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,7 +182,7 @@ func TestWALCorruptionInTheMiddleRefused(t *testing.T) {
 		data, _ := os.ReadFile(seg)
 		data[walFrameHeader+10] ^= 0xff // inside the first entry
 		os.WriteFile(seg, data, 0o600)
-		if s, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		if s, err := Open(path, Options{WAL: true}); err == nil || !strings.Contains(err.Error(), "corrupt") {
 			if s != nil {
 				s.Close()
 			}
@@ -195,7 +195,7 @@ func TestWALCorruptionInTheMiddleRefused(t *testing.T) {
 		writeSegment(t, path, 3, []QueueItem{item("c", 3)})
 		data, _ := os.ReadFile(seg)
 		os.WriteFile(seg, data[:len(data)-2], 0o600)
-		if s, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		if s, err := Open(path, Options{WAL: true}); err == nil || !strings.Contains(err.Error(), "corrupt") {
 			if s != nil {
 				s.Close()
 			}
@@ -207,7 +207,7 @@ func TestWALCorruptionInTheMiddleRefused(t *testing.T) {
 // TestWALRotation: small segments rotate, applied ones are deleted, and
 // nothing is lost or doubled across a reopen.
 func TestWALRotation(t *testing.T) {
-	s, path := openTemp(t, Options{WALSegmentSize: 2048})
+	s, path := openTemp(t, Options{WAL: true, WALSegmentSize: 2048})
 	const n = 300
 	for i := range n {
 		if err := s.Enqueue([]QueueItem{item(fmt.Sprintf("m%03d", i), i)}); err != nil {
@@ -224,7 +224,7 @@ func TestWALRotation(t *testing.T) {
 		t.Fatalf("%d segments left; applied ones are not deleted", len(names))
 	}
 	s.Close()
-	s, err := Open(path, Options{WALSegmentSize: 2048})
+	s, err := Open(path, Options{WAL: true, WALSegmentSize: 2048})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestWALRotation(t *testing.T) {
 func TestWALOffReplaysLeftovers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "test.db")
 	writeSegment(t, path, 1, []QueueItem{item("a", 1)})
-	s, err := Open(path, Options{NoWAL: true})
+	s, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestWALOffReplaysLeftovers(t *testing.T) {
 // TestWALReadAfterEnqueue: a record is readable as soon as Enqueue returns
 // even though bbolt commits it later.
 func TestWALReadAfterEnqueue(t *testing.T) {
-	s, _ := openTemp(t, Options{})
+	s, _ := openTemp(t, Options{WAL: true})
 	defer s.Close()
 	for i := range 50 {
 		id := fmt.Sprintf("r%d", i)
@@ -275,7 +275,7 @@ func TestWALReadAfterEnqueue(t *testing.T) {
 // TestWALBrokenStopsWrites: after a failed fdatasync of the log nothing
 // more is written until a restart.
 func TestWALBrokenStopsWrites(t *testing.T) {
-	s, _ := openTemp(t, Options{})
+	s, _ := openTemp(t, Options{WAL: true})
 	defer s.Close()
 	s.setBroken(fmt.Errorf("disk on fire"))
 	if err := s.Enqueue([]QueueItem{item("a", 1)}); err == nil || !strings.Contains(err.Error(), "restart") {
@@ -342,7 +342,7 @@ func TestWALCrashBetweenLogAndCommit(t *testing.T) {
 	if !killed {
 		t.Fatalf("child ended before the kill (%d acknowledged after the stall)", afterStall)
 	}
-	s, err := Open(path, Options{})
+	s, err := Open(path, Options{WAL: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +374,7 @@ func TestWALCrashBetweenLogAndCommit(t *testing.T) {
 // crashChild enqueues and completes, stalls the bbolt committer, then keeps
 // enqueuing (through the log only) until it is killed.
 func crashChild(path string) {
-	s, err := Open(path, Options{WALSegmentSize: 8 << 10})
+	s, err := Open(path, Options{WAL: true, WALSegmentSize: 8 << 10})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -425,7 +425,7 @@ func crashChild(path string) {
 // entries, writes fail rather than commit before them; once it can, they
 // are applied first and nothing is applied twice.
 func TestWALApplyFailureHoldsLaterWrites(t *testing.T) {
-	s, path := openTemp(t, Options{})
+	s, path := openTemp(t, Options{WAL: true})
 	early := []QueueItem{item("a", 1), item("b", 2)}
 	if err := s.Enqueue(early); err != nil {
 		t.Fatal(err)
@@ -449,7 +449,7 @@ func TestWALApplyFailureHoldsLaterWrites(t *testing.T) {
 		t.Fatalf("queue = %s", got)
 	}
 	s.Close()
-	s, err := Open(path, Options{})
+	s, err := Open(path, Options{WAL: true})
 	if err != nil {
 		t.Fatal(err)
 	}
