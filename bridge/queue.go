@@ -318,33 +318,13 @@ func (b *Bridge) complete(c store.Completion) {
 // without a record, so their receipts could not end in callbacks until a
 // restart sent them again. Meanwhile the channel fills and senders wait,
 // which is right while no outcome can be recorded.
-//
-// A group is handed to the store as soon as it is drained, without waiting
-// for the previous commit (asyncCompleter): otherwise the copies' receipts,
-// which arrive right after the submit_sm_resp, reached the store before
-// their outcome, and every one of them took the costly pending-receipt
-// path. At most outcomesInFlight groups wait for their commit.
 func (b *Bridge) completeLoop() {
 	defer close(b.completed)
-	async, _ := b.store.(asyncCompleter)
-	type inFlight struct {
-		batch []store.Completion
-		wait  func() error
-	}
-	waits := make(chan inFlight, outcomesInFlight)
-	waited := make(chan struct{})
-	go func() {
-		defer close(waited)
-		for f := range waits {
-			if f.wait == nil || f.wait() != nil {
-				b.writeOutcomes(f.batch) // retries; logs why
-			}
-		}
-	}()
+	batch := make([]store.Completion, 0, 4096)
 	for c := range b.completions {
-		batch := append(make([]store.Completion, 0, 64), c)
+		batch = append(batch[:0], c)
 	drain:
-		for len(batch) < 4096 {
+		for len(batch) < cap(batch) {
 			select {
 			case c, ok := <-b.completions:
 				if !ok {
@@ -355,24 +335,9 @@ func (b *Bridge) completeLoop() {
 				break drain
 			}
 		}
-		f := inFlight{batch: batch}
-		if async != nil {
-			f.wait = async.CompleteAsync(batch)
-		}
-		waits <- f
+		b.writeOutcomes(batch)
 	}
-	close(waits)
-	<-waited // every group written before completed closes
 }
-
-// asyncCompleter is a Store that can queue outcomes without waiting for
-// their commit (store.Store does).
-type asyncCompleter interface {
-	CompleteAsync(cs []store.Completion) (wait func() error)
-}
-
-// outcomesInFlight bounds the outcome groups queued but not yet committed.
-const outcomesInFlight = 64
 
 // writeOutcomes retries a failed outcome write with backoff (50 ms doubling
 // to 5 s) until it succeeds, the store is closed, or the bridge stops (then

@@ -120,12 +120,6 @@ type writeReq struct {
 	// apply, instead of fn and done: intake log entries (wal.go), applied
 	// at the start of this and every following transaction until one commits.
 	apply []walApply
-	// early writes run before the others of their transaction. Writes in one
-	// transaction were all waiting at once, so any order among them is one
-	// they could have had. Complete goes early: a receipt that shares its
-	// commit then finds the carrier id instead of taking the much dearer
-	// pending-receipt path.
-	early bool
 }
 
 // ErrClosed is returned by writes after Close.
@@ -230,18 +224,7 @@ func (s *Store) Close() error {
 
 // write runs fn in a durable write transaction shared with concurrent writes.
 func (s *Store) write(fn func(*bolt.Tx) error) error {
-	return s.submit(writeReq{fn: fn, done: make(chan error, 1)})
-}
-
-func (s *Store) submit(r writeReq) error {
-	if err := s.queueWrite(r); err != nil {
-		return err
-	}
-	return <-r.done
-}
-
-// queueWrite hands r to the committer without waiting for its commit.
-func (s *Store) queueWrite(r writeReq) error {
+	r := writeReq{fn: fn, done: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -253,7 +236,7 @@ func (s *Store) queueWrite(r writeReq) error {
 	}
 	s.writes <- r
 	s.mu.RUnlock()
-	return nil
+	return <-r.done
 }
 
 func (s *Store) commitLoop() {
@@ -311,14 +294,9 @@ func (s *Store) commitLoop() {
 			if err := applyUnapplied(tx); err != nil {
 				return err
 			}
-			for _, early := range [2]bool{true, false} {
-				for _, r := range regular {
-					if r.early != early {
-						continue
-					}
-					if err := r.fn(tx); err != nil {
-						return err
-					}
+			for _, r := range regular {
+				if err := r.fn(tx); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -571,13 +549,7 @@ type Completion struct {
 }
 
 // Complete applies completions durably; concurrent calls share one commit.
-func (s *Store) Complete(cs []Completion) error { return s.CompleteAsync(cs)() }
-
-// CompleteAsync queues completions like Complete but returns once they are
-// queued for the committer; wait returns what Complete would. Any write
-// queued after CompleteAsync returns (a receipt for one of these copies)
-// commits in the same or a later transaction.
-func (s *Store) CompleteAsync(cs []Completion) (wait func() error) {
+func (s *Store) Complete(cs []Completion) error {
 	type prepared struct {
 		seq   []byte
 		rec   indexedRecord
@@ -607,7 +579,7 @@ func (s *Store) CompleteAsync(cs []Completion) (wait func() error) {
 		}
 	}
 	var added int
-	r := writeReq{early: true, done: make(chan error, 1), fn: func(tx *bolt.Tx) error {
+	err := s.write(func(tx *bolt.Tx) error {
 		added = 0 // it may run twice
 		q, recs, ids, pend := tx.Bucket(bucketQueue), tx.Bucket(bucketRecords), tx.Bucket(bucketCarrierIDs), tx.Bucket(bucketPendingReceipts)
 		for _, p := range ps {
@@ -646,19 +618,14 @@ func (s *Store) CompleteAsync(cs []Completion) (wait func() error) {
 			}
 		}
 		return nil
-	}}
-	if err := s.queueWrite(r); err != nil {
-		return func() error { return fmt.Errorf("store: complete: %w", err) }
+	})
+	if err != nil {
+		return fmt.Errorf("store: complete: %w", err)
 	}
-	return func() error {
-		if err := <-r.done; err != nil {
-			return fmt.Errorf("store: complete: %w", err)
-		}
-		if added > 0 && hooks != nil && hooks.Added != nil {
-			hooks.Added()
-		}
-		return nil
+	if added > 0 && hooks != nil && hooks.Added != nil {
+		hooks.Added()
 	}
+	return nil
 }
 
 // Record returns the record of one message copy.
