@@ -1,6 +1,9 @@
 package store
 
 // The intake log: why an accepted message is durable before bbolt has it.
+// Used with Options.WAL (store.wal), off by default: on a disk whose syncs
+// are slow and serialised its extra sync only competes with bbolt's
+// (BENCHMARKS.md, "Intake write-ahead log").
 //
 // bbolt syncs twice per commit and commits are serial, so a 202 that waited
 // for a bbolt commit cost one whole commit (~1–3 ms, growing with the
