@@ -80,6 +80,9 @@ type Store struct {
 	// NoSync skips fsync on commit: a crash can lose accepted messages.
 	// For tests and benchmarks only.
 	NoSync bool `toml:"no_sync"`
+	// WAL makes a send durable through the intake log (store/wal.go)
+	// instead of a database commit; off by default (see BENCHMARKS.md).
+	WAL bool `toml:"wal"`
 	// RecordRetention is how long message records (metadata, never text)
 	// are kept for search and MDR; older ones are deleted in the background.
 	RecordRetention Duration `toml:"record_retention"`

@@ -123,7 +123,7 @@ func fullWant() *Config {
 			Listen: "127.0.0.1:9081", Username: "ops",
 			PasswordHash: "pbkdf2-sha256$600000$TyIAuMDTkZURW+Fpa/mKUA$g+RfPIQRXeEnnujbRSh60fyW7AlS2TrzWACxCzFo4Q0",
 		},
-		Store:     Store{Path: "/var/lib/smppbridge/smppbridge.db", RecordRetention: sec(7 * 24 * 3600)},
+		Store:     Store{Path: "/var/lib/smppbridge/smppbridge.db", WAL: true, RecordRetention: sec(7 * 24 * 3600)},
 		Log:       Log{Format: "json", Level: "debug"},
 		API:       API{GroupLimit: 8, MaxTextLength: 1600, ShutdownTimeout: sec(30)},
 		Callbacks: Callbacks{Timeout: sec(5), RetryFor: sec(12 * 3600), DeadLetterRetention: sec(72 * 3600), MaxBatch: 10, ConcurrencyPerEndpoint: 8},

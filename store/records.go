@@ -449,6 +449,7 @@ func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, m
 
 // RecordCount counts stored records.
 func (s *Store) RecordCount() (int, error) {
+	s.awaitIntake()
 	n := 0
 	err := s.db.View(func(tx *bolt.Tx) error {
 		n = tx.Bucket(bucketRecords).Stats().KeyN
@@ -467,6 +468,7 @@ const exportChunk = 4096
 // so records written meanwhile may or may not be seen. fn must not keep
 // rec beyond the call. An error from fn stops the export and is returned.
 func (s *Store) ExportRecords(account string, since, until time.Time, fn func(rec *Record) error) error {
+	s.awaitIntake()
 	prefix := accountPrefix(account)
 	pos := appendTimeSuffix(bytes.Clone(prefix), since, nil)
 	end := appendTimeSuffix(bytes.Clone(prefix), until, nil)

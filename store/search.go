@@ -373,6 +373,7 @@ func (q *RecordQuery) match(r *Record) bool {
 // continues. Positions are stable under concurrent inserts: a new record
 // sorts by its own receive time and never shifts a position.
 func (s *Store) SearchRecords(q RecordQuery) (RecordPage, error) {
+	s.awaitIntake() // a message is findable from its 202 on
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}

@@ -114,9 +114,10 @@ func TestConcurrentEnqueueUniqueSeqs(t *testing.T) {
 }
 
 // BenchmarkEnqueueParallel measures durable (fsync'd) enqueues from 64
-// concurrent callers, as the HTTP handlers make them.
+// concurrent callers, as the HTTP handlers make them;
+// STORE_BENCH_WAL=1 uses the intake log (Options.WAL).
 func BenchmarkEnqueueParallel(b *testing.B) {
-	s, _ := openTemp(b, Options{})
+	s, _ := openTemp(b, Options{WAL: os.Getenv("STORE_BENCH_WAL") != ""})
 	defer s.Close()
 	b.SetParallelism(32) // × GOMAXPROCS(2) = 64 goroutines
 	b.ReportAllocs()
@@ -135,7 +136,7 @@ func BenchmarkEnqueueParallel(b *testing.B) {
 // BenchmarkEnqueueThenComplete is the daemon's write pattern: every
 // message is enqueued by an HTTP handler and completed by a sender.
 func BenchmarkEnqueueThenComplete(b *testing.B) {
-	s, _ := openTemp(b, Options{NoSync: os.Getenv("STORE_BENCH_NOSYNC") != ""})
+	s, _ := openTemp(b, Options{NoSync: os.Getenv("STORE_BENCH_NOSYNC") != "", WAL: os.Getenv("STORE_BENCH_WAL") != ""})
 	defer s.Close()
 	b.SetParallelism(32)
 	b.ReportAllocs()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -482,10 +483,22 @@ func TestQueueCapacity(t *testing.T) {
 }
 
 // TestRestartKeepsQueue: messages accepted while the carrier refuses binds
-// survive a restart and then arrive exactly once.
+// survive a restart and then arrive exactly once, with and without the
+// intake log (store.wal).
 func TestRestartKeepsQueue(t *testing.T) {
+	for _, wal := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wal=%v", wal), func(t *testing.T) { testRestartKeepsQueue(t, wal) })
+	}
+}
+
+func testRestartKeepsQueue(t *testing.T, wal bool) {
 	sim := startSim(t, smsc.Behaviour{RefuseBinds: true})
-	e := startDaemon(t, sim, "", "")
+	start := func(dbPath string) *env {
+		cfg := testConfig(t, sim.Addr(), dbPath, "")
+		cfg.Store.WAL = wal
+		return startDaemonWith(t, sim, cfg, daemon.Options{})
+	}
+	e := start(filepath.Join(t.TempDir(), "bridge.db"))
 	const n = 20
 	for i := 0; i < n; i++ {
 		if r := e.send(msgBody([]string{fmt.Sprintf("+1555000%04d", 5000+i)}, fmt.Sprintf("queued %d", i), "")); r.status != 202 {
@@ -493,7 +506,10 @@ func TestRestartKeepsQueue(t *testing.T) {
 		}
 	}
 	e.shutdown()
-	st, err := store.Open(e.dbPath, store.Options{})
+	if _, err := os.Stat(e.dbPath + ".wal"); (err == nil) != wal {
+		t.Fatalf("intake log directory: %v, log on: %v", err, wal)
+	}
+	st, err := store.Open(e.dbPath, store.Options{WAL: wal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,7 +523,7 @@ func TestRestartKeepsQueue(t *testing.T) {
 	if err := sim.SetBehaviour(b); err != nil {
 		t.Fatal(err)
 	}
-	e2 := startDaemon(t, sim, e.dbPath, "")
+	e2 := start(e.dbPath)
 	waitMessages(t, sim, n)
 	e2.shutdown() // graceful: everything in flight is answered and recorded first
 	if got := sim.Stats().Messages; got != n {
@@ -522,7 +538,7 @@ func TestRestartKeepsQueue(t *testing.T) {
 			t.Fatalf("message %d arrived %d times", i, c)
 		}
 	}
-	st, err = store.Open(e.dbPath, store.Options{})
+	st, err = store.Open(e.dbPath, store.Options{WAL: wal})
 	if err != nil {
 		t.Fatal(err)
 	}

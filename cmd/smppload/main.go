@@ -37,7 +37,7 @@ type options struct {
 	url, account, app, from, user, pass, simHTTP, mix string
 	n, concurrency                                    int
 	duration                                          time.Duration
-	noSync                                            bool
+	noSync, wal                                       bool
 	cpuProfile                                        string
 }
 
@@ -59,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.duration, "duration", 60*time.Second, "stop sending after this long")
 	fs.IntVar(&o.concurrency, "c", 64, "concurrent clients")
 	fs.BoolVar(&o.noSync, "no-sync", false, "in-process only: store without fsync (not durable; for comparison)")
+	fs.BoolVar(&o.wal, "wal", false, "in-process only: sends durable through the intake log (store.wal) instead of a database commit")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (in-process daemon included) to `file`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -117,6 +118,7 @@ func load(o options, out io.Writer) error {
 		defer os.RemoveAll(dir)
 		opts.Config.Store.Path = filepath.Join(dir, "load.db")
 		opts.Config.Store.NoSync = o.noSync
+		opts.Config.Store.WAL = o.wal
 		opts.Config.HTTP.Listen, opts.Config.Admin.Listen = "127.0.0.1:0", "127.0.0.1:0"
 		// Its own private daemon: the admin listener (polled for /readyz) needs no credentials.
 		opts.Config.Admin.Username, opts.Config.Admin.PasswordHash = "", ""
@@ -164,7 +166,7 @@ func load(o options, out io.Writer) error {
 			fmt.Fprintf(out, "store: %d commits, %.1f writes per commit, %s per commit (%s writing pages and syncing), %.1f page writes per commit\n",
 				st.Commits, float64(st.Writes)/float64(c), st.CommitTime/time.Duration(c), st.WriteTime/time.Duration(c), float64(st.PageWrites)/float64(c))
 		}()
-		fmt.Fprintf(out, "target: in-process daemon and simulator (embedded default; store %s, fsync %v)\n", opts.Config.Store.Path, !o.noSync)
+		fmt.Fprintf(out, "target: in-process daemon and simulator (embedded default; store %s, fsync %v, intake log %v)\n", opts.Config.Store.Path, !o.noSync, o.wal)
 	} else {
 		if o.simHTTP != "" {
 			count = simStats(o.simHTTP)
