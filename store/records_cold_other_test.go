@@ -4,4 +4,6 @@ package store
 
 import "errors"
 
-func (s *Store) evictPages() error { return errors.New("evicting cached pages is only implemented on Linux") }
+func (s *Store) evictPages() error {
+	return errors.New("evicting cached pages is only implemented on Linux")
+}
