@@ -81,6 +81,11 @@ func (s *Store) ExportRows(account string, since, until time.Time, fn func(row *
 		defer reader.Done()
 		defer close(batches)
 		for {
+			select {
+			case <-stop: // the consumer has given up: read no further
+				return
+			default:
+			}
 			b := exportBatchPool.Get().(*exportBatch)
 			more, err := s.readExportBatch(b, prefix, &pos, end)
 			b.err = err
