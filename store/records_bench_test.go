@@ -64,9 +64,19 @@ func BenchmarkRecordsAtScale(b *testing.B) {
 	if reuse {
 		b.Logf("reusing %s (%d records), opened in %s", path, n, time.Since(t0).Round(time.Millisecond))
 	}
+	// RECORDS_BENCH_FILL sets bbolt's FillPercent for the fill (default
+	// 0.5, as the daemon writes): how full a leaf is left when it splits.
+	fill := bolt.DefaultFillPercent
+	if v := os.Getenv("RECORDS_BENCH_FILL"); v != "" && !reuse {
+		if fill, err = strconv.ParseFloat(v, 64); err != nil {
+			b.Fatal(err)
+		}
+	}
 	const perTx = 50_000
 	for i := 0; i < n && !reuse; {
 		err := s.db.Update(func(tx *bolt.Tx) error {
+			tx.Bucket(bucketRecords).FillPercent = fill
+			tx.Bucket(bucketRecIdx).FillPercent = fill
 			for end := min(n, i+perTx); i < end; i++ {
 				at := start.Add(time.Duration(i) * step)
 				r := Record{MessageID: fmt.Sprintf("%013d%016d", at.UnixMilli(), i), AccountID: "9900000", ApplicationID: "app",
@@ -99,7 +109,7 @@ func BenchmarkRecordsAtScale(b *testing.B) {
 	}
 	if !reuse {
 		fi, _ := os.Stat(path)
-		b.Logf("filled %d records in %s (%.0f/s), file %d MB", n, time.Since(t0).Round(time.Second), float64(n)/time.Since(t0).Seconds(), fi.Size()>>20)
+		b.Logf("filled %d records in %s (%.0f/s), file %d MB, fill percent %.2f", n, time.Since(t0).Round(time.Second), float64(n)/time.Since(t0).Seconds(), fi.Size()>>20, fill)
 		if err := os.WriteFile(marker, []byte(strconv.Itoa(n)), 0o600); err != nil {
 			b.Fatal(err)
 		}
