@@ -146,6 +146,7 @@ func moMessage(app *application, carrier, from, to string, at, now time.Time, de
 	if err != nil {
 		return nil, rec // the application has no inbound URL
 	}
+	job.AcceptsRecord = id // ACCEPTED once the application acknowledges it
 	return []store.CallbackJob{job}, rec
 }
 

@@ -12,16 +12,24 @@ import (
 	"smppbridge/store"
 )
 
-// fakeRecords serves ExportRecords from a slice.
-type fakeRecords struct{ recs []store.Record }
+// fakeRecords serves ExportRows from a slice.
+type fakeRecords struct {
+	recs []store.Record
+	rows []store.ExportRow // recs as rows, made on first use
+}
 
 func (f *fakeRecords) SearchRecords(store.RecordQuery) (store.RecordPage, error) {
 	return store.RecordPage{}, nil
 }
 
-func (f *fakeRecords) ExportRecords(_ string, _, _ time.Time, fn func(*store.Record) error) error {
-	for i := range f.recs {
-		if err := fn(&f.recs[i]); err != nil {
+func (f *fakeRecords) ExportRows(_ string, _, _ time.Time, fn func(*store.ExportRow) error) error {
+	if f.rows == nil {
+		for i := range f.recs {
+			f.rows = append(f.rows, store.ExportRowOf(&f.recs[i]))
+		}
+	}
+	for i := range f.rows {
+		if err := fn(&f.rows[i]); err != nil {
 			return err
 		}
 	}
@@ -108,6 +116,8 @@ func BenchmarkMDRRows(b *testing.B) {
 	}
 	e := &MDRExport{rs: f, account: "9900000"}
 	w := bufio.NewWriterSize(io.Discard, 64<<10)
+	e.Write(w) // makes the rows once
+	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
@@ -116,4 +126,25 @@ func BenchmarkMDRRows(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(f.recs))/time.Since(start).Seconds(), "rows/s")
+}
+
+// TestMDRTime: the remembered-day formatter agrees with time.Format,
+// across midnights, backwards in time and far from the remembered day.
+func TestMDRTime(t *testing.T) {
+	var f mdrFormatter
+	times := []time.Time{mdrTime, mdrTime.Add(14*time.Hour + 29*time.Minute + 59*time.Second + 999*time.Millisecond),
+		mdrTime.Add(14*time.Hour + 30*time.Minute), mdrTime.Add(-9*time.Hour - 30*time.Minute), mdrTime.Add(-9*time.Hour - 30*time.Minute - time.Nanosecond),
+		time.Date(1999, 12, 31, 23, 59, 59, 999_999_999, time.UTC), time.Date(2026, 2, 28, 12, 0, 0, 5e6, time.FixedZone("x", 3600)), mdrTime}
+	for i := 0; i < 200; i++ {
+		times = append(times, mdrTime.Add(time.Duration(i*i)*17*time.Minute+time.Duration(i)*time.Millisecond))
+	}
+	for _, tm := range times {
+		got := string(f.appendTime(nil, tm.UnixNano()))
+		if want := tm.UTC().Format("2006-01-02T15:04:05.000Z"); got != want {
+			t.Fatalf("%v: %s, want %s", tm, got, want)
+		}
+	}
+	if got := f.appendTime(nil, 0); len(got) != 0 {
+		t.Fatalf("zero time: %q", got)
+	}
 }

@@ -94,10 +94,11 @@ func (s slowRecords) SearchRecords(store.RecordQuery) (store.RecordPage, error) 
 	return store.RecordPage{}, nil
 }
 
-func (s slowRecords) ExportRecords(_ string, _, _ time.Time, fn func(*store.Record) error) error {
+func (s slowRecords) ExportRows(_ string, _, _ time.Time, fn func(*store.ExportRow) error) error {
 	for i := 0; i < 6; i++ {
 		time.Sleep(s.delay) // a slow store, not synchronisation
-		if err := fn(&store.Record{MessageID: "m", AccountID: testAccount, Segments: 1, Status: "DELIVERED", ReceivedAt: testTime}); err != nil {
+		row := store.ExportRowOf(&store.Record{MessageID: "m", AccountID: testAccount, Segments: 1, Status: "DELIVERED", ReceivedAt: testTime})
+		if err := fn(&row); err != nil {
 			return err
 		}
 	}

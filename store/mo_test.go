@@ -122,3 +122,45 @@ func TestExpireMOParts(t *testing.T) {
 		t.Fatalf("%d parts left", n)
 	}
 }
+
+// TestInboundAccepted: an inbound message's record is RECEIVED until its
+// message-received job is delivered, then ACCEPTED, and the status index
+// follows; a job given up leaves it RECEIVED.
+func TestInboundAccepted(t *testing.T) {
+	s := openRecords(t)
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	for _, id := range []string{"in-1", "in-2"} {
+		rec := Record{MessageID: id, AccountID: "acct", Direction: "in", From: "+1", To: "+2", Status: StatusReceived, Segments: 1, ReceivedAt: at}
+		job := CallbackJob{ApplicationID: "app", Kind: "inbound", URL: "http://127.0.0.1:9/in", Body: []byte(`[]`), Created: at, AcceptsRecord: id}
+		if err := s.AddInbound(rec, []CallbackJob{job}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs, err := s.NextCallbacks(at.Add(time.Hour), 10, func(string, string) Pick { return PickTake })
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("jobs %d, %v", len(jobs), err)
+	}
+	ids := map[string]uint64{}
+	for _, j := range jobs {
+		ids[j.AcceptsRecord] = j.ID
+	}
+	if err := s.CallbackDone([]uint64{ids["in-1"]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CallbackDead([]CallbackFailure{{ID: ids["in-2"], At: at.Add(time.Hour), Error: "gone"}}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{"in-1": StatusAccepted, "in-2": StatusReceived} {
+		if r, err := s.Record(id, 0); err != nil || r.Status != want {
+			t.Fatalf("%s: %s, %v; want %s", id, r.Status, err, want)
+		}
+		p, err := s.SearchRecords(RecordQuery{AccountID: "acct", Status: want})
+		if err != nil || len(p.Records) != 1 || p.Records[0].MessageID != id {
+			t.Fatalf("search %s: %v, %v", want, recIDs(p.Records), err)
+		}
+	}
+	// A repeated report changes nothing.
+	if err := s.CallbackDone([]uint64{ids["in-1"]}); err != nil {
+		t.Fatal(err)
+	}
+}

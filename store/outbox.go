@@ -83,6 +83,10 @@ type CallbackJob struct {
 	NextAt        time.Time // zero while never tried; for dead jobs, when they were given up
 	LastError     string    // of the last failed attempt
 	RequestID     string    // the API request that caused it, for logs; "" for inbound messages
+	// AcceptsRecord is the message id of the inbound message this job
+	// reports: when the job is delivered (CallbackDone), the message's
+	// record goes from RECEIVED to ACCEPTED in the same commit. "" for none.
+	AcceptsRecord string
 }
 
 // CallbackFailure is the outcome of a failed attempt of one job.
@@ -198,31 +202,60 @@ func splitEndpoint(v []byte) (app, url string, err error) {
 
 const (
 	jobVersion1 = 1 // without the request id; still read
-	jobVersion  = 2
+	jobVersion2 = 2 // without AcceptsRecord; still read
+	jobVersion  = 3
 	jobHeader   = 21 // version, ep (4), next_at (8), created (8)
 )
 
 // encodeJob: version, ep, next_at, created, attempts (uvarint), then app,
-// kind, url, last error, request id (uvarint length + bytes each; version
-// 1 has no request id), body (the rest).
+// kind, url, last error, request id, accepts record (uvarint length + bytes
+// each; version 1 has neither of the last two, version 2 no accepts
+// record), body (the rest).
 // Binary, so the body is stored and sent byte for byte.
 func encodeJob(ep uint32, j *CallbackJob) []byte {
-	v := make([]byte, 0, jobHeader+6*binary.MaxVarintLen32+len(j.ApplicationID)+len(j.Kind)+len(j.URL)+len(j.LastError)+len(j.RequestID)+len(j.Body))
+	v := make([]byte, 0, jobHeader+7*binary.MaxVarintLen32+len(j.ApplicationID)+len(j.Kind)+len(j.URL)+len(j.LastError)+len(j.RequestID)+
+		len(j.AcceptsRecord)+len(j.Body))
 	v = append(v, jobVersion)
 	v = binary.BigEndian.AppendUint32(v, ep)
 	v = binary.BigEndian.AppendUint64(v, unixNanos(j.NextAt))
 	v = binary.BigEndian.AppendUint64(v, unixNanos(j.Created))
 	v = binary.AppendUvarint(v, uint64(j.Attempts))
-	for _, s := range [...]string{j.ApplicationID, j.Kind, j.URL, j.LastError, j.RequestID} {
+	for _, s := range [...]string{j.ApplicationID, j.Kind, j.URL, j.LastError, j.RequestID, j.AcceptsRecord} {
 		v = binary.AppendUvarint(v, uint64(len(s)))
 		v = append(v, s...)
 	}
 	return append(v, j.Body...)
 }
 
+func knownJobVersion(v byte) bool { return v == jobVersion || v == jobVersion2 || v == jobVersion1 }
+
+// jobAcceptsRecord reads a job's AcceptsRecord without decoding the rest;
+// "" for none or an older version.
+func jobAcceptsRecord(v []byte) string {
+	if len(v) < jobHeader || v[0] != jobVersion {
+		return ""
+	}
+	_, w := binary.Uvarint(v[jobHeader:]) // attempts
+	if w <= 0 {
+		return ""
+	}
+	p := v[jobHeader+w:]
+	for i := range 6 {
+		n, w := binary.Uvarint(p)
+		if w <= 0 || uint64(len(p)-w) < n {
+			return ""
+		}
+		if i == 5 {
+			return string(p[w : w+int(n)])
+		}
+		p = p[w+int(n):]
+	}
+	return ""
+}
+
 // jobIndex reads the endpoint and next_at of a record.
 func jobIndex(v []byte) (ep uint32, nextAt uint64, err error) {
-	if len(v) < jobHeader || (v[0] != jobVersion && v[0] != jobVersion1) {
+	if len(v) < jobHeader || !knownJobVersion(v[0]) {
 		return 0, 0, errors.New("bad callback record")
 	}
 	return binary.BigEndian.Uint32(v[1:5]), binary.BigEndian.Uint64(v[5:13]), nil
@@ -233,12 +266,15 @@ func decodeJob(id uint64, v []byte) (CallbackJob, uint32, error) {
 	bad := func() (CallbackJob, uint32, error) {
 		return CallbackJob{}, 0, fmt.Errorf("store: callback %d: bad record", id)
 	}
-	if len(v) < jobHeader || (v[0] != jobVersion && v[0] != jobVersion1) {
+	if len(v) < jobHeader || !knownJobVersion(v[0]) {
 		return bad()
 	}
-	nStrings := 5
-	if v[0] == jobVersion1 {
+	nStrings := 6
+	switch v[0] {
+	case jobVersion1:
 		nStrings = 4
+	case jobVersion2:
+		nStrings = 5
 	}
 	ep := binary.BigEndian.Uint32(v[1:5])
 	j := CallbackJob{ID: id, NextAt: fromNanos(binary.BigEndian.Uint64(v[5:13])), Created: fromNanos(binary.BigEndian.Uint64(v[13:21]))}
@@ -248,7 +284,7 @@ func decodeJob(id uint64, v []byte) (CallbackJob, uint32, error) {
 		return bad()
 	}
 	j.Attempts, p = int(a), p[w:]
-	var ss [5]string
+	var ss [6]string
 	for i := range nStrings {
 		n, w := binary.Uvarint(p)
 		if w <= 0 || uint64(len(p)-w) < n {
@@ -256,7 +292,7 @@ func decodeJob(id uint64, v []byte) (CallbackJob, uint32, error) {
 		}
 		ss[i], p = string(p[w:w+int(n)]), p[w+int(n):]
 	}
-	j.ApplicationID, j.Kind, j.URL, j.LastError, j.RequestID = ss[0], ss[1], ss[2], ss[3], ss[4]
+	j.ApplicationID, j.Kind, j.URL, j.LastError, j.RequestID, j.AcceptsRecord = ss[0], ss[1], ss[2], ss[3], ss[4], ss[5]
 	j.Body = append([]byte(nil), p...)
 	return j, ep, nil
 }
@@ -469,6 +505,11 @@ func (s *Store) CallbackDone(ids []uint64) error {
 			}
 			if err := w.unindex(id, rec); err != nil {
 				return err
+			}
+			if msg := jobAcceptsRecord(rec); msg != "" {
+				if err := acceptRecordTx(tx, msg); err != nil {
+					return err
+				}
 			}
 			if err := w.jobs.Delete(seqKey(id)); err != nil {
 				return err

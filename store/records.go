@@ -256,6 +256,30 @@ func reindexStatusTx(tx *bolt.Tx, rec *Record, key []byte, old string) error {
 	return st.Put(newKey, appendSummary(nil, rec))
 }
 
+// acceptRecordTx marks the inbound message messageID ACCEPTED (its
+// message-received callback was acknowledged), moving its status entry.
+// A record that is gone (retention) or not RECEIVED is left alone.
+func acceptRecordTx(tx *bolt.Tx, messageID string) error {
+	recs := tx.Bucket(bucketRecords)
+	key := recordKey(messageID, 0)
+	v := recs.Get(key)
+	if v == nil {
+		return nil
+	}
+	var rec Record
+	if err := decodeRecord(v, &rec); err != nil {
+		return fmt.Errorf("store: record %q: %w", key, err)
+	}
+	if rec.Status != StatusReceived {
+		return nil
+	}
+	rec.Status = StatusAccepted
+	if err := reindexStatusTx(tx, &rec, key, StatusReceived); err != nil {
+		return err
+	}
+	return recs.Put(key, appendRecord(nil, &rec))
+}
+
 // deleteRecordTx removes a record and everything that points at it.
 func (s *Store) deleteRecordTx(tx *bolt.Tx, rec *Record, key []byte) error {
 	k := bytes.Clone(key)

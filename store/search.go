@@ -246,7 +246,9 @@ func numberStreams(b *bolt.Bucket, kind byte, account string, exact []string, pr
 // statusStreams are the streams of the statuses with error code code, or
 // with any error code when code is nil.
 func statusStreams(b *bolt.Bucket, account string, statuses []byte, code *int, lo, hi []byte) []*stream {
-	var ss []*stream
+	// Never nil: nil means "too many numbers, filter the time index"
+	// (numberStreams); a status nothing has is simply no streams.
+	ss := []*stream{}
 	c := b.Cursor()
 	for _, st := range statuses {
 		if code != nil {
@@ -394,7 +396,7 @@ func (s *Store) SearchRecords(q RecordQuery) (RecordPage, error) {
 		if ss := streams(tx); ss == nil {
 			// The partial number matches too many numbers: walk the
 			// account's time index and filter instead.
-			p.needFilter = true
+			p.needFilter, p.freshSummary = true, false // the time index's summaries have the status at insertion
 			lo, hi := q.timeBounds()
 			streams = func(tx *bolt.Tx) []*stream {
 				return []*stream{{c: tx.Bucket(bucketRecIdx).Cursor(), prefix: accountPrefix(q.AccountID), lo: lo, hi: hi}}

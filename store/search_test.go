@@ -377,3 +377,26 @@ func TestOldRecordsIndexedAtOpen(t *testing.T) {
 		return nil
 	})
 }
+
+// TestSearchStatusNobodyHas: a status no record has now finds nothing,
+// also when records had it at insertion (the time index's summaries keep
+// the status at insertion and must not answer a status query).
+func TestSearchStatusNobodyHas(t *testing.T) {
+	s := openRecords(t)
+	items := seedRecords(t, s, 3) // m0000 SENT, m0001 and m0002 QUEUED
+	var cs []Completion
+	for _, it := range items[1:3] {
+		r := NewRecord(&it)
+		r.Status, r.SentAt = StatusSent, rt0.Add(time.Hour)
+		cs = append(cs, Completion{Seq: it.Seq, Record: r})
+	}
+	if err := s.Complete(cs); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []string{StatusQueued, StatusSending, StatusUndelivered} {
+		p, err := s.SearchRecords(RecordQuery{AccountID: "a1", Status: st})
+		if err != nil || len(p.Records) != 0 || p.Total != 0 {
+			t.Fatalf("%s: %v (total %d), %v; want none", st, recIDs(p.Records), p.Total, err)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"smppbridge/cmd/daemon"
 	"smppbridge/smpp/coding"
+	"smppbridge/store"
 	"smppbridge/testharness/smsc"
 )
 
@@ -41,6 +42,18 @@ func TestInboundMessages(t *testing.T) {
 			if m["text"] != c.mo.Text || m["from"] != c.mo.From || m["owner"] != num || m["direction"] != "in" ||
 				m["segmentCount"] != float64(parts) || m["applicationId"] != app || len(m["id"].(string)) != 29 {
 				t.Fatalf("message %v (want %d parts, text %q)", m, parts, c.mo.Text)
+			}
+			// The application acknowledged the callback: the record
+			// goes from RECEIVED to ACCEPTED (polled: nothing notifies).
+			id := m["id"].(string)
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				r, err := e.d.Store.Record(id, 0)
+				if err == nil && r.Status == store.StatusAccepted {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("record of %s after the acknowledged callback: %s, %v; want ACCEPTED", id, r.Status, err)
+				}
 			}
 		})
 	}

@@ -75,6 +75,16 @@ func TestMessageSearchAndMDR(t *testing.T) {
 	}
 	e.hooks.next(t)         // the inbound callback: its record is written in the same commit
 	e.settle(1 + 3 + 3 + 1) // receipts: one per part of each copy
+	// The inbound callback was acknowledged, so its record becomes ACCEPTED
+	// (polled: nothing notifies).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if msgs, _, _ := e.search("messageDirection=INBOUND"); len(msgs) == 1 && msgs[0]["messageStatus"] == "ACCEPTED" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("inbound record not ACCEPTED within 10s of its acknowledged callback")
+		}
+	}
 	for _, r := range []struct {
 		id   string
 		rcpt int
@@ -121,7 +131,8 @@ func TestMessageSearchAndMDR(t *testing.T) {
 			{"errorCode=4720", []string{failed + "/+15550002009"}},
 			{"messageDirection=INBOUND", []string{"/" + num}},
 			{"sourceTn=%2B15550007001", []string{"/" + num}},
-			{"messageStatus=RECEIVED", []string{"/" + num}},
+			{"messageStatus=ACCEPTED", []string{"/" + num}},
+			{"messageStatus=RECEIVED", nil},
 			{"carrierName=nowhere", nil},
 			{"messageType=mms", nil},
 		}
@@ -141,7 +152,7 @@ func TestMessageSearchAndMDR(t *testing.T) {
 	t.Run("inbound record", func(t *testing.T) {
 		msgs, _, _ := e.search("messageDirection=INBOUND")
 		m := msgs[0]
-		if m["messageStatus"] != "RECEIVED" || m["sourceTn"] != "+15550007001" || m["segmentCount"] != 1.0 || m["carrierName"] != "sim" {
+		if m["messageStatus"] != "ACCEPTED" || m["sourceTn"] != "+15550007001" || m["segmentCount"] != 1.0 || m["carrierName"] != "sim" {
 			t.Fatalf("inbound %v", m)
 		}
 	})

@@ -57,10 +57,44 @@ func Handler(b *bridge.Bridge, opts Options) http.Handler {
 	for _, r := range h.routes() {
 		mux.HandleFunc(r.pattern, r.fn)
 	}
+	// The catch-all takes every request no route matches, so ServeMux's own
+	// 405 never happens: a known path with another method is answered here.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "object-not-found", "No admin route "+r.Method+" "+r.URL.Path)
+		if allow := allowedMethods(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method-not-allowed",
+				"Request method '"+truncate(r.Method, 32)+"' is not supported on "+truncate(r.URL.Path, 256))
+			return
+		}
+		writeError(w, http.StatusNotFound, "object-not-found", "No admin route "+truncate(r.Method, 32)+" "+truncate(r.URL.Path, 256))
 	})
 	return h.auth(mux)
+}
+
+// routeMethods are the methods the management routes use.
+var routeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowedMethods lists the methods a route serves r's path with; none for an
+// unknown path. HEAD comes with GET, as ServeMux serves it.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range routeMethods {
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+	}
+	return allow
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 type route struct {

@@ -71,6 +71,9 @@ func TestAdminHandler(t *testing.T) {
 	}{
 		{"unknown account", "GET", "/v1/accounts/nope", "", "", 404, []string{`"type": "object-not-found"`, `"description"`}, nil},
 		{"unknown route", "GET", "/v1/nothing", "", "", 404, []string{`"object-not-found"`}, nil},
+		{"unknown route, other method", "PUT", "/v1/nothing", "", "", 404, []string{`"object-not-found"`}, nil},
+		{"wrong method", "PUT", "/v1/accounts", js, `{}`, 405, []string{`"type": "method-not-allowed"`, "PUT"}, nil},
+		{"wrong method, with a variable", "POST", "/v1/accounts/A", js, `{}`, 405, []string{`"method-not-allowed"`}, nil},
 		{"unknown field", "POST", "/v1/accounts", js, `{"id":"B","colour":"red"}`, 400, []string{`"request-validation"`, "colour"}, nil},
 		{"not JSON", "POST", "/v1/accounts", "text/plain", `id=B`, 415, []string{`"unsupported-content-type"`}, nil},
 		{"invalid account", "POST", "/v1/accounts", js, `{"id":"no spaces"}`, 400, []string{`"fieldName": "id"`}, nil},
@@ -116,6 +119,9 @@ func TestAdminHandler(t *testing.T) {
 		a := call(t, srv, c.method, c.path, c.ct, c.body)
 		if a.status != c.status {
 			t.Fatalf("%s: %s %s: %d %s, want %d", c.name, c.method, c.path, a.status, a.raw, c.status)
+		}
+		if allow := map[string]string{"/v1/accounts": "GET, HEAD, POST", "/v1/accounts/A": "GET, HEAD, PATCH, DELETE"}[c.path]; a.status == 405 && a.header.Get("Allow") != allow {
+			t.Fatalf("%s: Allow %q, want %q", c.name, a.header.Get("Allow"), allow)
 		}
 		if a.status >= 400 && (a.obj["type"] == nil || a.obj["description"] == nil) {
 			t.Fatalf("%s: error body not in the V2 shape: %s", c.name, a.raw)
