@@ -56,10 +56,13 @@ func (s *Session) receive(frame []byte, id pdu.CommandID, seq uint32) {
 		in.Respond(pdu.StatusXTAppn)
 		return
 	}
+	// Counted before the hand-over: the handler may answer (and a peer
+	// see the answer) before this goroutine runs again.
+	s.stats.inbound.Add(1)
 	select {
 	case s.inbound <- in:
-		s.stats.inbound.Add(1)
 	default:
+		s.stats.inbound.Add(-1)
 		s.stats.inboundOverflow.Add(1)
 		in.Respond(pdu.StatusMsgQFul)
 	}
