@@ -255,26 +255,19 @@ func trunc(s string) string {
 	return s
 }
 
-// TestLatin1DataCoding: a carrier configured for Latin-1 gets
-// GSM-compatible text as data_coding 0x03 when every character is in
-// Latin-1, GSM-7 (0x00) otherwise, UCS-2 for the rest; the SMSC decodes
-// each back.
-func TestLatin1DataCoding(t *testing.T) {
+// codingCase is a text, the data_coding it must go out with and its parts.
+type codingCase struct {
+	text     string
+	dc       byte
+	segments int
+}
+
+// sendCodingCases checks Plan for each case, sends them all through a pool
+// with cfg and checks the SMSC decoded each back with that data_coding.
+func sendCodingCases(t *testing.T, cfg smpp.TextConfig, cases []codingCase) {
+	t.Helper()
 	srv := startSMSC(t, smsc.Config{})
-	cfg := smpp.TextConfig{Latin1: true}
-	p := startPool(t, srv, smpp.PoolConfig{Name: "latin1", Binds: 1, Text: cfg})
-	cases := []struct {
-		text     string
-		dc       byte
-		segments int
-	}{
-		{"café crème à 5 £", pdu.CodingLatin1, 1},
-		{strings.Repeat("é", 140), pdu.CodingLatin1, 1},
-		{strings.Repeat("é", 141), pdu.CodingLatin1, 2}, // 134 octets per part
-		{"price 5 €", pdu.CodingDefault, 1},             // € is not Latin-1
-		{"ΔΦΓ Greek capitals are GSM", pdu.CodingDefault, 1},
-		{"日本語", pdu.CodingUCS2, 1},
-	}
+	p := startPool(t, srv, smpp.PoolConfig{Name: "coding", Binds: 1, Text: cfg})
 	for i, c := range cases {
 		plan := cfg.Plan(c.text)
 		if plan.DataCoding != c.dc || plan.Segments != c.segments {
@@ -295,6 +288,22 @@ func TestLatin1DataCoding(t *testing.T) {
 			t.Fatalf("SMSC got %q data_coding %#x, %d segments; sent %q as %#x", trunc(got[i].Text), got[i].DataCoding, got[i].Segments, c.text, c.dc)
 		}
 	}
+}
+
+// TestLatin1DataCoding: a carrier configured for Latin-1 gets
+// GSM-compatible text as data_coding 0x03 when every character is in
+// Latin-1, GSM-7 (0x00) otherwise, UCS-2 for the rest; the SMSC decodes
+// each back.
+func TestLatin1DataCoding(t *testing.T) {
+	cases := []codingCase{
+		{"café crème à 5 £", pdu.CodingLatin1, 1},
+		{strings.Repeat("é", 140), pdu.CodingLatin1, 1},
+		{strings.Repeat("é", 141), pdu.CodingLatin1, 2}, // 134 octets per part
+		{"price 5 €", pdu.CodingDefault, 1},             // € is not Latin-1
+		{"ΔΦΓ Greek capitals are GSM", pdu.CodingDefault, 1},
+		{"日本語", pdu.CodingUCS2, 1},
+	}
+	sendCodingCases(t, smpp.TextConfig{Latin1: true}, cases)
 	// Without the option the same text is GSM-7 as 0x00.
 	if plan := (smpp.TextConfig{}).Plan(cases[0].text); plan.DataCoding != pdu.CodingDefault || plan.Encoding != coding.GSM7 {
 		t.Fatalf("default Plan = %+v", plan)
@@ -340,38 +349,11 @@ func TestGSM7PackedAtSimulator(t *testing.T) {
 // GSM-7 (0x00) for GSM text that is not ASCII, UCS-2 for the rest; the SMSC
 // decodes each back.
 func TestIA5DataCoding(t *testing.T) {
-	srv := startSMSC(t, smsc.Config{})
-	cfg := smpp.TextConfig{IA5: true}
-	p := startPool(t, srv, smpp.PoolConfig{Name: "ia5", Binds: 1, Text: cfg})
-	cases := []struct {
-		text     string
-		dc       byte
-		segments int
-	}{
+	sendCodingCases(t, smpp.TextConfig{IA5: true}, []codingCase{
 		{"mail me @ shop_42 {now}", pdu.CodingIA5, 1},
 		{strings.Repeat("a", 140), pdu.CodingIA5, 1},
 		{strings.Repeat("a", 141), pdu.CodingIA5, 2}, // 134 octets per part
 		{"café", pdu.CodingDefault, 1},               // é is GSM-7, not ASCII
 		{"日本語", pdu.CodingUCS2, 1},
-	}
-	for i, c := range cases {
-		plan := cfg.Plan(c.text)
-		if plan.DataCoding != c.dc || plan.Segments != c.segments {
-			t.Fatalf("Plan(%q) = %+v; want data_coding %#x, %d segments", c.text, plan, c.dc, c.segments)
-		}
-		res, err := p.Submit(testCtx(t), &smpp.Message{From: "ACME", To: fmt.Sprintf("+1555001%04d", i), Text: c.text})
-		if err != nil {
-			t.Fatal(err)
-		}
-		requireAllOK(t, []smpp.SubmitResult{res})
-	}
-	got, err := srv.WaitMessages(testCtx(t), len(cases))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, c := range cases {
-		if got[i].Text != c.text || got[i].DataCoding != c.dc || got[i].Segments != c.segments {
-			t.Fatalf("SMSC got %q data_coding %#x, %d segments; sent %q as %#x", trunc(got[i].Text), got[i].DataCoding, got[i].Segments, c.text, c.dc)
-		}
-	}
+	})
 }
