@@ -315,19 +315,17 @@ func (d *Daemon) adminRoutes() []adminRoute {
 		{"GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }},
 		{"GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 			var down []string
+			// A carrier needs a bind to send on and, with receiver binds
+			// (transmitter_receiver), one to take its receipts and inbound
+			// messages.
 			for _, p := range d.CurrentPools() {
 				st := p.Stats()
-				if st.BindsUp > 0 {
-					continue
+				if st.BindsUp == 0 {
+					down = append(down, fmt.Sprintf("carrier %s: no bind up: %s", p.Name(), lastBindError(st.Binds)))
 				}
-				reason := "not bound yet"
-				for _, b := range st.Binds {
-					if b.LastError != "" {
-						reason = b.LastError
-						break
-					}
+				if len(st.Receivers) > 0 && st.ReceiversUp == 0 {
+					down = append(down, fmt.Sprintf("carrier %s: no receiver bind up: %s", p.Name(), lastBindError(st.Receivers)))
 				}
-				down = append(down, fmt.Sprintf("carrier %s: no bind up: %s", p.Name(), reason))
 			}
 			if len(down) > 0 {
 				w.WriteHeader(http.StatusServiceUnavailable)
@@ -346,6 +344,16 @@ func (d *Daemon) adminRoutes() []adminRoute {
 			metricsHandler.ServeHTTP(w, r)
 		}},
 	}
+}
+
+// lastBindError is why binds are down, for /readyz.
+func lastBindError(binds []smpp.BindStats) string {
+	for _, b := range binds {
+		if b.LastError != "" {
+			return b.LastError
+		}
+	}
+	return "not bound yet"
 }
 
 // AdminRoutes lists the admin listener's endpoints as "METHOD /path",

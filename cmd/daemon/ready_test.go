@@ -65,3 +65,29 @@ func TestReadinessFollowsBinds(t *testing.T) {
 	}
 	waitReady(t, e, 200)
 }
+
+// TestReadinessNeedsReceivers: a transmitter_receiver carrier whose
+// receiver binds are refused can send but would never see its receipts or
+// inbound messages: not ready, with the reason; ready once they bind.
+func TestReadinessNeedsReceivers(t *testing.T) {
+	sim := startSim(t, smsc.Behaviour{RefuseReceivers: true})
+	e := startDaemon(t, sim, "", `bind_type = "transmitter_receiver"`+"\n")
+	e.waitBinds(2) // the transmitters
+	body := waitReady(t, e, 503)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(body, "carrier sim: no receiver bind up: smpp: bind refused: ESME_RBINDFAIL") {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz body %q does not give the receivers' refusal", body)
+		}
+		body = waitReady(t, e, 503)
+	}
+	if strings.Contains(body, "carrier sim: no bind up") {
+		t.Fatalf("/readyz body %q reports the transmitters down", body)
+	}
+	b := sim.Behaviour()
+	b.RefuseReceivers = false
+	if err := sim.SetBehaviour(b); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, e, 200)
+}

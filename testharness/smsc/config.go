@@ -64,6 +64,7 @@ type Behaviour struct {
 	RefuseBinds      bool     `toml:"refuse_binds" json:"refuse_binds"`             // refuse every bind until turned off
 	RefuseBindsFor   Duration `toml:"refuse_binds_for" json:"refuse_binds_for"`     // refuse binds for this long from when it is set
 	BindRefuseStatus uint32   `toml:"bind_refuse_status" json:"bind_refuse_status"` // default 0x0D ESME_RBINDFAIL
+	RefuseReceivers  bool     `toml:"refuse_receivers" json:"refuse_receivers"`     // refuse bind_receiver only, until turned off
 
 	EnquireLinkInterval Duration `toml:"enquire_link_interval" json:"enquire_link_interval"` // SMSC-originated keep-alives; 0: none
 	ConcatTimeout       Duration `toml:"concat_timeout" json:"concat_timeout"`               // incomplete long messages recorded after this; default 60s

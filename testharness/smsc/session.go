@@ -242,7 +242,7 @@ func (ss *session) handleBind(p *pdu.PDU) {
 	switch {
 	case ss.bindType != 0:
 		status = pdu.StatusAlyBnd
-	case s.beh.RefuseBinds || time.Now().Before(s.refuseUntil):
+	case s.beh.RefuseBinds || time.Now().Before(s.refuseUntil), s.beh.RefuseReceivers && p.ID == pdu.BindReceiver:
 		status = pdu.Status(s.beh.BindRefuseStatus)
 	case len(s.accounts) > 0 && !known:
 		status = pdu.StatusInvSysID
