@@ -76,19 +76,9 @@ func decodeQueueItem(v []byte, it *QueueItem) error {
 	it.AccountID = r.str()
 	it.ApplicationID = r.str()
 	it.From = r.str()
-	if n := r.count(); n > 0 {
-		it.To = make([]string, n)
-		for i := range it.To {
-			it.To[i] = r.str()
-		}
-	}
+	it.To = r.strs()
 	it.Text = r.str()
-	if n := r.count(); n > 0 {
-		it.Media = make([]string, n)
-		for i := range it.Media {
-			it.Media[i] = r.str()
-		}
-	}
+	it.Media = r.strs()
 	it.Tag = r.str()
 	it.Segments = r.int()
 	it.ReceivedAt = fromNanos(r.uvarint())

@@ -148,6 +148,19 @@ func (r *recordReader) str() string {
 	return s
 }
 
+// strs reads a counted list of strings; nil when empty.
+func (r *recordReader) strs() []string {
+	n := r.count()
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = r.str()
+	}
+	return out
+}
+
 func (r *recordReader) count() int {
 	n := r.int()
 	if n < 0 || n > len(r.b) { // every element takes at least one byte
@@ -178,12 +191,7 @@ func decodeRecord(v []byte, rec *Record) error {
 	rec.Segments = r.int()
 	rec.Status = r.str()
 	rec.ErrorCode = r.int()
-	if n := r.count(); n > 0 {
-		rec.CarrierIDs = make([]string, n)
-		for i := range rec.CarrierIDs {
-			rec.CarrierIDs[i] = r.str()
-		}
-	}
+	rec.CarrierIDs = r.strs()
 	rec.Unknown = r.int()
 	rec.ReceivedAt = fromNanos(r.uvarint())
 	rec.SentAt = fromNanos(r.uvarint())
@@ -191,12 +199,7 @@ func decodeRecord(v []byte, rec *Record) error {
 	rec.Tag = r.str()
 	rec.HasTag = r.int()&1 != 0
 	rec.Length = r.int()
-	if n := r.count(); n > 0 {
-		rec.AllTo = make([]string, n)
-		for i := range rec.AllTo {
-			rec.AllTo[i] = r.str()
-		}
-	}
+	rec.AllTo = r.strs()
 	if n := r.count(); n > 0 {
 		rec.Parts = make([]PartOutcome, n)
 		for i := range rec.Parts {
