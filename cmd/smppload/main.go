@@ -186,6 +186,7 @@ func load(o options, out io.Writer) error {
 			return err
 		}
 	}
+	user0, sys0, cpuOK := processCPU()
 	res := drive(o, u, mix, sink)
 	sendElapsed := res.elapsed
 	fmt.Fprintf(out, "requests: %d in %.2fs with %d clients (mix %s)\n", res.sent, sendElapsed.Seconds(), o.concurrency, o.mix)
@@ -216,6 +217,11 @@ func load(o options, out io.Writer) error {
 	}
 	if sink != nil {
 		sink.report(out, res.recipients, res.start)
+	}
+	if user1, sys1, ok := processCPU(); ok && cpuOK && res.recipients > 0 {
+		user, sys := user1-user0, sys1-sys0
+		fmt.Fprintf(out, "process CPU: %.2fs (user %.2fs, sys %.2fs) = %.0f µs per recipient\n",
+			(user + sys).Seconds(), user.Seconds(), sys.Seconds(), float64((user+sys).Microseconds())/float64(res.recipients))
 	}
 	return nil
 }
