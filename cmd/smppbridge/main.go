@@ -48,6 +48,10 @@ ADMIN LISTENER (admin.listen)
   /healthz  process alive       /readyz   store open and a bind per carrier
   /metrics  Prometheus metrics
 
+ENVIRONMENT
+  GOGC        garbage collector target; unset: 400 (docs/operations.md)
+  GOMEMLIMIT  soft bound on the Go heap
+
 EXIT STATUS
   0 clean stop or valid -check-config; 1 configuration or start-up error;
   2 bad command line.
@@ -120,6 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	opts.Logger = log
+	log.Debug("garbage collector", "gc_percent", daemon.TuneRuntime())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	running := make(chan *daemon.Daemon, 1)

@@ -166,7 +166,8 @@ func load(o options, out io.Writer) error {
 			fmt.Fprintf(out, "store: %d commits, %.1f writes per commit, %s per commit (%s writing pages and syncing), %.1f page writes per commit\n",
 				st.Commits, float64(st.Writes)/float64(c), st.CommitTime/time.Duration(c), st.WriteTime/time.Duration(c), float64(st.PageWrites)/float64(c))
 		}()
-		fmt.Fprintf(out, "target: in-process daemon and simulator (embedded default; store %s, fsync %v, intake log %v)\n", opts.Config.Store.Path, !o.noSync, o.wal)
+		fmt.Fprintf(out, "target: in-process daemon and simulator (embedded default; store %s, fsync %v, intake log %v, gc percent %d as smppbridge runs it)\n",
+			opts.Config.Store.Path, !o.noSync, o.wal, daemon.TuneRuntime())
 	} else {
 		if o.simHTTP != "" {
 			count = simStats(o.simHTTP)
