@@ -298,6 +298,8 @@ type result struct {
 	latencies                  []time.Duration
 }
 
+var longText = strings.Repeat("This long notice spans several segments to test concatenation. ", 7)
+
 // body renders one request. Built by hand: the load generator shares the
 // CPU with the daemon and should cost as little as possible.
 func body(o options, k string, i int64) ([]byte, int64) {
@@ -315,20 +317,35 @@ func body(o options, k string, i int64) ([]byte, int64) {
 		if j > 0 {
 			b = append(b, ',')
 		}
-		b = fmt.Appendf(b, `"+1555%07d"`, (i*7+j)%10000000)
+		b = append(b, `"+1555`...)
+		b = appendPadded(b, (i*7+j)%10000000, 7)
+		b = append(b, '"')
 	}
 	b = append(b, `],"text":"`...)
 	switch k {
 	case "group":
 		b = append(b, "Team update: the meeting moved to 3pm, room 4."...)
 	case "long":
-		b = append(b, strings.Repeat("This long notice spans several segments to test concatenation. ", 7)...)
+		b = append(b, longText...)
 	case "ucs2":
-		b = fmt.Appendf(b, "Ваш код: %d 👍", i%10000)
+		b = append(b, "Ваш код: "...)
+		b = strconv.AppendInt(b, i%10000, 10)
+		b = append(b, " 👍"...)
 	default:
-		b = fmt.Appendf(b, "Your verification code is %d", 100000+i%900000)
+		b = append(b, "Your verification code is "...)
+		b = strconv.AppendInt(b, 100000+i%900000, 10)
 	}
 	return append(b, `"}`...), n
+}
+
+// appendPadded appends v in decimal, zero-padded to width digits.
+func appendPadded(b []byte, v int64, width int) []byte {
+	var d [20]byte
+	s := strconv.AppendInt(d[:0], v, 10)
+	for i := len(s); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
 }
 
 func drive(o options, u *url.URL, mix []kind, sink *webhookSink) *result {
@@ -466,17 +483,15 @@ func (c *client) post(host, path, auth string, body []byte) (int, string, error)
 	return 0, "", errors.New("connection closed twice")
 }
 
-// readResponse returns the status and, for a 202, the message id.
+// readResponse returns the status and, for a 202, the message id. It
+// parses in place: no string per header line.
 func (c *client) readResponse() (int, string, error) {
 	line, err := c.r.ReadSlice('\n')
 	if err != nil {
 		return 0, "", err
 	}
-	if len(line) < 12 {
-		return 0, "", fmt.Errorf("bad status line %q", line)
-	}
-	status, err := strconv.Atoi(string(line[9:12]))
-	if err != nil {
+	status, ok := statusCode(line)
+	if !ok {
 		return 0, "", fmt.Errorf("bad status line %q", line)
 	}
 	length, closeAfter := -1, false
@@ -488,13 +503,15 @@ func (c *client) readResponse() (int, string, error) {
 		if len(h) <= 2 {
 			break
 		}
-		name, val, _ := strings.Cut(string(h), ":")
-		val = strings.TrimSpace(val)
-		switch strings.ToLower(name) {
-		case "content-length":
-			length, _ = strconv.Atoi(val)
-		case "connection":
-			closeAfter = strings.EqualFold(val, "close")
+		name, val, _ := bytes.Cut(h, []byte{':'})
+		val = bytes.TrimSpace(val)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if length, ok = atoi(val); !ok {
+				return 0, "", fmt.Errorf("bad Content-Length %q", val)
+			}
+		case bytes.EqualFold(name, []byte("Connection")):
+			closeAfter = bytes.EqualFold(val, []byte("close"))
 		}
 	}
 	if length < 0 {
@@ -521,4 +538,28 @@ func (c *client) readResponse() (int, string, error) {
 		}
 	}
 	return status, id, nil
+}
+
+// statusCode reads the code of "HTTP/1.x NNN …".
+func statusCode(line []byte) (int, bool) {
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+		return 0, false
+	}
+	code, ok := atoi(line[9:12])
+	return code, ok && code >= 100
+}
+
+// atoi parses a non-negative decimal of at most 9 digits.
+func atoi(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }
