@@ -125,7 +125,8 @@ func load(o options, out io.Writer) error {
 		opts.Config.API.GroupLimit = 10
 		opts.Logger = slog.New(slog.DiscardHandler)
 		// The full loop: callbacks come back to our own sink.
-		if sink, err = startSink(); err != nil {
+		// Sized for the default mix, 1.2 recipients per request.
+		if sink, err = startSink(min(o.n, 1<<20) * 6 / 5); err != nil {
 			return err
 		}
 		defer sink.close()

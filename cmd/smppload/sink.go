@@ -51,14 +51,16 @@ const (
 	sinkIdleTimeout   = 2 * time.Minute
 )
 
-func startSink() (*webhookSink, error) {
+// startSink listens on a loopback port. hint is the number of callbacks
+// expected, to size the tables once instead of growing them under load.
+func startSink(hint int) (*webhookSink, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	s := &webhookSink{url: "http://" + ln.Addr().String(), ln: ln, conns: map[net.Conn]struct{}{},
 		sentAt: map[string]time.Time{}, want: map[string]int{}, early: map[string][]time.Time{},
-		byType: map[string]int{}, seen: map[string]bool{}}
+		byType: map[string]int{}, seen: make(map[string]bool, hint), lat: make([]time.Duration, 0, hint)}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil

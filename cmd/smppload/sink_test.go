@@ -92,7 +92,7 @@ const oneEvent = `[{"type":"message-delivered","to":"+15550002222","message":{"i
 // TestSinkHTTP sends callbacks the way the daemon does (net/http client,
 // keep-alive) with Content-Length and chunked bodies, and checks the count.
 func TestSinkHTTP(t *testing.T) {
-	s, err := startSink()
+	s, err := startSink(10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestSinkHTTP(t *testing.T) {
 // TestSinkRawHTTP covers what net/http does not send: HTTP/1.0, Expect,
 // bad requests.
 func TestSinkRawHTTP(t *testing.T) {
-	s, err := startSink()
+	s, err := startSink(10)
 	if err != nil {
 		t.Fatal(err)
 	}
