@@ -49,7 +49,7 @@ func TestBodyRendering(t *testing.T) {
 	o := options{app: "app-1", from: "+15550001111"}
 	for _, i := range []int64{0, 1, 42, 1234567, 99999999} {
 		for _, k := range []string{"single", "group", "long", "ucs2"} {
-			b, n := body(o, k, i)
+			b, n := body([]byte("stale")[:0], o, k, i)
 			var req struct {
 				ApplicationID, From, Text string
 				To                        []string
