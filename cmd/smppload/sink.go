@@ -34,7 +34,7 @@ type webhookSink struct {
 	want   map[string]int         // message id → callbacks still expected
 	early  map[string][]time.Time // callbacks that beat the client's reading of its 202
 	lat    []time.Duration
-	byType map[string]int
+	byType map[string]*int // counters by pointer: counting then needs no key string
 	last   time.Time
 	seen   map[string]bool // message id + recipient: callbacks are at-least-once
 	dups   int
@@ -60,7 +60,7 @@ func startSink(hint int) (*webhookSink, error) {
 	}
 	s := &webhookSink{url: "http://" + ln.Addr().String(), ln: ln, conns: map[net.Conn]struct{}{},
 		sentAt: map[string]time.Time{}, want: map[string]int{}, early: map[string][]time.Time{},
-		byType: map[string]int{}, seen: make(map[string]bool, hint), lat: make([]time.Duration, 0, hint)}
+		byType: map[string]*int{}, seen: make(map[string]bool, hint), lat: make([]time.Duration, 0, hint)}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
@@ -333,7 +333,11 @@ func (s *webhookSink) callbacks(body []byte) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := scanEvents(body, func(typ, to, id []byte) {
-		s.byType[string(typ)]++
+		if n := s.byType[string(typ)]; n != nil {
+			*n++
+		} else {
+			s.byType[string(typ)] = new(1)
+		}
 		k := string(id) + " " + string(to)
 		if s.seen[k] {
 			s.dups++ // a repeat is allowed by the contract but not counted twice
@@ -408,7 +412,11 @@ func (s *webhookSink) report(out io.Writer, expected int64, start time.Time) {
 		fmt.Fprintf(out, "full loop: no callbacks received (expected %d)\n", expected)
 		return
 	}
+	byType := make(map[string]int, len(s.byType))
+	for typ, n := range s.byType {
+		byType[typ] = *n
+	}
 	fmt.Fprintf(out, "full loop (202 → submit → receipt → callback): %d of %d callbacks in %.2fs = %.0f/s; %v; %d repeated\n",
-		len(lat), expected, took.Seconds(), float64(len(lat))/took.Seconds(), s.byType, s.dups)
+		len(lat), expected, took.Seconds(), float64(len(lat))/took.Seconds(), byType, s.dups)
 	fmt.Fprintf(out, "end-to-end latency: p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[len(lat)-1])
 }

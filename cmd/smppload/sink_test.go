@@ -127,7 +127,7 @@ func TestSinkHTTP(t *testing.T) {
 		t.Errorf("connection reuse: %v, want [false true true]", reused)
 	}
 	s.mu.Lock()
-	got, dups, delivered := s.got, s.dups, s.byType["message-delivered"]
+	got, dups, delivered := s.got, s.dups, *s.byType["message-delivered"]
 	s.mu.Unlock()
 	if got != 2 || dups != 1 || delivered != 3 {
 		t.Errorf("got %d, dups %d, delivered %d; want 2, 1, 3", got, dups, delivered)
