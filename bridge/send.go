@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,8 +47,14 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 		q *carrierQueue
 		n int
 	}
-	var held []hold
-	queueOf := make([]*carrierQueue, len(req.To))
+	// Most requests have a few recipients: their bookkeeping stays on the stack.
+	var heldBuf [8]hold
+	held := heldBuf[:0]
+	var queueBuf [8]*carrierQueue
+	queueOf := queueBuf[:]
+	if len(req.To) > len(queueBuf) {
+		queueOf = make([]*carrierQueue, len(req.To))
+	}
 	release := func() {
 		for _, h := range held {
 			h.q.release(h.n)
@@ -198,17 +205,22 @@ func (b *Bridge) validate(dir *directory, req *SendRequest) (*application, *Vali
 	case len(req.To) > b.opts.GroupLimit:
 		add("to", "%d recipients exceed the group limit of %d (forbidden-too-many-recipients)", len(req.To), b.opts.GroupLimit)
 	}
-	seen := make(map[string]bool, len(req.To))
-	for _, to := range req.To {
+	var seen map[string]bool // only for large groups: a scan is cheaper for a few
+	if len(req.To) > 16 {
+		seen = make(map[string]bool, len(req.To))
+	}
+	for i, to := range req.To {
 		switch {
 		case !isE164(to) && !b.isEmergency(to): // an emergency number fails later, with 4492
 			add("to", "'%s' must be replaced with a valid E164 formatted telephone number", to)
-		case seen[to]:
+		case seen[to] || (seen == nil && slices.Contains(req.To[:i], to)):
 			add("to", "'%s' appears more than once; recipients must be unique", to)
 		case to == req.From:
 			add("to", "'%s' is also the from number", to)
 		}
-		seen[to] = true
+		if seen != nil {
+			seen[to] = true
+		}
 	}
 	switch {
 	case req.From == "":

@@ -1,7 +1,10 @@
 package bridge
 
 import (
+	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,6 +66,37 @@ func TestRouteLongestPrefix(t *testing.T) {
 		}
 		if got != c.want {
 			t.Errorf("route(%s, %s, %s) = %q, want %q", c.acct, c.class, c.to, got, c.want)
+		}
+	}
+}
+
+// TestValidateDuplicateRecipients: duplicates are found the same way in
+// small groups (scanned) and large ones (a set), each repeat reported once
+// per extra occurrence.
+func TestValidateDuplicateRecipients(t *testing.T) {
+	b := &Bridge{}
+	b.opts.GroupLimit, b.opts.MaxTextLength = 1000, 2048
+	for _, n := range []int{2, 16, 17, 200} {
+		to := make([]string, n)
+		for i := range to {
+			to[i] = fmt.Sprintf("+1555%07d", i)
+		}
+		to[n-1] = to[0] // one repeat of the first
+		if n > 2 {
+			to[n/2], to[n-2] = "+1bad", "+1bad" // invalid: reported as such, not as a repeat
+		}
+		_, verr := b.validate(&directory{}, &SendRequest{AccountID: "a", ApplicationID: "app", From: "+15559999999", To: to, Text: "x"})
+		if verr == nil {
+			t.Fatalf("n=%d: accepted", n)
+		}
+		var dups []string
+		for _, f := range verr.Fields {
+			if strings.Contains(f.Description, "appears more than once") {
+				dups = append(dups, f.Description)
+			}
+		}
+		if want := []string{"'" + to[0] + "' appears more than once; recipients must be unique"}; !slices.Equal(dups, want) {
+			t.Errorf("n=%d: duplicates reported %q, want %q", n, dups, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -32,7 +33,8 @@ func (e *decodeError) Error() string {
 }
 
 // decodeSendRequest fills req from a JSON body. Every string it stores is a
-// fresh copy, so req stays valid after the fasthttp handler returns.
+// copy (all of them slices of one allocation, see parser.keep), so req stays
+// valid after the fasthttp handler returns.
 //
 // The decoder is hand-written rather than encoding/json because it has to
 // report which field is wrong, accept "to" as a string or an array, enforce
@@ -43,7 +45,10 @@ func (e *decodeError) Error() string {
 //
 // scratch, if not nil, is a reusable buffer for unescaping strings.
 func decodeSendRequest(body []byte, req *bridge.SendRequest, scratch *[]byte) *decodeError {
-	p := parser{b: body}
+	ab := arenaPool.Get().(*arenaBuffers)
+	defer ab.put()
+	p := parser{b: body, arena: ab.arena[:0], fixups: ab.fixups[:0]}
+	defer func() { ab.arena, ab.fixups = p.arena, p.fixups }() // keep what they grew to
 	if scratch != nil {
 		p.scratch = (*scratch)[:0]
 		defer func() { *scratch = p.scratch[:0] }() // keep what it grew to
@@ -62,6 +67,7 @@ func decodeSendRequest(body []byte, req *bridge.SendRequest, scratch *[]byte) *d
 	if p.i != len(p.b) {
 		return p.syntax("unexpected data after the JSON object")
 	}
+	p.finish()
 	return nil
 }
 
@@ -83,6 +89,52 @@ type parser struct {
 	depth   int
 	field   string // known top-level field being decoded, for error attribution
 	scratch []byte // unescaped string; valid until the next string is read
+
+	// The strings kept are gathered in arena and become one string at the
+	// end, their fields slices of it: one allocation instead of one per
+	// field and recipient.
+	arena  []byte
+	fixups []fixup
+}
+
+// arenaBuffers are a parser's arena and fixups, pooled: the parser's own
+// would escape to the heap at every request.
+type arenaBuffers struct {
+	arena  []byte
+	fixups []fixup
+}
+
+var arenaPool = sync.Pool{New: func() any {
+	return &arenaBuffers{arena: make([]byte, 0, 1024), fixups: make([]fixup, 0, 16)}
+}}
+
+func (ab *arenaBuffers) put() {
+	if cap(ab.arena) > 64<<10 || cap(ab.fixups) > 1024 {
+		return // let an outsized buffer go rather than pin it
+	}
+	clear(ab.fixups[:cap(ab.fixups)]) // they point into the request
+	arenaPool.Put(ab)
+}
+
+// fixup is a string field to set to arena[off:off+n] once the arena is final.
+type fixup struct {
+	dst    *string
+	off, n int
+}
+
+// keep arranges for *dst to become a copy of s when finish runs. A field
+// that comes twice is set twice, in order: the last one wins.
+func (p *parser) keep(dst *string, s []byte) {
+	p.arena = append(p.arena, s...)
+	p.fixups = append(p.fixups, fixup{dst, len(p.arena) - len(s), len(s)})
+}
+
+// finish copies the arena once and sets every kept field.
+func (p *parser) finish() {
+	all := string(p.arena)
+	for _, f := range p.fixups {
+		*f.dst = all[f.off : f.off+f.n]
+	}
 }
 
 func (p *parser) ws() {
@@ -219,7 +271,7 @@ func (p *parser) stringField(dst *string, present *bool) *decodeError {
 	if err != nil {
 		return err
 	}
-	*dst = string(s) // the copy out of the request buffer
+	p.keep(dst, s)
 	if present != nil {
 		*present = true
 	}
@@ -236,7 +288,8 @@ func (p *parser) toField(req *bridge.SendRequest) *decodeError {
 		if err != nil {
 			return err
 		}
-		req.To = []string{string(s)} // the older bare-string form
+		req.To = make([]string, 1) // the older bare-string form
+		p.keep(&req.To[0], s)
 		return nil
 	}
 	if p.i >= len(p.b) || p.b[p.i] != '[' {
@@ -267,14 +320,18 @@ func (p *parser) stringArray(want string) ([]string, *decodeError) {
 	}
 	p.i++
 	p.ws()
-	var out []string
 	if p.i < len(p.b) && p.b[p.i] == ']' {
 		p.i++
 		p.depth--
-		return out, nil
+		return nil, nil
 	}
+	// The elements go to the arena; the slice is made once their number is
+	// known, and its elements become fixups then.
+	type span struct{ off, n int }
+	var spanBuf [8]span
+	spans := spanBuf[:0]
 	for {
-		if len(out) == maxArrayElements {
+		if len(spans) == maxArrayElements {
 			return nil, p.fail("'" + p.field + "' has more than " + strconv.Itoa(maxArrayElements) + " elements")
 		}
 		if p.i >= len(p.b) {
@@ -287,7 +344,8 @@ func (p *parser) stringArray(want string) ([]string, *decodeError) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, string(s))
+		p.arena = append(p.arena, s...)
+		spans = append(spans, span{len(p.arena) - len(s), len(s)})
 		p.ws()
 		if p.i >= len(p.b) {
 			return nil, p.syntax("")
@@ -299,6 +357,10 @@ func (p *parser) stringArray(want string) ([]string, *decodeError) {
 		case ']':
 			p.i++
 			p.depth--
+			out := make([]string, len(spans))
+			for k, sp := range spans {
+				p.fixups = append(p.fixups, fixup{&out[k], sp.off, sp.n})
+			}
 			return out, nil
 		default:
 			return nil, p.unexpected()

@@ -35,6 +35,8 @@ func TestDecodeSendRequest(t *testing.T) {
 		{"unknown values of every kind", `{"a":1,"b":-0.5e+10,"c":true,"d":false,"e":null,"f":"s\n","g":{"h":[1,{"i":[]}]},"j":[],"k":{},"text":"x"}`,
 			bridge.SendRequest{Text: "x"}},
 		{"tag empty", `{"tag":""}`, bridge.SendRequest{HasTag: true}},
+		{"to then null", `{"to":["+1"],"text":"x","to":null}`, bridge.SendRequest{Text: "x"}},
+		{"to string then array", `{"to":"+1","to":["+2","+3"],"tag":"a","tag":null}`, bridge.SendRequest{To: []string{"+2", "+3"}, Tag: "a", HasTag: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,6 +118,9 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 		`{"applicationId":"a","to":["+1","+2"],"from":"f","text":"x\u00e9\ud83d\ude00\\\"","media":["m"],"tag":"","priority":"high"}`,
 		`{"text":"` + strings.Repeat(`ab\n\u0001`, 100) + `"}`,
 		`{"x":{"y":[1,2.5,-3e-2,"z",null,true,false]},"text":"é"}`,
+		// More fields and bytes than the decoder's fixed buffers hold.
+		`{"applicationId":"a","to":[` + strings.Repeat(`"+15550001111",`, 40) + `"+2"],"text":"` + strings.Repeat("x\u00e9", 700) +
+			`","media":[` + strings.Repeat(`"https://m.test/\u00e9",`, 20) + `"m"],"tag":"t","from":"f","priority":"p"}`,
 	}
 	for _, body := range bodies {
 		var got bridge.SendRequest
@@ -138,6 +143,28 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 			got.Text != ref.Text || !reflect.DeepEqual(got.Media, ref.Media) || got.Tag != ref.Tag || got.Priority != ref.Priority {
 			t.Errorf("decoded %+v\nencoding/json %+v", got, ref)
 		}
+	}
+}
+
+// TestDecodedStringsAreCopies: nothing decoded aliases the request body or
+// the scratch buffer, both of which fasthttp and the pool reuse.
+func TestDecodedStringsAreCopies(t *testing.T) {
+	body := []byte(`{"applicationId":"app","to":["+1","+2"],"from":"+3","text":"t\u00e9xt","media":["m"],"tag":"g","priority":"high"}`)
+	want := bridge.SendRequest{ApplicationID: "app", To: []string{"+1", "+2"}, From: "+3", Text: "téxt", Media: []string{"m"}, Tag: "g", HasTag: true, Priority: "high"}
+	scratch := make([]byte, 0, 64)
+	var got bridge.SendRequest
+	if err := decodeSendRequest(body, &got, &scratch); err != nil {
+		t.Fatal(err)
+	}
+	for i := range body {
+		body[i] = 'X'
+	}
+	scratch = scratch[:cap(scratch)]
+	for i := range scratch {
+		scratch[i] = 'Y'
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
 }
 

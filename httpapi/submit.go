@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -41,9 +42,9 @@ func (s *Server) send(ctx *fasthttp.RequestCtx, rid string, accountPath []byte) 
 	}
 
 	// fasthttp's ctx.Done fires only at shutdown, so the deadline is ours.
-	sctx, cancel := context.WithTimeout(context.WithValue(s.base, requestIDKey{}, rid), s.opts.WriteTimeout)
+	sctx := newRequestContext(s.base, rid, time.Now().Add(s.opts.WriteTimeout))
 	msg, err := s.core.Send(sctx, req)
-	cancel()
+	sctx.end()
 	if err != nil {
 		s.sendFailed(ctx, rid, buf, err)
 		return

@@ -125,7 +125,8 @@ func load(o options, out io.Writer) error {
 		opts.Config.API.GroupLimit = 10
 		opts.Logger = slog.New(slog.DiscardHandler)
 		// The full loop: callbacks come back to our own sink.
-		if sink, err = startSink(); err != nil {
+		// Sized for the default mix, 1.2 recipients per request.
+		if sink, err = startSink(min(o.n, 1<<20) * 6 / 5); err != nil {
 			return err
 		}
 		defer sink.close()
@@ -299,10 +300,11 @@ type result struct {
 	latencies                  []time.Duration
 }
 
-// body renders one request. Built by hand: the load generator shares the
+var longText = strings.Repeat("This long notice spans several segments to test concatenation. ", 7)
+
+// body appends one request to b. Built by hand: the load generator shares the
 // CPU with the daemon and should cost as little as possible.
-func body(o options, k string, i int64) ([]byte, int64) {
-	b := make([]byte, 0, 640)
+func body(b []byte, o options, k string, i int64) ([]byte, int64) {
 	b = append(b, `{"applicationId":"`...)
 	b = append(b, o.app...)
 	b = append(b, `","from":"`...)
@@ -316,20 +318,35 @@ func body(o options, k string, i int64) ([]byte, int64) {
 		if j > 0 {
 			b = append(b, ',')
 		}
-		b = fmt.Appendf(b, `"+1555%07d"`, (i*7+j)%10000000)
+		b = append(b, `"+1555`...)
+		b = appendPadded(b, (i*7+j)%10000000, 7)
+		b = append(b, '"')
 	}
 	b = append(b, `],"text":"`...)
 	switch k {
 	case "group":
 		b = append(b, "Team update: the meeting moved to 3pm, room 4."...)
 	case "long":
-		b = append(b, strings.Repeat("This long notice spans several segments to test concatenation. ", 7)...)
+		b = append(b, longText...)
 	case "ucs2":
-		b = fmt.Appendf(b, "Ваш код: %d 👍", i%10000)
+		b = append(b, "Ваш код: "...)
+		b = strconv.AppendInt(b, i%10000, 10)
+		b = append(b, " 👍"...)
 	default:
-		b = fmt.Appendf(b, "Your verification code is %d", 100000+i%900000)
+		b = append(b, "Your verification code is "...)
+		b = strconv.AppendInt(b, 100000+i%900000, 10)
 	}
 	return append(b, `"}`...), n
+}
+
+// appendPadded appends v in decimal, zero-padded to width digits.
+func appendPadded(b []byte, v int64, width int) []byte {
+	var d [20]byte
+	s := strconv.AppendInt(d[:0], v, 10)
+	for i := len(s); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
 }
 
 func drive(o options, u *url.URL, mix []kind, sink *webhookSink) *result {
@@ -348,6 +365,7 @@ func drive(o options, u *url.URL, mix []kind, sink *webhookSink) *result {
 			c := &client{addr: u.Host}
 			defer c.close()
 			var lat []time.Duration
+			reqBody := make([]byte, 0, 1024) // reused: the client copies it into its own buffer
 			var acc, rc, sent, errs int64
 			other := map[int]int64{}
 			var firstErr error
@@ -357,7 +375,8 @@ func drive(o options, u *url.URL, mix []kind, sink *webhookSink) *result {
 					break
 				}
 				k := pick(mix, i)
-				b, nr := body(o, k, i)
+				b, nr := body(reqBody[:0], o, k, i)
+				reqBody = b
 				t0 := time.Now()
 				status, id, err := c.post(u.Host, path, auth, b)
 				sent++
@@ -419,6 +438,9 @@ type client struct {
 	r    *bufio.Reader
 	buf  []byte
 	body []byte
+	// renewAt is when the connection's deadline is moved on again: once a
+	// second rather than per request, as each move costs two timer updates.
+	renewAt time.Time
 }
 
 func (c *client) close() {
@@ -434,7 +456,7 @@ func (c *client) post(host, path, auth string, body []byte) (int, string, error)
 			if err != nil {
 				return 0, "", err
 			}
-			c.conn, c.r = conn, bufio.NewReaderSize(conn, 16*1024)
+			c.conn, c.r, c.renewAt = conn, bufio.NewReaderSize(conn, 16*1024), time.Time{}
 		}
 		c.buf = c.buf[:0]
 		c.buf = append(c.buf, "POST "...)
@@ -447,7 +469,10 @@ func (c *client) post(host, path, auth string, body []byte) (int, string, error)
 		c.buf = strconv.AppendInt(c.buf, int64(len(body)), 10)
 		c.buf = append(c.buf, "\r\n\r\n"...)
 		c.buf = append(c.buf, body...)
-		c.conn.SetDeadline(time.Now().Add(30 * time.Second))
+		if now := time.Now(); now.After(c.renewAt) {
+			c.conn.SetDeadline(now.Add(30 * time.Second)) // every request gets at least 29s
+			c.renewAt = now.Add(time.Second)
+		}
 		if _, err := c.conn.Write(c.buf); err != nil {
 			c.close()
 			c.conn = nil
@@ -467,17 +492,15 @@ func (c *client) post(host, path, auth string, body []byte) (int, string, error)
 	return 0, "", errors.New("connection closed twice")
 }
 
-// readResponse returns the status and, for a 202, the message id.
+// readResponse returns the status and, for a 202, the message id. It
+// parses in place: no string per header line.
 func (c *client) readResponse() (int, string, error) {
 	line, err := c.r.ReadSlice('\n')
 	if err != nil {
 		return 0, "", err
 	}
-	if len(line) < 12 {
-		return 0, "", fmt.Errorf("bad status line %q", line)
-	}
-	status, err := strconv.Atoi(string(line[9:12]))
-	if err != nil {
+	status, ok := statusCode(line)
+	if !ok {
 		return 0, "", fmt.Errorf("bad status line %q", line)
 	}
 	length, closeAfter := -1, false
@@ -489,13 +512,15 @@ func (c *client) readResponse() (int, string, error) {
 		if len(h) <= 2 {
 			break
 		}
-		name, val, _ := strings.Cut(string(h), ":")
-		val = strings.TrimSpace(val)
-		switch strings.ToLower(name) {
-		case "content-length":
-			length, _ = strconv.Atoi(val)
-		case "connection":
-			closeAfter = strings.EqualFold(val, "close")
+		name, val, _ := bytes.Cut(h, []byte{':'})
+		val = bytes.TrimSpace(val)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if length, ok = atoi(val); !ok {
+				return 0, "", fmt.Errorf("bad Content-Length %q", val)
+			}
+		case bytes.EqualFold(name, []byte("Connection")):
+			closeAfter = bytes.EqualFold(val, []byte("close"))
 		}
 	}
 	if length < 0 {
@@ -522,4 +547,28 @@ func (c *client) readResponse() (int, string, error) {
 		}
 	}
 	return status, id, nil
+}
+
+// statusCode reads the code of "HTTP/1.x NNN …".
+func statusCode(line []byte) (int, bool) {
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+		return 0, false
+	}
+	code, ok := atoi(line[9:12])
+	return code, ok && code >= 100
+}
+
+// atoi parses a non-negative decimal of at most 9 digits.
+func atoi(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -37,6 +39,46 @@ func TestFlagsRefused(t *testing.T) {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code == 0 {
 			t.Errorf("%v accepted: %s", args, out.String())
+		}
+	}
+}
+
+// TestBodyRendering: the hand-built request bodies are valid JSON with the
+// recipients and texts of each kind.
+func TestBodyRendering(t *testing.T) {
+	o := options{app: "app-1", from: "+15550001111"}
+	for _, i := range []int64{0, 1, 42, 1234567, 99999999} {
+		for _, k := range []string{"single", "group", "long", "ucs2"} {
+			b, n := body([]byte("stale")[:0], o, k, i)
+			var req struct {
+				ApplicationID, From, Text string
+				To                        []string
+			}
+			if err := json.Unmarshal(b, &req); err != nil {
+				t.Fatalf("%s %d: %v: %s", k, i, err, b)
+			}
+			if int64(len(req.To)) != n || req.ApplicationID != o.app || req.From != o.from {
+				t.Errorf("%s %d: %s", k, i, b)
+			}
+			for j, to := range req.To {
+				if want := fmt.Sprintf("+1555%07d", (i*7+int64(j))%10000000); to != want {
+					t.Errorf("%s %d: to %q, want %q", k, i, to, want)
+				}
+			}
+			var want string
+			switch k {
+			case "single":
+				want = fmt.Sprintf("Your verification code is %d", 100000+i%900000)
+			case "ucs2":
+				want = fmt.Sprintf("Ваш код: %d 👍", i%10000)
+			case "long":
+				want = longText
+			default:
+				want = req.Text
+			}
+			if req.Text != want {
+				t.Errorf("%s %d: text %q, want %q", k, i, req.Text, want)
+			}
 		}
 	}
 }
