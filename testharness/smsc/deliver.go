@@ -132,7 +132,7 @@ func (s *Server) dispatchLocked(systemID string) {
 		s.total.QueuedDeliver--
 		d.p.Seq = 0
 		seq := ss.request(&d.p)
-		ss.pending[seq] = &outRequest{id: d.p.ID, d: d, sentAt: now}
+		ss.pending[seq] = outRequest{id: d.p.ID, d: d, sentAt: now}
 		d.attempts++
 		acct := s.account(ss.systemID)
 		if d.receipt {

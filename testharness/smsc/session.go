@@ -2,11 +2,13 @@ package smsc
 
 import (
 	"bufio"
+	"encoding/binary"
 	"crypto/subtle"
 	"errors"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"smppbridge/smpp/pdu"
@@ -27,7 +29,7 @@ type session struct {
 	systemID   string
 	bindType   pdu.CommandID // 0 until bound
 	inflight   int           // ESME requests not yet answered
-	pending    map[uint32]*outRequest
+	pending    map[uint32]outRequest
 	unbindSent time.Time
 	lastEnq    time.Time
 	closing    bool
@@ -40,6 +42,11 @@ type session struct {
 	closeAfter bool // close once what is queued has been written
 	spare      []byte
 	signal     chan struct{}
+	// While the read loop answers PDUs it has already read, wake-ups of
+	// the writer wait (kickHeld) until it has answered them all: one
+	// write then carries every response and the receipts that follow.
+	holdKick atomic.Bool
+	kickHeld atomic.Bool
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -71,7 +78,7 @@ func (s *Server) startSession(c net.Conn) {
 	s.nextSession++
 	ss := &session{
 		srv: s, conn: c, id: s.nextSession, remote: c.RemoteAddr().String(),
-		pending: map[uint32]*outRequest{},
+		pending: map[uint32]outRequest{},
 		signal:  make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		lastEnq: time.Now(),
@@ -94,11 +101,17 @@ func (ss *session) readLoop() {
 	defer ss.close()
 	s := ss.srv
 	r := bufio.NewReaderSize(ss.conn, 64*1024)
+	defer ss.releaseKick()
 	var buf []byte
 	var p pdu.PDU
 	for {
+		if !frameBuffered(r) {
+			ss.releaseKick() // about to wait for the peer: write what is queued
+		}
 		frame, err := pdu.ReadFrame(r, buf, s.cfg.MaxPDULength)
+		ss.holdKick.Store(true)
 		if err != nil {
+			ss.releaseKick()
 			var le *pdu.LengthError
 			if errors.As(err, &le) {
 				// The stream cannot be framed any more: say why, then hang up.
@@ -168,7 +181,7 @@ func (ss *session) handle(p *pdu.PDU) {
 	s := ss.srv
 	s.pdusIn.Add(1)
 	s.mu.Lock()
-	bound := ss.bindType != 0
+	bound, transmitter := ss.bindType != 0, ss.canTransmit()
 	s.mu.Unlock()
 	switch p.ID {
 	case pdu.BindTransmitter, pdu.BindReceiver, pdu.BindTransceiver:
@@ -201,7 +214,7 @@ func (ss *session) handle(p *pdu.PDU) {
 	}
 	switch p.ID {
 	case pdu.SubmitSM, pdu.DataSM, pdu.SubmitMulti:
-		if !ss.transmitter() {
+		if !transmitter {
 			ss.writeHeader(p.ID.Resp(), pdu.StatusInvBndSts, p.Seq)
 			return
 		}
@@ -219,12 +232,6 @@ func (ss *session) handle(p *pdu.PDU) {
 		s.mu.Unlock()
 		ss.writeHeader(pdu.GenericNack, pdu.StatusInvCmdID, p.Seq)
 	}
-}
-
-func (ss *session) transmitter() bool {
-	ss.srv.mu.Lock()
-	defer ss.srv.mu.Unlock()
-	return ss.canTransmit()
 }
 
 func (ss *session) handleBind(p *pdu.PDU) {
@@ -323,7 +330,7 @@ func (ss *session) tick(now time.Time) {
 	if iv := s.beh.EnquireLinkInterval.D(); iv > 0 && now.Sub(ss.lastEnq) >= iv {
 		ss.lastEnq = now
 		seq := ss.request(&pdu.PDU{Header: pdu.Header{ID: pdu.EnquireLink}})
-		ss.pending[seq] = &outRequest{id: pdu.EnquireLink, sentAt: now}
+		ss.pending[seq] = outRequest{id: pdu.EnquireLink, sentAt: now}
 		s.count(ss.systemID, func(c *Counters) { c.EnquireLinksOut++ })
 	}
 	timeout := s.beh.DeliverTimeout.D()
@@ -381,10 +388,35 @@ func (ss *session) writeFlushClose(b []byte) {
 }
 
 func (ss *session) kick() {
+	if ss.holdKick.Load() {
+		ss.kickHeld.Store(true)
+		if ss.holdKick.Load() {
+			return // the read loop kicks once it has answered what it read
+		}
+	}
 	select {
 	case ss.signal <- struct{}{}:
 	default:
 	}
+}
+
+// releaseKick lets kicks through again and passes on one that was held.
+func (ss *session) releaseKick() {
+	ss.holdKick.Store(false)
+	if ss.kickHeld.Swap(false) {
+		ss.kick()
+	}
+}
+
+// frameBuffered reports whether a whole PDU is already buffered, so that
+// reading it cannot block.
+func frameBuffered(r *bufio.Reader) bool {
+	n := r.Buffered()
+	if n < pdu.HeaderLen {
+		return false
+	}
+	hdr, _ := r.Peek(4)
+	return binary.BigEndian.Uint32(hdr) <= uint32(n)
 }
 
 // request encodes an SMSC-originated request with the session's own
