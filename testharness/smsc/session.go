@@ -2,8 +2,8 @@ package smsc
 
 import (
 	"bufio"
-	"encoding/binary"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
