@@ -500,7 +500,12 @@ func (b *batch) body() []byte {
 	if len(b.jobs) == 1 {
 		return b.jobs[0].Body
 	}
-	out := []byte{'['}
+	size := 2
+	for _, j := range b.jobs {
+		size += len(j.Body) + 1
+	}
+	out := make([]byte, 1, size) // sized once: growing it cost more than the copying
+	out[0] = '['
 	for _, j := range b.jobs {
 		inner := bytes.TrimSpace(j.Body)
 		if len(inner) >= 2 && inner[0] == '[' && inner[len(inner)-1] == ']' {
