@@ -358,7 +358,7 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	if pb.multi {
 		seq, total = int(pb.concat.Seq), int(pb.concat.Total)
 	}
-	src, dst := copyAddrs(p.Source, dest)
+	src, dst, from, to := copyAddrs(p.Source, dest)
 	ps := &partState{
 		id: id, num: num, systemID: ss.systemID,
 		src: src, dst: dst,
@@ -374,7 +374,7 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	s.parts[key] = ps
 	part := Part{ID: id, Seq: seq, Text: text, Data: append([]byte(nil), pb.body...), ReceivedAt: now}
 	if !pb.multi {
-		m := s.newMessage(p, ps, pb, now)
+		m := s.newMessage(p, ps, pb, now, from, to)
 		m.Text, m.Segments = text, segs
 		m.Parts = []Part{part}
 		m.IDs = []string{id}
@@ -384,7 +384,7 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	ck := concatKey{systemID: ss.systemID, src: string(ps.src.Addr), dst: string(ps.dst.Addr), ref: pb.concat.Ref, total: pb.concat.Total, ref16: pb.concat.Ref16}
 	pm := s.partial[ck]
 	if pm == nil {
-		pm = &partial{msg: s.newMessage(p, ps, pb, now), seen: map[int]bool{}}
+		pm = &partial{msg: s.newMessage(p, ps, pb, now, from, to), seen: map[int]bool{}}
 		pm.msg.Segments = total
 		s.partial[ck] = pm
 		s.sched.after(b.ConcatTimeout.D(), func() { s.expirePartial(ck, pm) })
@@ -402,19 +402,21 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	return ps
 }
 
-// copyAddrs copies two addresses out of the read buffer into one allocation.
-func copyAddrs(a, b pdu.Address) (pdu.Address, pdu.Address) {
+// copyAddrs copies two addresses out of the read buffer into one
+// allocation, and gives them as strings from one more.
+func copyAddrs(a, b pdu.Address) (pdu.Address, pdu.Address, string, string) {
 	buf := make([]byte, len(a.Addr)+len(b.Addr))
 	n := copy(buf, a.Addr)
 	copy(buf[n:], b.Addr)
 	a.Addr, b.Addr = buf[:n:n], buf[n:]
-	return a, b
+	both := string(buf)
+	return a, b, both[:n], both[n:]
 }
 
-func (s *Server) newMessage(p *pdu.PDU, ps *partState, pb *parsedBody, now time.Time) *Message {
+func (s *Server) newMessage(p *pdu.PDU, ps *partState, pb *parsedBody, now time.Time, from, to string) *Message {
 	return &Message{
 		SystemID: ps.systemID, Command: p.ID.String(),
-		From: string(ps.src.Addr), To: string(ps.dst.Addr),
+		From: from, To: to,
 		SourceTON: ps.src.TON, SourceNPI: ps.src.NPI, DestTON: ps.dst.TON, DestNPI: ps.dst.NPI,
 		DataCoding: p.DataCoding, ESMClass: p.ESMClass, RegisteredDelivery: p.RegisteredDelivery,
 		Concat: pb.kind, ReceivedAt: now,
@@ -588,6 +590,10 @@ func (s *Server) receiptDelivery(ps *partState) *delivery {
 	}
 	d := &delivery{systemID: ps.systemID, receipt: true, msgID: ps.id}
 	p := &d.p
+	p.TLVs = d.tlvs[:0]
+	// One buffer for the text and the TLV values: the text takes ~100 bytes
+	// besides the id and the snippet, the TLVs the id and 5.
+	buf := make([]byte, 0, 2*len(id)+len(ps.text)+136)
 	p.ID = pdu.DeliverSM
 	if r.PDU == "data_sm" {
 		p.ID = pdu.DataSM
@@ -597,8 +603,7 @@ func (s *Server) receiptDelivery(ps *partState) *delivery {
 	if r.Format != "tlv" {
 		// Built by hand: fmt and a string per field cost more than the rest
 		// of a receipt.
-		text := make([]byte, 0, 128+len(id))
-		text = append(text, "id:"...)
+		text := append(buf, "id:"...)
 		text = append(text, id...)
 		text = append(text, " sub:001 dlvrd:"...)
 		text = append(text, dlvrd...)
@@ -612,6 +617,8 @@ func (s *Server) receiptDelivery(ps *partState) *delivery {
 		text = append(text, ps.errCode...)
 		text = append(text, " text:"...)
 		text = appendReceiptSnippet(text, ps.text)
+		text = text[:len(text):len(text)]
+		buf = text[len(text):cap(text)]
 		if p.ID == pdu.DataSM {
 			p.TLVs = append(p.TLVs, pdu.TLV{Tag: pdu.TagMessagePayload, Value: text})
 		} else {
@@ -621,9 +628,8 @@ func (s *Server) receiptDelivery(ps *partState) *delivery {
 	if r.Format != "text" {
 		st, _ := pdu.StateFromStat(ps.stat)
 		code := errCode(ps.errCode)
-		// One buffer for the three values.
-		v := make([]byte, 0, len(id)+1+1+3)
-		v = append(append(v, id...), 0)
+		v := append(buf, id...)
+		v = append(v, 0)
 		v = append(v, byte(st))
 		v = append(v, 3, byte(code>>8), byte(code)) // type 3: GSM
 		n := len(id) + 1
