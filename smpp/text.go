@@ -79,13 +79,14 @@ type Message struct {
 // ref is the concatenation reference for long messages.
 func (c TextConfig) Encode(m *Message, ref uint16) ([]*pdu.PDU, Plan, error) {
 	plan := c.Plan(m.Text)
-	// Both addresses share one buffer: one allocation instead of two.
-	addrs := make([]byte, 0, len(m.From)+len(m.To))
+	// Both addresses (and a single part's text) share one buffer: one
+	// allocation instead of three.
+	addrs := make([]byte, 0, len(m.From)+len(m.To)+encodedSize(plan.Encoding, m.Text))
 	src, addrs, err := c.address(m.From, addrs)
 	if err != nil {
 		return nil, plan, fmt.Errorf("from: %w", err)
 	}
-	dst, _, err := c.address(m.To, addrs)
+	dst, addrs, err := c.address(m.To, addrs)
 	if err != nil {
 		return nil, plan, fmt.Errorf("to: %w", err)
 	}
@@ -104,11 +105,11 @@ func (c TextConfig) Encode(m *Message, ref uint16) ([]*pdu.PDU, Plan, error) {
 		return []*pdu.PDU{&p}, plan, nil
 	}
 	if plan.Segments == 1 {
-		// The usual case, without Split's slice.
-		pdus := make([]pdu.PDU, 1)
-		pdus[0] = base
-		pdus[0].ShortMessage = c.encode(plan.Encoding, m.Text, 0)
-		return []*pdu.PDU{&pdus[0]}, plan, nil
+		// The usual case, without Split's slice, in one allocation.
+		one := &onePDU{p: base}
+		one.p.ShortMessage = c.appendEncoded(addrs[len(addrs):], plan.Encoding, m.Text, 0)
+		one.list[0] = &one.p
+		return one.list[:], plan, nil
 	}
 	texts := coding.Split(m.Text, plan.Encoding, c.LongMode)
 	if len(texts) > MaxParts {
@@ -141,6 +142,12 @@ func (c TextConfig) Encode(m *Message, ref uint16) ([]*pdu.PDU, Plan, error) {
 		out[i] = p
 	}
 	return out, plan, nil
+}
+
+// onePDU is a one-part message's PDU and its list.
+type onePDU struct {
+	p    pdu.PDU
+	list [1]*pdu.PDU
 }
 
 func (c TextConfig) encode(enc coding.Encoding, t string, fill int) []byte {
