@@ -2,6 +2,7 @@ package smpp
 
 import (
 	"bufio"
+	"encoding/binary"
 	"context"
 	"errors"
 	"fmt"
@@ -410,6 +411,9 @@ func (s *Session) readLoop(r *bufio.Reader) {
 		buf = frame
 		s.lastRead.Store(time.Now().UnixNano())
 		s.stats.pdusIn.Add(1)
+		if id := pdu.CommandID(binary.BigEndian.Uint32(frame[4:8])); (id == pdu.DeliverSM || id == pdu.DataSM) && s.receive(frame) {
+			continue // decoded once, into memory the Inbound owns
+		}
 		if err := pdu.Decode(frame, &p); err != nil {
 			s.stats.undecodable.Add(1)
 			s.log.Warn("undecodable PDU from SMSC", "command", p.ID.String(), "seq", p.Seq, "err", err)
@@ -439,7 +443,8 @@ func (s *Session) readLoop(r *bufio.Reader) {
 			s.outMu.Unlock()
 			s.kick()
 		case pdu.DeliverSM, pdu.DataSM:
-			s.receive(frame, p.ID, p.Seq)
+			// receive could not decode it but Decode could: cannot happen.
+			s.writeHeader(p.ID.Resp(), pdu.StatusSysErr, p.Seq)
 		case pdu.AlertNotification:
 			// No response is defined for it.
 		default:
