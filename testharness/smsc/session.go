@@ -131,19 +131,24 @@ func (ss *session) readLoop() {
 		}
 		buf = frame
 		ss.pdusIn++
-		if ss.injectDrop() {
+		drop, st := ss.injectDrop()
+		if drop {
 			return
 		}
 		if err := pdu.Decode(frame, &p); err != nil {
 			ss.badPDU(&p, err)
 			continue
 		}
-		ss.handle(&p)
+		ss.handle(&p, st)
 	}
 }
 
-// injectDrop applies the drop_after_pdus and drop_rate faults.
-func (ss *session) injectDrop() bool {
+// bindState is what handle needs to know of the bind.
+type bindState struct{ bound, transmitter bool }
+
+// injectDrop applies the drop_after_pdus and drop_rate faults. Under the
+// same lock it reads the bind's state for handle: one lock per PDU less.
+func (ss *session) injectDrop() (bool, bindState) {
 	s := ss.srv
 	s.mu.Lock()
 	b := &s.beh
@@ -151,11 +156,12 @@ func (ss *session) injectDrop() bool {
 	if drop {
 		s.count(ss.systemID, func(c *Counters) { c.Drops++ })
 	}
+	st := bindState{bound: ss.bindType != 0, transmitter: ss.canTransmit()}
 	s.mu.Unlock()
 	if drop {
 		s.log.Info("dropping connection (fault injection)", "session", ss.id, "system_id", ss.systemID, "pdus_in", ss.pdusIn)
 	}
-	return drop
+	return drop, st
 }
 
 // badPDU answers a frame that could not be decoded: generic_nack for an
@@ -177,12 +183,10 @@ func (ss *session) badPDU(p *pdu.PDU, err error) {
 	ss.writeHeader(pdu.GenericNack, status, p.Seq)
 }
 
-func (ss *session) handle(p *pdu.PDU) {
+func (ss *session) handle(p *pdu.PDU, st bindState) {
 	s := ss.srv
 	s.pdusIn.Add(1)
-	s.mu.Lock()
-	bound, transmitter := ss.bindType != 0, ss.canTransmit()
-	s.mu.Unlock()
+	bound, transmitter := st.bound, st.transmitter
 	switch p.ID {
 	case pdu.BindTransmitter, pdu.BindReceiver, pdu.BindTransceiver:
 		ss.handleBind(p)
