@@ -46,6 +46,15 @@ func startPool(tb testing.TB, srv *smsc.Server, cfg smpp.PoolConfig) *smpp.Pool 
 // BenchmarkPoolSubmit: one carrier, 4 binds, window 100, no rate limit,
 // against the simulator in the same process.
 func BenchmarkPoolSubmit(b *testing.B) {
+	const senders = 400 // enough blocking callers to keep 4 windows of 100 full
+	benchPoolSubmit(b, senders)
+}
+
+// BenchmarkPoolSubmitWindowsFree: as BenchmarkPoolSubmit with 64 callers
+// (the bridge's senders per carrier), so windows are rarely full.
+func BenchmarkPoolSubmitWindowsFree(b *testing.B) { benchPoolSubmit(b, 64) }
+
+func benchPoolSubmit(b *testing.B, senders int) {
 	srv, err := smsc.Start(smsc.Config{KeepMessages: 1000})
 	if err != nil {
 		b.Fatal(err)
@@ -53,7 +62,6 @@ func BenchmarkPoolSubmit(b *testing.B) {
 	defer srv.Close()
 	p := startPool(b, srv, smpp.PoolConfig{Name: "bench", Binds: 4, Session: smpp.SessionConfig{Window: 100}})
 	msg := &smpp.Message{From: "+15550001111", To: "+15550002222", Text: "Your verification code is 123456."}
-	const senders = 400 // enough blocking callers to keep 4 windows of 100 full
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := processCPU()
