@@ -15,7 +15,8 @@ import (
 	"smppbridge/store"
 )
 
-// Sender is a carrier's SMPP pool (*smpp.Pool).
+// Sender is a carrier's SMPP pool (*smpp.Pool). Submit must not keep m
+// once it returns: a carrier's sender reuses it for the next message.
 type Sender interface {
 	Plan(text string) smpp.Plan
 	Submit(ctx context.Context, m *smpp.Message) (smpp.SubmitResult, error)
