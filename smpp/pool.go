@@ -201,7 +201,8 @@ func (p *Pool) signal() {
 // pool is closed. ctx bounds the wait for a bind, the throttle and a window
 // slot until the first part is out: if it ends before, every part comes back
 // with ErrNotSent. Once a part is out the message is sent whole, so a
-// deadline or a shutdown never splits a long message.
+// deadline or a shutdown never splits a long message. m is not kept: the
+// caller may reuse it once Submit returns.
 func (p *Pool) Submit(ctx context.Context, m *Message) (SubmitResult, error) {
 	pdus, plan, err := p.cfg.Text.Encode(m, uint16(p.ref.Add(1)))
 	if err != nil {
