@@ -15,7 +15,8 @@ import (
 	"smppbridge/store"
 )
 
-// Sender is a carrier's SMPP pool (*smpp.Pool).
+// Sender is a carrier's SMPP pool (*smpp.Pool). Submit must not keep m
+// once it returns: a carrier's sender reuses it for the next message.
 type Sender interface {
 	Plan(text string) smpp.Plan
 	Submit(ctx context.Context, m *smpp.Message) (smpp.SubmitResult, error)
@@ -173,8 +174,9 @@ type Bridge struct {
 	completions chan store.Completion
 	completed   chan struct{}
 
-	receipts ReceiptStore // nil: the store does not take receipts
-	inSem    chan struct{}
+	receipts ReceiptStore     // nil: the store does not take receipts
+	inSem    chan struct{}    // one token per inbound worker
+	inWork   chan inboundWork // to an idle inbound worker; unbuffered
 	inWG     sync.WaitGroup
 	cbNotify atomic.Pointer[func()]
 
@@ -240,6 +242,7 @@ func New(opts Options) (*Bridge, error) {
 		rs.SetReceiptHooks(store.ReceiptHooks{Callbacks: b.receiptCallbacks, Added: b.notifyCallbacks})
 	}
 	b.inSem = make(chan struct{}, inboundConcurrency)
+	b.inWork = make(chan inboundWork)
 	b.runCtx, b.stop = context.WithCancel(context.Background())
 	for _, q := range queues {
 		q.ctx, q.cancel = context.WithCancel(b.runCtx)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,11 +89,14 @@ func BenchmarkWebhookThroughput(b *testing.B) {
 				b.Fatal(err)
 			}
 			commits0 := st.Stats().Commits
+			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0 := processCPU()
 			t := time.Now()
 			w.Start()
 			<-o.all
 			elapsed := time.Since(t)
+			cpu := processCPU() - cpu0
 			b.StopTimer()
 			w.Stop(context.Background())
 			s := w.Stats()
@@ -101,6 +105,16 @@ func BenchmarkWebhookThroughput(b *testing.B) {
 			b.ReportMetric(float64(st.Stats().Commits-commits0), "commits")
 			b.ReportMetric(float64(s.Latency.Microseconds()), "µs/request")
 			b.ReportMetric(float64(o.reads.Load()), "store-reads")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/callback")
 		})
 	}
+}
+
+// processCPU is the CPU time (user + system) the process has used, the
+// receiver's included: on a shared machine CPU per callback compares
+// across runs where wall time does not.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

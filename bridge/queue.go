@@ -219,24 +219,26 @@ func (q *carrierQueue) close() {
 }
 
 func (b *Bridge) sendLoop(q *carrierQueue) {
+	msg := new(smpp.Message) // reused: the sender keeps nothing of it after Submit
 	for {
 		it := q.pop()
 		if it == nil {
 			return
 		}
-		b.send(q, it)
+		b.send(q, it, msg)
 		q.release(it.Segments)
 	}
 }
 
 // send hands one message copy to the carrier and records the outcome. A
 // copy that could not be sent because we are stopping stays in the store.
-func (b *Bridge) send(q *carrierQueue, it *store.QueueItem) {
+// msg is the sender's to fill.
+func (b *Bridge) send(q *carrierQueue, it *store.QueueItem, msg *smpp.Message) {
 	if !it.Expiration.IsZero() && !b.now().Before(it.Expiration) {
 		b.fail(it, codeExpired)
 		return
 	}
-	msg := &smpp.Message{From: it.From, To: it.Dest(), Text: it.Text, RegisteredDelivery: q.RegisteredDelivery}
+	*msg = smpp.Message{From: it.From, To: it.Dest(), Text: it.Text, RegisteredDelivery: q.RegisteredDelivery}
 	ctx := q.ctx
 	if !it.Expiration.IsZero() {
 		// A sender can wait long for a bind, the throttle or a window slot
@@ -266,6 +268,13 @@ func (b *Bridge) send(q *carrierQueue, it *store.QueueItem) {
 		b.fail(it, code)
 		return
 	}
+	b.sent(q, it, res)
+}
+
+// sent records the outcome of a copy the carrier answered for. Apart from
+// send so that send's stack frame stays small: the senders' stacks are
+// shrunk while they wait and grown again on every message otherwise.
+func (b *Bridge) sent(q *carrierQueue, it *store.QueueItem, res smpp.SubmitResult) {
 	rec := b.record(it, q.name)
 	rec.SentAt = b.now()
 	rec.Status = "SENT"

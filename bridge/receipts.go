@@ -25,6 +25,17 @@ type ReceiptStore interface {
 // all carriers: they share the store's group commits.
 const inboundConcurrency = 256
 
+// inboundIdle is how long an inbound worker waits for the next PDU before
+// it ends.
+const inboundIdle = 2 * time.Second
+
+// inboundWork is one inbound PDU for a worker.
+type inboundWork struct {
+	q       *carrierQueue
+	carrier string
+	in      *smpp.Inbound
+}
+
 // SetCallbackNotify sets what wakes the webhook sender after receipts
 // added callback jobs (Webhooks.Notify).
 func (b *Bridge) SetCallbackNotify(fn func()) { b.cbNotify.Store(&fn) }
@@ -36,20 +47,46 @@ func (b *Bridge) notifyCallbacks() {
 }
 
 // InboundHandler returns the smpp.SessionConfig.Handler for a carrier's
-// binds. Each PDU is handled on a goroutine of its own (at most
+// binds. Each PDU is handled on a worker goroutine of its own (at most
 // inboundConcurrency at once, beyond which the session's inbound goroutine
 // waits), so many receipts share one store commit and the session's read
-// path never waits for the disk. A receipt is acknowledged only once it is
-// durable: ESME_RMSGQFUL on a store error, so the SMSC sends it again.
+// path never waits for the disk. Workers take the next PDU when they are
+// done with one (a goroutine per PDU would cost its start and stack growth
+// every time) and end after inboundIdle without work. A receipt is
+// acknowledged only once it is durable: ESME_RMSGQFUL on a store error, so
+// the SMSC sends it again.
 func (b *Bridge) InboundHandler(carrier string) func(*smpp.Inbound) {
 	return func(in *smpp.Inbound) {
-		q := b.queueFor(carrier) // looked up each time: a reload may replace it
-		b.inSem <- struct{}{}
+		w := inboundWork{q: b.queueFor(carrier), carrier: carrier, in: in} // looked up each time: a reload may replace it
 		b.inWG.Add(1)
-		go func() {
-			defer func() { <-b.inSem; b.inWG.Done() }()
-			b.handleInbound(q, carrier, in)
-		}()
+		select {
+		case b.inWork <- w: // an idle worker first: no new goroutine
+			return
+		default:
+		}
+		select {
+		case b.inWork <- w:
+		case b.inSem <- struct{}{}:
+			go b.inboundWorker(w)
+		}
+	}
+}
+
+// inboundWorker handles w, then whatever PDUs come its way until it has
+// been idle for inboundIdle.
+func (b *Bridge) inboundWorker(w inboundWork) {
+	defer func() { <-b.inSem }()
+	idle := time.NewTimer(inboundIdle)
+	defer idle.Stop()
+	for {
+		b.handleInbound(w.q, w.carrier, w.in)
+		b.inWG.Done()
+		idle.Reset(inboundIdle)
+		select {
+		case w = <-b.inWork:
+		case <-idle.C:
+			return
+		}
 	}
 }
 

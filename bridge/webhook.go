@@ -119,6 +119,7 @@ type Webhooks struct {
 	now    func() time.Time
 
 	wake     chan struct{} // buffer 1: Notify, finished requests
+	work     chan *batch   // to an idle delivery goroutine; unbuffered
 	stopc    chan struct{}
 	results  chan result
 	recorded chan struct{} // closed when the recorder is done
@@ -200,7 +201,7 @@ func NewWebhooks(opts WebhookOptions) (*Webhooks, error) {
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	w := &Webhooks{
 		opts: opts, out: opts.Outbox, log: opts.Logger, client: &client, now: opts.Clock,
-		wake: make(chan struct{}, 1), stopc: make(chan struct{}), results: make(chan result, 4096),
+		wake: make(chan struct{}, 1), work: make(chan *batch), stopc: make(chan struct{}), results: make(chan result, 4096),
 		recorded: make(chan struct{}), finished: make(chan struct{}),
 		inflight: map[string]int{}, wantsAuth: map[string]bool{}, lastErr: map[string]string{},
 	}
@@ -444,8 +445,7 @@ func (w *Webhooks) dispatch() (time.Time, bool) {
 			w.inflight[b.url]++
 			w.total++
 			w.mu.Unlock()
-			w.sending.Add(1)
-			go w.deliver(b)
+			w.startDelivery(b)
 		}
 	}
 	return now, true
@@ -500,7 +500,12 @@ func (b *batch) body() []byte {
 	if len(b.jobs) == 1 {
 		return b.jobs[0].Body
 	}
-	out := []byte{'['}
+	size := 2
+	for _, j := range b.jobs {
+		size += len(j.Body) + 1
+	}
+	out := make([]byte, 1, size) // sized once: growing it cost more than the copying
+	out[0] = '['
 	for _, j := range b.jobs {
 		inner := bytes.TrimSpace(j.Body)
 		if len(inner) >= 2 && inner[0] == '[' && inner[len(inner)-1] == ']' {
@@ -518,6 +523,41 @@ func (b *batch) body() []byte {
 }
 
 // --- delivery ---
+
+// deliveryIdle is how long a delivery goroutine waits for the next batch
+// before it ends.
+const deliveryIdle = 2 * time.Second
+
+// startDelivery hands b to an idle delivery goroutine, or starts one: a
+// goroutine per request would grow its stack deep in net/http every time.
+// The number of goroutines follows the requests in flight (Concurrency).
+func (w *Webhooks) startDelivery(b *batch) {
+	w.sending.Add(1)
+	select {
+	case w.work <- b:
+		return
+	default:
+	}
+	go w.deliverLoop(b)
+}
+
+// deliverLoop delivers b, then the batches handed to it, until it has been
+// idle for deliveryIdle or Stop.
+func (w *Webhooks) deliverLoop(b *batch) {
+	idle := time.NewTimer(deliveryIdle)
+	defer idle.Stop()
+	for {
+		w.deliver(b)
+		idle.Reset(deliveryIdle)
+		select {
+		case b = <-w.work:
+		case <-idle.C:
+			return
+		case <-w.stopc:
+			return
+		}
+	}
+}
 
 func (w *Webhooks) deliver(b *batch) {
 	defer w.sending.Done()

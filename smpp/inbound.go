@@ -43,18 +43,18 @@ func (in *Inbound) Respond(status pdu.Status) {
 }
 
 // receive hands a deliver_sm/data_sm to the handler goroutine without ever
-// blocking the read loop: the frame is copied and decoded again so the
-// Inbound owns every byte.
-func (s *Session) receive(frame []byte, id pdu.CommandID, seq uint32) {
+// blocking the read loop: it decodes a copy of the frame so the Inbound
+// owns every byte. false: the PDU does not decode (nothing was done; the
+// read loop answers it as undecodable).
+func (s *Session) receive(frame []byte) bool {
 	in := &Inbound{s: s}
 	own := append([]byte(nil), frame...)
 	if err := pdu.Decode(own, &in.PDU); err != nil {
-		s.writeHeader(id.Resp(), pdu.StatusSysErr, seq) // cannot happen: it decoded a moment ago
-		return
+		return false
 	}
 	if s.cfg.Handler == nil {
 		in.Respond(pdu.StatusXTAppn)
-		return
+		return true
 	}
 	// Counted before the hand-over: the handler may answer (and a peer
 	// see the answer) before this goroutine runs again.
@@ -66,6 +66,7 @@ func (s *Session) receive(frame []byte, id pdu.CommandID, seq uint32) {
 		s.stats.inboundOverflow.Add(1)
 		in.Respond(pdu.StatusMsgQFul)
 	}
+	return true
 }
 
 func (s *Session) inboundLoop() {

@@ -117,6 +117,7 @@ type Pool struct {
 	// back; until onResult has put a refused part back in front (and paused
 	// the carrier) the slot must not go to the next part.
 	inflight map[*Session]int
+	cands    []*Session // dispatcher only: candidates' reused buffer
 }
 
 type bindSlot struct {
@@ -130,6 +131,7 @@ type bindSlot struct {
 }
 
 type job struct {
+	pool  *Pool
 	ctx   context.Context
 	seq   uint64
 	parts []*part
@@ -138,6 +140,12 @@ type job struct {
 	done  chan struct{}
 	paced bool
 	bind  *Session
+
+	// A message of one part (the usual case) keeps everything in the job:
+	// one allocation instead of four.
+	onePart part
+	onePtr  [1]*part
+	oneRes  [1]PartResult
 }
 
 type part struct {
@@ -145,7 +153,11 @@ type part struct {
 	idx      int
 	p        *pdu.PDU
 	attempts int
+	sentOn   *Session // the session of its latest send; set under pool.mu
 }
+
+// handleResult is the part's outcome from the session it was sent on.
+func (pt *part) handleResult(r Result) { pt.job.pool.onResult(pt, pt.sentOn, r) }
 
 // NewPool starts the pool's binds; it does not wait for them to come up.
 func NewPool(cfg PoolConfig) *Pool {
@@ -189,15 +201,26 @@ func (p *Pool) signal() {
 // pool is closed. ctx bounds the wait for a bind, the throttle and a window
 // slot until the first part is out: if it ends before, every part comes back
 // with ErrNotSent. Once a part is out the message is sent whole, so a
-// deadline or a shutdown never splits a long message.
+// deadline or a shutdown never splits a long message. m is not kept: the
+// caller may reuse it once Submit returns.
 func (p *Pool) Submit(ctx context.Context, m *Message) (SubmitResult, error) {
 	pdus, plan, err := p.cfg.Text.Encode(m, uint16(p.ref.Add(1)))
 	if err != nil {
 		return SubmitResult{Plan: plan}, err
 	}
-	j := &job{ctx: ctx, left: len(pdus), done: make(chan struct{}), res: SubmitResult{Plan: plan, Parts: make([]PartResult, len(pdus))}}
-	for i, pd := range pdus {
-		j.parts = append(j.parts, &part{job: j, idx: i, p: pd})
+	j := &job{pool: p, ctx: ctx, left: len(pdus), done: make(chan struct{}), res: SubmitResult{Plan: plan}}
+	if len(pdus) == 1 {
+		j.onePart = part{job: j, p: pdus[0]}
+		j.onePtr[0] = &j.onePart
+		j.parts, j.res.Parts = j.onePtr[:], j.oneRes[:]
+	} else {
+		j.res.Parts = make([]PartResult, len(pdus))
+		parts := make([]part, len(pdus))
+		j.parts = make([]*part, len(pdus))
+		for i, pd := range pdus {
+			parts[i] = part{job: j, idx: i, p: pd}
+			j.parts[i] = &parts[i]
+		}
 	}
 	p.mu.Lock()
 	if p.closed {
@@ -376,6 +399,13 @@ func (p *Pool) pace(pt *part) error {
 	if n == 0 {
 		return nil
 	}
+	if p.thr.take(n) {
+		// The usual case needs no wait, so none of the contexts below.
+		if pt.attempts == 0 {
+			j.paced = true
+		}
+		return nil
+	}
 	parent := j.ctx
 	if j.started() {
 		parent = context.Background() // a started message is finished whatever its ctx says
@@ -409,7 +439,8 @@ func (p *Pool) sendHead(pt *part) bool {
 		var ok bool
 		var err error
 		if p.inflight[s] < s.cfg.Window {
-			ok, err = s.TrySend(pt.p, func(r Result) { p.onResult(pt, s, r) })
+			pt.sentOn = s
+			ok, err = s.trySend(pt.p, pt)
 		}
 		if ok && err == nil {
 			pt.attempts++
@@ -446,7 +477,7 @@ func (p *Pool) sendHead(pt *part) bool {
 func (p *Pool) candidates(j *job) []*Session {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]*Session, 0, len(p.binds))
+	out := p.cands[:0]
 	if j.bind != nil && j.bind.Err() == nil {
 		out = append(out, j.bind)
 	}
@@ -459,6 +490,7 @@ func (p *Pool) candidates(j *job) []*Session {
 			out = append(out, s)
 		}
 	}
+	p.cands = out
 	return out
 }
 

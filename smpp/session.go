@@ -3,6 +3,7 @@ package smpp
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -124,7 +125,7 @@ type Session struct {
 
 	mu       sync.Mutex
 	seq      uint32
-	pending  map[uint32]*call
+	pending  map[uint32]call // by value: no allocation per request
 	closing  bool
 	err      error
 	drained  chan struct{} // closed when closing and nothing is pending
@@ -152,8 +153,18 @@ type call struct {
 	sentAt   time.Time
 	windowed bool
 	timedOut bool
-	done     func(Result)
+	done     resultHandler
 }
+
+// resultHandler receives a request's outcome. The pool's parts implement
+// it themselves, so a send needs no closure allocated per request.
+type resultHandler interface{ handleResult(Result) }
+
+// resultFunc adapts a func(Result); a func value fits an interface
+// without allocating.
+type resultFunc func(Result)
+
+func (f resultFunc) handleResult(r Result) { f(r) }
 
 // Bind dials nothing: it binds over an established connection (plain or
 // TLS) and starts the session's goroutines.
@@ -164,7 +175,7 @@ func Bind(ctx context.Context, conn net.Conn, cfg SessionConfig) (*Session, erro
 		conn:    conn,
 		log:     cfg.Logger,
 		slots:   make(chan struct{}, cfg.Window),
-		pending: map[uint32]*call{},
+		pending: map[uint32]call{},
 		flushC:  make(chan struct{}, 1),
 		inbound: make(chan *Inbound, cfg.InboundQueue),
 		done:    make(chan struct{}),
@@ -261,7 +272,7 @@ func (s *Session) Send(ctx context.Context, p *pdu.PDU, done func(Result)) error
 	case <-s.done:
 		return ErrClosed
 	}
-	return s.start(p, true, done)
+	return s.start(p, true, resultFunc(done))
 }
 
 // TrySend is Send without waiting: it returns false when the window is full.
@@ -271,7 +282,17 @@ func (s *Session) TrySend(p *pdu.PDU, done func(Result)) (bool, error) {
 	default:
 		return false, nil
 	}
-	return true, s.start(p, true, done)
+	return true, s.start(p, true, resultFunc(done))
+}
+
+// trySend is TrySend for a handler that is not a func.
+func (s *Session) trySend(p *pdu.PDU, h resultHandler) (bool, error) {
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		return false, nil
+	}
+	return true, s.start(p, true, h)
 }
 
 // Submit sends p and waits for its outcome.
@@ -283,7 +304,7 @@ func (s *Session) Submit(ctx context.Context, p *pdu.PDU) Result {
 	return <-ch
 }
 
-func (s *Session) start(p *pdu.PDU, windowed bool, done func(Result)) error {
+func (s *Session) start(p *pdu.PDU, windowed bool, done resultHandler) error {
 	s.mu.Lock()
 	if s.closing || s.err != nil {
 		s.mu.Unlock()
@@ -309,7 +330,7 @@ func (s *Session) start(p *pdu.PDU, windowed bool, done func(Result)) error {
 		}
 		return fmt.Errorf("%w: %w", ErrNotSent, err)
 	}
-	s.pending[seq] = &call{id: p.ID, sentAt: time.Now(), windowed: windowed, done: done}
+	s.pending[seq] = call{id: p.ID, sentAt: time.Now(), windowed: windowed, done: done}
 	s.mu.Unlock()
 	s.kick()
 	s.stats.pdusOut.Add(1)
@@ -390,6 +411,9 @@ func (s *Session) readLoop(r *bufio.Reader) {
 		buf = frame
 		s.lastRead.Store(time.Now().UnixNano())
 		s.stats.pdusIn.Add(1)
+		if id := pdu.CommandID(binary.BigEndian.Uint32(frame[4:8])); (id == pdu.DeliverSM || id == pdu.DataSM) && s.receive(frame) {
+			continue // decoded once, into memory the Inbound owns
+		}
 		if err := pdu.Decode(frame, &p); err != nil {
 			s.stats.undecodable.Add(1)
 			s.log.Warn("undecodable PDU from SMSC", "command", p.ID.String(), "seq", p.Seq, "err", err)
@@ -419,7 +443,8 @@ func (s *Session) readLoop(r *bufio.Reader) {
 			s.outMu.Unlock()
 			s.kick()
 		case pdu.DeliverSM, pdu.DataSM:
-			s.receive(frame, p.ID, p.Seq)
+			// receive could not decode it but Decode could: cannot happen.
+			s.writeHeader(p.ID.Resp(), pdu.StatusSysErr, p.Seq)
 		case pdu.AlertNotification:
 			// No response is defined for it.
 		default:
@@ -435,8 +460,8 @@ func (s *Session) readLoop(r *bufio.Reader) {
 // complete matches a response to its request by sequence number and command.
 func (s *Session) complete(p *pdu.PDU) {
 	s.mu.Lock()
-	c := s.pending[p.Seq]
-	if c == nil || (p.ID != pdu.GenericNack && p.ID.Request() != c.id) {
+	c, ok := s.pending[p.Seq]
+	if !ok || (p.ID != pdu.GenericNack && p.ID.Request() != c.id) {
 		s.mu.Unlock()
 		s.stats.unexpected.Add(1)
 		s.log.Debug("response matches no request", "command", p.ID.String(), "seq", p.Seq)
@@ -462,7 +487,7 @@ func (s *Session) complete(p *pdu.PDU) {
 	if c.id == pdu.SubmitSM || c.id == pdu.DataSM || c.id == pdu.SubmitMulti {
 		s.stats.observe(p.Status, latency)
 	}
-	c.done(Result{Status: p.Status, MessageID: string(p.MessageID), Latency: latency})
+	c.done.handleResult(Result{Status: p.Status, MessageID: string(p.MessageID), Latency: latency})
 }
 
 func (s *Session) signalDrainedLocked() {
@@ -499,15 +524,16 @@ func (s *Session) tickLoop() {
 }
 
 func (s *Session) tick(now time.Time) {
-	var expired []*call
+	var expired []call
 	heldByTimedOut := 0
 	var newestHeld time.Time
 	s.mu.Lock()
-	for _, c := range s.pending {
+	for seq, c := range s.pending {
 		if !c.timedOut && c.id != pdu.EnquireLink && c.id != pdu.Unbind && now.Sub(c.sentAt) >= s.cfg.ResponseTimeout {
 			// It keeps its window slot until a response or the end of the bind:
 			// the SMSC may still be working on it.
 			c.timedOut = true
+			s.pending[seq] = c
 			expired = append(expired, c)
 		}
 		if c.timedOut && c.windowed {
@@ -531,7 +557,7 @@ func (s *Session) tick(now time.Time) {
 	s.mu.Unlock()
 	for _, c := range expired {
 		s.stats.timeouts.Add(1)
-		c.done(Result{Err: ErrResponseTimeout, Latency: now.Sub(c.sentAt)})
+		c.done.handleResult(Result{Err: ErrResponseTimeout, Latency: now.Sub(c.sentAt)})
 	}
 	if dead {
 		s.log.Warn("enquire_link unanswered, dropping the bind", "system_id", s.cfg.SystemID)
@@ -544,7 +570,7 @@ func (s *Session) tick(now time.Time) {
 		return
 	}
 	if sendEnq {
-		err := s.start(&pdu.PDU{Header: pdu.Header{ID: pdu.EnquireLink}}, false, func(Result) {})
+		err := s.start(&pdu.PDU{Header: pdu.Header{ID: pdu.EnquireLink}}, false, resultFunc(func(Result) {}))
 		if err != nil {
 			s.mu.Lock()
 			s.enqAt = time.Time{}
@@ -572,7 +598,7 @@ func (s *Session) end(why error) {
 		s.err = why
 		s.closing = true
 		pending := s.pending
-		s.pending = map[uint32]*call{}
+		s.pending = map[uint32]call{}
 		if s.drained != nil {
 			close(s.drained)
 			s.drained = nil
@@ -585,7 +611,7 @@ func (s *Session) end(why error) {
 				<-s.slots // the bind is gone: nothing is outstanding on it any more
 			}
 			if !c.timedOut && c.id != pdu.EnquireLink && c.id != pdu.Unbind {
-				c.done(Result{Err: ErrBindLost, Latency: time.Since(c.sentAt)})
+				c.done.handleResult(Result{Err: ErrBindLost, Latency: time.Since(c.sentAt)})
 			}
 		}
 	})
@@ -619,7 +645,7 @@ func (s *Session) Close(ctx context.Context) error {
 	s.mu.Lock()
 	if s.err == nil {
 		seq := s.nextSeqLocked()
-		s.pending[seq] = &call{id: pdu.Unbind, sentAt: time.Now(), done: func(Result) { close(unbound) }}
+		s.pending[seq] = call{id: pdu.Unbind, sentAt: time.Now(), done: resultFunc(func(Result) { close(unbound) })}
 		s.mu.Unlock()
 		s.writeHeader(pdu.Unbind, pdu.StatusOK, seq)
 		t := time.NewTimer(s.cfg.ResponseTimeout)

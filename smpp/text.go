@@ -79,11 +79,14 @@ type Message struct {
 // ref is the concatenation reference for long messages.
 func (c TextConfig) Encode(m *Message, ref uint16) ([]*pdu.PDU, Plan, error) {
 	plan := c.Plan(m.Text)
-	src, err := c.Address(m.From)
+	// Both addresses (and a single part's text) share one buffer: one
+	// allocation instead of three.
+	addrs := make([]byte, 0, len(m.From)+len(m.To)+encodedSize(plan.Encoding, m.Text))
+	src, addrs, err := c.address(m.From, addrs)
 	if err != nil {
 		return nil, plan, fmt.Errorf("from: %w", err)
 	}
-	dst, err := c.Address(m.To)
+	dst, addrs, err := c.address(m.To, addrs)
 	if err != nil {
 		return nil, plan, fmt.Errorf("to: %w", err)
 	}
@@ -101,16 +104,25 @@ func (c TextConfig) Encode(m *Message, ref uint16) ([]*pdu.PDU, Plan, error) {
 		p.TLVs = []pdu.TLV{{Tag: pdu.TagMessagePayload, Value: c.encode(plan.Encoding, m.Text, 0)}}
 		return []*pdu.PDU{&p}, plan, nil
 	}
+	if plan.Segments == 1 {
+		// The usual case, without Split's slice, in one allocation.
+		one := &onePDU{p: base}
+		one.p.ShortMessage = c.appendEncoded(addrs[len(addrs):], plan.Encoding, m.Text, 0)
+		one.list[0] = &one.p
+		return one.list[:], plan, nil
+	}
 	texts := coding.Split(m.Text, plan.Encoding, c.LongMode)
 	if len(texts) > MaxParts {
 		return nil, plan, ErrTooLong
 	}
 	out := make([]*pdu.PDU, len(texts))
+	pdus := make([]pdu.PDU, len(texts))
 	for i, t := range texts {
-		p := base
+		p := &pdus[i]
+		*p = base
 		if len(texts) == 1 {
 			p.ShortMessage = c.encode(plan.Encoding, t, 0)
-			out[i] = &p
+			out[i] = p
 			continue
 		}
 		cc := coding.Concat{Ref: ref, Total: uint8(len(texts)), Seq: uint8(i + 1), Ref16: c.LongMode == coding.ModeUDH16}
@@ -123,31 +135,52 @@ func (c TextConfig) Encode(m *Message, ref uint16) ([]*pdu.PDU, Plan, error) {
 				{Tag: pdu.TagSarSegmentSeqnum, Value: []byte{cc.Seq}},
 			}
 		default:
-			udh := coding.AppendConcatUDH(nil, cc)
+			udh := coding.AppendConcatUDH(make([]byte, 0, 7+encodedSize(plan.Encoding, t)), cc)
 			p.ESMClass |= pdu.ESMClassUDHI
-			p.ShortMessage = append(udh, c.encode(plan.Encoding, t, coding.FillBits(len(udh)))...)
+			p.ShortMessage = c.appendEncoded(udh, plan.Encoding, t, coding.FillBits(len(udh)))
 		}
-		out[i] = &p
+		out[i] = p
 	}
 	return out, plan, nil
 }
 
+// onePDU is a one-part message's PDU and its list.
+type onePDU struct {
+	p    pdu.PDU
+	list [1]*pdu.PDU
+}
+
 func (c TextConfig) encode(enc coding.Encoding, t string, fill int) []byte {
+	return c.appendEncoded(make([]byte, 0, encodedSize(enc, t)), enc, t, fill)
+}
+
+// encodedSize is room for t encoded, so appending rarely grows: one byte
+// per UTF-8 byte covers GSM-7 without escapes, Latin-1 and IA5; UCS-2
+// takes at most two per UTF-8 byte.
+func encodedSize(enc coding.Encoding, t string) int {
+	if enc == coding.UCS2 {
+		return 2 * len(t)
+	}
+	return len(t) + 4
+}
+
+func (c TextConfig) appendEncoded(dst []byte, enc coding.Encoding, t string, fill int) []byte {
 	switch enc {
 	case coding.GSM7:
-		sept, _ := coding.EncodeGSM7(nil, t)
 		if c.GSM7Packed {
-			return coding.PackSeptets(nil, sept, fill)
+			sept, _ := coding.EncodeGSM7(make([]byte, 0, len(t)+4), t)
+			return coding.PackSeptets(dst, sept, fill)
 		}
-		return sept
+		out, _ := coding.EncodeGSM7(dst, t)
+		return out
 	case coding.Latin1:
-		b, _ := coding.EncodeLatin1(nil, t)
+		b, _ := coding.EncodeLatin1(dst, t)
 		return b
 	case coding.IA5:
-		b, _ := coding.EncodeIA5(nil, t)
+		b, _ := coding.EncodeIA5(dst, t)
 		return b
 	default:
-		return coding.EncodeUCS2(nil, t)
+		return coding.EncodeUCS2(dst, t)
 	}
 }
 
@@ -155,9 +188,21 @@ func (c TextConfig) encode(enc coding.Encoding, t string, fill int) []byte {
 // without the "+"; up to 8 digits → short code; other digits → international;
 // anything else → alphanumeric (5/0, at most 11 characters).
 func (c TextConfig) Address(s string) (pdu.Address, error) {
+	a, _, err := c.address(s, nil)
+	return a, err
+}
+
+// address is Address with Addr appended to buf (and capped there, so
+// later appends to buf cannot touch it); it returns buf extended.
+func (c TextConfig) address(s string, buf []byte) (pdu.Address, []byte, error) {
 	digits, plus := strings.CutPrefix(s, "+")
 	if digits == "" {
-		return pdu.Address{}, errors.New("empty address")
+		return pdu.Address{}, buf, errors.New("empty address")
+	}
+	bytesOf := func(v string) []byte {
+		start := len(buf)
+		buf = append(buf, v...)
+		return buf[start:len(buf):len(buf)]
 	}
 	numeric := true
 	for i := 0; i < len(digits); i++ {
@@ -169,20 +214,20 @@ func (c TextConfig) Address(s string) (pdu.Address, error) {
 	switch {
 	case numeric && (plus || len(digits) > 8):
 		if len(digits) > 15 {
-			return pdu.Address{}, fmt.Errorf("%q has more than 15 digits", s)
+			return pdu.Address{}, buf, fmt.Errorf("%q has more than 15 digits", s)
 		}
-		return pdu.Address{TON: 1, NPI: 1, Addr: []byte(digits)}, nil
+		return pdu.Address{TON: 1, NPI: 1, Addr: bytesOf(digits)}, buf, nil
 	case numeric:
 		ton := c.ShortCodeTON
 		if ton == 0 {
 			ton = 3
 		}
-		return pdu.Address{TON: ton, NPI: c.ShortCodeNPI, Addr: []byte(digits)}, nil
+		return pdu.Address{TON: ton, NPI: c.ShortCodeNPI, Addr: bytesOf(digits)}, buf, nil
 	case plus:
-		return pdu.Address{}, fmt.Errorf("%q is not an E.164 number", s)
+		return pdu.Address{}, buf, fmt.Errorf("%q is not an E.164 number", s)
 	case len(s) > 11:
-		return pdu.Address{}, fmt.Errorf("alphanumeric sender %q is longer than 11 characters", s)
+		return pdu.Address{}, buf, fmt.Errorf("alphanumeric sender %q is longer than 11 characters", s)
 	default:
-		return pdu.Address{TON: 5, NPI: 0, Addr: []byte(s)}, nil
+		return pdu.Address{TON: 5, NPI: 0, Addr: bytesOf(s)}, buf, nil
 	}
 }

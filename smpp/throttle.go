@@ -73,6 +73,33 @@ func (t *throttle) limitLocked(now time.Time) float64 {
 	return t.rampBase + (target-t.rampBase)*f
 }
 
+// take takes n segments when they may be sent at once, without waiting;
+// false leaves the bucket as it was (refilled to now) for wait.
+func (t *throttle) take(n int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if now.Before(t.pausedUntil) {
+		return false
+	}
+	r := t.limitLocked(now)
+	if math.IsInf(r, 1) {
+		t.last = now
+		t.recent.add(now, n)
+		return true
+	}
+	if !t.last.IsZero() {
+		t.tokens = min(t.burst, t.tokens+now.Sub(t.last).Seconds()*r)
+	}
+	t.last = now
+	if t.tokens < float64(n) {
+		return false
+	}
+	t.tokens -= float64(n)
+	t.recent.add(now, n)
+	return true
+}
+
 // wait blocks until n segments may be sent.
 func (t *throttle) wait(ctx context.Context, n int) error {
 	for {

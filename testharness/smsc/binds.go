@@ -40,7 +40,7 @@ func (s *Server) Unbind(systemID string) int {
 		}
 		ss.unbindSent = time.Now()
 		seq := ss.request(&pdu.PDU{Header: pdu.Header{ID: pdu.Unbind}})
-		ss.pending[seq] = &outRequest{id: pdu.Unbind, sentAt: ss.unbindSent}
+		ss.pending[seq] = outRequest{id: pdu.Unbind, sentAt: ss.unbindSent}
 		n++
 	}
 	return n

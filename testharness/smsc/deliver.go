@@ -20,6 +20,7 @@ type delivery struct {
 	order    uint64 // FIFO position, kept across resends
 	attempts int
 	gate     *gate
+	tlvs     [4]pdu.TLV // room for a receipt's TLVs in the same allocation
 }
 
 // gate holds a submit_sm_resp until the receipts sent before it are answered
@@ -121,18 +122,19 @@ func (s *Server) dispatchLocked(systemID string) {
 		return
 	}
 	now := time.Now()
-	for len(a.queue) > 0 {
-		d := a.queue[0]
+	sent := 0
+	for sent < len(a.queue) {
+		d := a.queue[sent]
 		ss := s.pickSessionLocked(d)
 		if ss == nil {
 			break
 		}
-		a.queue[0] = nil
-		a.queue = a.queue[1:]
+		a.queue[sent] = nil
+		sent++
 		s.total.QueuedDeliver--
 		d.p.Seq = 0
 		seq := ss.request(&d.p)
-		ss.pending[seq] = &outRequest{id: d.p.ID, d: d, sentAt: now}
+		ss.pending[seq] = outRequest{id: d.p.ID, d: d, sentAt: now}
 		d.attempts++
 		acct := s.account(ss.systemID)
 		if d.receipt {
@@ -143,8 +145,13 @@ func (s *Server) dispatchLocked(systemID string) {
 			acct.counters.MOSent++
 		}
 	}
-	if len(a.queue) == 0 {
-		a.queue = nil // let the backing array go
+	switch {
+	case sent < len(a.queue):
+		a.queue = a.queue[sent:]
+	case cap(a.queue) > 1024:
+		a.queue = nil // let a large backing array go
+	default:
+		a.queue = a.queue[:0] // reused: no allocation per receipt
 	}
 	s.notifyLocked()
 }

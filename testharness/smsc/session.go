@@ -3,10 +3,12 @@ package smsc
 import (
 	"bufio"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"smppbridge/smpp/pdu"
@@ -27,7 +29,7 @@ type session struct {
 	systemID   string
 	bindType   pdu.CommandID // 0 until bound
 	inflight   int           // ESME requests not yet answered
-	pending    map[uint32]*outRequest
+	pending    map[uint32]outRequest
 	unbindSent time.Time
 	lastEnq    time.Time
 	closing    bool
@@ -40,6 +42,11 @@ type session struct {
 	closeAfter bool // close once what is queued has been written
 	spare      []byte
 	signal     chan struct{}
+	// While the read loop answers PDUs it has already read, wake-ups of
+	// the writer wait (kickHeld) until it has answered them all: one
+	// write then carries every response and the receipts that follow.
+	holdKick atomic.Bool
+	kickHeld atomic.Bool
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -71,7 +78,7 @@ func (s *Server) startSession(c net.Conn) {
 	s.nextSession++
 	ss := &session{
 		srv: s, conn: c, id: s.nextSession, remote: c.RemoteAddr().String(),
-		pending: map[uint32]*outRequest{},
+		pending: map[uint32]outRequest{},
 		signal:  make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		lastEnq: time.Now(),
@@ -94,11 +101,17 @@ func (ss *session) readLoop() {
 	defer ss.close()
 	s := ss.srv
 	r := bufio.NewReaderSize(ss.conn, 64*1024)
+	defer ss.releaseKick()
 	var buf []byte
 	var p pdu.PDU
 	for {
+		if !frameBuffered(r) {
+			ss.releaseKick() // about to wait for the peer: write what is queued
+		}
 		frame, err := pdu.ReadFrame(r, buf, s.cfg.MaxPDULength)
+		ss.holdKick.Store(true)
 		if err != nil {
+			ss.releaseKick()
 			var le *pdu.LengthError
 			if errors.As(err, &le) {
 				// The stream cannot be framed any more: say why, then hang up.
@@ -118,19 +131,24 @@ func (ss *session) readLoop() {
 		}
 		buf = frame
 		ss.pdusIn++
-		if ss.injectDrop() {
+		drop, st := ss.injectDrop()
+		if drop {
 			return
 		}
 		if err := pdu.Decode(frame, &p); err != nil {
 			ss.badPDU(&p, err)
 			continue
 		}
-		ss.handle(&p)
+		ss.handle(&p, st)
 	}
 }
 
-// injectDrop applies the drop_after_pdus and drop_rate faults.
-func (ss *session) injectDrop() bool {
+// bindState is what handle needs to know of the bind.
+type bindState struct{ bound, transmitter bool }
+
+// injectDrop applies the drop_after_pdus and drop_rate faults. Under the
+// same lock it reads the bind's state for handle: one lock per PDU less.
+func (ss *session) injectDrop() (bool, bindState) {
 	s := ss.srv
 	s.mu.Lock()
 	b := &s.beh
@@ -138,11 +156,12 @@ func (ss *session) injectDrop() bool {
 	if drop {
 		s.count(ss.systemID, func(c *Counters) { c.Drops++ })
 	}
+	st := bindState{bound: ss.bindType != 0, transmitter: ss.canTransmit()}
 	s.mu.Unlock()
 	if drop {
 		s.log.Info("dropping connection (fault injection)", "session", ss.id, "system_id", ss.systemID, "pdus_in", ss.pdusIn)
 	}
-	return drop
+	return drop, st
 }
 
 // badPDU answers a frame that could not be decoded: generic_nack for an
@@ -164,12 +183,10 @@ func (ss *session) badPDU(p *pdu.PDU, err error) {
 	ss.writeHeader(pdu.GenericNack, status, p.Seq)
 }
 
-func (ss *session) handle(p *pdu.PDU) {
+func (ss *session) handle(p *pdu.PDU, st bindState) {
 	s := ss.srv
 	s.pdusIn.Add(1)
-	s.mu.Lock()
-	bound := ss.bindType != 0
-	s.mu.Unlock()
+	bound, transmitter := st.bound, st.transmitter
 	switch p.ID {
 	case pdu.BindTransmitter, pdu.BindReceiver, pdu.BindTransceiver:
 		ss.handleBind(p)
@@ -201,7 +218,7 @@ func (ss *session) handle(p *pdu.PDU) {
 	}
 	switch p.ID {
 	case pdu.SubmitSM, pdu.DataSM, pdu.SubmitMulti:
-		if !ss.transmitter() {
+		if !transmitter {
 			ss.writeHeader(p.ID.Resp(), pdu.StatusInvBndSts, p.Seq)
 			return
 		}
@@ -219,12 +236,6 @@ func (ss *session) handle(p *pdu.PDU) {
 		s.mu.Unlock()
 		ss.writeHeader(pdu.GenericNack, pdu.StatusInvCmdID, p.Seq)
 	}
-}
-
-func (ss *session) transmitter() bool {
-	ss.srv.mu.Lock()
-	defer ss.srv.mu.Unlock()
-	return ss.canTransmit()
 }
 
 func (ss *session) handleBind(p *pdu.PDU) {
@@ -323,7 +334,7 @@ func (ss *session) tick(now time.Time) {
 	if iv := s.beh.EnquireLinkInterval.D(); iv > 0 && now.Sub(ss.lastEnq) >= iv {
 		ss.lastEnq = now
 		seq := ss.request(&pdu.PDU{Header: pdu.Header{ID: pdu.EnquireLink}})
-		ss.pending[seq] = &outRequest{id: pdu.EnquireLink, sentAt: now}
+		ss.pending[seq] = outRequest{id: pdu.EnquireLink, sentAt: now}
 		s.count(ss.systemID, func(c *Counters) { c.EnquireLinksOut++ })
 	}
 	timeout := s.beh.DeliverTimeout.D()
@@ -381,10 +392,35 @@ func (ss *session) writeFlushClose(b []byte) {
 }
 
 func (ss *session) kick() {
+	if ss.holdKick.Load() {
+		ss.kickHeld.Store(true)
+		if ss.holdKick.Load() {
+			return // the read loop kicks once it has answered what it read
+		}
+	}
 	select {
 	case ss.signal <- struct{}{}:
 	default:
 	}
+}
+
+// releaseKick lets kicks through again and passes on one that was held.
+func (ss *session) releaseKick() {
+	ss.holdKick.Store(false)
+	if ss.kickHeld.Swap(false) {
+		ss.kick()
+	}
+}
+
+// frameBuffered reports whether a whole PDU is already buffered, so that
+// reading it cannot block.
+func frameBuffered(r *bufio.Reader) bool {
+	n := r.Buffered()
+	if n < pdu.HeaderLen {
+		return false
+	}
+	hdr, _ := r.Peek(4)
+	return binary.BigEndian.Uint32(hdr) <= uint32(n)
 }
 
 // request encodes an SMSC-originated request with the session's own

@@ -2,7 +2,6 @@ package smsc
 
 import (
 	"encoding/binary"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -148,10 +147,19 @@ func (ss *session) handleSubmit(p *pdu.PDU) {
 	var res submitResult
 	s.mu.Lock()
 	s.decideSubmit(ss, p, now, &res)
+	if !res.noAnswer && !res.drop && res.gate == nil && res.latency <= 0 {
+		// Answered at once: the response and the outcomes it starts (an
+		// immediate receipt) are queued under one lock hold.
+		ss.writePDU(&res.resp)
+		s.startOutcomesLocked(res.finish)
+		s.mu.Unlock()
+		return
+	}
 	if !res.noAnswer && !res.drop {
 		ss.inflight++
 	}
 	s.mu.Unlock()
+	finish := res.finish // the closures below take only what they need
 	switch {
 	case res.drop:
 		ss.close()
@@ -160,21 +168,15 @@ func (ss *session) handleSubmit(p *pdu.PDU) {
 		// Encode now: p and res.resp borrow from the read buffer.
 		b, _ := pdu.Append(nil, &res.resp)
 		s.mu.Lock()
-		res.gate.arm(func() { ss.respondLocked(b, res.finish) })
+		res.gate.arm(func() { ss.respondLocked(b, finish) })
 		s.mu.Unlock()
-	case res.latency > 0:
+	default:
 		b, _ := pdu.Append(nil, &res.resp)
 		s.sched.after(res.latency, func() {
 			s.mu.Lock()
-			ss.respondLocked(b, res.finish)
+			ss.respondLocked(b, finish)
 			s.mu.Unlock()
 		})
-	default:
-		ss.writePDU(&res.resp)
-		s.mu.Lock()
-		ss.inflight--
-		s.startOutcomesLocked(res.finish)
-		s.mu.Unlock()
 	}
 }
 
@@ -230,13 +232,15 @@ func (s *Server) decideSubmit(ss *session, p *pdu.PDU, now time.Time, res *submi
 	if err != nil && status == pdu.StatusOK {
 		status = pdu.StatusInvEsmClass
 	}
+	var one [1]pdu.Address
 	var dests []pdu.Address
 	if p.ID == pdu.SubmitMulti {
 		for _, d := range p.Dests {
 			dests = append(dests, d.Address) // distribution lists are refused below
 		}
 	} else {
-		dests = []pdu.Address{p.Dest}
+		one[0] = p.Dest
+		dests = one[:]
 	}
 	var text string
 	if status == pdu.StatusOK {
@@ -354,9 +358,10 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	if pb.multi {
 		seq, total = int(pb.concat.Seq), int(pb.concat.Total)
 	}
+	src, dst, from, to := copyAddrs(p.Source, dest)
 	ps := &partState{
 		id: id, num: num, systemID: ss.systemID,
-		src: copyAddr(p.Source), dst: copyAddr(dest),
+		src: src, dst: dst,
 		text: text, seq: seq, total: total, regDlv: p.RegisteredDelivery,
 		submitAt: now, state: pdu.StateEnroute, from: ss, epoch: s.epoch,
 	}
@@ -369,7 +374,7 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	s.parts[key] = ps
 	part := Part{ID: id, Seq: seq, Text: text, Data: append([]byte(nil), pb.body...), ReceivedAt: now}
 	if !pb.multi {
-		m := s.newMessage(p, ps, pb, now)
+		m := s.newMessage(p, ps, pb, now, from, to)
 		m.Text, m.Segments = text, segs
 		m.Parts = []Part{part}
 		m.IDs = []string{id}
@@ -379,7 +384,7 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	ck := concatKey{systemID: ss.systemID, src: string(ps.src.Addr), dst: string(ps.dst.Addr), ref: pb.concat.Ref, total: pb.concat.Total, ref16: pb.concat.Ref16}
 	pm := s.partial[ck]
 	if pm == nil {
-		pm = &partial{msg: s.newMessage(p, ps, pb, now), seen: map[int]bool{}}
+		pm = &partial{msg: s.newMessage(p, ps, pb, now, from, to), seen: map[int]bool{}}
 		pm.msg.Segments = total
 		s.partial[ck] = pm
 		s.sched.after(b.ConcatTimeout.D(), func() { s.expirePartial(ck, pm) })
@@ -397,14 +402,21 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	return ps
 }
 
-func copyAddr(a pdu.Address) pdu.Address {
-	return pdu.Address{TON: a.TON, NPI: a.NPI, Addr: append([]byte(nil), a.Addr...)}
+// copyAddrs copies two addresses out of the read buffer into one
+// allocation, and gives them as strings from one more.
+func copyAddrs(a, b pdu.Address) (pdu.Address, pdu.Address, string, string) {
+	buf := make([]byte, len(a.Addr)+len(b.Addr))
+	n := copy(buf, a.Addr)
+	copy(buf[n:], b.Addr)
+	a.Addr, b.Addr = buf[:n:n], buf[n:]
+	both := string(buf)
+	return a, b, both[:n], both[n:]
 }
 
-func (s *Server) newMessage(p *pdu.PDU, ps *partState, pb *parsedBody, now time.Time) *Message {
+func (s *Server) newMessage(p *pdu.PDU, ps *partState, pb *parsedBody, now time.Time, from, to string) *Message {
 	return &Message{
 		SystemID: ps.systemID, Command: p.ID.String(),
-		From: string(ps.src.Addr), To: string(ps.dst.Addr),
+		From: from, To: to,
 		SourceTON: ps.src.TON, SourceNPI: ps.src.NPI, DestTON: ps.dst.TON, DestNPI: ps.dst.NPI,
 		DataCoding: p.DataCoding, ESMClass: p.ESMClass, RegisteredDelivery: p.RegisteredDelivery,
 		Concat: pb.kind, ReceivedAt: now,
@@ -578,6 +590,10 @@ func (s *Server) receiptDelivery(ps *partState) *delivery {
 	}
 	d := &delivery{systemID: ps.systemID, receipt: true, msgID: ps.id}
 	p := &d.p
+	p.TLVs = d.tlvs[:0]
+	// One buffer for the text and the TLV values: the text takes ~100 bytes
+	// besides the id and the snippet, the TLVs the id and 5.
+	buf := make([]byte, 0, 2*len(id)+len(ps.text)+136)
 	p.ID = pdu.DeliverSM
 	if r.PDU == "data_sm" {
 		p.ID = pdu.DataSM
@@ -585,8 +601,24 @@ func (s *Server) receiptDelivery(ps *partState) *delivery {
 	p.ESMClass = pdu.ESMClassReceipt
 	p.Source, p.Dest = ps.dst, ps.src // the receipt comes from the handset's side
 	if r.Format != "tlv" {
-		text := fmt.Appendf(nil, "id:%s sub:001 dlvrd:%s submit date:%s done date:%s stat:%s err:%s text:%s",
-			id, dlvrd, ps.submitAt.UTC().Format(layout), ps.doneAt.UTC().Format(layout), ps.stat, ps.errCode, receiptSnippet(ps.text))
+		// Built by hand: fmt and a string per field cost more than the rest
+		// of a receipt.
+		text := append(buf, "id:"...)
+		text = append(text, id...)
+		text = append(text, " sub:001 dlvrd:"...)
+		text = append(text, dlvrd...)
+		text = append(text, " submit date:"...)
+		text = ps.submitAt.UTC().AppendFormat(text, layout)
+		text = append(text, " done date:"...)
+		text = ps.doneAt.UTC().AppendFormat(text, layout)
+		text = append(text, " stat:"...)
+		text = append(text, ps.stat...)
+		text = append(text, " err:"...)
+		text = append(text, ps.errCode...)
+		text = append(text, " text:"...)
+		text = appendReceiptSnippet(text, ps.text)
+		text = text[:len(text):len(text)]
+		buf = text[len(text):cap(text)]
 		if p.ID == pdu.DataSM {
 			p.TLVs = append(p.TLVs, pdu.TLV{Tag: pdu.TagMessagePayload, Value: text})
 		} else {
@@ -596,10 +628,15 @@ func (s *Server) receiptDelivery(ps *partState) *delivery {
 	if r.Format != "text" {
 		st, _ := pdu.StateFromStat(ps.stat)
 		code := errCode(ps.errCode)
+		v := append(buf, id...)
+		v = append(v, 0)
+		v = append(v, byte(st))
+		v = append(v, 3, byte(code>>8), byte(code)) // type 3: GSM
+		n := len(id) + 1
 		p.TLVs = append(p.TLVs,
-			pdu.TLV{Tag: pdu.TagReceiptedMessageID, Value: append([]byte(id), 0)},
-			pdu.TLV{Tag: pdu.TagMessageState, Value: []byte{byte(st)}},
-			pdu.TLV{Tag: pdu.TagNetworkErrorCode, Value: []byte{3, byte(code >> 8), byte(code)}}, // type 3: GSM
+			pdu.TLV{Tag: pdu.TagReceiptedMessageID, Value: v[:n:n]},
+			pdu.TLV{Tag: pdu.TagMessageState, Value: v[n : n+1 : n+1]},
+			pdu.TLV{Tag: pdu.TagNetworkErrorCode, Value: v[n+1:]},
 		)
 	}
 	if r.OtherBind {
@@ -610,10 +647,9 @@ func (s *Server) receiptDelivery(ps *partState) *delivery {
 	return d
 }
 
-// receiptSnippet is the first 20 characters of the text, limited to
-// printable ASCII so the receipt stays readable in any alphabet.
-func receiptSnippet(text string) string {
-	var sb strings.Builder
+// appendReceiptSnippet appends the first 20 characters of the text,
+// limited to printable ASCII so the receipt stays readable in any alphabet.
+func appendReceiptSnippet(dst []byte, text string) []byte {
 	n := 0
 	for _, r := range text {
 		if n == 20 {
@@ -622,8 +658,8 @@ func receiptSnippet(text string) string {
 		if r < 0x20 || r > 0x7E {
 			r = '?'
 		}
-		sb.WriteRune(r)
+		dst = append(dst, byte(r))
 		n++
 	}
-	return sb.String()
+	return dst
 }
