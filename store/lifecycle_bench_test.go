@@ -63,11 +63,11 @@ func BenchmarkMessageLifecycle(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	var callersWG sync.WaitGroup
-	for range callers {
+	for c := range callers {
 		callersWG.Add(1)
 		go func() {
 			defer callersWG.Done()
-			rng := rand.New(rand.NewPCG(uint64(next.Load()), 7))
+			rng := rand.New(rand.NewPCG(uint64(c), 7)) // ids must be unique across callers
 			for {
 				i := next.Add(1)
 				if i > n || failed.Load() != nil {
@@ -136,7 +136,8 @@ func BenchmarkMessageLifecycle(b *testing.B) {
 					return
 				}
 				if !res.Terminal {
-					fail(fmt.Errorf("receipt for %s: %+v", id, res))
+					r, err := s.RecordByCarrierID("sim", id)
+					fail(fmt.Errorf("receipt for %s: %+v; now: %+v %v", id, res, r, err))
 					return
 				}
 			}
