@@ -290,7 +290,7 @@ func (s *Store) commitLoop() {
 			continue
 		}
 		t0 := time.Now()
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		err := s.update(func(tx *bolt.Tx) error {
 			if err := applyUnapplied(tx); err != nil {
 				return err
 			}
@@ -312,7 +312,7 @@ func (s *Store) commitLoop() {
 			continue
 		}
 		if len(unapplied) > 0 && len(regular) > 0 {
-			if aerr := s.db.Update(applyUnapplied); aerr != nil {
+			if aerr := s.update(applyUnapplied); aerr != nil {
 				s.log.Error("cannot apply accepted messages to the database; they stay in the intake log", "err", aerr)
 				for _, r := range regular {
 					r.done <- aerr
@@ -331,12 +331,38 @@ func (s *Store) commitLoop() {
 		}
 		// One failing write must not fail the others: commit them one by one.
 		for _, r := range regular {
-			r.done <- s.db.Update(r.fn)
+			r.done <- s.update(r.fn)
 		}
 	}
 	if len(unapplied) > 0 {
 		s.log.Error("accepted messages left in the intake log at close; they are applied at the next start", "entries", len(unapplied))
 	}
+}
+
+// appendFill is the FillPercent of buckets whose keys mostly arrive in
+// ascending order (a sequence, or a time first): bbolt splits a full leaf at
+// FillPercent, so with its default (0.5) an append-ordered bucket is left
+// with half-full leaves, twice the pages, and every commit that deletes or
+// updates recent entries (the queue's head, records just sent, status
+// entries moving on) dirties twice as many of them. Not 1.0: records and
+// status entries grow when updated, and a full leaf would split again at
+// once.
+const appendFill = 0.9
+
+// appendOrdered are the buckets written with appendFill.
+var appendOrdered = [][]byte{bucketQueue, bucketRecords, bucketRecIdx, bucketAwaiting, bucketCarrierIDs, bucketCBJobs, bucketCBNew}
+
+// update is db.Update with the fill of the append-ordered buckets set (it
+// is a property of the transaction's bucket handles, not stored).
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range appendOrdered {
+			if b := tx.Bucket(name); b != nil {
+				b.FillPercent = appendFill
+			}
+		}
+		return fn(tx)
+	})
 }
 
 // QueueItem is one message copy for one recipient waiting to be sent.
