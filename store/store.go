@@ -5,6 +5,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -353,7 +354,8 @@ const appendFill = 0.9
 var appendOrdered = [][]byte{bucketQueue, bucketRecords, bucketRecIdx, bucketAwaiting, bucketCarrierIDs, bucketCBJobs, bucketCBNew}
 
 // update is db.Update with the fill of the append-ordered buckets set (it
-// is a property of the transaction's bucket handles, not stored).
+// is a property of the transaction's bucket handles, not stored) and one
+// outbox writer for the whole transaction (withGroupWriter).
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range appendOrdered {
@@ -361,8 +363,32 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 				b.FillPercent = appendFill
 			}
 		}
-		return fn(tx)
+		return withGroupWriter(tx, fn)
 	})
+}
+
+// pointCursor reads and deletes single keys of one bucket through one
+// cursor: bbolt's Bucket.Get and Delete allocate a new cursor and grow its
+// stack on every call, which the committer paid several times per message.
+// Seek repositions it, so writes to the bucket in between are fine.
+type pointCursor struct{ c *bolt.Cursor }
+
+func newPointCursor(b *bolt.Bucket) pointCursor { return pointCursor{b.Cursor()} }
+
+// get is Bucket.Get.
+func (p pointCursor) get(key []byte) []byte {
+	if k, v := p.c.Seek(key); k != nil && bytes.Equal(k, key) {
+		return v
+	}
+	return nil
+}
+
+// delete is Bucket.Delete: a missing key is not an error.
+func (p pointCursor) delete(key []byte) error {
+	if k, _ := p.c.Seek(key); k != nil && bytes.Equal(k, key) {
+		return p.c.Delete()
+	}
+	return nil
 }
 
 // QueueItem is one message copy for one recipient waiting to be sent.
@@ -607,12 +633,13 @@ func (s *Store) Complete(cs []Completion) error {
 	var added int
 	err := s.write(func(tx *bolt.Tx) error {
 		added = 0 // it may run twice
-		q, recs, ids, pend := tx.Bucket(bucketQueue), tx.Bucket(bucketRecords), tx.Bucket(bucketCarrierIDs), tx.Bucket(bucketPendingReceipts)
+		recs, ids, pend := tx.Bucket(bucketRecords), tx.Bucket(bucketCarrierIDs), tx.Bucket(bucketPendingReceipts)
+		q, recCur, idxCur := newPointCursor(tx.Bucket(bucketQueue)), newPointCursor(recs), newPointCursor(tx.Bucket(bucketRecIdx))
 		for _, p := range ps {
-			if err := q.Delete(p.seq); err != nil {
+			if err := q.delete(p.seq); err != nil {
 				return err
 			}
-			if err := p.rec.updateTx(tx, recs); err != nil {
+			if err := p.rec.updateTx(tx, recs, recCur, idxCur); err != nil {
 				return err
 			}
 			for _, c := range p.cids {
