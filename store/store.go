@@ -137,10 +137,17 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// NoFreelistSync: the freelist is rebuilt at open (a scan of the page
+	// headers) instead of written with every commit; written, it is one
+	// page more per commit while small and grows with the free pages.
+	// FreelistMapType: allocation without scanning a sorted array.
+	// InitialMmapSize is left at bbolt's default: reserving 1 GB up front
+	// changed nothing measurable in MessageLifecycle (remaps are rare; the
+	// mapping doubles up to 1 GB).
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:        opts.Timeout,
 		NoSync:         opts.NoSync,
-		NoFreelistSync: true, // rebuilt at open; halves the write amplification of queue churn
+		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 	})
 	if err != nil {
@@ -633,7 +640,7 @@ func (s *Store) Complete(cs []Completion) error {
 	var added int
 	err := s.write(func(tx *bolt.Tx) error {
 		added = 0 // it may run twice
-		recs, ids, pend := tx.Bucket(bucketRecords), tx.Bucket(bucketCarrierIDs), tx.Bucket(bucketPendingReceipts)
+		recs, ids, pend, awaiting := tx.Bucket(bucketRecords), tx.Bucket(bucketCarrierIDs), tx.Bucket(bucketPendingReceipts), tx.Bucket(bucketAwaiting)
 		q, recCur, idxCur := newPointCursor(tx.Bucket(bucketQueue)), newPointCursor(recs), newPointCursor(tx.Bucket(bucketRecIdx))
 		for _, p := range ps {
 			if err := q.delete(p.seq); err != nil {
@@ -648,7 +655,7 @@ func (s *Store) Complete(cs []Completion) error {
 				}
 			}
 			if p.await != nil {
-				if err := tx.Bucket(bucketAwaiting).Put(p.await, []byte{}); err != nil {
+				if err := awaiting.Put(p.await, []byte{}); err != nil {
 					return err
 				}
 			}
