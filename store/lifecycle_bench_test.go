@@ -31,8 +31,23 @@ import (
 // included) and fdatasyncs are 2 per commit. STORE_BENCH_NOSYNC=1 skips
 // fsync.
 //
+// Sub-benchmarks: outcome_first is the order above; receipt_first applies
+// each receipt before its outcome is written (it is kept pending, and
+// Complete applies it), which is what the daemon mostly sees with the
+// simulator: the receipt follows the submit_sm_resp at once.
+//
 //	go test -run '^$' -bench MessageLifecycle -benchtime 20000x -count 3 ./store/
 func BenchmarkMessageLifecycle(b *testing.B) {
+	b.Run("outcome_first", func(b *testing.B) { benchLifecycle(b, false) })
+	b.Run("receipt_first", func(b *testing.B) { benchLifecycle(b, true) })
+}
+
+type benchReceipt struct {
+	id      string
+	applied *sync.WaitGroup // receipt_first: done once it is stored
+}
+
+func benchLifecycle(b *testing.B, receiptFirst bool) {
 	s, _ := openTemp(b, Options{NoSync: os.Getenv("STORE_BENCH_NOSYNC") != ""})
 	defer s.Close()
 	body := []byte(`[{"type":"message-delivered","time":"2026-11-27T09:00:00.000Z","to":"+15550000000","description":"ok","message":{"id":"x","owner":"+15550001111","applicationId":"app","time":"2026-11-27T09:00:00.000Z","segmentCount":1,"direction":"out","to":["+15550000000"],"from":"+15550001111","text":"","tag":""}}]`)
@@ -52,7 +67,7 @@ func BenchmarkMessageLifecycle(b *testing.B) {
 	n := int64(b.N)
 	var next, carrierSeq atomic.Int64
 	completions := make(chan Completion, 4096)
-	receipts := make(chan string, 4096)
+	receipts := make(chan benchReceipt, 4096)
 	var failed atomic.Pointer[error]
 	fail := func(err error) {
 		failed.CompareAndSwap(nil, &err)
@@ -115,12 +130,22 @@ func BenchmarkMessageLifecycle(b *testing.B) {
 				ids[i] = strconv.FormatInt(carrierSeq.Add(1), 10)
 				batch[i].Record.CarrierIDs = []string{ids[i]}
 			}
+			if receiptFirst {
+				var applied sync.WaitGroup
+				applied.Add(len(ids))
+				for _, id := range ids {
+					receipts <- benchReceipt{id: id, applied: &applied}
+				}
+				applied.Wait()
+			}
 			if err := s.Complete(batch); err != nil {
 				fail(err)
 				return
 			}
-			for _, id := range ids {
-				receipts <- id
+			if !receiptFirst {
+				for _, id := range ids {
+					receipts <- benchReceipt{id: id}
+				}
 			}
 		}
 	}()
@@ -129,15 +154,17 @@ func BenchmarkMessageLifecycle(b *testing.B) {
 		receiversWG.Add(1)
 		go func() {
 			defer receiversWG.Done()
-			for id := range receipts {
-				res, err := s.ApplyReceipt(Receipt{Carrier: "sim", Candidates: []string{id}, Outcome: OutcomeDelivered})
+			for r := range receipts {
+				res, err := s.ApplyReceipt(Receipt{Carrier: "sim", Candidates: []string{r.id}, Outcome: OutcomeDelivered})
+				if r.applied != nil {
+					r.applied.Done()
+				}
 				if err != nil {
 					fail(err)
 					return
 				}
-				if !res.Terminal {
-					r, err := s.RecordByCarrierID("sim", id)
-					fail(fmt.Errorf("receipt for %s: %+v; now: %+v %v", id, res, r, err))
+				if res.Terminal == receiptFirst { // pending when first, terminal when after the outcome
+					fail(fmt.Errorf("receipt for %s: %+v", r.id, res))
 					return
 				}
 			}
