@@ -29,7 +29,8 @@ import (
 // which is what the daemon pays), commits/msg, writes/commit (write
 // requests sharing a commit), pages/commit (bbolt page writes, meta
 // included) and fdatasyncs are 2 per commit. STORE_BENCH_NOSYNC=1 skips
-// fsync.
+// fsync; STORE_BENCH_CALLERS sets the callers and receivers (default 64
+// each; more make bigger groups, as a higher load does).
 //
 // Sub-benchmarks: outcome_first is the order above; receipt_first applies
 // each receipt before its outcome is written (it is kept pending, and
@@ -63,7 +64,10 @@ func benchLifecycle(b *testing.B, receiptFirst bool) {
 			}
 		},
 	})
-	const callers, receivers = 64, 64
+	callers, receivers := 64, 64
+	if v, err := strconv.Atoi(os.Getenv("STORE_BENCH_CALLERS")); err == nil && v > 0 {
+		callers, receivers = v, v
+	}
 	n := int64(b.N)
 	var next, carrierSeq atomic.Int64
 	completions := make(chan Completion, 4096)
