@@ -746,7 +746,7 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 	var out []CallbackJob
 	err := s.db.View(func(tx *bolt.Tx) error {
 		active := activeEndpoints(tx)
-		recs, names := tx.Bucket(bucketCBJobs), tx.Bucket(bucketCBEpNames)
+		recs, names := newPointCursor(tx.Bucket(bucketCBJobs)), tx.Bucket(bucketCBEpNames)
 		skipped := map[uint32]bool{}
 		epNames := map[uint32][2]string{}
 		due := unixNanos(now)
@@ -809,7 +809,7 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 						return true, nil
 					}
 				}
-				rec := recs.Get(seqKey(id))
+				rec := recs.get(seqKey(id))
 				if rec == nil {
 					return false, fmt.Errorf("callback %d: indexed without a record", id)
 				}
