@@ -22,7 +22,8 @@ import (
 // the same commit), and one webhook sender takes jobs with NextCallbacks
 // and reports them with CallbackDone. One op is one message's whole life.
 // Keys follow smppload: time-prefixed message ids, destinations that
-// ascend, decimal carrier ids.
+// ascend, decimal carrier ids; STORE_BENCH_RANDOM_KEYS=1 makes destinations
+// and carrier ids random, as real traffic and some carriers have them.
 //
 // Reported besides ns/op (wall time per message with all stages
 // overlapping) and allocs/op: cpu-µs/msg (the process's user+system CPU,
@@ -64,6 +65,7 @@ func benchLifecycle(b *testing.B, receiptFirst bool) {
 			}
 		},
 	})
+	randomKeys := os.Getenv("STORE_BENCH_RANDOM_KEYS") != ""
 	callers, receivers := 64, 64
 	if v, err := strconv.Atoi(os.Getenv("STORE_BENCH_CALLERS")); err == nil && v > 0 {
 		callers, receivers = v, v
@@ -93,8 +95,12 @@ func benchLifecycle(b *testing.B, receiptFirst bool) {
 					return
 				}
 				id := fmt.Sprintf("%013d%016x", time.Now().UnixMilli(), rng.Uint64())
+				to := fmt.Sprintf("+1555%07d", i*7%10_000_000)
+				if randomKeys {
+					to = fmt.Sprintf("+1%010d", rng.Uint64N(10_000_000_000))
+				}
 				its := []QueueItem{{Carrier: "sim", MessageID: id, AccountID: "1", ApplicationID: "app", From: "+15550001111",
-					To: []string{fmt.Sprintf("+1555%07d", i*7%10_000_000)}, Text: "Your verification code is " + strconv.FormatInt(100000+i, 10),
+					To: []string{to}, Text: "Your verification code is " + strconv.FormatInt(100000+i, 10),
 					Segments: 1, ReceivedAt: time.Now(), RequestID: id}}
 				if err := s.Enqueue(its); err != nil {
 					fail(err)
@@ -132,6 +138,9 @@ func benchLifecycle(b *testing.B, receiptFirst bool) {
 			ids := make([]string, len(batch))
 			for i := range batch {
 				ids[i] = strconv.FormatInt(carrierSeq.Add(1), 10)
+				if randomKeys { // a carrier that gives UUIDs
+					ids[i] = fmt.Sprintf("%016x-%x", rand.Uint64(), carrierSeq.Load())
+				}
 				batch[i].Record.CarrierIDs = []string{ids[i]}
 			}
 			if receiptFirst {
