@@ -307,12 +307,44 @@ type cbWriter struct {
 	d      [4]int64             // new, retry, dead, dead_total
 	perEP  map[uint32]*[3]int64 // new, retry, retry index touched (1)
 	lookup map[string]uint32
+	newCur pointCursor // of new, made on first use
+	// shared: the writer of a whole group commit (Store.update); its
+	// counters are written once, before the commit, not at each finish.
+	shared bool
 }
 
+// groupWriters are the outbox writers of the group commits in progress.
+// One writer per transaction means the counters in cb_meta and cb_active
+// are read and written once per commit instead of once per receipt or
+// callback report in it, and an endpoint is looked up once per commit.
+var groupWriters sync.Map // *bolt.Tx -> *cbWriter
+
+// newCBWriter returns tx's shared writer when it has one, else a writer of
+// its own that the caller finishes.
 func newCBWriter(tx *bolt.Tx) *cbWriter {
+	if w, ok := groupWriters.Load(tx); ok {
+		return w.(*cbWriter)
+	}
+	return makeCBWriter(tx)
+}
+
+func makeCBWriter(tx *bolt.Tx) *cbWriter {
 	return &cbWriter{jobs: tx.Bucket(bucketCBJobs), new: tx.Bucket(bucketCBNew), retry: tx.Bucket(bucketCBRetry),
 		dead: tx.Bucket(bucketCBDead), endpoints: tx.Bucket(bucketCBEndpoints), names: tx.Bucket(bucketCBEpNames),
 		active: tx.Bucket(bucketCBActive), meta: tx.Bucket(bucketCBMeta), perEP: map[uint32]*[3]int64{}}
+}
+
+// withGroupWriter runs fn with one outbox writer shared by everything fn
+// does in tx, and writes its counters after fn succeeded.
+func withGroupWriter(tx *bolt.Tx, fn func(*bolt.Tx) error) error {
+	w := makeCBWriter(tx)
+	w.shared = true
+	groupWriters.Store(tx, w)
+	defer groupWriters.Delete(tx)
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return w.flush()
 }
 
 // endpoint numbers an (application, URL) pair, registering it when new.
@@ -370,7 +402,10 @@ func (w *cbWriter) unindex(id uint64, rec []byte) error {
 	}
 	if at == 0 {
 		w.count(ep, -1, 0)
-		return w.new.Delete(newKey(ep, id))
+		if w.newCur.c == nil {
+			w.newCur = newPointCursor(w.new)
+		}
+		return w.newCur.delete(newKey(ep, id))
 	}
 	w.count(ep, 0, -1)
 	return w.retry.Delete(retryKey(ep, at, id))
@@ -395,7 +430,16 @@ func (w *cbWriter) failAttempt(f CallbackFailure) (j CallbackJob, ep uint32, ok 
 	return j, ep, true, nil
 }
 
+// finish writes the counters, unless the writer is shared: then the group
+// commit writes them once for all its writes (withGroupWriter).
 func (w *cbWriter) finish() error {
+	if w.shared {
+		return nil
+	}
+	return w.flush()
+}
+
+func (w *cbWriter) flush() error {
 	for i, key := range [...][]byte{metaNew, metaRetry, metaDead, metaDeadTotal} {
 		if w.d[i] == 0 {
 			continue
@@ -498,8 +542,11 @@ func (s *Store) CallbackDone(ids []uint64) error {
 	defer s.claims().release(ids)
 	err := s.write(func(tx *bolt.Tx) error {
 		w := newCBWriter(tx)
+		jobs := newPointCursor(w.jobs)
+		var key [8]byte
 		for _, id := range ids {
-			rec := w.jobs.Get(seqKey(id))
+			binary.BigEndian.PutUint64(key[:], id)
+			rec := jobs.get(key[:])
 			if rec == nil {
 				continue
 			}
@@ -511,7 +558,7 @@ func (s *Store) CallbackDone(ids []uint64) error {
 					return err
 				}
 			}
-			if err := w.jobs.Delete(seqKey(id)); err != nil {
+			if err := jobs.delete(key[:]); err != nil {
 				return err
 			}
 		}
@@ -699,7 +746,7 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 	var out []CallbackJob
 	err := s.db.View(func(tx *bolt.Tx) error {
 		active := activeEndpoints(tx)
-		recs, names := tx.Bucket(bucketCBJobs), tx.Bucket(bucketCBEpNames)
+		recs, names := newPointCursor(tx.Bucket(bucketCBJobs)), tx.Bucket(bucketCBEpNames)
 		skipped := map[uint32]bool{}
 		epNames := map[uint32][2]string{}
 		due := unixNanos(now)
@@ -762,7 +809,7 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 						return true, nil
 					}
 				}
-				rec := recs.Get(seqKey(id))
+				rec := recs.get(seqKey(id))
 				if rec == nil {
 					return false, fmt.Errorf("callback %d: indexed without a record", id)
 				}

@@ -489,3 +489,117 @@ func TestDeadCallbacksRequeueAndExpire(t *testing.T) {
 	}
 	checkOutbox(t, s)
 }
+
+// holdCommitter blocks the committer inside a write until the returned
+// release is called, so that writes queued meanwhile share one commit.
+func holdCommitter(t *testing.T, s *Store) (release func()) {
+	t.Helper()
+	entered, hold := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		once := false
+		done <- s.write(func(*bolt.Tx) error {
+			if !once { // it may run twice; only the first holds
+				once = true
+				close(entered)
+				<-hold
+			}
+			return nil
+		})
+	}()
+	<-entered
+	return func() {
+		close(hold)
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// waitQueued polls until n writes wait for the committer.
+func waitQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(s.writes) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d writes queued after 30 s", len(s.writes), n)
+		}
+		time.Sleep(time.Millisecond) // polling an observable condition
+	}
+}
+
+// TestOutboxGroupCommit: adds, deliveries, failures and dead letters that
+// share one commit (one outbox writer, counters written once) leave the
+// same counters as separate commits; so does a group that fails because
+// of one write and is then committed write by write.
+func TestOutboxGroupCommit(t *testing.T) {
+	s, _ := openTemp(t, Options{NoSync: true})
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	now := t0
+	for round := range 40 {
+		var got []CallbackJob
+		if round > 0 {
+			var err error
+			if got, err = s.NextCallbacks(now, 12, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var done []uint64
+		var fails, dead []CallbackFailure
+		for _, j := range got {
+			f := CallbackFailure{ID: j.ID, At: now.Add(time.Duration(1+rng.IntN(60)) * time.Second), Error: "x"}
+			switch rng.IntN(4) {
+			case 0:
+				done = append(done, j.ID)
+			case 1, 2:
+				fails = append(fails, f)
+			default:
+				dead = append(dead, f)
+			}
+		}
+		failing := round%5 == 4
+		release := holdCommitter(t, s)
+		errs := make(chan error, 8)
+		n := 0
+		start := func(f func() error) {
+			n++
+			go func() { errs <- f() }()
+		}
+		for range 3 {
+			jobs := make([]CallbackJob, 1+rng.IntN(4))
+			for i := range jobs {
+				e := rng.IntN(3)
+				jobs[i] = cbJob(fmt.Sprint("app", e%2), fmt.Sprint("http://x/", e), `[1]`)
+			}
+			start(func() error { return s.AddCallbacks(jobs) })
+		}
+		start(func() error { return s.CallbackDone(done) })
+		start(func() error { return s.CallbackFailed(fails) })
+		start(func() error { return s.CallbackDead(dead) })
+		boom := errors.New("boom")
+		if failing {
+			start(func() error {
+				if err := s.write(func(*bolt.Tx) error { return boom }); !errors.Is(err, boom) {
+					return fmt.Errorf("failing write returned %v", err)
+				}
+				return nil
+			})
+		}
+		waitQueued(t, s, n)
+		commits := s.Stats().Commits
+		release()
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The held write, then the group (and, when it failed, each write alone).
+		if c := s.Stats().Commits - commits; !failing && c != 2 {
+			t.Fatalf("round %d: %d commits, want the held one and one for the group", round, c)
+		}
+		checkOutbox(t, s)
+		now = now.Add(30 * time.Second)
+	}
+	t.Logf("end: %+v", counts(t, s))
+}

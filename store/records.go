@@ -216,8 +216,9 @@ func (ir *indexedRecord) putTx(tx *bolt.Tx) error {
 
 // updateTx replaces a record, moving its status entry; a record that is
 // not there yet (queued before records were indexed) gets every entry.
-func (ir *indexedRecord) updateTx(tx *bolt.Tx, recs *bolt.Bucket) error {
-	old := recs.Get(ir.key)
+// recCur and idxCur are cursors of the records and rec_idx buckets.
+func (ir *indexedRecord) updateTx(tx *bolt.Tx, recs *bolt.Bucket, recCur, idxCur pointCursor) error {
+	old := recCur.get(ir.key)
 	if old == nil {
 		return ir.putTx(tx)
 	}
@@ -231,7 +232,7 @@ func (ir *indexedRecord) updateTx(tx *bolt.Tx, recs *bolt.Bucket) error {
 	}
 	st := tx.Bucket(bucketRecIdx)
 	if oldKey := appendTimeSuffix(statusPrefix(ir.account, oldStatus, oldCode), ir.at, ir.key); !bytes.Equal(oldKey, ir.byS) {
-		if err := st.Delete(oldKey); err != nil {
+		if err := idxCur.delete(oldKey); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -136,10 +137,18 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// NoFreelistSync: the freelist is rebuilt at open (a scan of the page
+	// headers) instead of written with every commit, where its pages grow
+	// with the free pages of a long-lived file (MessageLifecycle, on a
+	// young file, measured no gain from writing it).
+	// FreelistMapType: allocation without scanning a sorted array.
+	// InitialMmapSize is left at bbolt's default: reserving 1 GB up front
+	// changed nothing measurable in MessageLifecycle (remaps are rare; the
+	// mapping doubles up to 1 GB).
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:        opts.Timeout,
 		NoSync:         opts.NoSync,
-		NoFreelistSync: true, // rebuilt at open; halves the write amplification of queue churn
+		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 	})
 	if err != nil {
@@ -290,7 +299,7 @@ func (s *Store) commitLoop() {
 			continue
 		}
 		t0 := time.Now()
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		err := s.update(func(tx *bolt.Tx) error {
 			if err := applyUnapplied(tx); err != nil {
 				return err
 			}
@@ -312,7 +321,7 @@ func (s *Store) commitLoop() {
 			continue
 		}
 		if len(unapplied) > 0 && len(regular) > 0 {
-			if aerr := s.db.Update(applyUnapplied); aerr != nil {
+			if aerr := s.update(applyUnapplied); aerr != nil {
 				s.log.Error("cannot apply accepted messages to the database; they stay in the intake log", "err", aerr)
 				for _, r := range regular {
 					r.done <- aerr
@@ -331,12 +340,80 @@ func (s *Store) commitLoop() {
 		}
 		// One failing write must not fail the others: commit them one by one.
 		for _, r := range regular {
-			r.done <- s.db.Update(r.fn)
+			r.done <- s.update(r.fn)
 		}
 	}
 	if len(unapplied) > 0 {
 		s.log.Error("accepted messages left in the intake log at close; they are applied at the next start", "entries", len(unapplied))
 	}
+}
+
+// appendFill is the FillPercent of buckets whose keys arrive in ascending
+// order (a sequence, or a time first): bbolt splits a full leaf at
+// FillPercent, so with its default (0.5) an append-ordered bucket is left
+// with half-full leaves, twice the pages, and every commit that deletes or
+// updates recent entries (the queue's head, records just sent, jobs just
+// delivered) dirties twice as many of them. Not 1.0: records grow when
+// updated, and a full leaf would split again at once.
+const appendFill = 0.9
+
+// mixedFill is for buckets whose keys mostly ascend but partly land at
+// random places: rec_idx (its destination entries, in real traffic) and
+// carrier_ids (ids are sequential at most carriers, UUIDs at some). A high
+// fill is bad for random inserts, which leave many small remainder pages
+// (measured, random keys 50 per commit: 38 % of leaf space used at 0.9,
+// 63 % at 0.7, 69 % at 0.5; page writes per commit +23 % at 0.9, +3 % at
+// 0.7); 0.7 keeps most of the gain on the ascending keys (MessageLifecycle
+// page writes per message vs 0.5: −12 % with ascending destinations and
+// carrier ids, −2 % with random ones; 0.9 here made random ones +3 %).
+const mixedFill = 0.7
+
+// fills are the buckets written with a FillPercent other than bbolt's.
+var fills = []struct {
+	bucket []byte
+	fill   float64
+}{
+	{bucketQueue, appendFill}, {bucketRecords, appendFill}, {bucketAwaiting, appendFill},
+	{bucketCBJobs, appendFill}, {bucketCBNew, appendFill},
+	{bucketRecIdx, mixedFill}, {bucketCarrierIDs, mixedFill},
+}
+
+// update is db.Update with the buckets' fills set (FillPercent is a
+// property of the transaction's bucket handles, not stored) and one
+// outbox writer for the whole transaction (withGroupWriter).
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, f := range fills {
+			if b := tx.Bucket(f.bucket); b != nil {
+				b.FillPercent = f.fill
+			}
+		}
+		return withGroupWriter(tx, fn)
+	})
+}
+
+// pointCursor reads and deletes single keys of one bucket through one
+// cursor: bbolt's Bucket.Get and Delete allocate a new cursor and grow its
+// stack on every call, which the committer paid several times per message.
+// Seek repositions it, so writes to the bucket in between are fine.
+type pointCursor struct{ c *bolt.Cursor }
+
+func newPointCursor(b *bolt.Bucket) pointCursor { return pointCursor{b.Cursor()} }
+
+// get is Bucket.Get.
+func (p pointCursor) get(key []byte) []byte {
+	if k, v := p.c.Seek(key); k != nil && bytes.Equal(k, key) {
+		return v
+	}
+	return nil
+}
+
+// delete is Bucket.Delete: a missing key is not an error.
+func (p pointCursor) delete(key []byte) error {
+	if k, _ := p.c.Seek(key); k != nil && bytes.Equal(k, key) {
+		return p.c.Delete()
+	}
+	return nil
 }
 
 // QueueItem is one message copy for one recipient waiting to be sent.
@@ -581,12 +658,13 @@ func (s *Store) Complete(cs []Completion) error {
 	var added int
 	err := s.write(func(tx *bolt.Tx) error {
 		added = 0 // it may run twice
-		q, recs, ids, pend := tx.Bucket(bucketQueue), tx.Bucket(bucketRecords), tx.Bucket(bucketCarrierIDs), tx.Bucket(bucketPendingReceipts)
+		recs, ids, pend, awaiting := tx.Bucket(bucketRecords), tx.Bucket(bucketCarrierIDs), tx.Bucket(bucketPendingReceipts), tx.Bucket(bucketAwaiting)
+		q, recCur, idxCur := newPointCursor(tx.Bucket(bucketQueue)), newPointCursor(recs), newPointCursor(tx.Bucket(bucketRecIdx))
 		for _, p := range ps {
-			if err := q.Delete(p.seq); err != nil {
+			if err := q.delete(p.seq); err != nil {
 				return err
 			}
-			if err := p.rec.updateTx(tx, recs); err != nil {
+			if err := p.rec.updateTx(tx, recs, recCur, idxCur); err != nil {
 				return err
 			}
 			for _, c := range p.cids {
@@ -595,7 +673,7 @@ func (s *Store) Complete(cs []Completion) error {
 				}
 			}
 			if p.await != nil {
-				if err := tx.Bucket(bucketAwaiting).Put(p.await, []byte{}); err != nil {
+				if err := awaiting.Put(p.await, []byte{}); err != nil {
 					return err
 				}
 			}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func openTemp(t testing.TB, opts Options) (*Store, string) {
@@ -160,4 +162,46 @@ func BenchmarkEnqueueThenComplete(b *testing.B) {
 	st := s.db.Stats()
 	b.ReportMetric(float64(st.TxStats.GetWriteTime().Microseconds())/float64(max(1, st.TxStats.GetWrite())), "µs-write/commit")
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msg/s")
+}
+
+// TestPointCursor: get and delete through one reused cursor behave as
+// Bucket.Get and Bucket.Delete, also after writes through the bucket.
+func TestPointCursor(t *testing.T) {
+	s, _ := openTemp(t, Options{NoSync: true})
+	defer s.Close()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketQueue)
+		for _, k := range []string{"b", "d", "f"} {
+			if err := b.Put([]byte(k), []byte("v"+k)); err != nil {
+				return err
+			}
+		}
+		c := newPointCursor(b)
+		for k, want := range map[string]string{"a": "", "b": "vb", "c": "", "d": "vd", "f": "vf", "g": ""} {
+			if got := string(c.get([]byte(k))); got != want {
+				return fmt.Errorf("get %q = %q, want %q", k, got, want)
+			}
+		}
+		if err := c.delete([]byte("c")); err != nil { // absent: nothing happens
+			return err
+		}
+		if err := c.delete([]byte("d")); err != nil {
+			return err
+		}
+		if err := b.Put([]byte("e"), []byte("ve")); err != nil {
+			return err
+		}
+		if got := string(c.get([]byte("e"))); got != "ve" {
+			return fmt.Errorf("get after Put = %q", got)
+		}
+		var keys []string
+		err := b.ForEach(func(k, _ []byte) error { keys = append(keys, string(k)); return nil })
+		if fmt.Sprint(keys) != "[b e f]" {
+			return fmt.Errorf("keys %v after deletes, want [b e f]", keys)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
