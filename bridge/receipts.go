@@ -2,7 +2,9 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"smppbridge/dlrmap"
@@ -82,16 +84,32 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 		return
 	}
 	res := dlrmap.Map(r, q.ReceiptTable)
-	rr, err := b.receipts.ApplyReceipt(store.Receipt{
-		Carrier: carrier, Candidates: dlrmap.Candidates(r.ID, q.ReceiptIDFormat),
-		Outcome: int(res.Outcome), Code: res.Code, Mode: q.ReceiptsPerSegment, At: b.now(),
-	})
+	cands := dlrmap.Candidates(r.ID, q.ReceiptIDFormat)
+	at := b.now()
+	rcpt := store.Receipt{
+		Carrier: carrier, Candidates: cands,
+		Outcome: int(res.Outcome), Code: res.Code, Mode: q.ReceiptsPerSegment, At: at,
+	}
+	var rr store.ReceiptResult
+	var err error
+	if res.Outcome == dlrmap.Pending || len(cands) == 0 {
+		rr, err = b.receipts.ApplyReceipt(rcpt) // nothing to write
+	} else {
+		var waited bool
+		rr, waited, err = b.outcomes.apply(b.runCtx, b.receipts, rcpt)
+		if waited {
+			b.receiptsAfterOutcome.Add(1)
+		}
+	}
 	if err != nil {
 		b.log.Error("cannot record a receipt; the SMSC is asked to send it again", "carrier", carrier, "err", err)
 		in.Respond(pdu.StatusMsgQFul)
 		return
 	}
 	in.Respond(pdu.StatusOK)
+	if !rr.Matched && res.Outcome != dlrmap.Pending {
+		b.receiptsPending.Add(1)
+	}
 	if b.opts.OnReceipt != nil {
 		b.opts.OnReceipt(carrier, res.Outcome, res.Code, rr.Matched)
 	}
@@ -187,4 +205,235 @@ func AggregateParts(parts []store.PartOutcome, total int, mode string) (store.Pa
 	}
 	r, done := dlrmap.Aggregate(rs, total, mode)
 	return store.PartOutcome{Outcome: int(r.Outcome), Code: r.Code}, done
+}
+
+// ReceiptStats counts receipts since New.
+type ReceiptStats struct {
+	// Pending counts terminal receipts that matched no record when
+	// written, so the store kept them until their id is known (early,
+	// cross-bind or foreign receipts). Normal traffic keeps it near 0.
+	Pending int64
+	// AfterOutcome counts receipts that waited for their submit outcome's
+	// commit before being written.
+	AfterOutcome int64
+}
+
+// ReceiptStats returns the receipt counters.
+func (b *Bridge) ReceiptStats() ReceiptStats {
+	return ReceiptStats{Pending: b.receiptsPending.Load(), AfterOutcome: b.receiptsAfterOutcome.Load()}
+}
+
+// receiptOutcomeWait bounds how long a receipt waits for its submit
+// outcome's commit (a stalled or failing store); after it the receipt is
+// written on its own and kept until its id is known.
+const receiptOutcomeWait = 2 * time.Second
+
+// outcomeIDs holds the carrier message ids of submit outcomes handed to
+// completeLoop and not yet committed. The SMSC usually sends a receipt
+// right after the submit_sm_resp, before completeLoop's commit has indexed
+// the id: written then, the receipt would be kept as a pending receipt
+// (JSON and extra B-tree writes) and applied again inside Complete. A
+// receipt whose id is here rides along with the outcome instead
+// (store.Completion.Receipts: the same commit, applied right after it), or,
+// when that outcome is already being written, waits for its commit and
+// then finds its record directly.
+type outcomeIDs struct {
+	mu  sync.Mutex
+	ids map[outcomeID]*outcomeSlot
+	// committed is closed, and replaced, after each outcome write.
+	committed chan struct{}
+}
+
+type outcomeID struct{ carrier, id string }
+
+// outcomeSlot is one outcome on its way to the store.
+type outcomeSlot struct {
+	seq      uint64 // the completion's queue seq: which outcome an id belongs to when a carrier repeats ids
+	taken    bool   // completeLoop is writing it: too late to ride along
+	receipts []*rideAlong
+}
+
+// rideAlong is a receipt handed to completeLoop with its outcome.
+type rideAlong struct {
+	r   store.Receipt
+	res store.ReceiptResult
+	// done: res holds the store's result. Set with fallback under mu
+	// before committed is closed.
+	done bool
+	// fallback: the outcome write did not apply it (the write was given up,
+	// or the store does not take receipts with outcomes): ApplyReceipt.
+	fallback bool
+}
+
+func newOutcomeIDs() *outcomeIDs {
+	return &outcomeIDs{ids: map[outcomeID]*outcomeSlot{}, committed: make(chan struct{})}
+}
+
+// add notes the ids of an outcome about to be handed to completeLoop.
+func (o *outcomeIDs) add(c *store.Completion) {
+	slot := &outcomeSlot{seq: c.Seq}
+	o.mu.Lock()
+	for _, id := range c.Record.CarrierIDs {
+		if id != "" {
+			o.ids[outcomeID{c.Record.Carrier, dlrmap.NormalizeID(id)}] = slot
+		}
+	}
+	o.mu.Unlock()
+}
+
+// slotLocked finds the slot of completion c.
+func (o *outcomeIDs) slotLocked(c *store.Completion) *outcomeSlot {
+	for _, id := range c.Record.CarrierIDs {
+		if id == "" {
+			continue
+		}
+		if slot := o.ids[outcomeID{c.Record.Carrier, dlrmap.NormalizeID(id)}]; slot != nil && slot.seq == c.Seq {
+			return slot
+		}
+	}
+	return nil
+}
+
+// take marks the batch's outcomes as being written and hands them the
+// receipts that came for them.
+func (o *outcomeIDs) take(batch []store.Completion) {
+	o.mu.Lock()
+	for i := range batch {
+		c := &batch[i]
+		if len(c.Record.CarrierIDs) == 0 {
+			continue
+		}
+		slot := o.slotLocked(c)
+		if slot == nil {
+			continue
+		}
+		slot.taken = true
+		c.Receipts = c.Receipts[:0]
+		for _, ra := range slot.receipts {
+			c.Receipts = append(c.Receipts, ra.r)
+		}
+	}
+	o.mu.Unlock()
+}
+
+// written forgets the ids of outcomes written (ok) or given up, hands
+// their receipts the results, and wakes the receipts waiting for them.
+func (o *outcomeIDs) written(batch []store.Completion, ok bool) {
+	o.mu.Lock()
+	for i := range batch {
+		c := &batch[i]
+		if len(c.Record.CarrierIDs) == 0 {
+			continue
+		}
+		slot := o.slotLocked(c)
+		if slot == nil {
+			continue
+		}
+		applied := ok && len(c.ReceiptResults) == len(c.Receipts) && len(c.Receipts) == len(slot.receipts)
+		for j, ra := range slot.receipts {
+			ra.done = true
+			if applied {
+				ra.res = c.ReceiptResults[j]
+			} else {
+				ra.fallback = true
+			}
+		}
+		for _, id := range c.Record.CarrierIDs {
+			k := outcomeID{c.Record.Carrier, dlrmap.NormalizeID(id)}
+			if o.ids[k] == slot {
+				delete(o.ids, k)
+			}
+		}
+	}
+	close(o.committed)
+	o.committed = make(chan struct{})
+	o.mu.Unlock()
+}
+
+// apply writes a terminal receipt durably. When an outcome carrying one of
+// its ids is on its way to the store, the receipt goes with it, or waits
+// for its commit when it is already being written; at most
+// receiptOutcomeWait, after which (or when the outcome write was given up)
+// it is written on its own. waited reports that an outcome was found.
+func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r store.Receipt) (res store.ReceiptResult, waited bool, err error) {
+	var ra *rideAlong
+	var slot *outcomeSlot
+	var timer *time.Timer
+	ctxDone := ctx.Done()
+	for range 10000 { // every pass is one outcome commit
+		o.mu.Lock()
+		if ra != nil && ra.done {
+			o.mu.Unlock()
+			if !ra.fallback {
+				return ra.res, true, nil
+			}
+			break
+		}
+		if ra == nil {
+			slot = nil
+			for _, c := range r.Candidates {
+				if slot = o.ids[outcomeID{r.Carrier, c}]; slot != nil {
+					break
+				}
+			}
+			if slot != nil && !slot.taken {
+				ra = &rideAlong{r: r}
+				slot.receipts = append(slot.receipts, ra)
+			}
+		}
+		committed := o.committed
+		o.mu.Unlock()
+		if ra == nil && slot == nil {
+			break // no outcome (left) to wait for
+		}
+		waited = true
+		if timer == nil {
+			timer = time.NewTimer(receiptOutcomeWait)
+			defer timer.Stop()
+		}
+		select {
+		case <-committed:
+			continue
+		case <-ctxDone:
+			// Stopping: completeLoop still writes the outcomes handed to
+			// it, so a receipt riding along keeps waiting (bounded by the
+			// timer); one only waiting for a commit goes on its own.
+			ctxDone = nil
+			if ra != nil {
+				continue
+			}
+		case <-timer.C:
+		}
+		if ra != nil && !o.detach(slot, ra) {
+			// Being written: its result comes with that commit.
+			o.mu.Lock()
+			done, fallback, res := ra.done, ra.fallback, ra.res
+			o.mu.Unlock()
+			if done && !fallback {
+				return res, true, nil
+			}
+			if !done {
+				return store.ReceiptResult{}, true, errOutcomeStalled
+			}
+		}
+		break
+	}
+	res, err = rs.ApplyReceipt(r)
+	return res, waited, err
+}
+
+// errOutcomeStalled: a receipt rode along with an outcome whose write did
+// not finish in receiptOutcomeWait; the SMSC is asked to send it again.
+var errOutcomeStalled = errors.New("bridge: the submit outcome the receipt rides with is not written yet")
+
+// detach takes a receipt back from an outcome not yet being written;
+// false when the outcome is being (or has been) written with it.
+func (o *outcomeIDs) detach(slot *outcomeSlot, ra *rideAlong) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if slot.taken || ra.done {
+		return false
+	}
+	slot.receipts = slices.DeleteFunc(slot.receipts, func(x *rideAlong) bool { return x == ra })
+	return true
 }

@@ -132,47 +132,9 @@ func (s *Store) ApplyReceipt(r Receipt) (ReceiptResult, error) {
 	hooks := s.hooks.Load()
 	var res ReceiptResult
 	err := s.write(func(tx *bolt.Tx) error {
-		res = ReceiptResult{} // it may run twice
-		ids := tx.Bucket(bucketCarrierIDs)
-		for _, c := range r.Candidates {
-			key := ids.Get(carrierIDKey(r.Carrier, c))
-			if key == nil {
-				continue
-			}
-			rec, ok, term, n, err := s.applyTx(tx, bytes.Clone(key), c, &pr, hooks)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
-			res = ReceiptResult{Matched: true, Terminal: term, Callbacks: n, Record: rec}
-			return nil
-		}
-		pend := tx.Bucket(bucketPendingReceipts)
-		for _, c := range r.Candidates {
-			k := carrierIDKey(r.Carrier, c)
-			var list []pendingReceipt
-			if v := pend.Get(k); v != nil {
-				if err := json.Unmarshal(v, &list); err != nil {
-					return fmt.Errorf("store: pending receipt %q: %w", k, err)
-				}
-			}
-			if len(list) >= maxPendingPerKey {
-				list = list[len(list)-maxPendingPerKey+1:]
-			}
-			v, err := json.Marshal(append(list, pr))
-			if err != nil {
-				return err
-			}
-			if err := pend.Put(k, v); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketPendingAt).Put(pendingAtKey(r.Carrier, pr.At, c), nil); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		res, err = s.receiptTx(tx, r.Carrier, &pr, hooks) // it may run twice: res is replaced
+		return err
 	})
 	if err != nil {
 		return ReceiptResult{}, fmt.Errorf("store: apply receipt: %w", err)
@@ -181,6 +143,113 @@ func (s *Store) ApplyReceipt(r Receipt) (ReceiptResult, error) {
 		hooks.Added()
 	}
 	return res, nil
+}
+
+// receiptTx applies a receipt to the record its id names or, when no
+// record has the id yet, keeps it pending under each candidate.
+func (s *Store) receiptTx(tx *bolt.Tx, carrier string, pr *pendingReceipt, hooks *ReceiptHooks) (ReceiptResult, error) {
+	ids := tx.Bucket(bucketCarrierIDs)
+	for _, c := range pr.Cands {
+		key := ids.Get(carrierIDKey(carrier, c))
+		if key == nil {
+			continue
+		}
+		rec, ok, term, n, err := s.applyTx(tx, bytes.Clone(key), c, pr, hooks)
+		if err != nil {
+			return ReceiptResult{}, err
+		}
+		if !ok {
+			continue
+		}
+		return ReceiptResult{Matched: true, Terminal: term, Callbacks: n, Record: rec}, nil
+	}
+	pend := tx.Bucket(bucketPendingReceipts)
+	for _, c := range pr.Cands {
+		k := carrierIDKey(carrier, c)
+		var list []pendingReceipt
+		if v := pend.Get(k); v != nil {
+			if err := json.Unmarshal(v, &list); err != nil {
+				return ReceiptResult{}, fmt.Errorf("store: pending receipt %q: %w", k, err)
+			}
+		}
+		if len(list) >= maxPendingPerKey {
+			list = list[len(list)-maxPendingPerKey+1:]
+		}
+		v, err := json.Marshal(append(list, *pr))
+		if err != nil {
+			return ReceiptResult{}, err
+		}
+		if err := pend.Put(k, v); err != nil {
+			return ReceiptResult{}, err
+		}
+		if err := tx.Bucket(bucketPendingAt).Put(pendingAtKey(carrier, pr.At, c), nil); err != nil {
+			return ReceiptResult{}, err
+		}
+	}
+	return ReceiptResult{}, nil
+}
+
+// attachedReceipt is a receipt handed to Complete with its copy's outcome
+// (Completion.Receipts).
+type attachedReceipt struct {
+	carrier string
+	pr      pendingReceipt
+	skip    bool // not terminal or without id: ApplyReceipt would not write it either
+}
+
+// prepareAttachedReceipts collects the completions' receipts in order,
+// with a result slot each.
+func prepareAttachedReceipts(cs []Completion) ([]attachedReceipt, []ReceiptResult) {
+	n := 0
+	for i := range cs {
+		n += len(cs[i].Receipts)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]attachedReceipt, 0, n)
+	now := time.Now()
+	for i := range cs {
+		for _, r := range cs[i].Receipts {
+			if r.At.IsZero() {
+				r.At = now
+			}
+			out = append(out, attachedReceipt{carrier: r.Carrier, skip: len(r.Candidates) == 0 || r.Outcome == OutcomePending,
+				pr: pendingReceipt{Cands: r.Candidates, Outcome: r.Outcome, Code: r.Code, Mode: r.Mode, At: r.At.UTC()}})
+		}
+	}
+	return out, make([]ReceiptResult, n)
+}
+
+// applyAttachedTx applies the attached receipts after the outcomes, as
+// ApplyReceipt would. It returns the callback jobs added.
+func (s *Store) applyAttachedTx(tx *bolt.Tx, rs []attachedReceipt, results []ReceiptResult, hooks *ReceiptHooks) (int, error) {
+	added := 0
+	for i := range rs {
+		if rs[i].skip {
+			results[i] = ReceiptResult{}
+			continue
+		}
+		res, err := s.receiptTx(tx, rs[i].carrier, &rs[i].pr, hooks)
+		if err != nil {
+			return 0, err
+		}
+		results[i] = res
+		added += res.Callbacks
+	}
+	return added, nil
+}
+
+// setAttachedResults hands the results of a committed Complete back to
+// its completions.
+func setAttachedResults(cs []Completion, results []ReceiptResult) {
+	j := 0
+	for i := range cs {
+		if n := len(cs[i].Receipts); n > 0 {
+			cs[i].ReceiptResults = results[j : j+n : j+n]
+			j += n
+		}
+	}
 }
 
 // applyTx applies one receipt for the part whose normalised id is cid to

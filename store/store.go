@@ -546,6 +546,12 @@ func carrierIDKey(carrier, id string) []byte {
 type Completion struct {
 	Seq    uint64
 	Record Record
+	// Receipts that came for this copy's ids while its outcome was on its
+	// way to the store: applied in the same transaction, after every
+	// outcome of the call, exactly as ApplyReceipt right after the commit
+	// would (receipts.go). Complete sets ReceiptResults, one per receipt.
+	Receipts       []Receipt
+	ReceiptResults []ReceiptResult
 }
 
 // Complete applies completions durably; concurrent calls share one commit.
@@ -578,6 +584,7 @@ func (s *Store) Complete(cs []Completion) error {
 			}
 		}
 	}
+	rcpts, rcptResults := prepareAttachedReceipts(cs)
 	var added int
 	err := s.write(func(tx *bolt.Tx) error {
 		added = 0 // it may run twice
@@ -617,11 +624,14 @@ func (s *Store) Complete(cs []Completion) error {
 				added += n
 			}
 		}
-		return nil
+		n, err := s.applyAttachedTx(tx, rcpts, rcptResults, hooks)
+		added += n
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: complete: %w", err)
 	}
+	setAttachedResults(cs, rcptResults)
 	if added > 0 && hooks != nil && hooks.Added != nil {
 		hooks.Added()
 	}
