@@ -242,7 +242,30 @@ type outcomeIDs struct {
 	ids map[outcomeID]*outcomeSlot
 	// committed is closed, and replaced, after each outcome write.
 	committed chan struct{}
+	// awaited are ids receipts wait to see in an outcome (awaitID).
+	awaited map[outcomeID]*idWaiters
 }
+
+// idWaiters are the receipts waiting for one id; ch is closed when an
+// outcome carrying it is added.
+type idWaiters struct {
+	ch chan struct{}
+	n  int
+}
+
+// carrierIDKnower is what a store offers to tell whether an id is already
+// indexed (*store.Store), so that a receipt whose id no outcome on its
+// way carries waits for it only when it is not.
+type carrierIDKnower interface {
+	KnowsCarrierID(carrier string, candidates []string) (bool, error)
+}
+
+// receiptIDWait bounds how long a receipt whose id is neither indexed nor
+// carried by an outcome on its way waits for one to be: the receipt
+// usually races its own submit_sm_resp's sender (that goroutine is still
+// to run), or comes on another bind before it. After it the receipt is
+// kept pending until its id is known.
+const receiptIDWait = 50 * time.Millisecond
 
 type outcomeID struct{ carrier, id string }
 
@@ -266,7 +289,7 @@ type rideAlong struct {
 }
 
 func newOutcomeIDs() *outcomeIDs {
-	return &outcomeIDs{ids: map[outcomeID]*outcomeSlot{}, committed: make(chan struct{})}
+	return &outcomeIDs{ids: map[outcomeID]*outcomeSlot{}, committed: make(chan struct{}), awaited: map[outcomeID]*idWaiters{}}
 }
 
 // add notes the ids of an outcome about to be handed to completeLoop.
@@ -275,10 +298,84 @@ func (o *outcomeIDs) add(c *store.Completion) {
 	o.mu.Lock()
 	for _, id := range c.Record.CarrierIDs {
 		if id != "" {
-			o.ids[outcomeID{c.Record.Carrier, dlrmap.NormalizeID(id)}] = slot
+			k := outcomeID{c.Record.Carrier, dlrmap.NormalizeID(id)}
+			o.ids[k] = slot
+			if w := o.awaited[k]; w != nil {
+				close(w.ch)
+				delete(o.awaited, k)
+			}
 		}
 	}
 	o.mu.Unlock()
+}
+
+// findLocked returns the outcome slot carrying one of the candidates.
+func (o *outcomeIDs) findLocked(carrier string, cands []string) *outcomeSlot {
+	for _, c := range cands {
+		if slot := o.ids[outcomeID{carrier, c}]; slot != nil {
+			return slot
+		}
+	}
+	return nil
+}
+
+// awaitID waits, at most receiptIDWait, for an outcome carrying one of the
+// receipt's candidates to be added, unless the store already knows the id
+// (then the receipt goes straight to it). It reports whether one was
+// added.
+func (o *outcomeIDs) awaitID(ctx context.Context, knower carrierIDKnower, carrier string, cands []string) (added bool) {
+	o.mu.Lock()
+	if o.findLocked(carrier, cands) != nil {
+		o.mu.Unlock()
+		return true
+	}
+	// Registered before the store is asked: an outcome added meanwhile
+	// closes ch, one committed meanwhile is found in the store.
+	ch := make(chan struct{})
+	ws := make([]*idWaiters, len(cands))
+	for i, c := range cands {
+		k := outcomeID{carrier, c}
+		w := o.awaited[k]
+		if w == nil {
+			w = &idWaiters{ch: ch}
+			o.awaited[k] = w
+		}
+		w.n++
+		ws[i] = w
+	}
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		for i, c := range cands {
+			k := outcomeID{carrier, c}
+			if w := o.awaited[k]; w == ws[i] {
+				if w.n--; w.n == 0 {
+					delete(o.awaited, k)
+				}
+			}
+		}
+		o.mu.Unlock()
+	}()
+	if known, err := knower.KnowsCarrierID(carrier, cands); known || err != nil {
+		return false
+	}
+	// dlrmap.Candidates gives at most three forms.
+	var chs [3]chan struct{}
+	for i, w := range ws[:min(len(ws), len(chs))] {
+		chs[i] = w.ch
+	}
+	timer := time.NewTimer(receiptIDWait)
+	defer timer.Stop()
+	select {
+	case <-chs[0]:
+	case <-chs[1]:
+	case <-chs[2]:
+	case <-timer.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+	return true
 }
 
 // slotLocked finds the slot of completion c.
@@ -359,6 +456,18 @@ func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r store.Receipt
 	var ra *rideAlong
 	var slot *outcomeSlot
 	var timer *time.Timer
+	if knower, ok := rs.(carrierIDKnower); ok {
+		o.mu.Lock()
+		slot = o.findLocked(r.Carrier, r.Candidates)
+		o.mu.Unlock()
+		if slot == nil {
+			if !o.awaitID(ctx, knower, r.Carrier, r.Candidates) {
+				res, err = rs.ApplyReceipt(r)
+				return res, false, err
+			}
+			waited = true
+		}
+	}
 	ctxDone := ctx.Done()
 	for range 10000 { // every pass is one outcome commit
 		o.mu.Lock()
@@ -370,12 +479,7 @@ func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r store.Receipt
 			break
 		}
 		if ra == nil {
-			slot = nil
-			for _, c := range r.Candidates {
-				if slot = o.ids[outcomeID{r.Carrier, c}]; slot != nil {
-					break
-				}
-			}
+			slot = o.findLocked(r.Carrier, r.Candidates)
 			if slot != nil && !slot.taken {
 				ra = &rideAlong{r: r}
 				slot.receipts = append(slot.receipts, ra)

@@ -379,6 +379,24 @@ func removePending(pend *bolt.Bucket, k []byte, pr *pendingReceipt) error {
 	return pend.Put(k, nv)
 }
 
+// KnowsCarrierID reports whether a record is indexed under one of the
+// candidate ids (read-only; no commit). The bridge asks it before holding
+// back a receipt whose id it has not seen in an outcome yet.
+func (s *Store) KnowsCarrierID(carrier string, candidates []string) (bool, error) {
+	known := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ids := tx.Bucket(bucketCarrierIDs)
+		for _, c := range candidates {
+			if ids.Get(carrierIDKey(carrier, c)) != nil {
+				known = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return known, err
+}
+
 // PendingReceipts counts the keys of receipts still waiting for their id
 // (each receipt is kept under up to three id forms).
 func (s *Store) PendingReceipts() (int, error) {
