@@ -213,8 +213,8 @@ type ReceiptStats struct {
 	// written, so the store kept them until their id is known (early,
 	// cross-bind or foreign receipts). Normal traffic keeps it near 0.
 	Pending int64
-	// AfterOutcome counts receipts that waited for their submit outcome's
-	// commit before being written.
+	// AfterOutcome counts receipts that waited for their submit outcome
+	// (its id to be seen, its write) and went with it or after it.
 	AfterOutcome int64
 }
 
@@ -244,6 +244,7 @@ type outcomeIDs struct {
 	committed chan struct{}
 	// awaited are ids receipts wait to see in an outcome (awaitID).
 	awaited map[outcomeID]*idWaiters
+	idWaits map[string]*idWaitBackoff // per carrier
 }
 
 // idWaiters are the receipts waiting for one id; ch is closed when an
@@ -265,7 +266,19 @@ type carrierIDKnower interface {
 // usually races its own submit_sm_resp's sender (that goroutine is still
 // to run), or comes on another bind before it. After it the receipt is
 // kept pending until its id is known.
-const receiptIDWait = 50 * time.Millisecond
+const receiptIDWait = 20 * time.Millisecond
+
+// maxIDWaitsSkipped bounds idWaitBackoff.skip.
+const maxIDWaitsSkipped = 1023
+
+// idWaitBackoff keeps a carrier's receipts from waiting for ids that do
+// not come: after k waits in a row timed out, the next 2^k-1 receipts with
+// an unknown id go on at once. A carrier that sends receipts before the
+// submit_sm_resp and waits for their acknowledgement (or sends receipts for
+// ids it never gave) would otherwise have each wait the whole
+// receiptIDWait; one that answered a long message's first part long before
+// its last loses a few waits only.
+type idWaitBackoff struct{ skip, streak int }
 
 type outcomeID struct{ carrier, id string }
 
@@ -289,7 +302,8 @@ type rideAlong struct {
 }
 
 func newOutcomeIDs() *outcomeIDs {
-	return &outcomeIDs{ids: map[outcomeID]*outcomeSlot{}, committed: make(chan struct{}), awaited: map[outcomeID]*idWaiters{}}
+	return &outcomeIDs{ids: map[outcomeID]*outcomeSlot{}, committed: make(chan struct{}),
+		awaited: map[outcomeID]*idWaiters{}, idWaits: map[string]*idWaitBackoff{}}
 }
 
 // add notes the ids of an outcome about to be handed to completeLoop.
@@ -328,6 +342,16 @@ func (o *outcomeIDs) awaitID(ctx context.Context, knower carrierIDKnower, carrie
 	if o.findLocked(carrier, cands) != nil {
 		o.mu.Unlock()
 		return true
+	}
+	backoff := o.idWaits[carrier]
+	if backoff == nil {
+		backoff = &idWaitBackoff{}
+		o.idWaits[carrier] = backoff
+	}
+	if backoff.skip > 0 {
+		backoff.skip--
+		o.mu.Unlock()
+		return false
 	}
 	// Registered before the store is asked: an outcome added meanwhile
 	// closes ch, one committed meanwhile is found in the store.
@@ -371,10 +395,17 @@ func (o *outcomeIDs) awaitID(ctx context.Context, knower carrierIDKnower, carrie
 	case <-chs[1]:
 	case <-chs[2]:
 	case <-timer.C:
+		o.mu.Lock()
+		backoff.streak = min(backoff.streak+1, 10)
+		backoff.skip = min(1<<backoff.streak-1, maxIDWaitsSkipped)
+		o.mu.Unlock()
 		return false
 	case <-ctx.Done():
 		return false
 	}
+	o.mu.Lock()
+	backoff.streak = 0
+	o.mu.Unlock()
 	return true
 }
 
