@@ -90,16 +90,18 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 		Carrier: carrier, Candidates: cands,
 		Outcome: int(res.Outcome), Code: res.Code, Mode: q.ReceiptsPerSegment, At: at,
 	}
-	var rr store.ReceiptResult
+	handled, matched, waited := false, false, false
 	var err error
-	if res.Outcome == dlrmap.Pending || len(cands) == 0 {
-		rr, err = b.receipts.ApplyReceipt(rcpt) // nothing to write
-	} else {
-		var waited bool
-		rr, waited, err = b.outcomes.apply(b.runCtx, b.receipts, rcpt)
+	if res.Outcome != dlrmap.Pending && len(cands) > 0 { // else nothing to write
+		handled, matched, waited, err = b.outcomes.apply(b.runCtx, b.receipts, &rcpt)
 		if waited {
 			b.receiptsAfterOutcome.Add(1)
 		}
+	}
+	if !handled {
+		var rr store.ReceiptResult
+		rr, err = b.receipts.ApplyReceipt(rcpt)
+		matched = rr.Matched
 	}
 	if err != nil {
 		b.log.Error("cannot record a receipt; the SMSC is asked to send it again", "carrier", carrier, "err", err)
@@ -107,11 +109,11 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 		return
 	}
 	in.Respond(pdu.StatusOK)
-	if !rr.Matched && res.Outcome != dlrmap.Pending {
+	if !matched && res.Outcome != dlrmap.Pending {
 		b.receiptsPending.Add(1)
 	}
 	if b.opts.OnReceipt != nil {
-		b.opts.OnReceipt(carrier, res.Outcome, res.Code, rr.Matched)
+		b.opts.OnReceipt(carrier, res.Outcome, res.Code, matched)
 	}
 }
 
@@ -291,9 +293,9 @@ type outcomeSlot struct {
 
 // rideAlong is a receipt handed to completeLoop with its outcome.
 type rideAlong struct {
-	r   store.Receipt
-	res store.ReceiptResult
-	// done: res holds the store's result. Set with fallback under mu
+	r       *store.Receipt
+	matched bool // the store's result (ReceiptResult.Matched)
+	// done: matched holds the store's result. Set with fallback under mu
 	// before committed is closed.
 	done bool
 	// fallback: the outcome write did not apply it (the write was given up,
@@ -438,7 +440,7 @@ func (o *outcomeIDs) take(batch []store.Completion) {
 		slot.taken = true
 		c.Receipts = c.Receipts[:0]
 		for _, ra := range slot.receipts {
-			c.Receipts = append(c.Receipts, ra.r)
+			c.Receipts = append(c.Receipts, *ra.r)
 		}
 	}
 	o.mu.Unlock()
@@ -461,7 +463,7 @@ func (o *outcomeIDs) written(batch []store.Completion, ok bool) {
 		for j, ra := range slot.receipts {
 			ra.done = true
 			if applied {
-				ra.res = c.ReceiptResults[j]
+				ra.matched = c.ReceiptResults[j].Matched
 			} else {
 				ra.fallback = true
 			}
@@ -478,12 +480,14 @@ func (o *outcomeIDs) written(batch []store.Completion, ok bool) {
 	o.mu.Unlock()
 }
 
-// apply writes a terminal receipt durably. When an outcome carrying one of
-// its ids is on its way to the store, the receipt goes with it, or waits
-// for its commit when it is already being written; at most
-// receiptOutcomeWait, after which (or when the outcome write was given up)
-// it is written on its own. waited reports that an outcome was found.
-func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r store.Receipt) (res store.ReceiptResult, waited bool, err error) {
+// apply writes a terminal receipt durably when an outcome carrying one of
+// its ids is on its way to the store: the receipt goes with it, or waits
+// for its commit when it is already being written, at most
+// receiptOutcomeWait. handled is false when the caller is to write it on
+// its own (ReceiptStore.ApplyReceipt): there is no such outcome (any
+// more), the wait ended, or the outcome write was given up. waited reports
+// that an outcome was found.
+func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r *store.Receipt) (handled, matched, waited bool, err error) {
 	var ra *rideAlong
 	var slot *outcomeSlot
 	var timer *time.Timer
@@ -493,8 +497,7 @@ func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r store.Receipt
 		o.mu.Unlock()
 		if slot == nil {
 			if !o.awaitID(ctx, knower, r.Carrier, r.Candidates) {
-				res, err = rs.ApplyReceipt(r)
-				return res, false, err
+				return false, false, false, nil
 			}
 			waited = true
 		}
@@ -504,10 +507,7 @@ func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r store.Receipt
 		o.mu.Lock()
 		if ra != nil && ra.done {
 			o.mu.Unlock()
-			if !ra.fallback {
-				return ra.res, true, nil
-			}
-			break
+			return !ra.fallback, ra.matched, true, nil
 		}
 		if ra == nil {
 			slot = o.findLocked(r.Carrier, r.Candidates)
@@ -542,19 +542,16 @@ func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r store.Receipt
 		if ra != nil && !o.detach(slot, ra) {
 			// Being written: its result comes with that commit.
 			o.mu.Lock()
-			done, fallback, res := ra.done, ra.fallback, ra.res
+			done, fallback, matched := ra.done, ra.fallback, ra.matched
 			o.mu.Unlock()
-			if done && !fallback {
-				return res, true, nil
-			}
 			if !done {
-				return store.ReceiptResult{}, true, errOutcomeStalled
+				return true, false, true, errOutcomeStalled
 			}
+			return !fallback, matched, true, nil
 		}
 		break
 	}
-	res, err = rs.ApplyReceipt(r)
-	return res, waited, err
+	return false, false, waited, nil
 }
 
 // errOutcomeStalled: a receipt rode along with an outcome whose write did

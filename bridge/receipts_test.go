@@ -45,17 +45,24 @@ func (f *fakeReceipts) counts() (applied, asked int) {
 }
 
 type applyResult struct {
-	res    store.ReceiptResult
-	waited bool
-	err    error
+	matched, waited bool
+	err             error
+}
+
+// applyReceipt is what handleInbound does with a terminal receipt.
+func applyReceipt(ctx context.Context, o *outcomeIDs, rs ReceiptStore, r store.Receipt) applyResult {
+	handled, matched, waited, err := o.apply(ctx, rs, &r)
+	if !handled {
+		var rr store.ReceiptResult
+		rr, err = rs.ApplyReceipt(r)
+		matched = rr.Matched
+	}
+	return applyResult{matched, waited, err}
 }
 
 func applyAsync(o *outcomeIDs, rs ReceiptStore, r store.Receipt) <-chan applyResult {
 	ch := make(chan applyResult, 1)
-	go func() {
-		res, waited, err := o.apply(context.Background(), rs, r)
-		ch <- applyResult{res, waited, err}
-	}()
+	go func() { ch <- applyReceipt(context.Background(), o, rs, r) }()
 	return ch
 }
 
@@ -118,7 +125,7 @@ func TestReceiptRidesAlong(t *testing.T) {
 	batch[0].ReceiptResults = []store.ReceiptResult{{Matched: true, Terminal: true}} // as store.Complete does
 	o.written(batch, true)
 	r := resultOf(t, got)
-	if r.err != nil || !r.waited || !r.res.Matched || !r.res.Terminal {
+	if r.err != nil || !r.waited || !r.matched {
 		t.Fatalf("result %+v", r)
 	}
 	if applied, _ := f.counts(); applied != 0 {
@@ -195,9 +202,9 @@ func TestReceiptWaitsForOutcomeBeingWritten(t *testing.T) {
 func TestReceiptForUnknownID(t *testing.T) {
 	o := newOutcomeIDs()
 	known := &fakeReceipts{knows: true}
-	r, waited, err := o.apply(context.Background(), known, delivered("1234"))
-	if applied, _ := known.counts(); err != nil || waited || !r.Matched || applied != 1 {
-		t.Fatalf("known id: waited %v, written %d times, %+v %v", waited, applied, r, err)
+	r := applyReceipt(context.Background(), o, known, delivered("1234"))
+	if applied, _ := known.counts(); r.err != nil || r.waited || !r.matched || applied != 1 {
+		t.Fatalf("known id: written %d times, %+v", applied, r)
 	}
 
 	f := &fakeReceipts{}
@@ -213,14 +220,14 @@ func TestReceiptForUnknownID(t *testing.T) {
 	o.take(batch)
 	batch[0].ReceiptResults = []store.ReceiptResult{{Matched: true}}
 	o.written(batch, true)
-	if res := resultOf(t, got); !res.waited || !res.res.Matched || res.err != nil {
+	if res := resultOf(t, got); !res.waited || !res.matched || res.err != nil {
 		t.Fatalf("result %+v", res)
 	}
 
 	t0 := time.Now()
-	_, waited, err = o.apply(context.Background(), f, delivered("9999"))
-	if applied, asked := f.counts(); err != nil || waited || applied != 1 || asked != 2 || time.Since(t0) < receiptIDWait {
-		t.Fatalf("never-known id: waited %v, written %d, store asked %d, after %s (%v)", waited, applied, asked, time.Since(t0), err)
+	r = applyReceipt(context.Background(), o, f, delivered("9999"))
+	if applied, asked := f.counts(); r.err != nil || r.waited || applied != 1 || asked != 2 || time.Since(t0) < receiptIDWait {
+		t.Fatalf("never-known id: %+v, written %d, store asked %d, after %s", r, applied, asked, time.Since(t0))
 	}
 	o.mu.Lock()
 	held := len(o.awaited)
@@ -232,8 +239,8 @@ func TestReceiptForUnknownID(t *testing.T) {
 	// one after waits again, times out, and the next three go straight on.
 	for i, wantWait := range []bool{false, true, false, false, false, true} {
 		_, asked0 := f.counts()
-		if _, _, err := o.apply(context.Background(), f, delivered("8888")); err != nil {
-			t.Fatal(err)
+		if r := applyReceipt(context.Background(), o, f, delivered("8888")); r.err != nil {
+			t.Fatal(r.err)
 		}
 		if _, asked := f.counts(); (asked > asked0) != wantWait {
 			t.Fatalf("receipt %d after the timed-out wait: waited %v, want %v", i, asked > asked0, wantWait)
@@ -247,8 +254,8 @@ func TestReceiptWaitEndsWithBridge(t *testing.T) {
 	o, f := newOutcomeIDs(), &fakeReceipts{}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, waited, err := o.apply(ctx, f, delivered("77")); waited || err != nil {
-		t.Fatalf("waited %v (%v)", waited, err)
+	if r := applyReceipt(ctx, o, f, delivered("77")); r.waited || r.err != nil {
+		t.Fatalf("%+v", r)
 	}
 	if applied, _ := f.counts(); applied != 1 {
 		t.Fatalf("written %d times", applied)

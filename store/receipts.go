@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -195,6 +196,7 @@ type attachedReceipt struct {
 	carrier string
 	pr      pendingReceipt
 	skip    bool // not terminal or without id: ApplyReceipt would not write it either
+	folded  bool // applied to its completion's record before the write (foldReceipts)
 }
 
 // prepareAttachedReceipts collects the completions' receipts in order,
@@ -226,9 +228,8 @@ func prepareAttachedReceipts(cs []Completion) ([]attachedReceipt, []ReceiptResul
 func (s *Store) applyAttachedTx(tx *bolt.Tx, rs []attachedReceipt, results []ReceiptResult, hooks *ReceiptHooks) (int, error) {
 	added := 0
 	for i := range rs {
-		if rs[i].skip {
-			results[i] = ReceiptResult{}
-			continue
+		if rs[i].skip || rs[i].folded {
+			continue // its result is set
 		}
 		res, err := s.receiptTx(tx, rs[i].carrier, &rs[i].pr, hooks)
 		if err != nil {
@@ -238,6 +239,43 @@ func (s *Store) applyAttachedTx(tx *bolt.Tx, rs []attachedReceipt, results []Rec
 		added += res.Callbacks
 	}
 	return added, nil
+}
+
+// foldReceipts applies to a copy of c's record the receipts handed with it
+// whose id as sent (their first candidate) is one of the record's own
+// parts: exactly what ApplyReceipt right after the commit would do, since
+// that id then names this record. The record is then written once, SENT
+// never indexed and never awaiting. It returns the record to write and the
+// index in rs of the receipt that made it terminal, or -1. Other receipts
+// are left to applyAttachedTx.
+func (s *Store) foldReceipts(c *Completion, rs []attachedReceipt, results []ReceiptResult) (*Record, int) {
+	rec := c.Record // a copy: Complete may be called again with c
+	rec.Parts = slices.Clone(rec.Parts)
+	terminalAt := -1
+	for i := range rs {
+		r := &rs[i]
+		if r.skip || r.carrier != rec.Carrier {
+			continue
+		}
+		part := -1
+		for p, id := range rec.CarrierIDs {
+			if id != "" && s.normalize(id) == r.pr.Cands[0] {
+				part = p
+				break
+			}
+		}
+		if part < 0 {
+			continue
+		}
+		r.folded = true
+		_, terminal := s.applyToRecord(&rec, part, &r.pr) // a duplicate changes nothing
+		if terminal {
+			terminalAt = i
+		}
+		results[i] = ReceiptResult{Matched: true, Terminal: terminal, Record: rec}
+		results[i].Record.Parts = slices.Clone(rec.Parts)
+	}
+	return &rec, terminalAt
 }
 
 // setAttachedResults hands the results of a committed Complete back to
@@ -274,38 +312,23 @@ func (s *Store) applyTx(tx *bolt.Tx, key []byte, cid string, pr *pendingReceipt,
 	if part < 0 {
 		return rec, false, false, 0, nil
 	}
-	for len(rec.Parts) < len(rec.CarrierIDs) {
-		rec.Parts = append(rec.Parts, PartOutcome{})
+	dup, terminal := s.applyToRecord(&rec, part, pr)
+	if dup {
+		return rec, true, false, 0, nil // the part's first terminal receipt stands
 	}
-	if rec.Parts[part].Outcome != OutcomePending {
-		return rec, true, false, 0, nil // duplicate: the part's first terminal receipt stands
-	}
-	rec.Parts[part] = PartOutcome{Outcome: pr.Outcome, Code: pr.Code}
-	if rec.Status == "SENT" {
-		if agg, done := s.aggregate(rec.Parts, len(rec.CarrierIDs), pr.Mode); done {
-			terminal = true
-			rec.DoneAt = pr.At
-			if rec.DoneAt.Before(rec.SentAt) { // an early receipt
-				rec.DoneAt = rec.SentAt
-			}
-			if agg.Outcome == OutcomeDelivered {
-				rec.Status, rec.ErrorCode = "DELIVERED", 0
-			} else {
-				rec.Status, rec.ErrorCode = "FAILED", agg.Code
-			}
-			if err := tx.Bucket(bucketAwaiting).Delete(awaitKey(rec.Carrier, rec.SentAt, key)); err != nil {
-				return rec, false, false, 0, err
-			}
-			if err := reindexStatusTx(tx, &rec, key, StatusSent); err != nil {
-				return rec, false, false, 0, err
-			}
-			if hooks != nil && hooks.Callbacks != nil {
-				if jobs := hooks.Callbacks(&rec); len(jobs) > 0 {
-					if err := addCallbacksTx(tx, jobs); err != nil {
-						return rec, false, false, 0, err
-					}
-					added = len(jobs)
+	if terminal {
+		if err := tx.Bucket(bucketAwaiting).Delete(awaitKey(rec.Carrier, rec.SentAt, key)); err != nil {
+			return rec, false, false, 0, err
+		}
+		if err := reindexStatusTx(tx, &rec, key, StatusSent); err != nil {
+			return rec, false, false, 0, err
+		}
+		if hooks != nil && hooks.Callbacks != nil {
+			if jobs := hooks.Callbacks(&rec); len(jobs) > 0 {
+				if err := addCallbacksTx(tx, jobs); err != nil {
+					return rec, false, false, 0, err
 				}
+				added = len(jobs)
 			}
 		}
 	}
@@ -317,6 +340,36 @@ func (s *Store) applyTx(tx *bolt.Tx, key []byte, cid string, pr *pendingReceipt,
 		return rec, false, false, 0, err
 	}
 	return rec, true, terminal, added, nil
+}
+
+// applyToRecord notes a receipt for part in rec and, when the parts'
+// outcomes make a SENT copy terminal, its status, code and DoneAt. dup: the
+// part already had its terminal receipt, which stands (rec unchanged).
+func (s *Store) applyToRecord(rec *Record, part int, pr *pendingReceipt) (dup, terminal bool) {
+	for len(rec.Parts) < len(rec.CarrierIDs) {
+		rec.Parts = append(rec.Parts, PartOutcome{})
+	}
+	if rec.Parts[part].Outcome != OutcomePending {
+		return true, false
+	}
+	rec.Parts[part] = PartOutcome{Outcome: pr.Outcome, Code: pr.Code}
+	if rec.Status != "SENT" {
+		return false, false
+	}
+	agg, done := s.aggregate(rec.Parts, len(rec.CarrierIDs), pr.Mode)
+	if !done {
+		return false, false
+	}
+	rec.DoneAt = pr.At
+	if rec.DoneAt.Before(rec.SentAt) { // an early receipt
+		rec.DoneAt = rec.SentAt
+	}
+	if agg.Outcome == OutcomeDelivered {
+		rec.Status, rec.ErrorCode = "DELIVERED", 0
+	} else {
+		rec.Status, rec.ErrorCode = "FAILED", agg.Code
+	}
+	return false, true
 }
 
 // applyPendingTx applies the receipts kept under pendKey (carrier + 0 +

@@ -308,7 +308,8 @@ func TestExpirePendingReceipts(t *testing.T) {
 }
 
 // TestCompleteWithReceipts: receipts handed to Complete with the outcomes
-// are applied in the same commit as ApplyReceipt right after it would be:
+// are applied in the same commit as ApplyReceipt right after it would be
+// (those for the copy's own ids folded into its record first):
 // matched (also against another outcome of the same call, and a long
 // message's parts), duplicates changing nothing, one for an id no outcome
 // carries kept pending; their callbacks added and woken once; the results
@@ -334,7 +335,9 @@ func TestCompleteWithReceipts(t *testing.T) {
 		t.Fatal(err)
 	}
 	type want struct{ matched, terminal bool }
-	wants := [][]want{{{true, true}, {true, false}, {true, false}}, {{true, true}}, {{false, false}, {false, false}}}
+	// b's own receipt goes into its record before the write; a's receipt
+	// for b's first part, applied after the outcomes, ends b.
+	wants := [][]want{{{true, true}, {true, false}, {true, true}}, {{true, false}}, {{false, false}, {false, false}}}
 	for i, ws := range wants {
 		if len(cs[i].ReceiptResults) != len(ws) {
 			t.Fatalf("completion %d: %d results, want %d", i, len(cs[i].ReceiptResults), len(ws))
@@ -355,6 +358,10 @@ func TestCompleteWithReceipts(t *testing.T) {
 	}
 	if n, _ := s.PendingReceipts(); n == 0 {
 		t.Fatal("the receipt for an unknown id was not kept")
+	}
+	// Only c still waits for a receipt.
+	if ended, _, err := s.ExpireReceipts("sim", now.Add(time.Hour), now.Add(time.Hour), 100); err != nil || ended != 1 {
+		t.Fatalf("ended %d waits (%v), want 1", ended, err)
 	}
 	for ids, want := range map[string]bool{"ab12": true, "1002": true, "4242": false} {
 		if known, err := s.KnowsCarrierID("sim", []string{"x", ids}); err != nil || known != want {

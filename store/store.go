@@ -547,9 +547,10 @@ type Completion struct {
 	Seq    uint64
 	Record Record
 	// Receipts that came for this copy's ids while its outcome was on its
-	// way to the store: applied in the same transaction, after every
-	// outcome of the call, exactly as ApplyReceipt right after the commit
-	// would (receipts.go). Complete sets ReceiptResults, one per receipt.
+	// way to the store: applied in the same commit as ApplyReceipt right
+	// after it would be — those whose id as sent is one of this record's
+	// folded into it before it is written, the others after every outcome
+	// of the call (receipts.go). Complete sets ReceiptResults, one per receipt.
 	Receipts       []Receipt
 	ReceiptResults []ReceiptResult
 }
@@ -565,18 +566,32 @@ func (s *Store) Complete(cs []Completion) error {
 		jobs  []CallbackJob // callbacks of a copy that ends here (failed before any receipt)
 	}
 	hooks := s.hooks.Load()
+	rcpts, rcptResults := prepareAttachedReceipts(cs)
 	ps := make([]prepared, len(cs))
-	for i := range cs {
-		r := &cs[i].Record
+	for i, j := 0, 0; i < len(cs); i++ {
+		r, terminalAt := &cs[i].Record, -1
+		if n := len(cs[i].Receipts); n > 0 {
+			// Receipts for its own ids go into the record before it is
+			// written (receipts.go).
+			r, terminalAt = s.foldReceipts(&cs[i], rcpts[j:j+n], rcptResults[j:j+n])
+			if terminalAt >= 0 {
+				terminalAt += j
+			}
+			j += n
+		}
 		ir := prepareIndexed(r)
 		ps[i] = prepared{seq: seqKey(cs[i].Seq), rec: ir, key: ir.key}
 		if r.Status == "SENT" {
 			ps[i].await = awaitKey(r.Carrier, r.SentAt, ps[i].key)
 		}
-		if r.Status == "FAILED" && hooks != nil && hooks.Callbacks != nil {
+		if (r.Status == "FAILED" || terminalAt >= 0) && hooks != nil && hooks.Callbacks != nil {
 			// Failed at submit time (no route, expired, refused by the
-			// carrier): its message-failed goes out in the same commit.
+			// carrier), or ended by a receipt folded in: its callback
+			// goes out in the same commit.
 			ps[i].jobs = hooks.Callbacks(r)
+			if terminalAt >= 0 {
+				rcptResults[terminalAt].Callbacks = len(ps[i].jobs)
+			}
 		}
 		for _, id := range r.CarrierIDs {
 			if id = s.normalize(id); id != "" {
@@ -584,7 +599,6 @@ func (s *Store) Complete(cs []Completion) error {
 			}
 		}
 	}
-	rcpts, rcptResults := prepareAttachedReceipts(cs)
 	var added int
 	err := s.write(func(tx *bolt.Tx) error {
 		added = 0 // it may run twice
