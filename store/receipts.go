@@ -8,6 +8,13 @@ package store
 // terminal once: a duplicate or later receipt changes nothing and adds no
 // callback.
 //
+// Most receipts come right after their submit_sm_resp, before the outcome
+// that indexes the id is written: the bridge hands those to Complete with
+// the outcome (Completion.Receipts). One for the copy's own id is folded
+// into its record before the write (foldReceipts: one record write, its
+// callback built outside the transaction); any other is applied in the
+// same transaction after the outcomes, as ApplyReceipt would be.
+//
 // A receipt can come before the submit_sm_resp that carries its id (or on
 // another bind, before this bind's response was written). Such a receipt is
 // kept in receipts_pending under every candidate form of its id, and
