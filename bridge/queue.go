@@ -307,8 +307,8 @@ func (b *Bridge) complete(c store.Completion) {
 		b.log.Warn("outcome after shutdown not recorded; the message stays queued", "msg_id", c.Record.MessageID)
 		return
 	}
-	if len(c.Record.CarrierIDs) > 0 {
-		b.outcomes.add(&c)
+	if len(c.Record.CarrierIDs) > 0 && b.receipts != nil {
+		b.outcomes.add(&c) // its receipts can go with it (receipts.go)
 	}
 	b.completions <- c
 }

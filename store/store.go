@@ -563,7 +563,7 @@ func (s *Store) Complete(cs []Completion) error {
 		key   []byte
 		cids  [][]byte
 		await []byte        // awaiting_receipt key; nil when the copy is not waiting
-		jobs  []CallbackJob // callbacks of a copy that ends here (failed before any receipt)
+		jobs  []CallbackJob // callbacks of a copy that ends here (failed at submit, or by a receipt folded in)
 	}
 	hooks := s.hooks.Load()
 	rcpts, rcptResults := prepareAttachedReceipts(cs)
