@@ -181,6 +181,9 @@ type Bridge struct {
 	cbNotify atomic.Pointer[func()]
 
 	moIncomplete atomic.Int64 // inbound messages delivered incomplete (concatenation timeout)
+
+	outcomes                              *outcomeIDs // receipts.go
+	receiptsPending, receiptsAfterOutcome atomic.Int64
 }
 
 type route struct {
@@ -219,6 +222,7 @@ func New(opts Options) (*Bridge, error) {
 		emergency: map[string]bool{},
 	}
 	b.auth.init(10000)
+	b.outcomes = newOutcomeIDs()
 	for _, n := range opts.EmergencyNumbers {
 		b.emergency[strings.TrimPrefix(n, "+")] = true
 	}

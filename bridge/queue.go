@@ -316,6 +316,9 @@ func (b *Bridge) complete(c store.Completion) {
 		b.log.Warn("outcome after shutdown not recorded; the message stays queued", "msg_id", c.Record.MessageID)
 		return
 	}
+	if len(c.Record.CarrierIDs) > 0 && b.receipts != nil {
+		b.outcomes.add(&c) // its receipts can go with it (receipts.go)
+	}
 	b.completions <- c
 }
 
@@ -344,14 +347,17 @@ func (b *Bridge) completeLoop() {
 				break drain
 			}
 		}
-		b.writeOutcomes(batch)
+		b.outcomes.take(batch)
+		ok := b.writeOutcomes(batch)
+		b.outcomes.written(batch, ok)
 	}
 }
 
 // writeOutcomes retries a failed outcome write with backoff (50 ms doubling
 // to 5 s) until it succeeds, the store is closed, or the bridge stops (then
-// the copies stay queued in the store and are sent again after a restart).
-func (b *Bridge) writeOutcomes(batch []store.Completion) {
+// the copies stay queued in the store and are sent again after a restart,
+// and it returns false).
+func (b *Bridge) writeOutcomes(batch []store.Completion) bool {
 	delay := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := b.store.Complete(batch)
@@ -359,11 +365,11 @@ func (b *Bridge) writeOutcomes(batch []store.Completion) {
 			if attempt > 1 {
 				b.log.Info("message outcomes recorded after failed attempts", "count", len(batch), "attempts", attempt)
 			}
-			return
+			return true
 		}
 		if errors.Is(err, store.ErrClosed) || b.runCtx.Err() != nil {
 			b.log.Error("cannot record message outcomes; they stay queued and are sent again after a restart", "count", len(batch), "err", err)
-			return
+			return false
 		}
 		if attempt == 1 {
 			b.log.Error("cannot record message outcomes; retrying", "count", len(batch), "err", err)

@@ -2,7 +2,9 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"smppbridge/dlrmap"
@@ -119,18 +121,36 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 		return
 	}
 	res := dlrmap.Map(r, q.ReceiptTable)
-	rr, err := b.receipts.ApplyReceipt(store.Receipt{
-		Carrier: carrier, Candidates: dlrmap.Candidates(r.ID, q.ReceiptIDFormat),
-		Outcome: int(res.Outcome), Code: res.Code, Mode: q.ReceiptsPerSegment, At: b.now(),
-	})
+	cands := dlrmap.Candidates(r.ID, q.ReceiptIDFormat)
+	at := b.now()
+	rcpt := store.Receipt{
+		Carrier: carrier, Candidates: cands,
+		Outcome: int(res.Outcome), Code: res.Code, Mode: q.ReceiptsPerSegment, At: at,
+	}
+	handled, matched, waited := false, false, false
+	var err error
+	if res.Outcome != dlrmap.Pending && len(cands) > 0 { // else nothing to write
+		handled, matched, waited, err = b.outcomes.apply(b.runCtx, b.receipts, &rcpt)
+		if waited {
+			b.receiptsAfterOutcome.Add(1)
+		}
+	}
+	if !handled {
+		var rr store.ReceiptResult
+		rr, err = b.receipts.ApplyReceipt(rcpt)
+		matched = rr.Matched
+	}
 	if err != nil {
 		b.log.Error("cannot record a receipt; the SMSC is asked to send it again", "carrier", carrier, "err", err)
 		in.Respond(pdu.StatusMsgQFul)
 		return
 	}
 	in.Respond(pdu.StatusOK)
+	if !matched && res.Outcome != dlrmap.Pending {
+		b.receiptsPending.Add(1)
+	}
 	if b.opts.OnReceipt != nil {
-		b.opts.OnReceipt(carrier, res.Outcome, res.Code, rr.Matched)
+		b.opts.OnReceipt(carrier, res.Outcome, res.Code, matched)
 	}
 }
 
@@ -224,4 +244,365 @@ func AggregateParts(parts []store.PartOutcome, total int, mode string) (store.Pa
 	}
 	r, done := dlrmap.Aggregate(rs, total, mode)
 	return store.PartOutcome{Outcome: int(r.Outcome), Code: r.Code}, done
+}
+
+// ReceiptStats counts receipts since New.
+type ReceiptStats struct {
+	// Pending counts terminal receipts that matched no record when
+	// written, so the store kept them until their id is known (early,
+	// cross-bind or foreign receipts). Normal traffic keeps it near 0.
+	Pending int64
+	// AfterOutcome counts receipts that waited for their submit outcome
+	// (its id to be seen, its write) and went with it or after it.
+	AfterOutcome int64
+}
+
+// ReceiptStats returns the receipt counters.
+func (b *Bridge) ReceiptStats() ReceiptStats {
+	return ReceiptStats{Pending: b.receiptsPending.Load(), AfterOutcome: b.receiptsAfterOutcome.Load()}
+}
+
+// receiptOutcomeWait bounds how long a receipt waits for its submit
+// outcome's commit (a stalled or failing store); after it the receipt is
+// written on its own and kept until its id is known.
+const receiptOutcomeWait = 2 * time.Second
+
+// outcomeIDs holds the carrier message ids of submit outcomes handed to
+// completeLoop and not yet committed. The SMSC usually sends a receipt
+// right after the submit_sm_resp, before completeLoop's commit has indexed
+// the id: written then, the receipt would be kept as a pending receipt
+// (JSON and extra B-tree writes) and applied again inside Complete. A
+// receipt whose id is here rides along with the outcome instead
+// (store.Completion.Receipts: the same commit, applied right after it), or,
+// when that outcome is already being written, waits for its commit and
+// then finds its record directly.
+type outcomeIDs struct {
+	mu  sync.Mutex
+	ids map[outcomeID]*outcomeSlot
+	// committed is closed, and replaced, after each outcome write.
+	committed chan struct{}
+	// awaited are ids receipts wait to see in an outcome (awaitID).
+	awaited map[outcomeID]*idWaiters
+	idWaits map[string]*idWaitBackoff // per carrier
+}
+
+// idWaiters are the receipts waiting for one id; ch is closed when an
+// outcome carrying it is added.
+type idWaiters struct {
+	ch chan struct{}
+	n  int
+}
+
+// carrierIDKnower is what a store offers to tell whether an id is already
+// indexed (*store.Store), so that a receipt whose id no outcome on its
+// way carries waits for it only when it is not.
+type carrierIDKnower interface {
+	KnowsCarrierID(carrier string, candidates []string) (bool, error)
+}
+
+// receiptIDWait bounds how long a receipt whose id is neither indexed nor
+// carried by an outcome on its way waits for one to be: the receipt
+// usually races its own submit_sm_resp's sender (that goroutine is still
+// to run), or comes on another bind before it. After it the receipt is
+// kept pending until its id is known.
+const receiptIDWait = 20 * time.Millisecond
+
+// maxIDWaitsSkipped bounds idWaitBackoff.skip.
+const maxIDWaitsSkipped = 1023
+
+// idWaitBackoff keeps a carrier's receipts from waiting for ids that do
+// not come: after k waits in a row timed out, the next 2^k-1 receipts with
+// an unknown id go on at once. A carrier that sends receipts before the
+// submit_sm_resp and waits for their acknowledgement (or sends receipts for
+// ids it never gave) would otherwise have each wait the whole
+// receiptIDWait; one that answered a long message's first part long before
+// its last loses a few waits only.
+type idWaitBackoff struct{ skip, streak int }
+
+type outcomeID struct{ carrier, id string }
+
+// outcomeSlot is one outcome on its way to the store.
+type outcomeSlot struct {
+	seq      uint64 // the completion's queue seq: which outcome an id belongs to when a carrier repeats ids
+	taken    bool   // completeLoop is writing it: too late to ride along
+	receipts []*rideAlong
+}
+
+// rideAlong is a receipt handed to completeLoop with its outcome.
+type rideAlong struct {
+	r       *store.Receipt
+	matched bool // the store's result (ReceiptResult.Matched)
+	// done: matched holds the store's result. Set with fallback under mu
+	// before committed is closed.
+	done bool
+	// fallback: the outcome write did not apply it (the write was given up,
+	// or the store does not take receipts with outcomes): ApplyReceipt.
+	fallback bool
+}
+
+func newOutcomeIDs() *outcomeIDs {
+	return &outcomeIDs{ids: map[outcomeID]*outcomeSlot{}, committed: make(chan struct{}),
+		awaited: map[outcomeID]*idWaiters{}, idWaits: map[string]*idWaitBackoff{}}
+}
+
+// add notes the ids of an outcome about to be handed to completeLoop.
+func (o *outcomeIDs) add(c *store.Completion) {
+	slot := &outcomeSlot{seq: c.Seq}
+	o.mu.Lock()
+	for _, id := range c.Record.CarrierIDs {
+		if id != "" {
+			k := outcomeID{c.Record.Carrier, dlrmap.NormalizeID(id)}
+			o.ids[k] = slot
+			if w := o.awaited[k]; w != nil {
+				close(w.ch)
+				delete(o.awaited, k)
+			}
+		}
+	}
+	o.mu.Unlock()
+}
+
+// findLocked returns the outcome slot carrying one of the candidates.
+func (o *outcomeIDs) findLocked(carrier string, cands []string) *outcomeSlot {
+	for _, c := range cands {
+		if slot := o.ids[outcomeID{carrier, c}]; slot != nil {
+			return slot
+		}
+	}
+	return nil
+}
+
+// awaitID waits, at most receiptIDWait, for an outcome carrying one of the
+// receipt's candidates to be added, unless the store already knows the id
+// (then the receipt goes straight to it). It reports whether one was
+// added.
+func (o *outcomeIDs) awaitID(ctx context.Context, knower carrierIDKnower, carrier string, cands []string) (added bool) {
+	o.mu.Lock()
+	if o.findLocked(carrier, cands) != nil {
+		o.mu.Unlock()
+		return true
+	}
+	backoff := o.idWaits[carrier]
+	if backoff == nil {
+		backoff = &idWaitBackoff{}
+		o.idWaits[carrier] = backoff
+	}
+	if backoff.skip > 0 {
+		backoff.skip--
+		o.mu.Unlock()
+		return false
+	}
+	// Registered before the store is asked: an outcome added meanwhile
+	// closes ch, one committed meanwhile is found in the store.
+	ch := make(chan struct{})
+	ws := make([]*idWaiters, len(cands))
+	for i, c := range cands {
+		k := outcomeID{carrier, c}
+		w := o.awaited[k]
+		if w == nil {
+			w = &idWaiters{ch: ch}
+			o.awaited[k] = w
+		}
+		w.n++
+		ws[i] = w
+	}
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		for i, c := range cands {
+			k := outcomeID{carrier, c}
+			if w := o.awaited[k]; w == ws[i] {
+				if w.n--; w.n == 0 {
+					delete(o.awaited, k)
+				}
+			}
+		}
+		o.mu.Unlock()
+	}()
+	if known, err := knower.KnowsCarrierID(carrier, cands); known || err != nil {
+		return false
+	}
+	// dlrmap.Candidates gives at most three forms.
+	var chs [3]chan struct{}
+	for i, w := range ws[:min(len(ws), len(chs))] {
+		chs[i] = w.ch
+	}
+	timer := time.NewTimer(receiptIDWait)
+	defer timer.Stop()
+	select {
+	case <-chs[0]:
+	case <-chs[1]:
+	case <-chs[2]:
+	case <-timer.C:
+		o.mu.Lock()
+		backoff.streak = min(backoff.streak+1, 10)
+		backoff.skip = min(1<<backoff.streak-1, maxIDWaitsSkipped)
+		o.mu.Unlock()
+		return false
+	case <-ctx.Done():
+		return false
+	}
+	o.mu.Lock()
+	backoff.streak = 0
+	o.mu.Unlock()
+	return true
+}
+
+// slotLocked finds the slot of completion c.
+func (o *outcomeIDs) slotLocked(c *store.Completion) *outcomeSlot {
+	for _, id := range c.Record.CarrierIDs {
+		if id == "" {
+			continue
+		}
+		if slot := o.ids[outcomeID{c.Record.Carrier, dlrmap.NormalizeID(id)}]; slot != nil && slot.seq == c.Seq {
+			return slot
+		}
+	}
+	return nil
+}
+
+// take marks the batch's outcomes as being written and hands them the
+// receipts that came for them.
+func (o *outcomeIDs) take(batch []store.Completion) {
+	o.mu.Lock()
+	for i := range batch {
+		c := &batch[i]
+		if len(c.Record.CarrierIDs) == 0 {
+			continue
+		}
+		slot := o.slotLocked(c)
+		if slot == nil {
+			continue
+		}
+		slot.taken = true
+		c.Receipts = c.Receipts[:0]
+		for _, ra := range slot.receipts {
+			c.Receipts = append(c.Receipts, *ra.r)
+		}
+	}
+	o.mu.Unlock()
+}
+
+// written forgets the ids of outcomes written (ok) or given up, hands
+// their receipts the results, and wakes the receipts waiting for them.
+func (o *outcomeIDs) written(batch []store.Completion, ok bool) {
+	o.mu.Lock()
+	for i := range batch {
+		c := &batch[i]
+		if len(c.Record.CarrierIDs) == 0 {
+			continue
+		}
+		slot := o.slotLocked(c)
+		if slot == nil {
+			continue
+		}
+		applied := ok && len(c.ReceiptResults) == len(c.Receipts) && len(c.Receipts) == len(slot.receipts)
+		for j, ra := range slot.receipts {
+			ra.done = true
+			if applied {
+				ra.matched = c.ReceiptResults[j].Matched
+			} else {
+				ra.fallback = true
+			}
+		}
+		for _, id := range c.Record.CarrierIDs {
+			k := outcomeID{c.Record.Carrier, dlrmap.NormalizeID(id)}
+			if o.ids[k] == slot {
+				delete(o.ids, k)
+			}
+		}
+	}
+	close(o.committed)
+	o.committed = make(chan struct{})
+	o.mu.Unlock()
+}
+
+// apply writes a terminal receipt durably when an outcome carrying one of
+// its ids is on its way to the store: the receipt goes with it, or waits
+// for its commit when it is already being written, at most
+// receiptOutcomeWait. handled is false when the caller is to write it on
+// its own (ReceiptStore.ApplyReceipt): there is no such outcome (any
+// more), the wait ended, or the outcome write was given up. waited reports
+// that an outcome was found.
+func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r *store.Receipt) (handled, matched, waited bool, err error) {
+	var ra *rideAlong
+	var slot *outcomeSlot
+	var timer *time.Timer
+	if knower, ok := rs.(carrierIDKnower); ok {
+		o.mu.Lock()
+		slot = o.findLocked(r.Carrier, r.Candidates)
+		o.mu.Unlock()
+		if slot == nil {
+			if !o.awaitID(ctx, knower, r.Carrier, r.Candidates) {
+				return false, false, false, nil
+			}
+			waited = true
+		}
+	}
+	ctxDone := ctx.Done()
+	for range 10000 { // every pass is one outcome commit
+		o.mu.Lock()
+		if ra != nil && ra.done {
+			o.mu.Unlock()
+			return !ra.fallback, ra.matched, true, nil
+		}
+		if ra == nil {
+			slot = o.findLocked(r.Carrier, r.Candidates)
+			if slot != nil && !slot.taken {
+				ra = &rideAlong{r: r}
+				slot.receipts = append(slot.receipts, ra)
+			}
+		}
+		committed := o.committed
+		o.mu.Unlock()
+		if ra == nil && slot == nil {
+			break // no outcome (left) to wait for
+		}
+		waited = true
+		if timer == nil {
+			timer = time.NewTimer(receiptOutcomeWait)
+			defer timer.Stop()
+		}
+		select {
+		case <-committed:
+			continue
+		case <-ctxDone:
+			// Stopping: completeLoop still writes the outcomes handed to
+			// it, so a receipt riding along keeps waiting (bounded by the
+			// timer); one only waiting for a commit goes on its own.
+			ctxDone = nil
+			if ra != nil {
+				continue
+			}
+		case <-timer.C:
+		}
+		if ra != nil && !o.detach(slot, ra) {
+			// Being written: its result comes with that commit.
+			o.mu.Lock()
+			done, fallback, matched := ra.done, ra.fallback, ra.matched
+			o.mu.Unlock()
+			if !done {
+				return true, false, true, errOutcomeStalled
+			}
+			return !fallback, matched, true, nil
+		}
+		break
+	}
+	return false, false, waited, nil
+}
+
+// errOutcomeStalled: a receipt rode along with an outcome whose write did
+// not finish in receiptOutcomeWait; the SMSC is asked to send it again.
+var errOutcomeStalled = errors.New("bridge: the submit outcome the receipt rides with is not written yet")
+
+// detach takes a receipt back from an outcome not yet being written;
+// false when the outcome is being (or has been) written with it.
+func (o *outcomeIDs) detach(slot *outcomeSlot, ra *rideAlong) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if slot.taken || ra.done {
+		return false
+	}
+	slot.receipts = slices.DeleteFunc(slot.receipts, func(x *rideAlong) bool { return x == ra })
+	return true
 }

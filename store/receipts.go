@@ -8,6 +8,13 @@ package store
 // terminal once: a duplicate or later receipt changes nothing and adds no
 // callback.
 //
+// Most receipts come right after their submit_sm_resp, before the outcome
+// that indexes the id is written: the bridge hands those to Complete with
+// the outcome (Completion.Receipts). One for the copy's own id is folded
+// into its record before the write (foldReceipts: one record write, its
+// callback built outside the transaction); any other is applied in the
+// same transaction after the outcomes, as ApplyReceipt would be.
+//
 // A receipt can come before the submit_sm_resp that carries its id (or on
 // another bind, before this bind's response was written). Such a receipt is
 // kept in receipts_pending under every candidate form of its id, and
@@ -22,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -132,47 +140,9 @@ func (s *Store) ApplyReceipt(r Receipt) (ReceiptResult, error) {
 	hooks := s.hooks.Load()
 	var res ReceiptResult
 	err := s.write(func(tx *bolt.Tx) error {
-		res = ReceiptResult{} // it may run twice
-		ids := tx.Bucket(bucketCarrierIDs)
-		for _, c := range r.Candidates {
-			key := ids.Get(carrierIDKey(r.Carrier, c))
-			if key == nil {
-				continue
-			}
-			rec, ok, term, n, err := s.applyTx(tx, bytes.Clone(key), c, &pr, hooks)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
-			res = ReceiptResult{Matched: true, Terminal: term, Callbacks: n, Record: rec}
-			return nil
-		}
-		pend := tx.Bucket(bucketPendingReceipts)
-		for _, c := range r.Candidates {
-			k := carrierIDKey(r.Carrier, c)
-			var list []pendingReceipt
-			if v := pend.Get(k); v != nil {
-				if err := json.Unmarshal(v, &list); err != nil {
-					return fmt.Errorf("store: pending receipt %q: %w", k, err)
-				}
-			}
-			if len(list) >= maxPendingPerKey {
-				list = list[len(list)-maxPendingPerKey+1:]
-			}
-			v, err := json.Marshal(append(list, pr))
-			if err != nil {
-				return err
-			}
-			if err := pend.Put(k, v); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketPendingAt).Put(pendingAtKey(r.Carrier, pr.At, c), nil); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		res, err = s.receiptTx(tx, r.Carrier, &pr, hooks) // it may run twice: res is replaced
+		return err
 	})
 	if err != nil {
 		return ReceiptResult{}, fmt.Errorf("store: apply receipt: %w", err)
@@ -181,6 +151,150 @@ func (s *Store) ApplyReceipt(r Receipt) (ReceiptResult, error) {
 		hooks.Added()
 	}
 	return res, nil
+}
+
+// receiptTx applies a receipt to the record its id names or, when no
+// record has the id yet, keeps it pending under each candidate.
+func (s *Store) receiptTx(tx *bolt.Tx, carrier string, pr *pendingReceipt, hooks *ReceiptHooks) (ReceiptResult, error) {
+	ids := tx.Bucket(bucketCarrierIDs)
+	for _, c := range pr.Cands {
+		key := ids.Get(carrierIDKey(carrier, c))
+		if key == nil {
+			continue
+		}
+		rec, ok, term, n, err := s.applyTx(tx, bytes.Clone(key), c, pr, hooks)
+		if err != nil {
+			return ReceiptResult{}, err
+		}
+		if !ok {
+			continue
+		}
+		return ReceiptResult{Matched: true, Terminal: term, Callbacks: n, Record: rec}, nil
+	}
+	pend := tx.Bucket(bucketPendingReceipts)
+	for _, c := range pr.Cands {
+		k := carrierIDKey(carrier, c)
+		var list []pendingReceipt
+		if v := pend.Get(k); v != nil {
+			if err := json.Unmarshal(v, &list); err != nil {
+				return ReceiptResult{}, fmt.Errorf("store: pending receipt %q: %w", k, err)
+			}
+		}
+		if len(list) >= maxPendingPerKey {
+			list = list[len(list)-maxPendingPerKey+1:]
+		}
+		v, err := json.Marshal(append(list, *pr))
+		if err != nil {
+			return ReceiptResult{}, err
+		}
+		if err := pend.Put(k, v); err != nil {
+			return ReceiptResult{}, err
+		}
+		if err := tx.Bucket(bucketPendingAt).Put(pendingAtKey(carrier, pr.At, c), nil); err != nil {
+			return ReceiptResult{}, err
+		}
+	}
+	return ReceiptResult{}, nil
+}
+
+// attachedReceipt is a receipt handed to Complete with its copy's outcome
+// (Completion.Receipts).
+type attachedReceipt struct {
+	carrier string
+	pr      pendingReceipt
+	skip    bool // not terminal or without id: ApplyReceipt would not write it either
+	folded  bool // applied to its completion's record before the write (foldReceipts)
+}
+
+// prepareAttachedReceipts collects the completions' receipts in order,
+// with a result slot each.
+func prepareAttachedReceipts(cs []Completion) ([]attachedReceipt, []ReceiptResult) {
+	n := 0
+	for i := range cs {
+		n += len(cs[i].Receipts)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]attachedReceipt, 0, n)
+	now := time.Now()
+	for i := range cs {
+		for _, r := range cs[i].Receipts {
+			if r.At.IsZero() {
+				r.At = now
+			}
+			out = append(out, attachedReceipt{carrier: r.Carrier, skip: len(r.Candidates) == 0 || r.Outcome == OutcomePending,
+				pr: pendingReceipt{Cands: r.Candidates, Outcome: r.Outcome, Code: r.Code, Mode: r.Mode, At: r.At.UTC()}})
+		}
+	}
+	return out, make([]ReceiptResult, n)
+}
+
+// applyAttachedTx applies the attached receipts after the outcomes, as
+// ApplyReceipt would. It returns the callback jobs added.
+func (s *Store) applyAttachedTx(tx *bolt.Tx, rs []attachedReceipt, results []ReceiptResult, hooks *ReceiptHooks) (int, error) {
+	added := 0
+	for i := range rs {
+		if rs[i].skip || rs[i].folded {
+			continue // its result is set
+		}
+		res, err := s.receiptTx(tx, rs[i].carrier, &rs[i].pr, hooks)
+		if err != nil {
+			return 0, err
+		}
+		results[i] = res
+		added += res.Callbacks
+	}
+	return added, nil
+}
+
+// foldReceipts applies to a copy of c's record the receipts handed with it
+// whose id as sent (their first candidate) is one of the record's own
+// parts: exactly what ApplyReceipt right after the commit would do, since
+// that id then names this record. The record is then written once, SENT
+// never indexed and never awaiting. It returns the record to write and the
+// index in rs of the receipt that made it terminal, or -1. Other receipts
+// are left to applyAttachedTx.
+func (s *Store) foldReceipts(c *Completion, rs []attachedReceipt, results []ReceiptResult) (*Record, int) {
+	rec := c.Record // a copy: Complete may be called again with c
+	rec.Parts = slices.Clone(rec.Parts)
+	terminalAt := -1
+	for i := range rs {
+		r := &rs[i]
+		if r.skip || r.carrier != rec.Carrier {
+			continue
+		}
+		part := -1
+		for p, id := range rec.CarrierIDs {
+			if id != "" && s.normalize(id) == r.pr.Cands[0] {
+				part = p
+				break
+			}
+		}
+		if part < 0 {
+			continue
+		}
+		r.folded = true
+		_, terminal := s.applyToRecord(&rec, part, &r.pr) // a duplicate changes nothing
+		if terminal {
+			terminalAt = i
+		}
+		results[i] = ReceiptResult{Matched: true, Terminal: terminal, Record: rec}
+		results[i].Record.Parts = slices.Clone(rec.Parts)
+	}
+	return &rec, terminalAt
+}
+
+// setAttachedResults hands the results of a committed Complete back to
+// its completions.
+func setAttachedResults(cs []Completion, results []ReceiptResult) {
+	j := 0
+	for i := range cs {
+		if n := len(cs[i].Receipts); n > 0 {
+			cs[i].ReceiptResults = results[j : j+n : j+n]
+			j += n
+		}
+	}
 }
 
 // applyTx applies one receipt for the part whose normalised id is cid to
@@ -205,38 +319,23 @@ func (s *Store) applyTx(tx *bolt.Tx, key []byte, cid string, pr *pendingReceipt,
 	if part < 0 {
 		return rec, false, false, 0, nil
 	}
-	for len(rec.Parts) < len(rec.CarrierIDs) {
-		rec.Parts = append(rec.Parts, PartOutcome{})
+	dup, terminal := s.applyToRecord(&rec, part, pr)
+	if dup {
+		return rec, true, false, 0, nil // the part's first terminal receipt stands
 	}
-	if rec.Parts[part].Outcome != OutcomePending {
-		return rec, true, false, 0, nil // duplicate: the part's first terminal receipt stands
-	}
-	rec.Parts[part] = PartOutcome{Outcome: pr.Outcome, Code: pr.Code}
-	if rec.Status == "SENT" {
-		if agg, done := s.aggregate(rec.Parts, len(rec.CarrierIDs), pr.Mode); done {
-			terminal = true
-			rec.DoneAt = pr.At
-			if rec.DoneAt.Before(rec.SentAt) { // an early receipt
-				rec.DoneAt = rec.SentAt
-			}
-			if agg.Outcome == OutcomeDelivered {
-				rec.Status, rec.ErrorCode = "DELIVERED", 0
-			} else {
-				rec.Status, rec.ErrorCode = "FAILED", agg.Code
-			}
-			if err := tx.Bucket(bucketAwaiting).Delete(awaitKey(rec.Carrier, rec.SentAt, key)); err != nil {
-				return rec, false, false, 0, err
-			}
-			if err := reindexStatusTx(tx, &rec, key, StatusSent); err != nil {
-				return rec, false, false, 0, err
-			}
-			if hooks != nil && hooks.Callbacks != nil {
-				if jobs := hooks.Callbacks(&rec); len(jobs) > 0 {
-					if err := addCallbacksTx(tx, jobs); err != nil {
-						return rec, false, false, 0, err
-					}
-					added = len(jobs)
+	if terminal {
+		if err := tx.Bucket(bucketAwaiting).Delete(awaitKey(rec.Carrier, rec.SentAt, key)); err != nil {
+			return rec, false, false, 0, err
+		}
+		if err := reindexStatusTx(tx, &rec, key, StatusSent); err != nil {
+			return rec, false, false, 0, err
+		}
+		if hooks != nil && hooks.Callbacks != nil {
+			if jobs := hooks.Callbacks(&rec); len(jobs) > 0 {
+				if err := addCallbacksTx(tx, jobs); err != nil {
+					return rec, false, false, 0, err
 				}
+				added = len(jobs)
 			}
 		}
 	}
@@ -248,6 +347,36 @@ func (s *Store) applyTx(tx *bolt.Tx, key []byte, cid string, pr *pendingReceipt,
 		return rec, false, false, 0, err
 	}
 	return rec, true, terminal, added, nil
+}
+
+// applyToRecord notes a receipt for part in rec and, when the parts'
+// outcomes make a SENT copy terminal, its status, code and DoneAt. dup: the
+// part already had its terminal receipt, which stands (rec unchanged).
+func (s *Store) applyToRecord(rec *Record, part int, pr *pendingReceipt) (dup, terminal bool) {
+	for len(rec.Parts) < len(rec.CarrierIDs) {
+		rec.Parts = append(rec.Parts, PartOutcome{})
+	}
+	if rec.Parts[part].Outcome != OutcomePending {
+		return true, false
+	}
+	rec.Parts[part] = PartOutcome{Outcome: pr.Outcome, Code: pr.Code}
+	if rec.Status != "SENT" {
+		return false, false
+	}
+	agg, done := s.aggregate(rec.Parts, len(rec.CarrierIDs), pr.Mode)
+	if !done {
+		return false, false
+	}
+	rec.DoneAt = pr.At
+	if rec.DoneAt.Before(rec.SentAt) { // an early receipt
+		rec.DoneAt = rec.SentAt
+	}
+	if agg.Outcome == OutcomeDelivered {
+		rec.Status, rec.ErrorCode = "DELIVERED", 0
+	} else {
+		rec.Status, rec.ErrorCode = "FAILED", agg.Code
+	}
+	return false, true
 }
 
 // applyPendingTx applies the receipts kept under pendKey (carrier + 0 +
@@ -308,6 +437,24 @@ func removePending(pend *bolt.Bucket, k []byte, pr *pendingReceipt) error {
 		return err
 	}
 	return pend.Put(k, nv)
+}
+
+// KnowsCarrierID reports whether a record is indexed under one of the
+// candidate ids (read-only; no commit). The bridge asks it before holding
+// back a receipt whose id it has not seen in an outcome yet.
+func (s *Store) KnowsCarrierID(carrier string, candidates []string) (bool, error) {
+	known := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ids := tx.Bucket(bucketCarrierIDs)
+		for _, c := range candidates {
+			if ids.Get(carrierIDKey(carrier, c)) != nil {
+				known = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return known, err
 }
 
 // PendingReceipts counts the keys of receipts still waiting for their id

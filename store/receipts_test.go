@@ -306,3 +306,66 @@ func TestExpirePendingReceipts(t *testing.T) {
 		t.Fatalf("matched record %+v", r)
 	}
 }
+
+// TestCompleteWithReceipts: receipts handed to Complete with the outcomes
+// are applied in the same commit as ApplyReceipt right after it would be
+// (those for the copy's own ids folded into its record first):
+// matched (also against another outcome of the same call, and a long
+// message's parts), duplicates changing nothing, one for an id no outcome
+// carries kept pending; their callbacks added and woken once; the results
+// back in ReceiptResults.
+func TestCompleteWithReceipts(t *testing.T) {
+	s, woken := receiptStore(t)
+	items := []QueueItem{item("a", 1), item("b", 2), item("c", 3)}
+	if err := s.Enqueue(items); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	sent := func(i int, ids ...string) Completion {
+		return Completion{Seq: items[i].Seq, Record: Record{MessageID: items[i].MessageID, ApplicationID: "app", Carrier: "sim",
+			To: items[i].To[0], Status: "SENT", Segments: len(ids), CarrierIDs: ids, SentAt: now}}
+	}
+	cs := []Completion{sent(0, "00AB12"), sent(1, "1001", "1002"), sent(2, "77")}
+	// a's receipt twice, b's first part also with a (its id belongs to
+	// b: it matches across the call), and one for an id nobody carries.
+	cs[0].Receipts = []Receipt{rcpt("AB12", dlrmap.Delivered, 0), rcpt("ab12", dlrmap.Failed, 4720), rcpt("1001", dlrmap.Delivered, 0)}
+	cs[1].Receipts = []Receipt{rcpt("1002", dlrmap.Delivered, 0)}
+	cs[2].Receipts = []Receipt{rcpt("4242", dlrmap.Delivered, 0), {Carrier: "sim", Candidates: []string{"77"}, Outcome: OutcomePending}}
+	if err := s.Complete(cs); err != nil {
+		t.Fatal(err)
+	}
+	type want struct{ matched, terminal bool }
+	// b's own receipt goes into its record before the write; a's receipt
+	// for b's first part, applied after the outcomes, ends b.
+	wants := [][]want{{{true, true}, {true, false}, {true, true}}, {{true, false}}, {{false, false}, {false, false}}}
+	for i, ws := range wants {
+		if len(cs[i].ReceiptResults) != len(ws) {
+			t.Fatalf("completion %d: %d results, want %d", i, len(cs[i].ReceiptResults), len(ws))
+		}
+		for j, w := range ws {
+			if r := cs[i].ReceiptResults[j]; r.Matched != w.matched || r.Terminal != w.terminal {
+				t.Fatalf("completion %d receipt %d: %+v, want %+v", i, j, r, w)
+			}
+		}
+	}
+	for id, status := range map[string]string{"a": "DELIVERED", "b": "DELIVERED", "c": "SENT"} {
+		if r, err := s.Record(id, 0); err != nil || r.Status != status {
+			t.Fatalf("record %s: %s (%v), want %s", id, r.Status, err, status)
+		}
+	}
+	if n := pendingJobs(t, s); n != 2 || woken.Load() != 1 {
+		t.Fatalf("callback jobs %d, wake-ups %d; want 2, 1", n, woken.Load())
+	}
+	if n, _ := s.PendingReceipts(); n == 0 {
+		t.Fatal("the receipt for an unknown id was not kept")
+	}
+	// Only c still waits for a receipt.
+	if ended, _, err := s.ExpireReceipts("sim", now.Add(time.Hour), now.Add(time.Hour), 100); err != nil || ended != 1 {
+		t.Fatalf("ended %d waits (%v), want 1", ended, err)
+	}
+	for ids, want := range map[string]bool{"ab12": true, "1002": true, "4242": false} {
+		if known, err := s.KnowsCarrierID("sim", []string{"x", ids}); err != nil || known != want {
+			t.Fatalf("KnowsCarrierID(%s) = %v (%v)", ids, known, err)
+		}
+	}
+}

@@ -623,6 +623,13 @@ func carrierIDKey(carrier, id string) []byte {
 type Completion struct {
 	Seq    uint64
 	Record Record
+	// Receipts that came for this copy's ids while its outcome was on its
+	// way to the store: applied in the same commit as ApplyReceipt right
+	// after it would be — those whose id as sent is one of this record's
+	// folded into it before it is written, the others after every outcome
+	// of the call (receipts.go). Complete sets ReceiptResults, one per receipt.
+	Receipts       []Receipt
+	ReceiptResults []ReceiptResult
 }
 
 // Complete applies completions durably; concurrent calls share one commit.
@@ -633,21 +640,35 @@ func (s *Store) Complete(cs []Completion) error {
 		key   []byte
 		cids  [][]byte
 		await []byte        // awaiting_receipt key; nil when the copy is not waiting
-		jobs  []CallbackJob // callbacks of a copy that ends here (failed before any receipt)
+		jobs  []CallbackJob // callbacks of a copy that ends here (failed at submit, or by a receipt folded in)
 	}
 	hooks := s.hooks.Load()
+	rcpts, rcptResults := prepareAttachedReceipts(cs)
 	ps := make([]prepared, len(cs))
-	for i := range cs {
-		r := &cs[i].Record
+	for i, j := 0, 0; i < len(cs); i++ {
+		r, terminalAt := &cs[i].Record, -1
+		if n := len(cs[i].Receipts); n > 0 {
+			// Receipts for its own ids go into the record before it is
+			// written (receipts.go).
+			r, terminalAt = s.foldReceipts(&cs[i], rcpts[j:j+n], rcptResults[j:j+n])
+			if terminalAt >= 0 {
+				terminalAt += j
+			}
+			j += n
+		}
 		ir := prepareIndexed(r)
 		ps[i] = prepared{seq: seqKey(cs[i].Seq), rec: ir, key: ir.key}
 		if r.Status == "SENT" {
 			ps[i].await = awaitKey(r.Carrier, r.SentAt, ps[i].key)
 		}
-		if r.Status == "FAILED" && hooks != nil && hooks.Callbacks != nil {
+		if (r.Status == "FAILED" || terminalAt >= 0) && hooks != nil && hooks.Callbacks != nil {
 			// Failed at submit time (no route, expired, refused by the
-			// carrier): its message-failed goes out in the same commit.
+			// carrier), or ended by a receipt folded in: its callback
+			// goes out in the same commit.
 			ps[i].jobs = hooks.Callbacks(r)
+			if terminalAt >= 0 {
+				rcptResults[terminalAt].Callbacks = len(ps[i].jobs)
+			}
 		}
 		for _, id := range r.CarrierIDs {
 			if id = s.normalize(id); id != "" {
@@ -695,11 +716,14 @@ func (s *Store) Complete(cs []Completion) error {
 				added += n
 			}
 		}
-		return nil
+		n, err := s.applyAttachedTx(tx, rcpts, rcptResults, hooks)
+		added += n
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: complete: %w", err)
 	}
+	setAttachedResults(cs, rcptResults)
 	if added > 0 && hooks != nil && hooks.Added != nil {
 		hooks.Added()
 	}

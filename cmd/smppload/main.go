@@ -163,6 +163,8 @@ func load(o options, out io.Writer) error {
 				ss := d.Sim.Stats()
 				fmt.Fprintf(out, "debug: outbox %+v; pending receipts %d; sim receipts sent %d acked %d nacked %d queued %d\n", cb, pend, ss.ReceiptsSent, ss.ReceiptsAcked, ss.ReceiptsNacked, ss.QueuedDeliver)
 			}
+			rs := d.Bridge.ReceiptStats()
+			fmt.Fprintf(out, "receipts: %d went with or after their submit outcome's write, %d kept pending until their id was known\n", rs.AfterOutcome, rs.Pending)
 			c := max(1, st.Commits)
 			fmt.Fprintf(out, "store: %d commits, %.1f writes per commit, %s per commit (%s writing pages and syncing), %.1f page writes per commit\n",
 				st.Commits, float64(st.Writes)/float64(c), st.CommitTime/time.Duration(c), st.WriteTime/time.Duration(c), float64(st.PageWrites)/float64(c))

@@ -1,0 +1,263 @@
+package bridge
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"smppbridge/dlrmap"
+	"smppbridge/store"
+)
+
+// fakeReceipts is a ReceiptStore that counts what the bridge asks of it.
+type fakeReceipts struct {
+	mu      sync.Mutex
+	applied []store.Receipt
+	asked   int  // KnowsCarrierID calls
+	knows   bool // what KnowsCarrierID answers
+}
+
+func (f *fakeReceipts) ApplyReceipt(r store.Receipt) (store.ReceiptResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applied = append(f.applied, r)
+	return store.ReceiptResult{Matched: f.knows}, nil
+}
+func (f *fakeReceipts) SetReceiptHooks(store.ReceiptHooks) {}
+func (f *fakeReceipts) ExpireReceipts(string, time.Time, time.Time, int) (int, bool, error) {
+	return 0, false, nil
+}
+func (f *fakeReceipts) ExpirePendingReceipts(string, time.Time, int) (int, bool, error) {
+	return 0, false, nil
+}
+func (f *fakeReceipts) KnowsCarrierID(string, []string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked++
+	return f.knows, nil
+}
+
+func (f *fakeReceipts) counts() (applied, asked int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.applied), f.asked
+}
+
+type applyResult struct {
+	matched, waited bool
+	err             error
+}
+
+// applyReceipt is what handleInbound does with a terminal receipt.
+func applyReceipt(ctx context.Context, o *outcomeIDs, rs ReceiptStore, r store.Receipt) applyResult {
+	handled, matched, waited, err := o.apply(ctx, rs, &r)
+	if !handled {
+		var rr store.ReceiptResult
+		rr, err = rs.ApplyReceipt(r)
+		matched = rr.Matched
+	}
+	return applyResult{matched, waited, err}
+}
+
+func applyAsync(o *outcomeIDs, rs ReceiptStore, r store.Receipt) <-chan applyResult {
+	ch := make(chan applyResult, 1)
+	go func() { ch <- applyReceipt(context.Background(), o, rs, r) }()
+	return ch
+}
+
+// waitFor polls cond under o.mu (the receipt goroutine's progress is only
+// visible there).
+func waitFor(t *testing.T, o *outcomeIDs, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		o.mu.Lock()
+		ok := cond()
+		o.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 10s", what)
+		}
+		time.Sleep(time.Millisecond) // polling another goroutine's progress
+	}
+}
+
+func resultOf(t *testing.T, ch <-chan applyResult) applyResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("receipt not applied within 10s")
+		return applyResult{}
+	}
+}
+
+func sentOutcome(seq uint64, ids ...string) store.Completion {
+	return store.Completion{Seq: seq, Record: store.Record{MessageID: "m", Carrier: "sim", Status: "SENT", CarrierIDs: ids}}
+}
+
+func delivered(id string) store.Receipt {
+	return store.Receipt{Carrier: "sim", Candidates: dlrmap.Candidates(id, dlrmap.IDAuto), Outcome: int(dlrmap.Delivered)}
+}
+
+// TestReceiptRidesAlong: a receipt for an outcome not yet written goes
+// into that outcome's write (id forms normalised on both sides), takes
+// its result from it and is not written on its own; the outcome's ids are
+// forgotten once written.
+func TestReceiptRidesAlong(t *testing.T) {
+	o, f := newOutcomeIDs(), &fakeReceipts{}
+	c := sentOutcome(1, "00AB12")
+	o.add(&c)
+	got := applyAsync(o, f, delivered("ab12"))
+	waitFor(t, o, "receipt riding along", func() bool {
+		s := o.findLocked("sim", []string{"ab12"})
+		return s != nil && len(s.receipts) == 1
+	})
+	batch := []store.Completion{c}
+	o.take(batch)
+	if len(batch[0].Receipts) != 1 || batch[0].Receipts[0].Candidates[0] != "ab12" {
+		t.Fatalf("outcome carries receipts %+v", batch[0].Receipts)
+	}
+	batch[0].ReceiptResults = []store.ReceiptResult{{Matched: true, Terminal: true}} // as store.Complete does
+	o.written(batch, true)
+	r := resultOf(t, got)
+	if r.err != nil || !r.waited || !r.matched {
+		t.Fatalf("result %+v", r)
+	}
+	if applied, _ := f.counts(); applied != 0 {
+		t.Fatalf("receipt also written on its own (%d)", applied)
+	}
+	o.mu.Lock()
+	left := len(o.ids)
+	o.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d ids still held after the write", left)
+	}
+}
+
+// TestReceiptRideAlongFallback: when the outcome write is given up, or the
+// store did not apply the receipts it carried, the receipt is written on
+// its own.
+func TestReceiptRideAlongFallback(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		ok      bool
+		results bool
+	}{{"write given up", false, false}, {"store ignores receipts", true, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			o, f := newOutcomeIDs(), &fakeReceipts{}
+			out := sentOutcome(7, "4711")
+			o.add(&out)
+			got := applyAsync(o, f, delivered("4711"))
+			waitFor(t, o, "receipt riding along", func() bool {
+				s := o.findLocked("sim", []string{"4711"})
+				return s != nil && len(s.receipts) == 1
+			})
+			batch := []store.Completion{out}
+			o.take(batch)
+			o.written(batch, c.ok)
+			r := resultOf(t, got)
+			if applied, _ := f.counts(); applied != 1 || r.err != nil || !r.waited {
+				t.Fatalf("written on its own %d times; result %+v", applied, r)
+			}
+		})
+	}
+}
+
+// TestReceiptWaitsForOutcomeBeingWritten: a receipt that comes while its
+// outcome is being written waits for that commit, then is written on its
+// own (and finds its record).
+func TestReceiptWaitsForOutcomeBeingWritten(t *testing.T) {
+	o, f := newOutcomeIDs(), &fakeReceipts{}
+	c := sentOutcome(3, "beef")
+	o.add(&c)
+	batch := []store.Completion{c}
+	o.take(batch)
+	got := applyAsync(o, f, delivered("BEEF"))
+	// It must not be written before the outcome commit.
+	select {
+	case r := <-got:
+		t.Fatalf("receipt written before its outcome's commit: %+v", r)
+	case <-time.After(50 * time.Millisecond): // a short look for a wrong early return; the wait is proven below
+	}
+	if len(batch[0].Receipts) != 0 {
+		t.Fatalf("receipt rode along with an outcome already being written")
+	}
+	o.written(batch, true)
+	r := resultOf(t, got)
+	if applied, _ := f.counts(); applied != 1 || !r.waited || r.err != nil {
+		t.Fatalf("written %d times; result %+v", applied, r)
+	}
+}
+
+// TestReceiptForUnknownID: a receipt whose id the store knows goes
+// straight to it; one whose id nobody knows waits for an outcome carrying
+// it (and rides along); one whose id never comes is written on its own
+// after receiptIDWait, and the carrier's next such receipt does not wait
+// (after two timed-out waits in a row, the next three).
+func TestReceiptForUnknownID(t *testing.T) {
+	o := newOutcomeIDs()
+	known := &fakeReceipts{knows: true}
+	r := applyReceipt(context.Background(), o, known, delivered("1234"))
+	if applied, _ := known.counts(); r.err != nil || r.waited || !r.matched || applied != 1 {
+		t.Fatalf("known id: written %d times, %+v", applied, r)
+	}
+
+	f := &fakeReceipts{}
+	got := applyAsync(o, f, delivered("5678"))
+	waitFor(t, o, "receipt waiting for its id", func() bool { return o.awaited[outcomeID{"sim", "5678"}] != nil })
+	c := sentOutcome(9, "5678")
+	o.add(&c)
+	waitFor(t, o, "receipt riding along", func() bool {
+		s := o.findLocked("sim", []string{"5678"})
+		return s != nil && len(s.receipts) == 1
+	})
+	batch := []store.Completion{c}
+	o.take(batch)
+	batch[0].ReceiptResults = []store.ReceiptResult{{Matched: true}}
+	o.written(batch, true)
+	if res := resultOf(t, got); !res.waited || !res.matched || res.err != nil {
+		t.Fatalf("result %+v", res)
+	}
+
+	t0 := time.Now()
+	r = applyReceipt(context.Background(), o, f, delivered("9999"))
+	if applied, asked := f.counts(); r.err != nil || r.waited || applied != 1 || asked != 2 || time.Since(t0) < receiptIDWait {
+		t.Fatalf("never-known id: %+v, written %d, store asked %d, after %s", r, applied, asked, time.Since(t0))
+	}
+	o.mu.Lock()
+	held := len(o.awaited)
+	o.mu.Unlock()
+	if held != 0 {
+		t.Fatalf("%d awaited ids left", held)
+	}
+	// The next unknown id goes straight on, without asking the store; the
+	// one after waits again, times out, and the next three go straight on.
+	for i, wantWait := range []bool{false, true, false, false, false, true} {
+		_, asked0 := f.counts()
+		if r := applyReceipt(context.Background(), o, f, delivered("8888")); r.err != nil {
+			t.Fatal(r.err)
+		}
+		if _, asked := f.counts(); (asked > asked0) != wantWait {
+			t.Fatalf("receipt %d after the timed-out wait: waited %v, want %v", i, asked > asked0, wantWait)
+		}
+	}
+}
+
+// TestReceiptWaitEndsWithBridge: a receipt waiting for an unknown id stops
+// waiting when the bridge stops.
+func TestReceiptWaitEndsWithBridge(t *testing.T) {
+	o, f := newOutcomeIDs(), &fakeReceipts{}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if r := applyReceipt(ctx, o, f, delivered("77")); r.waited || r.err != nil {
+		t.Fatalf("%+v", r)
+	}
+	if applied, _ := f.counts(); applied != 1 {
+		t.Fatalf("written %d times", applied)
+	}
+}
