@@ -49,9 +49,10 @@ type applyResult struct {
 	err             error
 }
 
-// applyReceipt is what handleInbound does with a terminal receipt.
-func applyReceipt(ctx context.Context, o *outcomeIDs, rs ReceiptStore, r store.Receipt) applyResult {
-	handled, matched, waited, err := o.apply(ctx, rs, &r)
+// applyReceipt is what handleInbound does with a terminal receipt, with
+// an inbound worker's timer (armed for its idle wait, as there) or nil.
+func applyReceipt(ctx context.Context, o *outcomeIDs, rs ReceiptStore, r store.Receipt, timer *time.Timer) applyResult {
+	handled, matched, waited, err := o.apply(ctx, rs, &r, timer)
 	if !handled {
 		var rr store.ReceiptResult
 		rr, err = rs.ApplyReceipt(r)
@@ -62,7 +63,7 @@ func applyReceipt(ctx context.Context, o *outcomeIDs, rs ReceiptStore, r store.R
 
 func applyAsync(o *outcomeIDs, rs ReceiptStore, r store.Receipt) <-chan applyResult {
 	ch := make(chan applyResult, 1)
-	go func() { ch <- applyReceipt(context.Background(), o, rs, r) }()
+	go func() { ch <- applyReceipt(context.Background(), o, rs, r, time.NewTimer(time.Hour)) }()
 	return ch
 }
 
@@ -201,8 +202,10 @@ func TestReceiptWaitsForOutcomeBeingWritten(t *testing.T) {
 // (after two timed-out waits in a row, the next three).
 func TestReceiptForUnknownID(t *testing.T) {
 	o := newOutcomeIDs()
+	worker := time.NewTimer(inboundIdle) // one timer for all its receipts, as an inbound worker's
+	defer worker.Stop()
 	known := &fakeReceipts{knows: true}
-	r := applyReceipt(context.Background(), o, known, delivered("1234"))
+	r := applyReceipt(context.Background(), o, known, delivered("1234"), worker)
 	if applied, _ := known.counts(); r.err != nil || r.waited || !r.matched || applied != 1 {
 		t.Fatalf("known id: written %d times, %+v", applied, r)
 	}
@@ -225,7 +228,7 @@ func TestReceiptForUnknownID(t *testing.T) {
 	}
 
 	t0 := time.Now()
-	r = applyReceipt(context.Background(), o, f, delivered("9999"))
+	r = applyReceipt(context.Background(), o, f, delivered("9999"), worker)
 	if applied, asked := f.counts(); r.err != nil || r.waited || applied != 1 || asked != 2 || time.Since(t0) < receiptIDWait {
 		t.Fatalf("never-known id: %+v, written %d, store asked %d, after %s", r, applied, asked, time.Since(t0))
 	}
@@ -239,12 +242,26 @@ func TestReceiptForUnknownID(t *testing.T) {
 	// one after waits again, times out, and the next three go straight on.
 	for i, wantWait := range []bool{false, true, false, false, false, true} {
 		_, asked0 := f.counts()
-		if r := applyReceipt(context.Background(), o, f, delivered("8888")); r.err != nil {
+		if r := applyReceipt(context.Background(), o, f, delivered("8888"), worker); r.err != nil {
 			t.Fatal(r.err)
 		}
 		if _, asked := f.counts(); (asked > asked0) != wantWait {
 			t.Fatalf("receipt %d after the timed-out wait: waited %v, want %v", i, asked > asked0, wantWait)
 		}
+	}
+	// The worker's timer, fired and stopped by those waits, still serves
+	// its idle wait: no stale value, then one firing.
+	worker.Reset(time.Hour)
+	select {
+	case <-worker.C:
+		t.Fatal("stale value in the worker's timer")
+	default:
+	}
+	worker.Reset(time.Millisecond)
+	select {
+	case <-worker.C:
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker's timer did not fire after the receipt waits")
 	}
 }
 
@@ -254,7 +271,7 @@ func TestReceiptWaitEndsWithBridge(t *testing.T) {
 	o, f := newOutcomeIDs(), &fakeReceipts{}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if r := applyReceipt(ctx, o, f, delivered("77")); r.waited || r.err != nil {
+	if r := applyReceipt(ctx, o, f, delivered("77"), nil); r.waited || r.err != nil {
 		t.Fatalf("%+v", r)
 	}
 	if applied, _ := f.counts(); applied != 1 {
