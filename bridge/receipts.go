@@ -335,7 +335,7 @@ type outcomeSlot struct {
 // rideAlong is a receipt handed to completeLoop with its outcome.
 type rideAlong struct {
 	r       store.Receipt // a copy: the caller's stays on its stack
-	matched bool // the store's result (ReceiptResult.Matched)
+	matched bool          // the store's result (ReceiptResult.Matched)
 	// done: matched holds the store's result. Set with fallback under mu
 	// before committed is closed.
 	done bool
