@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -276,5 +278,87 @@ func TestReceiptWaitEndsWithBridge(t *testing.T) {
 	}
 	if applied, _ := f.counts(); applied != 1 {
 		t.Fatalf("written %d times", applied)
+	}
+}
+
+// BenchmarkReceiptRideAlong: receipts riding along with their outcomes
+// (outcomeIDs add → apply → take → written), 64 outcomes per commit, each
+// receipt on a worker goroutine of its own; timer=worker reuses the
+// worker's timer as inboundWorker does, timer=own takes a new one per
+// receipt (as before).
+//
+//	go test -run xxx -bench ReceiptRideAlong -benchmem ./bridge/
+func BenchmarkReceiptRideAlong(b *testing.B) {
+	for _, reuse := range []bool{true, false} {
+		name := "timer=own"
+		if reuse {
+			name = "timer=worker"
+		}
+		b.Run(name, func(b *testing.B) {
+			const perCommit = 64
+			o, f := newOutcomeIDs(), &fakeReceipts{}
+			work := make(chan store.Receipt)
+			var done sync.WaitGroup
+			var workers sync.WaitGroup
+			for range perCommit {
+				workers.Add(1)
+				go func() {
+					defer workers.Done()
+					var timer *time.Timer
+					if reuse {
+						timer = time.NewTimer(inboundIdle)
+						defer timer.Stop()
+					}
+					for r := range work {
+						if handled, _, _, err := o.apply(context.Background(), f, &r, timer); !handled || err != nil {
+							b.Errorf("receipt not handled with its outcome: %v", err)
+						}
+						done.Done()
+					}
+				}()
+			}
+			batch := make([]store.Completion, perCommit)
+			receipts := make([]store.Receipt, perCommit)
+			seq := uint64(0)
+			for b.Loop() {
+				for i := range batch {
+					seq++
+					id := fmt.Sprintf("%x", seq)
+					batch[i] = sentOutcome(seq, id)
+					o.add(&batch[i])
+					receipts[i] = delivered(id)
+				}
+				done.Add(perCommit)
+				for _, r := range receipts {
+					work <- r
+				}
+				for spins := 0; ; spins++ { // until all ride along (a benchmark may spin)
+					o.mu.Lock()
+					n := 0
+					for i := range batch {
+						if s := o.slotLocked(&batch[i]); s != nil {
+							n += len(s.receipts)
+						}
+					}
+					o.mu.Unlock()
+					if n == perCommit {
+						break
+					}
+					if spins > 1e7 {
+						b.Fatal("receipts did not ride along")
+					}
+					runtime.Gosched()
+				}
+				o.take(batch)
+				for i := range batch {
+					batch[i].ReceiptResults = []store.ReceiptResult{{Matched: true}}
+				}
+				o.written(batch, true)
+				done.Wait()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perCommit), "ns/receipt")
+			close(work)
+			workers.Wait()
+		})
 	}
 }
