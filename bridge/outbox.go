@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,72 +144,19 @@ type CallbackMessage struct {
 	Priority      string // omitted when ""
 }
 
-// v2Time renders V2's timestamp form: UTC, milliseconds, 'Z'.
-type v2Time time.Time
-
-func (t v2Time) MarshalJSON() ([]byte, error) {
-	return time.Time(t).UTC().AppendFormat([]byte{'"'}, `2006-01-02T15:04:05.000Z"`), nil
-}
-
-// Field order follows v2-api.md §2.3–2.4; unset optional fields are omitted.
-type jsonEvent struct {
-	Type        string      `json:"type"`
-	Time        v2Time      `json:"time"`
-	Description string      `json:"description"`
-	To          string      `json:"to"`
-	ErrorCode   *int        `json:"errorCode,omitempty"`
-	Message     jsonMessage `json:"message"`
-}
-
-type jsonMessage struct {
-	ID            string   `json:"id"`
-	Owner         string   `json:"owner"`
-	ApplicationID string   `json:"applicationId"`
-	Time          v2Time   `json:"time"`
-	SegmentCount  int      `json:"segmentCount"`
-	Direction     string   `json:"direction"`
-	To            []string `json:"to"`
-	From          string   `json:"from"`
-	Text          string   `json:"text"`
-	Media         []string `json:"media,omitempty"`
-	Tag           *string  `json:"tag,omitempty"`
-	Priority      string   `json:"priority,omitempty"`
-}
-
-// EncodeCallbackEvents renders a callback body: a JSON array of events.
-// For status callbacks (kind CallbackStatus) message.text is always "".
+// EncodeCallbackEvents renders a callback body: a JSON array of events
+// (field order of v2-api.md §2.3–2.4; unset optional fields omitted:
+// errorCode but for message-failed, media when empty, tag unless HasTag,
+// priority when ""). For status callbacks (kind CallbackStatus)
+// message.text is always "". Strings are escaped as encoding/json does
+// without HTML escaping ("<" stays "<", as a receiver would expect). The
+// error is always nil; it is kept for callers.
 func EncodeCallbackEvents(kind string, events []CallbackEvent) ([]byte, error) {
-	js := make([]jsonEvent, len(events))
+	size := 2
 	for i := range events {
-		e := &events[i]
-		m := &e.Message
-		je := jsonEvent{Type: e.Type, Time: v2Time(e.Time), Description: e.Description, To: e.To,
-			Message: jsonMessage{ID: m.ID, Owner: m.Owner, ApplicationID: m.ApplicationID, Time: v2Time(m.Time),
-				SegmentCount: m.SegmentCount, Direction: m.Direction, To: m.To, From: m.From, Text: m.Text,
-				Media: m.Media, Priority: m.Priority}}
-		if je.Message.To == nil {
-			je.Message.To = []string{} // always an array
-		}
-		if e.Type == "message-failed" {
-			code := e.ErrorCode
-			je.ErrorCode = &code
-		}
-		if m.HasTag {
-			tag := m.Tag
-			je.Message.Tag = &tag
-		}
-		if kind == CallbackStatus {
-			je.Message.Text = ""
-		}
-		js[i] = je
+		size += 420 + len(events[i].Message.Text)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // "<" stays "<", as a receiver would expect
-	if err := enc.Encode(js); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+	return appendCallbackEvents(make([]byte, 0, size), kind, events), nil
 }
 
 // NewCallbackJob builds the durable job for events of one application:

@@ -75,13 +75,15 @@ func (b *Bridge) InboundHandler(carrier string) func(*smpp.Inbound) {
 }
 
 // inboundWorker handles w, then whatever PDUs come its way until it has
-// been idle for inboundIdle.
+// been idle for inboundIdle. Its one timer also bounds the receipt waits
+// of the PDU being handled (outcomeIDs.apply): a timer per receipt cost an
+// allocation and its setup every time.
 func (b *Bridge) inboundWorker(w inboundWork) {
 	defer func() { <-b.inSem }()
 	idle := time.NewTimer(inboundIdle)
 	defer idle.Stop()
 	for {
-		b.handleInbound(w.q, w.carrier, w.in)
+		b.handleInbound(w.q, w.carrier, w.in, idle)
 		b.inWG.Done()
 		idle.Reset(inboundIdle)
 		select {
@@ -95,7 +97,9 @@ func (b *Bridge) inboundWorker(w inboundWork) {
 // WaitInbound waits for inbound PDUs being handled (after the binds closed).
 func (b *Bridge) WaitInbound() { b.inWG.Wait() }
 
-func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound) {
+// handleInbound handles one deliver_sm; timer is the worker's, free for
+// its waits (it is reset after).
+func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound, timer *time.Timer) {
 	p := &in.PDU
 	var t dlrmap.TLVs
 	t.ReceiptedMessageID, _ = p.TLV(pdu.TagReceiptedMessageID)
@@ -130,7 +134,7 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 	handled, matched, waited := false, false, false
 	var err error
 	if res.Outcome != dlrmap.Pending && len(cands) > 0 { // else nothing to write
-		handled, matched, waited, err = b.outcomes.apply(b.runCtx, b.receipts, &rcpt)
+		handled, matched, waited, err = b.outcomes.apply(b.runCtx, b.receipts, &rcpt, timer)
 		if waited {
 			b.receiptsAfterOutcome.Add(1)
 		}
@@ -330,8 +334,8 @@ type outcomeSlot struct {
 
 // rideAlong is a receipt handed to completeLoop with its outcome.
 type rideAlong struct {
-	r       *store.Receipt
-	matched bool // the store's result (ReceiptResult.Matched)
+	r       store.Receipt // a copy: the caller's stays on its stack
+	matched bool          // the store's result (ReceiptResult.Matched)
 	// done: matched holds the store's result. Set with fallback under mu
 	// before committed is closed.
 	done bool
@@ -375,8 +379,8 @@ func (o *outcomeIDs) findLocked(carrier string, cands []string) *outcomeSlot {
 // awaitID waits, at most receiptIDWait, for an outcome carrying one of the
 // receipt's candidates to be added, unless the store already knows the id
 // (then the receipt goes straight to it). It reports whether one was
-// added.
-func (o *outcomeIDs) awaitID(ctx context.Context, knower carrierIDKnower, carrier string, cands []string) (added bool) {
+// added. timer is as for apply.
+func (o *outcomeIDs) awaitID(ctx context.Context, knower carrierIDKnower, carrier string, cands []string, timer *time.Timer) (added bool) {
 	o.mu.Lock()
 	if o.findLocked(carrier, cands) != nil {
 		o.mu.Unlock()
@@ -427,7 +431,7 @@ func (o *outcomeIDs) awaitID(ctx context.Context, knower carrierIDKnower, carrie
 	for i, w := range ws[:min(len(ws), len(chs))] {
 		chs[i] = w.ch
 	}
-	timer := time.NewTimer(receiptIDWait)
+	timer = armTimer(timer, receiptIDWait)
 	defer timer.Stop()
 	select {
 	case <-chs[0]:
@@ -477,7 +481,7 @@ func (o *outcomeIDs) take(batch []store.Completion) {
 		slot.taken = true
 		c.Receipts = c.Receipts[:0]
 		for _, ra := range slot.receipts {
-			c.Receipts = append(c.Receipts, *ra.r)
+			c.Receipts = append(c.Receipts, ra.r)
 		}
 	}
 	o.mu.Unlock()
@@ -523,17 +527,24 @@ func (o *outcomeIDs) written(batch []store.Completion, ok bool) {
 // receiptOutcomeWait. handled is false when the caller is to write it on
 // its own (ReceiptStore.ApplyReceipt): there is no such outcome (any
 // more), the wait ended, or the outcome write was given up. waited reports
-// that an outcome was found.
-func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r *store.Receipt) (handled, matched, waited bool, err error) {
+// that an outcome was found. timer bounds the waits: the caller's, not
+// running and not waited on by anyone else (reset here, stopped on
+// return), or nil for one of its own.
+func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r *store.Receipt, timer *time.Timer) (handled, matched, waited bool, err error) {
 	var ra *rideAlong
 	var slot *outcomeSlot
-	var timer *time.Timer
+	armed := false
+	defer func() { // not in the loop: an open-coded defer
+		if armed {
+			timer.Stop()
+		}
+	}()
 	if knower, ok := rs.(carrierIDKnower); ok {
 		o.mu.Lock()
 		slot = o.findLocked(r.Carrier, r.Candidates)
 		o.mu.Unlock()
 		if slot == nil {
-			if !o.awaitID(ctx, knower, r.Carrier, r.Candidates) {
+			if !o.awaitID(ctx, knower, r.Carrier, r.Candidates, timer) {
 				return false, false, false, nil
 			}
 			waited = true
@@ -549,7 +560,7 @@ func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r *store.Receip
 		if ra == nil {
 			slot = o.findLocked(r.Carrier, r.Candidates)
 			if slot != nil && !slot.taken {
-				ra = &rideAlong{r: r}
+				ra = &rideAlong{r: *r}
 				slot.receipts = append(slot.receipts, ra)
 			}
 		}
@@ -559,9 +570,8 @@ func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r *store.Receip
 			break // no outcome (left) to wait for
 		}
 		waited = true
-		if timer == nil {
-			timer = time.NewTimer(receiptOutcomeWait)
-			defer timer.Stop()
+		if !armed {
+			timer, armed = armTimer(timer, receiptOutcomeWait), true
 		}
 		select {
 		case <-committed:
@@ -589,6 +599,17 @@ func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r *store.Receip
 		break
 	}
 	return false, false, waited, nil
+}
+
+// armTimer starts t (stopped or fired, its value received or not) to fire
+// after d, or a new timer when t is nil. Since Go 1.23 Reset leaves no
+// stale value in t.C.
+func armTimer(t *time.Timer, d time.Duration) *time.Timer {
+	if t == nil {
+		return time.NewTimer(d)
+	}
+	t.Reset(d)
+	return t
 }
 
 // errOutcomeStalled: a receipt rode along with an outcome whose write did

@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -49,9 +51,10 @@ type applyResult struct {
 	err             error
 }
 
-// applyReceipt is what handleInbound does with a terminal receipt.
-func applyReceipt(ctx context.Context, o *outcomeIDs, rs ReceiptStore, r store.Receipt) applyResult {
-	handled, matched, waited, err := o.apply(ctx, rs, &r)
+// applyReceipt is what handleInbound does with a terminal receipt, with
+// an inbound worker's timer (armed for its idle wait, as there) or nil.
+func applyReceipt(ctx context.Context, o *outcomeIDs, rs ReceiptStore, r store.Receipt, timer *time.Timer) applyResult {
+	handled, matched, waited, err := o.apply(ctx, rs, &r, timer)
 	if !handled {
 		var rr store.ReceiptResult
 		rr, err = rs.ApplyReceipt(r)
@@ -62,7 +65,7 @@ func applyReceipt(ctx context.Context, o *outcomeIDs, rs ReceiptStore, r store.R
 
 func applyAsync(o *outcomeIDs, rs ReceiptStore, r store.Receipt) <-chan applyResult {
 	ch := make(chan applyResult, 1)
-	go func() { ch <- applyReceipt(context.Background(), o, rs, r) }()
+	go func() { ch <- applyReceipt(context.Background(), o, rs, r, time.NewTimer(time.Hour)) }()
 	return ch
 }
 
@@ -201,8 +204,10 @@ func TestReceiptWaitsForOutcomeBeingWritten(t *testing.T) {
 // (after two timed-out waits in a row, the next three).
 func TestReceiptForUnknownID(t *testing.T) {
 	o := newOutcomeIDs()
+	worker := time.NewTimer(inboundIdle) // one timer for all its receipts, as an inbound worker's
+	defer worker.Stop()
 	known := &fakeReceipts{knows: true}
-	r := applyReceipt(context.Background(), o, known, delivered("1234"))
+	r := applyReceipt(context.Background(), o, known, delivered("1234"), worker)
 	if applied, _ := known.counts(); r.err != nil || r.waited || !r.matched || applied != 1 {
 		t.Fatalf("known id: written %d times, %+v", applied, r)
 	}
@@ -225,7 +230,7 @@ func TestReceiptForUnknownID(t *testing.T) {
 	}
 
 	t0 := time.Now()
-	r = applyReceipt(context.Background(), o, f, delivered("9999"))
+	r = applyReceipt(context.Background(), o, f, delivered("9999"), worker)
 	if applied, asked := f.counts(); r.err != nil || r.waited || applied != 1 || asked != 2 || time.Since(t0) < receiptIDWait {
 		t.Fatalf("never-known id: %+v, written %d, store asked %d, after %s", r, applied, asked, time.Since(t0))
 	}
@@ -239,12 +244,26 @@ func TestReceiptForUnknownID(t *testing.T) {
 	// one after waits again, times out, and the next three go straight on.
 	for i, wantWait := range []bool{false, true, false, false, false, true} {
 		_, asked0 := f.counts()
-		if r := applyReceipt(context.Background(), o, f, delivered("8888")); r.err != nil {
+		if r := applyReceipt(context.Background(), o, f, delivered("8888"), worker); r.err != nil {
 			t.Fatal(r.err)
 		}
 		if _, asked := f.counts(); (asked > asked0) != wantWait {
 			t.Fatalf("receipt %d after the timed-out wait: waited %v, want %v", i, asked > asked0, wantWait)
 		}
+	}
+	// The worker's timer, fired and stopped by those waits, still serves
+	// its idle wait: no stale value, then one firing.
+	worker.Reset(time.Hour)
+	select {
+	case <-worker.C:
+		t.Fatal("stale value in the worker's timer")
+	default:
+	}
+	worker.Reset(time.Millisecond)
+	select {
+	case <-worker.C:
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker's timer did not fire after the receipt waits")
 	}
 }
 
@@ -254,10 +273,92 @@ func TestReceiptWaitEndsWithBridge(t *testing.T) {
 	o, f := newOutcomeIDs(), &fakeReceipts{}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if r := applyReceipt(ctx, o, f, delivered("77")); r.waited || r.err != nil {
+	if r := applyReceipt(ctx, o, f, delivered("77"), nil); r.waited || r.err != nil {
 		t.Fatalf("%+v", r)
 	}
 	if applied, _ := f.counts(); applied != 1 {
 		t.Fatalf("written %d times", applied)
+	}
+}
+
+// BenchmarkReceiptRideAlong: receipts riding along with their outcomes
+// (outcomeIDs add → apply → take → written), 64 outcomes per commit, each
+// receipt on a worker goroutine of its own; timer=worker reuses the
+// worker's timer as inboundWorker does, timer=own takes a new one per
+// receipt (as before).
+//
+//	go test -run xxx -bench ReceiptRideAlong -benchmem ./bridge/
+func BenchmarkReceiptRideAlong(b *testing.B) {
+	for _, reuse := range []bool{true, false} {
+		name := "timer=own"
+		if reuse {
+			name = "timer=worker"
+		}
+		b.Run(name, func(b *testing.B) {
+			const perCommit = 64
+			o, f := newOutcomeIDs(), &fakeReceipts{}
+			work := make(chan store.Receipt)
+			var done sync.WaitGroup
+			var workers sync.WaitGroup
+			for range perCommit {
+				workers.Add(1)
+				go func() {
+					defer workers.Done()
+					var timer *time.Timer
+					if reuse {
+						timer = time.NewTimer(inboundIdle)
+						defer timer.Stop()
+					}
+					for r := range work {
+						if handled, _, _, err := o.apply(context.Background(), f, &r, timer); !handled || err != nil {
+							b.Errorf("receipt not handled with its outcome: %v", err)
+						}
+						done.Done()
+					}
+				}()
+			}
+			batch := make([]store.Completion, perCommit)
+			receipts := make([]store.Receipt, perCommit)
+			seq := uint64(0)
+			for b.Loop() {
+				for i := range batch {
+					seq++
+					id := fmt.Sprintf("%x", seq)
+					batch[i] = sentOutcome(seq, id)
+					o.add(&batch[i])
+					receipts[i] = delivered(id)
+				}
+				done.Add(perCommit)
+				for _, r := range receipts {
+					work <- r
+				}
+				for spins := 0; ; spins++ { // until all ride along (a benchmark may spin)
+					o.mu.Lock()
+					n := 0
+					for i := range batch {
+						if s := o.slotLocked(&batch[i]); s != nil {
+							n += len(s.receipts)
+						}
+					}
+					o.mu.Unlock()
+					if n == perCommit {
+						break
+					}
+					if spins > 1e7 {
+						b.Fatal("receipts did not ride along")
+					}
+					runtime.Gosched()
+				}
+				o.take(batch)
+				for i := range batch {
+					batch[i].ReceiptResults = []store.ReceiptResult{{Matched: true}}
+				}
+				o.written(batch, true)
+				done.Wait()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perCommit), "ns/receipt")
+			close(work)
+			workers.Wait()
+		})
 	}
 }
