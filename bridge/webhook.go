@@ -118,7 +118,8 @@ type Webhooks struct {
 	client *http.Client
 	now    func() time.Time
 
-	wake     chan struct{} // buffer 1: Notify, finished requests
+	wake     chan struct{} // buffer 1: Notify
+	freed    chan struct{} // buffer 1: a finished request freed a slot
 	work     chan *batch   // to an idle delivery goroutine; unbuffered
 	stopc    chan struct{}
 	results  chan result
@@ -205,7 +206,7 @@ func NewWebhooks(opts WebhookOptions) (*Webhooks, error) {
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	w := &Webhooks{
 		opts: opts, out: opts.Outbox, log: opts.Logger, client: &client, now: opts.Clock,
-		wake: make(chan struct{}, 1), work: make(chan *batch), stopc: make(chan struct{}), results: make(chan result, 4096),
+		wake: make(chan struct{}, 1), freed: make(chan struct{}, 1), work: make(chan *batch), stopc: make(chan struct{}), results: make(chan result, 4096),
 		recorded: make(chan struct{}), finished: make(chan struct{}),
 		inflight: map[string]int{}, wantsAuth: map[string]bool{}, lastErr: map[string]string{},
 	}
@@ -354,7 +355,10 @@ func (w *Webhooks) Stats() WebhookStats {
 // run is the dispatcher. Its timer is set for the next retry: read from the
 // store at start, when the timer fires and on each poll, and otherwise
 // lowered by the retry times the recorder writes (the only source of new
-// ones), so a wake-up after a finished request costs one store read.
+// ones), so a wake-up after a finished request costs one store read, or
+// none when the last read took every due job: then a freed slot has
+// nothing to send, as new jobs come with Notify (or the poll), retries
+// with the recorder's hint and the timer.
 func (w *Webhooks) run() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -366,8 +370,10 @@ func (w *Webhooks) run() {
 	poll := time.NewTicker(w.opts.PollInterval)
 	defer poll.Stop()
 	reread := true
+	var now time.Time
+	ok, tookAll := false, false
 	for {
-		now, ok := w.dispatch()
+		now, ok, tookAll = w.dispatch()
 		if reread && ok {
 			reread = false
 			at, due, err := w.out.NextCallbackDue(now)
@@ -390,10 +396,15 @@ func (w *Webhooks) run() {
 		if !hint.IsZero() && (timerAt.IsZero() || hint.Before(timerAt)) {
 			setTimer(hint)
 		}
+	wait:
 		select {
 		case <-w.stopc:
 			timer.Stop()
 			return
+		case <-w.freed:
+			if tookAll {
+				goto wait
+			}
 		case <-w.wake:
 		case <-timer.C:
 			timerAt = time.Time{}
@@ -405,54 +416,62 @@ func (w *Webhooks) run() {
 }
 
 // dispatch starts requests for every due job it has room for. It returns
-// the time it used and false when the outbox could not be read.
-func (w *Webhooks) dispatch() (time.Time, bool) {
-	now := w.now()
+// the time it used, false when the outbox could not be read, and whether it
+// took every job due and not claimed (none was passed over for want of
+// room).
+func (w *Webhooks) dispatch() (now time.Time, ok, tookAll bool) {
+	now = w.now()
 	w.mu.Lock()
 	free := w.opts.Concurrency - w.total
 	used := maps.Clone(w.inflight)
 	w.mu.Unlock()
-	if free > 0 {
-		perEP, maxBatch := w.opts.ConcurrencyPerEndpoint, w.opts.MaxBatch
-		room := map[string]int{} // app+url -> jobs the batch being filled can still take
-		roomTotal := 0
-		pick := func(app, url string) store.Pick {
-			key := app + "\x00" + url
-			if room[key] > 0 {
-				room[key]--
-				roomTotal--
-				return store.PickTake
-			}
-			if free == 0 {
-				if roomTotal == 0 {
-					return store.PickStop
-				}
-				return store.PickSkip
-			}
-			if used[url] >= perEP {
-				return store.PickSkip // saturated: pass over, do not wait
-			}
-			used[url]++
-			free--
-			room[key] = maxBatch - 1
-			roomTotal += maxBatch - 1
+	if free <= 0 {
+		return now, true, false
+	}
+	passedOver := false
+	perEP, maxBatch := w.opts.ConcurrencyPerEndpoint, w.opts.MaxBatch
+	room := map[string]int{} // app+url -> jobs the batch being filled can still take
+	roomTotal := 0
+	pick := func(app, url string) store.Pick {
+		key := app + "\x00" + url
+		if room[key] > 0 {
+			room[key]--
+			roomTotal--
 			return store.PickTake
 		}
-		jobs, err := w.out.NextCallbacks(now, free*maxBatch, pick)
-		if err != nil {
-			w.readFailed(err)
-			return now, false
+		if free == 0 {
+			passedOver = true
+			if roomTotal == 0 {
+				return store.PickStop
+			}
+			return store.PickSkip
 		}
-		w.readErr = ""
-		for _, b := range groupBatches(jobs, maxBatch) {
-			w.mu.Lock()
-			w.inflight[b.url]++
-			w.total++
-			w.mu.Unlock()
-			w.startDelivery(b)
+		if used[url] >= perEP {
+			passedOver = true
+			return store.PickSkip // saturated: pass over, do not wait
 		}
+		used[url]++
+		free--
+		room[key] = maxBatch - 1
+		roomTotal += maxBatch - 1
+		return store.PickTake
 	}
-	return now, true
+	limit := free * maxBatch
+	jobs, err := w.out.NextCallbacks(now, limit, pick)
+	if err != nil {
+		w.readFailed(err)
+		return now, false, false
+	}
+	tookAll = !passedOver && len(jobs) < limit
+	w.readErr = ""
+	for _, b := range groupBatches(jobs, maxBatch) {
+		w.mu.Lock()
+		w.inflight[b.url]++
+		w.total++
+		w.mu.Unlock()
+		w.startDelivery(b)
+	}
+	return now, true, tookAll
 }
 
 // readFailed logs an outbox read error when it differs from the last one
@@ -591,7 +610,10 @@ func (w *Webhooks) deliver(b *batch) {
 	}
 	w.total--
 	w.mu.Unlock()
-	w.Notify()
+	select {
+	case w.freed <- struct{}{}:
+	default:
+	}
 }
 
 // statusError is a reply other than 2xx.
