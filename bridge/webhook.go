@@ -201,6 +201,9 @@ func NewWebhooks(opts WebhookOptions) (*Webhooks, error) {
 		// (~4.3 KiB with headers) into two writes, and so two wake-ups of
 		// the receiver; 32 KiB sends batches of up to ~70 events whole.
 		tr.WriteBufferSize = 32 << 10
+		// Reply bodies are drained unread: asking for gzip would only
+		// add a header and decompress what is thrown away.
+		tr.DisableCompression = true
 		client.Transport = tr
 	}
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -488,11 +491,11 @@ func (w *Webhooks) readFailed(err error) {
 func groupBatches(jobs []store.CallbackJob, maxBatch int) []*batch {
 	var out []*batch
 	open := map[string]*batch{}
-	for _, j := range jobs {
+	for i, j := range jobs {
 		key := j.ApplicationID + "\x00" + j.URL
 		b := open[key]
 		if b == nil || len(b.jobs) >= maxBatch {
-			b = &batch{app: j.ApplicationID, url: j.URL}
+			b = &batch{app: j.ApplicationID, url: j.URL, jobs: make([]store.CallbackJob, 0, min(maxBatch, len(jobs)-i))}
 			open[key] = b
 			out = append(out, b)
 		}
@@ -700,6 +703,9 @@ func (w *Webhooks) do(url string, body []byte, withAuth bool, user, pass string)
 	// Drain a little so the connection is reused; the body is ignored.
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		return resp.StatusCode, false, nil // only a 401 challenge matters
+	}
 	return resp.StatusCode, basicChallenge(resp.Header.Values("WWW-Authenticate")), nil
 }
 
@@ -762,6 +768,9 @@ func (w *Webhooks) record() {
 }
 
 func (w *Webhooks) apply(rs []result) {
+	// Listing each batch's request ids costs allocations the discarded
+	// debug line does not need.
+	debug := w.log.Enabled(context.Background(), slog.LevelDebug)
 	var done, release []uint64
 	var retry, dead []store.CallbackFailure
 	var deadApps map[string]int // application -> jobs dead-lettered
@@ -773,7 +782,9 @@ func (w *Webhooks) apply(rs []result) {
 				done = append(done, j.ID)
 			}
 			w.noteRecovered(b)
-			w.log.Debug("callback delivered", "app", b.app, "jobs", len(b.jobs), b.requestIDs())
+			if debug {
+				w.log.Debug("callback delivered", "app", b.app, "jobs", len(b.jobs), b.requestIDs())
+			}
 			continue
 		case r.cut:
 			for _, j := range b.jobs {
