@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -88,6 +89,7 @@ func BenchmarkWebhookThroughput(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			conns := countConns(b, w)
 			commits0 := st.Stats().Commits
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -106,6 +108,8 @@ func BenchmarkWebhookThroughput(b *testing.B) {
 			b.ReportMetric(float64(s.Latency.Microseconds()), "µs/request")
 			b.ReportMetric(float64(o.reads.Load()), "store-reads")
 			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/callback")
+			b.ReportMetric(float64(conns.dials.Load()), "dials")
+			b.ReportMetric(float64(conns.writes.Load())/float64(s.Requests), "writes/request")
 		})
 	}
 }
@@ -117,4 +121,38 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// connCounter counts the sender's dials and its socket writes.
+type connCounter struct{ dials, writes atomic.Int64 }
+
+type countedConn struct {
+	net.Conn
+	c *connCounter
+}
+
+func (c countedConn) Write(p []byte) (int, error) {
+	c.c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// countConns wraps the dialer of w's own transport: a keep-alive pool that
+// works dials once per connection in flight, and a request written whole
+// is one write.
+func countConns(b *testing.B, w *Webhooks) *connCounter {
+	tr, ok := w.client.Transport.(*http.Transport)
+	if !ok {
+		b.Fatal("webhooks: not its own *http.Transport")
+	}
+	cc := &connCounter{}
+	var d net.Dialer
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		cc.dials.Add(1)
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countedConn{c, cc}, nil
+	}
+	return cc
 }

@@ -329,6 +329,50 @@ func TestWebhookNeverTriedFirst(t *testing.T) {
 	}
 }
 
+// TestWebhookFreedSlotSendsWaitingJobs: jobs passed over because their
+// endpoint or the sender was saturated go out as soon as a request frees a
+// slot, not at the next poll (an hour here): a freed slot skips the store
+// read only when the last read took every due job.
+func TestWebhookFreedSlotSendsWaitingJobs(t *testing.T) {
+	for _, c := range []struct {
+		name                   string
+		perEndpoint, total     int
+		endpoints, jobsPerEach int
+	}{
+		{"endpoint saturated", 1, 64, 1, 5},
+		{"sender saturated", 4, 1, 3, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := newOutbox(t)
+			srv, reqs := receiver(t, nil)
+			w := startWebhooks(t, WebhookOptions{Outbox: o, PollInterval: time.Hour,
+				ConcurrencyPerEndpoint: c.perEndpoint, Concurrency: c.total})
+			var jobs []store.CallbackJob
+			for ep := range c.endpoints {
+				for i := range c.jobsPerEach {
+					jobs = append(jobs, store.CallbackJob{ApplicationID: "a", Kind: CallbackStatus, URL: fmt.Sprintf("%s/%d", srv.URL, ep),
+						Body: fmt.Appendf(nil, `[{"n":"%d-%d"}]`, ep, i), Created: cbT0})
+				}
+			}
+			if err := w.Add(jobs...); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			for range jobs {
+				for _, m := range marker(t, nextRequest(t, reqs).body) {
+					got[m] = true
+				}
+			}
+			if len(got) != len(jobs) {
+				t.Fatalf("delivered %v, want %d distinct jobs", got, len(jobs))
+			}
+			if done := o.waitJobs(t, len(jobs)); len(done["done"]) != len(jobs) {
+				t.Fatalf("outcomes %v", done)
+			}
+		})
+	}
+}
+
 // TestWebhookRetrySchedule: every kind of failure is retried on the
 // schedule, measured on a fake clock.
 func TestWebhookRetrySchedule(t *testing.T) {

@@ -118,7 +118,8 @@ type Webhooks struct {
 	client *http.Client
 	now    func() time.Time
 
-	wake     chan struct{} // buffer 1: Notify, finished requests
+	wake     chan struct{} // buffer 1: Notify
+	freed    chan struct{} // buffer 1: a finished request freed a slot
 	work     chan *batch   // to an idle delivery goroutine; unbuffered
 	stopc    chan struct{}
 	results  chan result
@@ -196,12 +197,19 @@ func NewWebhooks(opts WebhookOptions) (*Webhooks, error) {
 		// Many endpoint URLs may share one host: keep a connection per
 		// request that can be in flight, or they are redialled each time.
 		tr.MaxIdleConnsPerHost = opts.Concurrency
+		// The default 4 KiB buffer splits a batch of 10 status events
+		// (~4.3 KiB with headers) into two writes, and so two wake-ups of
+		// the receiver; 32 KiB sends batches of up to ~70 events whole.
+		tr.WriteBufferSize = 32 << 10
+		// Reply bodies are drained unread: asking for gzip would only
+		// add a header and decompress what is thrown away.
+		tr.DisableCompression = true
 		client.Transport = tr
 	}
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	w := &Webhooks{
 		opts: opts, out: opts.Outbox, log: opts.Logger, client: &client, now: opts.Clock,
-		wake: make(chan struct{}, 1), work: make(chan *batch), stopc: make(chan struct{}), results: make(chan result, 4096),
+		wake: make(chan struct{}, 1), freed: make(chan struct{}, 1), work: make(chan *batch), stopc: make(chan struct{}), results: make(chan result, 4096),
 		recorded: make(chan struct{}), finished: make(chan struct{}),
 		inflight: map[string]int{}, wantsAuth: map[string]bool{}, lastErr: map[string]string{},
 	}
@@ -350,7 +358,10 @@ func (w *Webhooks) Stats() WebhookStats {
 // run is the dispatcher. Its timer is set for the next retry: read from the
 // store at start, when the timer fires and on each poll, and otherwise
 // lowered by the retry times the recorder writes (the only source of new
-// ones), so a wake-up after a finished request costs one store read.
+// ones), so a wake-up after a finished request costs one store read, or
+// none when the last read took every due job: then a freed slot has
+// nothing to send, as new jobs come with Notify (or the poll), retries
+// with the recorder's hint and the timer.
 func (w *Webhooks) run() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -362,8 +373,10 @@ func (w *Webhooks) run() {
 	poll := time.NewTicker(w.opts.PollInterval)
 	defer poll.Stop()
 	reread := true
+	var now time.Time
+	ok, tookAll := false, false
 	for {
-		now, ok := w.dispatch()
+		now, ok, tookAll = w.dispatch()
 		if reread && ok {
 			reread = false
 			at, due, err := w.out.NextCallbackDue(now)
@@ -386,10 +399,15 @@ func (w *Webhooks) run() {
 		if !hint.IsZero() && (timerAt.IsZero() || hint.Before(timerAt)) {
 			setTimer(hint)
 		}
+	wait:
 		select {
 		case <-w.stopc:
 			timer.Stop()
 			return
+		case <-w.freed:
+			if tookAll {
+				goto wait
+			}
 		case <-w.wake:
 		case <-timer.C:
 			timerAt = time.Time{}
@@ -401,54 +419,62 @@ func (w *Webhooks) run() {
 }
 
 // dispatch starts requests for every due job it has room for. It returns
-// the time it used and false when the outbox could not be read.
-func (w *Webhooks) dispatch() (time.Time, bool) {
-	now := w.now()
+// the time it used, false when the outbox could not be read, and whether it
+// took every job due and not claimed (none was passed over for want of
+// room).
+func (w *Webhooks) dispatch() (now time.Time, ok, tookAll bool) {
+	now = w.now()
 	w.mu.Lock()
 	free := w.opts.Concurrency - w.total
 	used := maps.Clone(w.inflight)
 	w.mu.Unlock()
-	if free > 0 {
-		perEP, maxBatch := w.opts.ConcurrencyPerEndpoint, w.opts.MaxBatch
-		room := map[string]int{} // app+url -> jobs the batch being filled can still take
-		roomTotal := 0
-		pick := func(app, url string) store.Pick {
-			key := app + "\x00" + url
-			if room[key] > 0 {
-				room[key]--
-				roomTotal--
-				return store.PickTake
-			}
-			if free == 0 {
-				if roomTotal == 0 {
-					return store.PickStop
-				}
-				return store.PickSkip
-			}
-			if used[url] >= perEP {
-				return store.PickSkip // saturated: pass over, do not wait
-			}
-			used[url]++
-			free--
-			room[key] = maxBatch - 1
-			roomTotal += maxBatch - 1
+	if free <= 0 {
+		return now, true, false
+	}
+	passedOver := false
+	perEP, maxBatch := w.opts.ConcurrencyPerEndpoint, w.opts.MaxBatch
+	room := map[string]int{} // app+url -> jobs the batch being filled can still take
+	roomTotal := 0
+	pick := func(app, url string) store.Pick {
+		key := app + "\x00" + url
+		if room[key] > 0 {
+			room[key]--
+			roomTotal--
 			return store.PickTake
 		}
-		jobs, err := w.out.NextCallbacks(now, free*maxBatch, pick)
-		if err != nil {
-			w.readFailed(err)
-			return now, false
+		if free == 0 {
+			passedOver = true
+			if roomTotal == 0 {
+				return store.PickStop
+			}
+			return store.PickSkip
 		}
-		w.readErr = ""
-		for _, b := range groupBatches(jobs, maxBatch) {
-			w.mu.Lock()
-			w.inflight[b.url]++
-			w.total++
-			w.mu.Unlock()
-			w.startDelivery(b)
+		if used[url] >= perEP {
+			passedOver = true
+			return store.PickSkip // saturated: pass over, do not wait
 		}
+		used[url]++
+		free--
+		room[key] = maxBatch - 1
+		roomTotal += maxBatch - 1
+		return store.PickTake
 	}
-	return now, true
+	limit := free * maxBatch
+	jobs, err := w.out.NextCallbacks(now, limit, pick)
+	if err != nil {
+		w.readFailed(err)
+		return now, false, false
+	}
+	tookAll = !passedOver && len(jobs) < limit
+	w.readErr = ""
+	for _, b := range groupBatches(jobs, maxBatch) {
+		w.mu.Lock()
+		w.inflight[b.url]++
+		w.total++
+		w.mu.Unlock()
+		w.startDelivery(b)
+	}
+	return now, true, tookAll
 }
 
 // readFailed logs an outbox read error when it differs from the last one
@@ -465,11 +491,11 @@ func (w *Webhooks) readFailed(err error) {
 func groupBatches(jobs []store.CallbackJob, maxBatch int) []*batch {
 	var out []*batch
 	open := map[string]*batch{}
-	for _, j := range jobs {
+	for i, j := range jobs {
 		key := j.ApplicationID + "\x00" + j.URL
 		b := open[key]
 		if b == nil || len(b.jobs) >= maxBatch {
-			b = &batch{app: j.ApplicationID, url: j.URL}
+			b = &batch{app: j.ApplicationID, url: j.URL, jobs: make([]store.CallbackJob, 0, min(maxBatch, len(jobs)-i))}
 			open[key] = b
 			out = append(out, b)
 		}
@@ -587,7 +613,10 @@ func (w *Webhooks) deliver(b *batch) {
 	}
 	w.total--
 	w.mu.Unlock()
-	w.Notify()
+	select {
+	case w.freed <- struct{}{}:
+	default:
+	}
 }
 
 // statusError is a reply other than 2xx.
@@ -674,6 +703,9 @@ func (w *Webhooks) do(url string, body []byte, withAuth bool, user, pass string)
 	// Drain a little so the connection is reused; the body is ignored.
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		return resp.StatusCode, false, nil // only a 401 challenge matters
+	}
 	return resp.StatusCode, basicChallenge(resp.Header.Values("WWW-Authenticate")), nil
 }
 
@@ -736,6 +768,9 @@ func (w *Webhooks) record() {
 }
 
 func (w *Webhooks) apply(rs []result) {
+	// Listing each batch's request ids costs allocations the discarded
+	// debug line does not need.
+	debug := w.log.Enabled(context.Background(), slog.LevelDebug)
 	var done, release []uint64
 	var retry, dead []store.CallbackFailure
 	var deadApps map[string]int // application -> jobs dead-lettered
@@ -747,7 +782,9 @@ func (w *Webhooks) apply(rs []result) {
 				done = append(done, j.ID)
 			}
 			w.noteRecovered(b)
-			w.log.Debug("callback delivered", "app", b.app, "jobs", len(b.jobs), b.requestIDs())
+			if debug {
+				w.log.Debug("callback delivered", "app", b.app, "jobs", len(b.jobs), b.requestIDs())
+			}
 			continue
 		case r.cut:
 			for _, j := range b.jobs {
