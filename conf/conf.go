@@ -86,6 +86,9 @@ type Store struct {
 	// RecordRetention is how long message records (metadata, never text)
 	// are kept for search and MDR; older ones are deleted in the background.
 	RecordRetention Duration `toml:"record_retention"`
+	// CommitDelay bounds how long a busy store waits to gather more writes
+	// into one commit (store.Options.CommitDelay); 0 never waits.
+	CommitDelay Duration `toml:"commit_delay"`
 }
 
 // Log selects the slog handler.

@@ -19,7 +19,7 @@ func Defaults() *Config {
 			IdleTimeout:    Duration(60 * time.Second),
 		},
 		Admin: Admin{Listen: "127.0.0.1:8081"},
-		Store: Store{Path: "smppbridge.db", RecordRetention: Duration(14 * 24 * time.Hour)},
+		Store: Store{Path: "smppbridge.db", RecordRetention: Duration(14 * 24 * time.Hour), CommitDelay: Duration(300 * time.Microsecond)},
 		Log:   Log{Format: "text", Level: "info"},
 		API: API{
 			GroupLimit:      10,

@@ -24,6 +24,10 @@ func (c *Config) Validate() error {
 	return errors.Join(c.validate()...)
 }
 
+// maxCommitDelay bounds store.commit_delay: every write of a busy store
+// may wait this long, on top of its commit.
+const maxCommitDelay = Duration(10 * time.Millisecond)
+
 // checker collects errors.
 type checker struct{ errs []error }
 
@@ -120,6 +124,9 @@ func (c *Config) validate() []error {
 		ck.add("store.path", "required")
 	}
 	ck.positive("store.record_retention", c.Store.RecordRetention)
+	if d := c.Store.CommitDelay; d < 0 || d > maxCommitDelay {
+		ck.add("store.commit_delay", "must be between 0s and %s, got %q", maxCommitDelay.String(), d.String())
+	}
 	ck.oneOf("log.format", c.Log.Format, "text", "json")
 	ck.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 

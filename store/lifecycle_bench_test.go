@@ -30,7 +30,8 @@ import (
 // which is what the daemon pays), commits/msg, writes/commit (write
 // requests sharing a commit), pages/commit (bbolt page writes, meta
 // included) and fdatasyncs are 2 per commit. STORE_BENCH_NOSYNC=1 skips
-// fsync; STORE_BENCH_CALLERS sets the callers and receivers (default 64
+// fsync; STORE_BENCH_COMMIT_DELAY sets Options.CommitDelay (default the
+// daemon's 300µs); STORE_BENCH_CALLERS sets the callers and receivers (default 64
 // each; more make bigger groups, as a higher load does).
 //
 // Sub-benchmarks: outcome_first is the order above; receipt_first applies
@@ -50,7 +51,13 @@ type benchReceipt struct {
 }
 
 func benchLifecycle(b *testing.B, receiptFirst bool) {
-	s, _ := openTemp(b, Options{NoSync: os.Getenv("STORE_BENCH_NOSYNC") != ""})
+	// The daemon's default commit delay (conf store.commit_delay);
+	// STORE_BENCH_COMMIT_DELAY overrides it ("0s": plain group commit).
+	commitDelay := 300 * time.Microsecond
+	if v, err := time.ParseDuration(os.Getenv("STORE_BENCH_COMMIT_DELAY")); err == nil {
+		commitDelay = v
+	}
+	s, _ := openTemp(b, Options{NoSync: os.Getenv("STORE_BENCH_NOSYNC") != "", CommitDelay: commitDelay})
 	defer s.Close()
 	body := []byte(`[{"type":"message-delivered","time":"2026-11-27T09:00:00.000Z","to":"+15550000000","description":"ok","message":{"id":"x","owner":"+15550001111","applicationId":"app","time":"2026-11-27T09:00:00.000Z","segmentCount":1,"direction":"out","to":["+15550000000"],"from":"+15550001111","text":"","tag":""}}]`)
 	wake := make(chan struct{}, 1)

@@ -150,7 +150,7 @@ func Run(ctx context.Context, opts Options) error {
 		log.Info("embedded SMSC simulator started", "smpp", sim.Addr())
 	}
 
-	st, err := store.Open(cfg.Store.Path, store.Options{NoSync: cfg.Store.NoSync, WAL: cfg.Store.WAL, Logger: log,
+	st, err := store.Open(cfg.Store.Path, store.Options{NoSync: cfg.Store.NoSync, WAL: cfg.Store.WAL, CommitDelay: cfg.Store.CommitDelay.Std(), Logger: log,
 		NormalizeID: dlrmap.NormalizeID, Aggregate: bridge.AggregateParts})
 	if err != nil {
 		return fail(err)

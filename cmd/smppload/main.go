@@ -166,8 +166,8 @@ func load(o options, out io.Writer) error {
 			rs := d.Bridge.ReceiptStats()
 			fmt.Fprintf(out, "receipts: %d went with or after their submit outcome's write, %d kept pending until their id was known\n", rs.AfterOutcome, rs.Pending)
 			c := max(1, st.Commits)
-			fmt.Fprintf(out, "store: %d commits, %.1f writes per commit, %s per commit (%s writing pages and syncing), %.1f page writes per commit\n",
-				st.Commits, float64(st.Writes)/float64(c), st.CommitTime/time.Duration(c), st.WriteTime/time.Duration(c), float64(st.PageWrites)/float64(c))
+			fmt.Fprintf(out, "store: %d commits (%d gathered first), %.1f writes per commit, %s per commit (%s writing pages and syncing), %.1f page writes per commit\n",
+				st.Commits, st.Gathers, float64(st.Writes)/float64(c), st.CommitTime/time.Duration(c), st.WriteTime/time.Duration(c), float64(st.PageWrites)/float64(c))
 		}()
 		fmt.Fprintf(out, "target: in-process daemon and simulator (embedded default; store %s, fsync %v, intake log %v, gc percent %d as smppbridge runs it)\n",
 			opts.Config.Store.Path, !o.noSync, o.wal, daemon.TuneRuntime())
