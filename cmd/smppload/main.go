@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"smppbridge/cmd/daemon"
+	"smppbridge/conf"
 )
 
 type options struct {
@@ -38,6 +39,7 @@ type options struct {
 	n, concurrency                                    int
 	duration                                          time.Duration
 	noSync, wal                                       bool
+	commitDelay                                       time.Duration
 	cpuProfile                                        string
 }
 
@@ -60,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.concurrency, "c", 64, "concurrent clients")
 	fs.BoolVar(&o.noSync, "no-sync", false, "in-process only: store without fsync (not durable; for comparison)")
 	fs.BoolVar(&o.wal, "wal", false, "in-process only: sends durable through the intake log (store.wal) instead of a database commit")
+	fs.DurationVar(&o.commitDelay, "commit-delay", -1, "in-process only: store.commit_delay (default: the daemon's default)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (in-process daemon included) to `file`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -119,6 +122,9 @@ func load(o options, out io.Writer) error {
 		opts.Config.Store.Path = filepath.Join(dir, "load.db")
 		opts.Config.Store.NoSync = o.noSync
 		opts.Config.Store.WAL = o.wal
+		if o.commitDelay >= 0 {
+			opts.Config.Store.CommitDelay = conf.Duration(o.commitDelay)
+		}
 		opts.Config.HTTP.Listen, opts.Config.Admin.Listen = "127.0.0.1:0", "127.0.0.1:0"
 		// Its own private daemon: the admin listener (polled for /readyz) needs no credentials.
 		opts.Config.Admin.Username, opts.Config.Admin.PasswordHash = "", ""
