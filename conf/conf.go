@@ -176,9 +176,13 @@ type Carrier struct {
 
 	EnquireLinkInterval Duration `toml:"enquire_link_interval"`
 	ResponseTimeout     Duration `toml:"response_timeout"`
-	ReconnectMin        Duration `toml:"reconnect_min"`
-	ReconnectMax        Duration `toml:"reconnect_max"`
-	ThrottlePause       Duration `toml:"throttle_pause"`
+	// WindowStuckAfter ends a bind whose every window slot is held by a
+	// submit that timed out, this long after the newest of them was sent;
+	// 0: five response timeouts.
+	WindowStuckAfter Duration `toml:"window_stuck_after"`
+	ReconnectMin     Duration `toml:"reconnect_min"`
+	ReconnectMax     Duration `toml:"reconnect_max"`
+	ThrottlePause    Duration `toml:"throttle_pause"`
 
 	ShortCodeTON int `toml:"short_code_ton"`
 	ShortCodeNPI int `toml:"short_code_npi"`

@@ -514,6 +514,9 @@ func validateCarrier(ck *checker, cr *Carrier, key string, accounts map[string]b
 
 	ck.positive(key+".enquire_link_interval", cr.EnquireLinkInterval)
 	ck.positive(key+".response_timeout", cr.ResponseTimeout)
+	if cr.WindowStuckAfter != 0 && cr.WindowStuckAfter < cr.ResponseTimeout {
+		ck.add(key+".window_stuck_after", "must be 0 (five response timeouts) or at least response_timeout (%s), got %q", cr.ResponseTimeout, cr.WindowStuckAfter.String())
+	}
 	ck.positive(key+".reconnect_min", cr.ReconnectMin)
 	ck.positive(key+".reconnect_max", cr.ReconnectMax)
 	if cr.ReconnectMin > 0 && cr.ReconnectMax > 0 && cr.ReconnectMin > cr.ReconnectMax {

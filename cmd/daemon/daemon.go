@@ -445,6 +445,7 @@ func poolConfig(c *conf.Carrier, log *slog.Logger) (smpp.PoolConfig, error) {
 		Session: smpp.SessionConfig{
 			SystemID: c.SystemID, Password: c.Password, SystemType: c.SystemType,
 			Window: c.Window, ResponseTimeout: c.ResponseTimeout.Std(), EnquireLinkInterval: c.EnquireLinkInterval.Std(),
+			WindowStuckAfter: c.WindowStuckAfter.Std(),
 		},
 		SegmentsPerSecond: c.SegmentsPerSecond, Burst: c.Burst, ThrottlePause: c.ThrottlePause.Std(),
 		ReconnectMin: c.ReconnectMin.Std(), ReconnectMax: c.ReconnectMax.Std(), Logger: log,
