@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -162,7 +163,12 @@ func TestCrashLedger(t *testing.T) {
 			select {
 			case <-p.exited:
 				how = "stopped by SIGTERM"
-				if p.err != nil {
+				// A SIGTERM that comes before main installed its handler
+				// (start-up on a loaded machine: seen at 52 ms) ends the
+				// process by the signal's default action, as systemd
+				// expects; nothing was accepted yet. Once ready, it must
+				// drain and exit 0.
+				if p.err != nil && (load != nil || !killedBy(p.err, syscall.SIGTERM)) {
 					t.Errorf("round %d: daemon stopped with %v after SIGTERM", round, p.err)
 				}
 			case <-time.After(time.Duration(rng.IntN(500)) * time.Millisecond):
@@ -906,4 +912,14 @@ func (s *crashSink) missingInbound(tokens []string) int {
 		}
 	}
 	return n
+}
+
+// killedBy: the process ended by signal sig.
+func killedBy(err error, sig syscall.Signal) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == sig
 }

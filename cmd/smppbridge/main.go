@@ -85,6 +85,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	// Handled from here on: a SIGTERM during start-up (opening a large store
+	// can take minutes) stops the daemon cleanly instead of killing it.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if *check != "" {
 		if _, err := conf.Load(*check); err != nil {
 			fmt.Fprintf(stderr, "%v\n", err)
@@ -125,8 +129,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	opts.Logger = log
 	log.Debug("garbage collector", "gc_percent", daemon.TuneRuntime())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	running := make(chan *daemon.Daemon, 1)
 	opts.Ready = func(d *daemon.Daemon) {
 		running <- d
