@@ -174,6 +174,7 @@ func load(o options, out io.Writer) error {
 			c := max(1, st.Commits)
 			fmt.Fprintf(out, "store: %d commits (%d gathered first), %.1f writes per commit, %s per commit (%s writing pages and syncing), %.1f page writes per commit\n",
 				st.Commits, st.Gathers, float64(st.Writes)/float64(c), st.CommitTime/time.Duration(c), st.WriteTime/time.Duration(c), float64(st.PageWrites)/float64(c))
+			fmt.Fprintf(out, "store commit tail: p99 %s  max %s  (largest commit %d writes)\n", st.CommitP99, st.CommitMax, st.MaxWritesPerCommit)
 		}()
 		fmt.Fprintf(out, "target: in-process daemon and simulator (embedded default; store %s, fsync %v, intake log %v, gc percent %d as smppbridge runs it)\n",
 			opts.Config.Store.Path, !o.noSync, o.wal, daemon.TuneRuntime())
