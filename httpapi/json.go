@@ -697,13 +697,13 @@ const timeLayout = "2006-01-02T15:04:05.000Z"
 // it is on every accepted request and has no reflection or allocation.
 func appendMessage(dst []byte, m *bridge.Message) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, m.ID)
+	dst = bridge.AppendJSONString(dst, m.ID)
 	dst = append(dst, `,"owner":`...)
-	dst = appendString(dst, m.Owner)
+	dst = bridge.AppendJSONString(dst, m.Owner)
 	dst = append(dst, `,"applicationId":`...)
-	dst = appendString(dst, m.ApplicationID)
+	dst = bridge.AppendJSONString(dst, m.ApplicationID)
 	dst = append(dst, `,"time":"`...)
-	dst = appendTime(dst, m.Time)
+	dst = bridge.AppendV2Time(dst, m.Time)
 	dst = append(dst, `","segmentCount":`...)
 	dst = strconv.AppendInt(dst, int64(m.SegmentCount), 10)
 	dst = append(dst, `,"direction":`...)
@@ -711,52 +711,41 @@ func appendMessage(dst []byte, m *bridge.Message) []byte {
 	if dir == "" {
 		dir = "out" // every message this API creates is outbound
 	}
-	dst = appendString(dst, dir)
+	dst = bridge.AppendJSONString(dst, dir)
 	dst = append(dst, `,"to":`...)
-	dst = appendStrings(dst, m.To) // always an array, even when empty
+	dst = bridge.AppendJSONStrings(dst, m.To) // always an array, even when empty
 	dst = append(dst, `,"from":`...)
-	dst = appendString(dst, m.From)
+	dst = bridge.AppendJSONString(dst, m.From)
 	if len(m.Media) > 0 {
 		dst = append(dst, `,"media":`...)
-		dst = appendStrings(dst, m.Media)
+		dst = bridge.AppendJSONStrings(dst, m.Media)
 	}
 	dst = append(dst, `,"text":`...)
-	dst = appendString(dst, m.Text)
+	dst = bridge.AppendJSONString(dst, m.Text)
 	if m.HasTag {
 		dst = append(dst, `,"tag":`...)
-		dst = appendString(dst, m.Tag)
+		dst = bridge.AppendJSONString(dst, m.Tag)
 	}
 	prio := m.Priority
 	if prio == "" {
 		prio = "default" // V2 reports the default explicitly
 	}
 	dst = append(dst, `,"priority":`...)
-	dst = appendString(dst, prio)
+	dst = bridge.AppendJSONString(dst, prio)
 	if m.Expiration != nil {
 		dst = append(dst, `,"expiration":"`...)
-		dst = appendTime(dst, *m.Expiration)
+		dst = bridge.AppendV2Time(dst, *m.Expiration)
 		dst = append(dst, '"')
 	}
 	return append(dst, '}')
 }
 
-func appendStrings(dst []byte, ss []string) []byte {
-	dst = append(dst, '[')
-	for i, s := range ss {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendString(dst, s)
-	}
-	return append(dst, ']')
-}
-
 // appendErrorBody renders {type, description}.
 func appendErrorBody(dst []byte, typ, desc string) []byte {
 	dst = append(dst, `{"type":`...)
-	dst = appendString(dst, typ)
+	dst = bridge.AppendJSONString(dst, typ)
 	dst = append(dst, `,"description":`...)
-	dst = appendString(dst, desc)
+	dst = bridge.AppendJSONString(dst, desc)
 	return append(dst, '}')
 }
 
@@ -764,7 +753,7 @@ func appendErrorBody(dst []byte, typ, desc string) []byte {
 // empty; fieldName is omitted when the error is not tied to a field.
 func appendValidationBody(dst []byte, desc string, fields []bridge.FieldError) []byte {
 	dst = append(dst, `{"type":"`+typeValidation+`","description":`...)
-	dst = appendString(dst, desc)
+	dst = bridge.AppendJSONString(dst, desc)
 	if len(fields) > 0 {
 		dst = append(dst, `,"fieldErrors":[`...)
 		for i, f := range fields {
@@ -774,11 +763,11 @@ func appendValidationBody(dst []byte, desc string, fields []bridge.FieldError) [
 			dst = append(dst, '{')
 			if f.FieldName != "" {
 				dst = append(dst, `"fieldName":`...)
-				dst = appendString(dst, f.FieldName)
+				dst = bridge.AppendJSONString(dst, f.FieldName)
 				dst = append(dst, ',')
 			}
 			dst = append(dst, `"description":`...)
-			dst = appendString(dst, f.Description)
+			dst = bridge.AppendJSONString(dst, f.Description)
 			dst = append(dst, '}')
 		}
 		dst = append(dst, ']')
@@ -791,92 +780,13 @@ func appendValidationBody(dst []byte, desc string, fields []bridge.FieldError) [
 // Spring's request URI.
 func appendNotFoundBody(dst []byte, now time.Time, path []byte) []byte {
 	dst = append(dst, `{"timestamp":"`...)
-	dst = appendTime(dst, now)
+	dst = bridge.AppendV2Time(dst, now)
 	dst = append(dst, `","status":404,"error":"Not Found","message":"No message available","path":`...)
-	dst = appendString(dst, string(path)) // the compiler avoids copying here
+	dst = bridge.AppendJSONString(dst, string(path)) // the compiler avoids copying here
 	return append(dst, '}')
 }
 
 const hexDigits = "0123456789abcdef"
-
-// jsonPlain marks the ASCII bytes that appear in a JSON string unescaped.
-var jsonPlain = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// appendTime renders t as V2 does (timeLayout), by hand: it runs twice per
-// accepted message and is several times faster than time.AppendFormat.
-func appendTime(dst []byte, t time.Time) []byte {
-	t = t.UTC()
-	y, mo, d := t.Date()
-	if y < 0 || y > 9999 {
-		return t.AppendFormat(dst, timeLayout)
-	}
-	h, mi, sec := t.Clock()
-	ms := t.Nanosecond() / 1e6
-	return append(dst,
-		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
-		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-',
-		byte('0'+d/10), byte('0'+d%10), 'T',
-		byte('0'+h/10), byte('0'+h%10), ':',
-		byte('0'+mi/10), byte('0'+mi%10), ':',
-		byte('0'+sec/10), byte('0'+sec%10), '.',
-		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
-}
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD and
-// U+2028/U+2029 are escaped, as encoding/json does, so any Go string yields
-// valid JSON.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if jsonPlain[c] {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
 
 // objectNext reads what follows a member value: ',' (another member) or
 // '}' (the object ends; done).

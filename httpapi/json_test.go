@@ -180,7 +180,7 @@ func TestAppendString(t *testing.T) {
 		if err := enc.Encode(in); err != nil {
 			t.Fatal(err)
 		}
-		got := appendString(nil, in)
+		got := bridge.AppendJSONString(nil, in)
 		// Both must decode to the same string; encoding/json spells some
 		// escapes differently (\b, \f as \u0008, \u000c).
 		var g, w string

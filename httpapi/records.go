@@ -168,7 +168,7 @@ func appendMessagePage(dst []byte, p *bridge.MessagePage, nextURL, prevURL strin
 		dst = append(dst, '"')
 		dst = append(dst, name...)
 		dst = append(dst, `":`...)
-		dst = appendString(dst, v)
+		dst = bridge.AppendJSONString(dst, v)
 	}
 	field("prevPage", prevURL)
 	field("nextPage", nextURL)
@@ -192,7 +192,7 @@ func appendMessageRecord(dst []byte, m *bridge.MessageRecord) []byte {
 		dst = append(dst, `,"`...)
 		dst = append(dst, name...)
 		dst = append(dst, `":`...)
-		dst = appendString(dst, v)
+		dst = bridge.AppendJSONString(dst, v)
 	}
 	num := func(name string, v int) {
 		dst = append(dst, `,"`...)
@@ -201,7 +201,7 @@ func appendMessageRecord(dst []byte, m *bridge.MessageRecord) []byte {
 		dst = strconv.AppendInt(dst, int64(v), 10)
 	}
 	dst = append(dst, `{"messageId":`...)
-	dst = appendString(dst, m.MessageID)
+	dst = bridge.AppendJSONString(dst, m.MessageID)
 	str("accountId", m.AccountID, true)
 	str("sourceTn", m.SourceTn, true)
 	str("destinationTn", m.DestinationTn, true)
@@ -211,7 +211,7 @@ func appendMessageRecord(dst []byte, m *bridge.MessageRecord) []byte {
 	num("segmentCount", m.SegmentCount)
 	num("errorCode", m.ErrorCode)
 	dst = append(dst, `,"receiveTime":"`...)
-	dst = appendTime(dst, m.ReceiveTime)
+	dst = bridge.AppendV2Time(dst, m.ReceiveTime)
 	dst = append(dst, '"')
 	str("carrierName", m.CarrierName, false)
 	if m.MessageSize > 0 {
