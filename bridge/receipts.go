@@ -471,10 +471,7 @@ func (o *outcomeIDs) take(batch []store.Completion) {
 	o.mu.Lock()
 	for i := range batch {
 		c := &batch[i]
-		if len(c.Record.CarrierIDs) == 0 {
-			continue
-		}
-		slot := o.slotLocked(c)
+		slot := o.slotLocked(c) // nil for an outcome without carrier ids
 		if slot == nil {
 			continue
 		}
@@ -493,10 +490,7 @@ func (o *outcomeIDs) written(batch []store.Completion, ok bool) {
 	o.mu.Lock()
 	for i := range batch {
 		c := &batch[i]
-		if len(c.Record.CarrierIDs) == 0 {
-			continue
-		}
-		slot := o.slotLocked(c)
+		slot := o.slotLocked(c) // nil for an outcome without carrier ids
 		if slot == nil {
 			continue
 		}
