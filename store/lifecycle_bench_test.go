@@ -37,20 +37,33 @@ import (
 // Sub-benchmarks: outcome_first is the order above; receipt_first applies
 // each receipt before its outcome is written (it is kept pending, and
 // Complete applies it), which is what the daemon mostly sees with the
-// simulator: the receipt follows the submit_sm_resp at once.
+// simulator: the receipt follows the submit_sm_resp at once; since the
+// bridge holds such receipts back for their outcome, receipt_folded hands
+// each receipt to Complete with its outcome (Completion.Receipts), the
+// daemon's usual path: three commits per message (intake, outcome with the
+// receipt folded in and its callback job, callback done).
 //
 //	go test -run '^$' -bench MessageLifecycle -benchtime 20000x -count 3 ./store/
 func BenchmarkMessageLifecycle(b *testing.B) {
-	b.Run("outcome_first", func(b *testing.B) { benchLifecycle(b, false) })
-	b.Run("receipt_first", func(b *testing.B) { benchLifecycle(b, true) })
+	b.Run("outcome_first", func(b *testing.B) { benchLifecycle(b, lifecycleOutcomeFirst) })
+	b.Run("receipt_first", func(b *testing.B) { benchLifecycle(b, lifecycleReceiptFirst) })
+	b.Run("receipt_folded", func(b *testing.B) { benchLifecycle(b, lifecycleReceiptFolded) })
 }
+
+// Orders of a message's outcome and receipt in BenchmarkMessageLifecycle.
+const (
+	lifecycleOutcomeFirst  = iota // outcome committed, then ApplyReceipt
+	lifecycleReceiptFirst         // ApplyReceipt (kept pending), then the outcome
+	lifecycleReceiptFolded        // the receipt handed to Complete with its outcome, as the daemon mostly does
+)
 
 type benchReceipt struct {
 	id      string
 	applied *sync.WaitGroup // receipt_first: done once it is stored
 }
 
-func benchLifecycle(b *testing.B, receiptFirst bool) {
+func benchLifecycle(b *testing.B, order int) {
+	receiptFirst := order == lifecycleReceiptFirst
 	// The daemon's default commit delay (conf store.commit_delay);
 	// STORE_BENCH_COMMIT_DELAY overrides it ("0s": plain group commit).
 	commitDelay := 300 * time.Microsecond
@@ -149,6 +162,9 @@ func benchLifecycle(b *testing.B, receiptFirst bool) {
 					ids[i] = fmt.Sprintf("%016x-%x", rand.Uint64(), carrierSeq.Load())
 				}
 				batch[i].Record.CarrierIDs = []string{ids[i]}
+				if order == lifecycleReceiptFolded {
+					batch[i].Receipts = []Receipt{{Carrier: "sim", Candidates: []string{ids[i]}, Outcome: OutcomeDelivered}}
+				}
 			}
 			if receiptFirst {
 				var applied sync.WaitGroup
@@ -162,7 +178,15 @@ func benchLifecycle(b *testing.B, receiptFirst bool) {
 				fail(err)
 				return
 			}
-			if !receiptFirst {
+			if order == lifecycleReceiptFolded {
+				for i := range batch {
+					if rs := batch[i].ReceiptResults; len(rs) != 1 || !rs[0].Terminal || rs[0].Callbacks != 1 {
+						fail(fmt.Errorf("folded receipt for %s: %+v", ids[i], rs))
+						return
+					}
+				}
+			}
+			if order == lifecycleOutcomeFirst {
 				for _, id := range ids {
 					receipts <- benchReceipt{id: id}
 				}
