@@ -29,7 +29,7 @@ import (
 // overlapping) and allocs/op: cpu-µs/msg (the process's user+system CPU,
 // which is what the daemon pays), commits/msg, writes/commit (write
 // requests sharing a commit), pages/commit (bbolt page writes, meta
-// included) and fdatasyncs are 2 per commit. STORE_BENCH_NOSYNC=1 skips
+// included), commit-µs/msg (the committer's busy time) and fdatasyncs are 2 per commit. STORE_BENCH_NOSYNC=1 skips
 // fsync; STORE_BENCH_COMMIT_DELAY sets Options.CommitDelay (default the
 // daemon's 300µs); STORE_BENCH_CALLERS sets the callers and receivers (default 64
 // each; more make bigger groups, as a higher load does).
@@ -255,4 +255,8 @@ func benchLifecycle(b *testing.B, order int) {
 	b.ReportMetric(float64(st.Writes-st0.Writes)/commits, "writes/commit")
 	b.ReportMetric(float64(st.PageWrites-st0.PageWrites)/commits, "pages/commit")
 	b.ReportMetric(float64(st.PageWrites-st0.PageWrites)/float64(n), "pages/msg")
+	// The committer's busy time (its transactions, fsync included): with
+	// STORE_BENCH_NOSYNC=1 nearly all of it is the committer's CPU, the
+	// serial part of the store.
+	b.ReportMetric(float64((st.CommitTime-st0.CommitTime).Microseconds())/float64(n), "commit-µs/msg")
 }
