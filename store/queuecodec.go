@@ -56,6 +56,20 @@ func appendQueueItem(dst []byte, it *QueueItem) []byte {
 	return dst
 }
 
+// queueItemSize bounds the length of appendQueueItem's output, so a
+// buffer sized by it never grows: varints take at most 10 bytes.
+func queueItemSize(it *QueueItem) int {
+	n := 1 + 10*8 + len(it.Carrier) + len(it.MessageID) + len(it.AccountID) + len(it.ApplicationID) + len(it.From) +
+		len(it.Text) + len(it.Tag) + len(it.RequestID) + len(it.Product) + len(it.CampaignID) + 10*10
+	for _, to := range it.To {
+		n += 10 + len(to)
+	}
+	for _, m := range it.Media {
+		n += 10 + len(m)
+	}
+	return n
+}
+
 // decodeQueueItem reads a queue item in either format; Seq is left alone.
 // Nothing in it borrows from v.
 func decodeQueueItem(v []byte, it *QueueItem) error {

@@ -400,3 +400,37 @@ func TestSearchStatusNobodyHas(t *testing.T) {
 		}
 	}
 }
+
+// TestCompleteMovesStatusEntryOnce: an outcome replaces the QUEUED status
+// entry Enqueue wrote; an outcome written again for the same copy (its
+// status entry is no longer QUEUED) moves it from where it is, leaving one
+// entry per record either way.
+func TestCompleteMovesStatusEntryOnce(t *testing.T) {
+	s := openRecords(t)
+	items := seedRecords(t, s, 7)
+	count := func(st string) int {
+		t.Helper()
+		p, err := s.SearchRecords(RecordQuery{AccountID: "a1", Status: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(p.Records)
+	}
+	r := NewRecord(&items[1])
+	r.Status, r.ErrorCode = StatusFailed, 4720
+	for range 2 {
+		if err := s.Complete([]Completion{{Seq: items[1].Seq, Record: r}}); err != nil {
+			t.Fatal(err)
+		}
+		if q, failed := count(StatusQueued), count(StatusFailed); q != 1 || failed != 3 {
+			t.Fatalf("queued %d failed %d; want 1 and 3", q, failed)
+		}
+	}
+	r.Status, r.ErrorCode = StatusDelivered, 0
+	if err := s.Complete([]Completion{{Seq: items[1].Seq, Record: r}}); err != nil {
+		t.Fatal(err)
+	}
+	if q, failed, del := count(StatusQueued), count(StatusFailed), count(StatusDelivered); q != 1 || failed != 2 || del != 1 {
+		t.Fatalf("queued %d failed %d delivered %d; want 1, 2, 1", q, failed, del)
+	}
+}

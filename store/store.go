@@ -535,8 +535,15 @@ func (s *Store) Enqueue(items []QueueItem) error {
 	}
 	vals := make([][]byte, len(items))
 	recs := make([]indexedRecord, len(items))
+	size := 0
 	for i := range items {
-		vals[i] = appendQueueItem(nil, &items[i])
+		size += queueItemSize(&items[i])
+	}
+	buf := make([]byte, 0, size) // every item's value: one allocation
+	for i := range items {
+		at := len(buf)
+		buf = appendQueueItem(buf, &items[i])
+		vals[i] = buf[at:len(buf):len(buf)]
 		rec := NewRecord(&items[i])
 		rec.Status = StatusQueued
 		recs[i] = prepareIndexed(&rec)
@@ -708,12 +715,13 @@ type Completion struct {
 // Complete applies completions durably; concurrent calls share one commit.
 func (s *Store) Complete(cs []Completion) error {
 	type prepared struct {
-		seq   []byte
-		rec   indexedRecord
-		key   []byte
-		cids  [][]byte
-		await []byte        // awaiting_receipt key; nil when the copy is not waiting
-		jobs  []CallbackJob // callbacks of a copy that ends here (failed at submit, or by a receipt folded in)
+		seq       []byte
+		rec       indexedRecord
+		queuedKey []byte // the status entry Enqueue wrote (indexedRecord.updateTx)
+		key       []byte
+		cids      [][]byte
+		await     []byte        // awaiting_receipt key; nil when the copy is not waiting
+		jobs      []CallbackJob // callbacks of a copy that ends here (failed at submit, or by a receipt folded in)
 	}
 	hooks := s.hooks.Load()
 	rcpts, rcptResults := prepareAttachedReceipts(cs)
@@ -730,7 +738,20 @@ func (s *Store) Complete(cs []Completion) error {
 			j += n
 		}
 		ir := prepareIndexed(r)
-		ps[i] = prepared{seq: seqKey(cs[i].Seq), rec: ir, key: ir.key}
+		// The queue key, the QUEUED status entry and the carrier ids'
+		// keys share one allocation.
+		n := 8 + 1 + len(r.AccountID) + 1 + 1 + 4 + 8 + len(ir.key)
+		for _, id := range r.CarrierIDs {
+			n += len(r.Carrier) + 1 + len(id) + 8 // normalize may lengthen an id a little; append copes
+		}
+		keys := make([]byte, 0, n)
+		keys = binary.BigEndian.AppendUint64(keys, cs[i].Seq)
+		seq := keys[0:8:8]
+		keys = append(keys, idxStatus)
+		keys = append(keys, r.AccountID...)
+		keys = append(keys, 0, statusCode(StatusQueued), 0, 0, 0, 0)
+		keys = appendTimeSuffix(keys, r.ReceivedAt, ir.key)
+		ps[i] = prepared{seq: seq, rec: ir, key: ir.key, queuedKey: keys[8:len(keys):len(keys)]}
 		if r.Status == "SENT" {
 			ps[i].await = awaitKey(r.Carrier, r.SentAt, ps[i].key)
 		}
@@ -745,7 +766,11 @@ func (s *Store) Complete(cs []Completion) error {
 		}
 		for _, id := range r.CarrierIDs {
 			if id = s.normalize(id); id != "" {
-				ps[i].cids = append(ps[i].cids, carrierIDKey(r.Carrier, id))
+				at := len(keys)
+				keys = append(keys, r.Carrier...)
+				keys = append(keys, 0)
+				keys = append(keys, id...)
+				ps[i].cids = append(ps[i].cids, keys[at:len(keys):len(keys)])
 			}
 		}
 	}
@@ -754,11 +779,18 @@ func (s *Store) Complete(cs []Completion) error {
 		added = 0 // it may run twice
 		recs, ids, pend, awaiting := tx.Bucket(bucketRecords), tx.Bucket(bucketCarrierIDs), tx.Bucket(bucketPendingReceipts), tx.Bucket(bucketAwaiting)
 		q, recCur, idxCur := newPointCursor(tx.Bucket(bucketQueue)), newPointCursor(recs), newPointCursor(tx.Bucket(bucketRecIdx))
+		// Receipts are rarely pending: an empty bucket spares every
+		// completion its look-up.
+		pendCur := newPointCursor(pend)
+		anyPending := false
+		if k, _ := pendCur.c.First(); k != nil {
+			anyPending = true
+		}
 		for _, p := range ps {
 			if err := q.delete(p.seq); err != nil {
 				return err
 			}
-			if err := p.rec.updateTx(tx, recs, recCur, idxCur); err != nil {
+			if err := p.rec.updateTx(tx, recs, recCur, idxCur, p.queuedKey); err != nil {
 				return err
 			}
 			for _, c := range p.cids {
@@ -779,7 +811,7 @@ func (s *Store) Complete(cs []Completion) error {
 			}
 			// Receipts that came before this submit's id was known.
 			for _, c := range p.cids {
-				if pend.Get(c) == nil {
+				if !anyPending || pendCur.get(c) == nil {
 					continue
 				}
 				n, err := s.applyPendingTx(tx, c, p.key, hooks)
