@@ -156,16 +156,30 @@ type indexedRecord struct {
 	account                   string
 	at                        time.Time
 	status                    byte
+	// src is the record prepared by prepareUpdate, which leaves out the
+	// entries that never move (byTime, byTo, byFrom): updateTx prepares
+	// them from src in the rare case that the record is not there yet.
+	src *Record
 }
 
-func prepareIndexed(r *Record) indexedRecord {
+func prepareIndexed(r *Record) indexedRecord { return prepareRecord(r, true) }
+
+// prepareUpdate prepares a record for updateTx: the record, its summary
+// and its status entry, which is all an update writes.
+func prepareUpdate(r *Record) indexedRecord { return prepareRecord(r, false) }
+
+func prepareRecord(r *Record, all bool) indexedRecord {
 	// One allocation holds the record, its summary and its keys: this runs
 	// for every message accepted.
 	key := recordKey(r.MessageID, r.Recipient)
 	n := len(key)
 	suffix := 8 + len(key)
 	acct := 2 + len(r.AccountID)
-	buf := make([]byte, 0, 200+len(r.MessageID)+8*len(r.AllTo)+4*n+4*acct+2*(len(r.To)+len(r.From))+8+4*suffix)
+	keys := 4*n + 4*acct + 2*(len(r.To)+len(r.From)) + 8 + 4*suffix
+	if !all {
+		keys = acct + 5 + suffix
+	}
+	buf := make([]byte, 0, 200+len(r.MessageID)+8*len(r.AllTo)+keys)
 	cut := func(from int) []byte { return buf[from:len(buf):len(buf)] }
 	at := len(buf)
 	buf = appendRecord(buf, r)
@@ -189,9 +203,13 @@ func prepareIndexed(r *Record) indexedRecord {
 		return cut(at)
 	}
 	ir := indexedRecord{key: key, val: val, sum: sum, account: r.AccountID, at: r.ReceivedAt, status: statusCode(r.Status)}
-	ir.byTime = index(idxTime, "", 0, false)
-	ir.byTo = index(idxTo, r.To, 0, false)
-	ir.byFrom = index(idxFrom, r.From, 0, false)
+	if all {
+		ir.byTime = index(idxTime, "", 0, false)
+		ir.byTo = index(idxTo, r.To, 0, false)
+		ir.byFrom = index(idxFrom, r.From, 0, false)
+	} else {
+		ir.src = r
+	}
 	ir.byS = index(idxStatus, "", ir.status, true)
 	return ir
 }
@@ -237,6 +255,10 @@ func (ir *indexedRecord) updateTx(tx *bolt.Tx, recs *bolt.Bucket, recCur, idxCur
 	}
 	old := recCur.get(ir.key)
 	if old == nil {
+		if ir.src != nil {
+			full := prepareIndexed(ir.src)
+			return full.putTx(tx)
+		}
 		return ir.putTx(tx)
 	}
 	oldStatus, oldCode, ok := recordStatusCode(old)

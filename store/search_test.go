@@ -434,3 +434,24 @@ func TestCompleteMovesStatusEntryOnce(t *testing.T) {
 		t.Fatalf("queued %d failed %d delivered %d; want 1, 2, 1", q, failed, del)
 	}
 }
+
+// TestCompleteWithoutRecord: an outcome for a copy that has no record yet
+// (queued by a version that wrote none) writes the record with every
+// index entry.
+func TestCompleteWithoutRecord(t *testing.T) {
+	s := openRecords(t)
+	it := QueueItem{Carrier: "sim", MessageID: "late", AccountID: "a1", ApplicationID: "app", From: "+19990000009",
+		To: []string{"+15550000009"}, Text: "x", Segments: 1, ReceivedAt: rt0}
+	r := NewRecord(&it)
+	r.Status, r.SentAt, r.CarrierIDs = StatusSent, rt0.Add(time.Second), []string{"c-late"}
+	if err := s.Complete([]Completion{{Seq: 99, Record: r}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []RecordQuery{{AccountID: "a1"}, {AccountID: "a1", To: []string{"+15550000009"}},
+		{AccountID: "a1", From: []string{"+19990000009"}}, {AccountID: "a1", Status: StatusSent}} {
+		p, err := s.SearchRecords(q)
+		if err != nil || !reflect.DeepEqual(recIDs(p.Records), []string{"late"}) {
+			t.Fatalf("%+v: %v, %v", q, recIDs(p.Records), err)
+		}
+	}
+}

@@ -737,7 +737,7 @@ func (s *Store) Complete(cs []Completion) error {
 			}
 			j += n
 		}
-		ir := prepareIndexed(r)
+		ir := prepareUpdate(r)
 		// The queue key, the QUEUED status entry and the carrier ids'
 		// keys share one allocation.
 		n := 8 + 1 + len(r.AccountID) + 1 + 1 + 4 + 8 + len(ir.key)
