@@ -455,3 +455,14 @@ func TestCompleteWithoutRecord(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusCodeMatchesTable(t *testing.T) {
+	for name, code := range statusCodes {
+		if got := statusCode(name); got != code {
+			t.Errorf("statusCode(%q) = %d, want %d", name, got, code)
+		}
+	}
+	if statusCode("NOPE") != 0 || statusCode("") != 0 {
+		t.Error("unknown status has a code")
+	}
+}
