@@ -118,6 +118,10 @@ type Pool struct {
 	// the carrier) the slot must not go to the next part.
 	inflight map[*Session]int
 	cands    []*Session // dispatcher only: candidates' reused buffer
+	// last is the session of the latest send and lastFlush its writer's
+	// flush count just after it (dispatcher only).
+	last      *Session
+	lastFlush uint64
 }
 
 type bindSlot struct {
@@ -447,6 +451,7 @@ func (p *Pool) sendHead(pt *part) bool {
 			j.bind = s
 			p.inflight[s]++
 			p.popLocked(pt)
+			p.last, p.lastFlush = s, s.flushes.Load()
 		}
 		p.mu.Unlock()
 		if !ok {
@@ -473,7 +478,8 @@ func (p *Pool) sendHead(pt *part) bool {
 	return false
 }
 
-// candidates lists live sessions, the job's own bind first.
+// candidates lists live sessions, the job's own bind first, then the bind
+// of the latest send while its writer has not yet taken that send.
 func (p *Pool) candidates(j *job) []*Session {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -481,12 +487,20 @@ func (p *Pool) candidates(j *job) []*Session {
 	if j.bind != nil && j.bind.Err() == nil {
 		out = append(out, j.bind)
 	}
-	// Rotate the starting bind so load spreads when windows are not full.
-	p.rr++
+	// Rotate the starting bind so load spreads when windows are not full,
+	// but only once the latest bind's writer has taken what was queued
+	// for it: a part that joins a write still pending costs no syscall of
+	// its own, here nor at the SMSC, and neither does its response.
+	joins := p.last != nil && p.last != j.bind && p.last.flushes.Load() == p.lastFlush && p.last.Err() == nil
+	if joins {
+		out = append(out, p.last)
+	} else {
+		p.rr++
+	}
 	start := p.rr % len(p.binds)
 	for i := range p.binds {
 		s := p.binds[(start+i)%len(p.binds)].sess
-		if s != nil && s != j.bind {
+		if s != nil && s != j.bind && !(joins && s == p.last) {
 			out = append(out, s)
 		}
 	}
