@@ -233,6 +233,14 @@ func (p *Pool) Submit(ctx context.Context, m *Message) (SubmitResult, error) {
 	}
 	p.jobSeq++
 	j.seq = p.jobSeq
+	if sent, err := p.sendNowLocked(j); sent {
+		p.mu.Unlock()
+		if err != nil {
+			p.finish(j.parts[0], PartResult{Err: err})
+		}
+		<-j.done // sent: ctx no longer stops it
+		return j.res, nil
+	}
 	p.queue = append(p.queue, j.parts...)
 	p.mu.Unlock()
 	p.signal()
@@ -246,6 +254,59 @@ func (p *Pool) Submit(ctx context.Context, m *Message) (SubmitResult, error) {
 		<-j.done
 	}
 	return j.res, nil
+}
+
+// sendNowLocked sends a one-part message from the caller's goroutine when
+// nothing is queued before it and the dispatcher holds no part, the
+// throttle grants at once and a bind has a free slot: the hand-off to the
+// dispatcher costs a goroutine wake-up per message. sent reports that the
+// part is no longer the dispatcher's: it went out, or err says why it
+// never will (it cannot be encoded). Otherwise the caller queues it;
+// its segments are already paced when the throttle granted them.
+func (p *Pool) sendNowLocked(j *job) (sent bool, err error) {
+	if len(j.parts) != 1 || p.cur != nil || len(p.queue) > 0 || len(p.front) > 0 || j.ctx.Err() != nil || len(p.binds) == 0 {
+		return false, nil
+	}
+	if !p.thr.take(j.res.Plan.Segments) {
+		return false, nil
+	}
+	j.paced = true
+	pt := j.parts[0]
+	// The same choice of bind as candidates: the latest send's bind while
+	// its writer has not taken it, else the next one round.
+	first := -1
+	if p.last != nil && p.last.flushes.Load() == p.lastFlush && p.last.Err() == nil {
+		for i, b := range p.binds {
+			if b.sess == p.last {
+				first = i
+				break
+			}
+		}
+	}
+	if first < 0 {
+		p.rr++
+		first = p.rr
+	}
+	for i := range p.binds {
+		s := p.binds[(first+i)%len(p.binds)].sess
+		if s == nil || p.inflight[s] >= s.cfg.Window {
+			continue
+		}
+		pt.sentOn = s
+		ok, err := s.trySend(pt.p, pt)
+		switch {
+		case !ok, errors.Is(err, ErrClosed):
+			continue
+		case err != nil:
+			return true, err // cannot be encoded: no bind will take it
+		}
+		pt.attempts++
+		j.bind = s
+		p.inflight[s]++
+		p.last, p.lastFlush = s, s.flushes.Load()
+		return true, nil
+	}
+	return false, nil
 }
 
 // started reports whether a part of j went out. From then on ctx no longer
@@ -533,6 +594,9 @@ func (p *Pool) onResult(pt *part, s *Session, r Result) {
 		p.signal()
 		return
 	}
+	// The freed slot matters only to a dispatcher with a part to send:
+	// waking an idle one costs it a turn for nothing, once per message.
+	waiting := p.cur != nil || len(p.queue) > 0 || len(p.front) > 0
 	p.mu.Unlock()
 	res := PartResult{MessageID: r.MessageID, Status: r.Status, Err: r.Err, Latency: r.Latency}
 	if refused {
@@ -540,7 +604,9 @@ func (p *Pool) onResult(pt *part, s *Session, r Result) {
 		res.Err = ErrClosed
 	}
 	p.finish(pt, res)
-	p.signal()
+	if waiting {
+		p.signal()
+	}
 }
 
 func (p *Pool) failQueued() {
