@@ -171,6 +171,72 @@ func TestReceiptRideAlongFallback(t *testing.T) {
 	}
 }
 
+// finishedReceipt records how written finished a receipt that rode along
+// without a waiter.
+type finishedReceipt struct {
+	mu                sync.Mutex
+	calls             int
+	r                 store.Receipt
+	matched, fallback bool
+}
+
+func (f *finishedReceipt) finish(r store.Receipt, matched, fallback bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	f.r, f.matched, f.fallback = r, matched, fallback
+}
+
+// TestReceiptRidesAlongAsync: a receipt handed over without a waiter
+// (rideAsync) goes into its outcome's write and is finished once, after
+// the write, with the store's result; when the write is given up or did
+// not apply it, it is finished as a fallback (to be written on its own).
+// An outcome already being written takes no such receipt.
+func TestReceiptRidesAlongAsync(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		ok, results  bool
+		wantFallback bool
+	}{{"written", true, true, false}, {"write given up", false, false, true}, {"store ignores receipts", true, false, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			o := newOutcomeIDs()
+			out := sentOutcome(5, "00CD34")
+			o.add(&out)
+			f := &finishedReceipt{}
+			if !o.rideAsync(ptr(delivered("cd34")), f) {
+				t.Fatal("receipt did not ride along")
+			}
+			batch := []store.Completion{out}
+			o.take(batch)
+			if len(batch[0].Receipts) != 1 || batch[0].Receipts[0].Candidates[0] != "cd34" {
+				t.Fatalf("outcome carries receipts %+v", batch[0].Receipts)
+			}
+			if f.calls != 0 {
+				t.Fatal("receipt finished before its outcome's write")
+			}
+			if c.results {
+				batch[0].ReceiptResults = []store.ReceiptResult{{Matched: true, Terminal: true}}
+			}
+			o.written(batch, c.ok)
+			if f.calls != 1 || f.fallback != c.wantFallback || f.matched == c.wantFallback || f.r.Candidates[0] != "cd34" {
+				t.Fatalf("finished %d times: matched %v fallback %v (receipt %+v)", f.calls, f.matched, f.fallback, f.r)
+			}
+			if o.rideAsync(ptr(delivered("cd34")), &finishedReceipt{}) {
+				t.Fatal("receipt rode along with an outcome already written")
+			}
+		})
+	}
+	o := newOutcomeIDs()
+	out := sentOutcome(6, "beef")
+	o.add(&out)
+	o.take([]store.Completion{out})
+	if o.rideAsync(ptr(delivered("beef")), &finishedReceipt{}) {
+		t.Fatal("receipt rode along with an outcome already being written")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
 // TestReceiptWaitsForOutcomeBeingWritten: a receipt that comes while its
 // outcome is being written waits for that commit, then is written on its
 // own (and finds its record).
