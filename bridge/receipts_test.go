@@ -349,18 +349,16 @@ func TestReceiptWaitEndsWithBridge(t *testing.T) {
 
 // BenchmarkReceiptRideAlong: receipts riding along with their outcomes
 // (outcomeIDs add → apply → take → written), 64 outcomes per commit, each
-// receipt on a worker goroutine of its own; timer=worker reuses the
-// worker's timer as inboundWorker does, timer=own takes a new one per
-// receipt (as before).
+// receipt handed to one of 64 worker goroutines; mode=async hands it over
+// without waiting (rideAsync, finished by written, as handleInbound does),
+// timer=worker waits for the commit reusing the worker's timer, timer=own
+// takes a new timer per receipt (as before).
 //
 //	go test -run xxx -bench ReceiptRideAlong -benchmem ./bridge/
 func BenchmarkReceiptRideAlong(b *testing.B) {
-	for _, reuse := range []bool{true, false} {
-		name := "timer=own"
-		if reuse {
-			name = "timer=worker"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, mode := range []string{"mode=async", "timer=worker", "timer=own"} {
+		reuse, async := mode == "timer=worker", mode == "mode=async"
+		b.Run(mode, func(b *testing.B) {
 			const perCommit = 64
 			o, f := newOutcomeIDs(), &fakeReceipts{}
 			work := make(chan store.Receipt)
@@ -376,6 +374,12 @@ func BenchmarkReceiptRideAlong(b *testing.B) {
 						defer timer.Stop()
 					}
 					for r := range work {
+						if async {
+							if !o.rideAsync(&r, &benchFinisher{b: b, done: &done}) {
+								b.Error("receipt did not ride along")
+							}
+							continue
+						}
 						if handled, _, _, err := o.apply(context.Background(), f, &r, timer); !handled || err != nil {
 							b.Errorf("receipt not handled with its outcome: %v", err)
 						}
@@ -386,6 +390,7 @@ func BenchmarkReceiptRideAlong(b *testing.B) {
 			batch := make([]store.Completion, perCommit)
 			receipts := make([]store.Receipt, perCommit)
 			seq := uint64(0)
+			cpu0 := processCPU()
 			for b.Loop() {
 				for i := range batch {
 					seq++
@@ -423,8 +428,22 @@ func BenchmarkReceiptRideAlong(b *testing.B) {
 				done.Wait()
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perCommit), "ns/receipt")
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Microsecond)/float64(b.N*perCommit), "cpu-µs/receipt")
 			close(work)
 			workers.Wait()
 		})
 	}
+}
+
+// benchFinisher ends a benchmark receipt that rode along without a waiter.
+type benchFinisher struct {
+	b    *testing.B
+	done *sync.WaitGroup
+}
+
+func (f *benchFinisher) finish(_ store.Receipt, matched, fallback bool) {
+	if !matched || fallback {
+		f.b.Error("receipt not applied with its outcome")
+	}
+	f.done.Done()
 }
