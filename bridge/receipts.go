@@ -83,8 +83,9 @@ func (b *Bridge) inboundWorker(w inboundWork) {
 	idle := time.NewTimer(inboundIdle)
 	defer idle.Stop()
 	for {
-		b.handleInbound(w.q, w.carrier, w.in, idle)
-		b.inWG.Done()
+		if !b.handleInbound(w.q, w.carrier, w.in, idle) {
+			b.inWG.Done()
+		}
 		idle.Reset(inboundIdle)
 		select {
 		case w = <-b.inWork:
@@ -98,8 +99,10 @@ func (b *Bridge) inboundWorker(w inboundWork) {
 func (b *Bridge) WaitInbound() { b.inWG.Wait() }
 
 // handleInbound handles one deliver_sm; timer is the worker's, free for
-// its waits (it is reset after).
-func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound, timer *time.Timer) {
+// its waits (it is reset after). later reports that a receipt went with
+// its submit outcome's write without waiting for it: completeLoop answers
+// it (and calls inWG.Done) once that write ends.
+func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound, timer *time.Timer) (later bool) {
 	p := &in.PDU
 	var t dlrmap.TLVs
 	t.ReceiptedMessageID, _ = p.TLV(pdu.TagReceiptedMessageID)
@@ -107,11 +110,11 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 	t.NetworkErrorCode, _ = p.TLV(pdu.TagNetworkErrorCode)
 	if !dlrmap.IsReceipt(p.ESMClass, t) {
 		b.handleMO(carrier, in)
-		return
+		return false
 	}
 	if b.receipts == nil || q == nil {
 		in.Respond(pdu.StatusXTAppn)
-		return
+		return false
 	}
 	text := p.ShortMessage
 	if len(text) == 0 {
@@ -122,7 +125,7 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 		// Without an id it can never be matched: resending would not help.
 		b.log.Warn("receipt without a message id dropped", "carrier", carrier)
 		in.Respond(pdu.StatusOK)
-		return
+		return false
 	}
 	res := dlrmap.Map(r, q.ReceiptTable)
 	cands := dlrmap.Candidates(r.ID, q.ReceiptIDFormat)
@@ -134,6 +137,13 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 	handled, matched, waited := false, false, false
 	var err error
 	if res.Outcome != dlrmap.Pending && len(cands) > 0 { // else nothing to write
+		// The usual case: its outcome is on its way to the store and not
+		// yet being written. Riding along without waiting for the commit
+		// spares this goroutine a sleep and a wake-up per receipt.
+		if b.outcomes.rideAsync(&rcpt, &asyncReceipt{b: b, carrier: carrier, in: in, res: res}) {
+			b.receiptsAfterOutcome.Add(1)
+			return true
+		}
 		handled, matched, waited, err = b.outcomes.apply(b.runCtx, b.receipts, &rcpt, timer)
 		if waited {
 			b.receiptsAfterOutcome.Add(1)
@@ -144,6 +154,13 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 		rr, err = b.receipts.ApplyReceipt(rcpt)
 		matched = rr.Matched
 	}
+	b.receiptDone(carrier, in, res, matched, err)
+	return false
+}
+
+// receiptDone answers a terminal or pending receipt once it is durable
+// (err nil) or could not be written, and counts it.
+func (b *Bridge) receiptDone(carrier string, in *smpp.Inbound, res dlrmap.Result, matched bool, err error) {
 	if err != nil {
 		b.log.Error("cannot record a receipt; the SMSC is asked to send it again", "carrier", carrier, "err", err)
 		in.Respond(pdu.StatusMsgQFul)
@@ -156,6 +173,36 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 	if b.opts.OnReceipt != nil {
 		b.opts.OnReceipt(carrier, res.Outcome, res.Code, matched)
 	}
+}
+
+// asyncReceipt is a receipt riding along with its outcome's write without
+// a goroutine waiting for it: completeLoop finishes it after the commit.
+// Unlike a waiting receipt it has no receiptOutcomeWait: while the store
+// refuses the write (completeLoop retries it until it succeeds or the
+// bridge stops) it stays unanswered, and the SMSC sends it again when its
+// own wait for the answer ends.
+type asyncReceipt struct {
+	b       *Bridge
+	carrier string
+	in      *smpp.Inbound
+	res     dlrmap.Result
+}
+
+// finish runs on completeLoop once the outcome's write ended. When that
+// write did not apply the receipt (given up, or a store that does not
+// take receipts with outcomes) it is written on its own, off completeLoop.
+func (ar *asyncReceipt) finish(r store.Receipt, matched, fallback bool) {
+	b := ar.b
+	if !fallback {
+		b.receiptDone(ar.carrier, ar.in, ar.res, matched, nil)
+		b.inWG.Done()
+		return
+	}
+	go func() {
+		defer b.inWG.Done()
+		rr, err := b.receipts.ApplyReceipt(r)
+		b.receiptDone(ar.carrier, ar.in, ar.res, rr.Matched, err)
+	}()
 }
 
 // receiptCallbacks builds the status callback for a record that a receipt
@@ -342,6 +389,16 @@ type rideAlong struct {
 	// fallback: the outcome write did not apply it (the write was given up,
 	// or the store does not take receipts with outcomes): ApplyReceipt.
 	fallback bool
+	// async, when set, is finished by written instead of a waiting
+	// goroutine (rideAsync).
+	async receiptFinisher
+}
+
+// receiptFinisher finishes a receipt that rode along without a waiter:
+// matched is the store's result; fallback means the outcome write did not
+// apply it, so it is still to be written on its own.
+type receiptFinisher interface {
+	finish(r store.Receipt, matched, fallback bool)
 }
 
 func newOutcomeIDs() *outcomeIDs {
@@ -484,9 +541,31 @@ func (o *outcomeIDs) take(batch []store.Completion) {
 	o.mu.Unlock()
 }
 
+// rideAsync hands r to the outcome carrying one of its ids when that
+// outcome is not yet being written; ar is finished after the write
+// (written). false: no such outcome, the caller goes on as without.
+func (o *outcomeIDs) rideAsync(r *store.Receipt, ar receiptFinisher) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	slot := o.findLocked(r.Carrier, r.Candidates)
+	if slot == nil || slot.taken {
+		return false
+	}
+	slot.receipts = append(slot.receipts, &rideAlong{r: *r, async: ar})
+	return true
+}
+
 // written forgets the ids of outcomes written (ok) or given up, hands
 // their receipts the results, and wakes the receipts waiting for them.
+// Receipts riding along without a waiter (rideAsync) are finished here,
+// after o.mu is released.
 func (o *outcomeIDs) written(batch []store.Completion, ok bool) {
+	var finish []*rideAlong
+	defer func() {
+		for _, ra := range finish {
+			ra.async.finish(ra.r, ra.matched, ra.fallback)
+		}
+	}()
 	o.mu.Lock()
 	for i := range batch {
 		c := &batch[i]
@@ -501,6 +580,9 @@ func (o *outcomeIDs) written(batch []store.Completion, ok bool) {
 				ra.matched = c.ReceiptResults[j].Matched
 			} else {
 				ra.fallback = true
+			}
+			if ra.async != nil {
+				finish = append(finish, ra)
 			}
 		}
 		for _, id := range c.Record.CarrierIDs {

@@ -171,6 +171,72 @@ func TestReceiptRideAlongFallback(t *testing.T) {
 	}
 }
 
+// finishedReceipt records how written finished a receipt that rode along
+// without a waiter.
+type finishedReceipt struct {
+	mu                sync.Mutex
+	calls             int
+	r                 store.Receipt
+	matched, fallback bool
+}
+
+func (f *finishedReceipt) finish(r store.Receipt, matched, fallback bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	f.r, f.matched, f.fallback = r, matched, fallback
+}
+
+// TestReceiptRidesAlongAsync: a receipt handed over without a waiter
+// (rideAsync) goes into its outcome's write and is finished once, after
+// the write, with the store's result; when the write is given up or did
+// not apply it, it is finished as a fallback (to be written on its own).
+// An outcome already being written takes no such receipt.
+func TestReceiptRidesAlongAsync(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		ok, results  bool
+		wantFallback bool
+	}{{"written", true, true, false}, {"write given up", false, false, true}, {"store ignores receipts", true, false, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			o := newOutcomeIDs()
+			out := sentOutcome(5, "00CD34")
+			o.add(&out)
+			f := &finishedReceipt{}
+			if !o.rideAsync(ptr(delivered("cd34")), f) {
+				t.Fatal("receipt did not ride along")
+			}
+			batch := []store.Completion{out}
+			o.take(batch)
+			if len(batch[0].Receipts) != 1 || batch[0].Receipts[0].Candidates[0] != "cd34" {
+				t.Fatalf("outcome carries receipts %+v", batch[0].Receipts)
+			}
+			if f.calls != 0 {
+				t.Fatal("receipt finished before its outcome's write")
+			}
+			if c.results {
+				batch[0].ReceiptResults = []store.ReceiptResult{{Matched: true, Terminal: true}}
+			}
+			o.written(batch, c.ok)
+			if f.calls != 1 || f.fallback != c.wantFallback || f.matched == c.wantFallback || f.r.Candidates[0] != "cd34" {
+				t.Fatalf("finished %d times: matched %v fallback %v (receipt %+v)", f.calls, f.matched, f.fallback, f.r)
+			}
+			if o.rideAsync(ptr(delivered("cd34")), &finishedReceipt{}) {
+				t.Fatal("receipt rode along with an outcome already written")
+			}
+		})
+	}
+	o := newOutcomeIDs()
+	out := sentOutcome(6, "beef")
+	o.add(&out)
+	o.take([]store.Completion{out})
+	if o.rideAsync(ptr(delivered("beef")), &finishedReceipt{}) {
+		t.Fatal("receipt rode along with an outcome already being written")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
 // TestReceiptWaitsForOutcomeBeingWritten: a receipt that comes while its
 // outcome is being written waits for that commit, then is written on its
 // own (and finds its record).
@@ -283,18 +349,16 @@ func TestReceiptWaitEndsWithBridge(t *testing.T) {
 
 // BenchmarkReceiptRideAlong: receipts riding along with their outcomes
 // (outcomeIDs add → apply → take → written), 64 outcomes per commit, each
-// receipt on a worker goroutine of its own; timer=worker reuses the
-// worker's timer as inboundWorker does, timer=own takes a new one per
-// receipt (as before).
+// receipt handed to one of 64 worker goroutines; mode=async hands it over
+// without waiting (rideAsync, finished by written, as handleInbound does),
+// timer=worker waits for the commit reusing the worker's timer, timer=own
+// takes a new timer per receipt (as before).
 //
 //	go test -run xxx -bench ReceiptRideAlong -benchmem ./bridge/
 func BenchmarkReceiptRideAlong(b *testing.B) {
-	for _, reuse := range []bool{true, false} {
-		name := "timer=own"
-		if reuse {
-			name = "timer=worker"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, mode := range []string{"mode=async", "timer=worker", "timer=own"} {
+		reuse, async := mode == "timer=worker", mode == "mode=async"
+		b.Run(mode, func(b *testing.B) {
 			const perCommit = 64
 			o, f := newOutcomeIDs(), &fakeReceipts{}
 			work := make(chan store.Receipt)
@@ -310,6 +374,12 @@ func BenchmarkReceiptRideAlong(b *testing.B) {
 						defer timer.Stop()
 					}
 					for r := range work {
+						if async {
+							if !o.rideAsync(&r, &benchFinisher{b: b, done: &done}) {
+								b.Error("receipt did not ride along")
+							}
+							continue
+						}
 						if handled, _, _, err := o.apply(context.Background(), f, &r, timer); !handled || err != nil {
 							b.Errorf("receipt not handled with its outcome: %v", err)
 						}
@@ -320,6 +390,7 @@ func BenchmarkReceiptRideAlong(b *testing.B) {
 			batch := make([]store.Completion, perCommit)
 			receipts := make([]store.Receipt, perCommit)
 			seq := uint64(0)
+			cpu0 := processCPU()
 			for b.Loop() {
 				for i := range batch {
 					seq++
@@ -357,8 +428,22 @@ func BenchmarkReceiptRideAlong(b *testing.B) {
 				done.Wait()
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perCommit), "ns/receipt")
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Microsecond)/float64(b.N*perCommit), "cpu-µs/receipt")
 			close(work)
 			workers.Wait()
 		})
 	}
+}
+
+// benchFinisher ends a benchmark receipt that rode along without a waiter.
+type benchFinisher struct {
+	b    *testing.B
+	done *sync.WaitGroup
+}
+
+func (f *benchFinisher) finish(_ store.Receipt, matched, fallback bool) {
+	if !matched || fallback {
+		f.b.Error("receipt not applied with its outcome")
+	}
+	f.done.Done()
 }

@@ -118,6 +118,10 @@ type Pool struct {
 	// the carrier) the slot must not go to the next part.
 	inflight map[*Session]int
 	cands    []*Session // dispatcher only: candidates' reused buffer
+	// last is the session of the latest send and lastFlush its writer's
+	// flush count just after it (dispatcher only).
+	last      *Session
+	lastFlush uint64
 }
 
 type bindSlot struct {
@@ -229,6 +233,14 @@ func (p *Pool) Submit(ctx context.Context, m *Message) (SubmitResult, error) {
 	}
 	p.jobSeq++
 	j.seq = p.jobSeq
+	if sent, err := p.sendNowLocked(j); sent {
+		p.mu.Unlock()
+		if err != nil {
+			p.finish(j.parts[0], PartResult{Err: err})
+		}
+		<-j.done // sent: ctx no longer stops it
+		return j.res, nil
+	}
 	p.queue = append(p.queue, j.parts...)
 	p.mu.Unlock()
 	p.signal()
@@ -242,6 +254,59 @@ func (p *Pool) Submit(ctx context.Context, m *Message) (SubmitResult, error) {
 		<-j.done
 	}
 	return j.res, nil
+}
+
+// sendNowLocked sends a one-part message from the caller's goroutine when
+// nothing is queued before it and the dispatcher holds no part, the
+// throttle grants at once and a bind has a free slot: the hand-off to the
+// dispatcher costs a goroutine wake-up per message. sent reports that the
+// part is no longer the dispatcher's: it went out, or err says why it
+// never will (it cannot be encoded). Otherwise the caller queues it;
+// its segments are already paced when the throttle granted them.
+func (p *Pool) sendNowLocked(j *job) (sent bool, err error) {
+	if len(j.parts) != 1 || p.cur != nil || len(p.queue) > 0 || len(p.front) > 0 || j.ctx.Err() != nil || len(p.binds) == 0 {
+		return false, nil
+	}
+	if !p.thr.take(j.res.Plan.Segments) {
+		return false, nil
+	}
+	j.paced = true
+	pt := j.parts[0]
+	// The same choice of bind as candidates: the latest send's bind while
+	// its writer has not taken it, else the next one round.
+	first := -1
+	if p.last != nil && p.last.flushes.Load() == p.lastFlush && p.last.Err() == nil {
+		for i, b := range p.binds {
+			if b.sess == p.last {
+				first = i
+				break
+			}
+		}
+	}
+	if first < 0 {
+		p.rr++
+		first = p.rr
+	}
+	for i := range p.binds {
+		s := p.binds[(first+i)%len(p.binds)].sess
+		if s == nil || p.inflight[s] >= s.cfg.Window {
+			continue
+		}
+		pt.sentOn = s
+		ok, err := s.trySend(pt.p, pt)
+		switch {
+		case !ok, errors.Is(err, ErrClosed):
+			continue
+		case err != nil:
+			return true, err // cannot be encoded: no bind will take it
+		}
+		pt.attempts++
+		j.bind = s
+		p.inflight[s]++
+		p.last, p.lastFlush = s, s.flushes.Load()
+		return true, nil
+	}
+	return false, nil
 }
 
 // started reports whether a part of j went out. From then on ctx no longer
@@ -447,6 +512,7 @@ func (p *Pool) sendHead(pt *part) bool {
 			j.bind = s
 			p.inflight[s]++
 			p.popLocked(pt)
+			p.last, p.lastFlush = s, s.flushes.Load()
 		}
 		p.mu.Unlock()
 		if !ok {
@@ -473,7 +539,8 @@ func (p *Pool) sendHead(pt *part) bool {
 	return false
 }
 
-// candidates lists live sessions, the job's own bind first.
+// candidates lists live sessions, the job's own bind first, then the bind
+// of the latest send while its writer has not yet taken that send.
 func (p *Pool) candidates(j *job) []*Session {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -481,12 +548,20 @@ func (p *Pool) candidates(j *job) []*Session {
 	if j.bind != nil && j.bind.Err() == nil {
 		out = append(out, j.bind)
 	}
-	// Rotate the starting bind so load spreads when windows are not full.
-	p.rr++
+	// Rotate the starting bind so load spreads when windows are not full,
+	// but only once the latest bind's writer has taken what was queued
+	// for it: a part that joins a write still pending costs no syscall of
+	// its own, here nor at the SMSC, and neither does its response.
+	joins := p.last != nil && p.last != j.bind && p.last.flushes.Load() == p.lastFlush && p.last.Err() == nil
+	if joins {
+		out = append(out, p.last)
+	} else {
+		p.rr++
+	}
 	start := p.rr % len(p.binds)
 	for i := range p.binds {
 		s := p.binds[(start+i)%len(p.binds)].sess
-		if s != nil && s != j.bind {
+		if s != nil && s != j.bind && !(joins && s == p.last) {
 			out = append(out, s)
 		}
 	}
@@ -519,6 +594,9 @@ func (p *Pool) onResult(pt *part, s *Session, r Result) {
 		p.signal()
 		return
 	}
+	// The freed slot matters only to a dispatcher with a part to send:
+	// waking an idle one costs it a turn for nothing, once per message.
+	waiting := p.cur != nil || len(p.queue) > 0 || len(p.front) > 0
 	p.mu.Unlock()
 	res := PartResult{MessageID: r.MessageID, Status: r.Status, Err: r.Err, Latency: r.Latency}
 	if refused {
@@ -526,7 +604,9 @@ func (p *Pool) onResult(pt *part, s *Session, r Result) {
 		res.Err = ErrClosed
 	}
 	p.finish(pt, res)
-	p.signal()
+	if waiting {
+		p.signal()
+	}
 }
 
 func (p *Pool) failQueued() {

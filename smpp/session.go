@@ -138,6 +138,9 @@ type Session struct {
 	spare  []byte
 	flushC chan struct{}
 	closeW bool // close the connection once out is written
+	// flushes counts the times the writer took out: a request queued
+	// while it is unchanged goes out in the same write as the one before.
+	flushes atomic.Uint64
 
 	inbound  chan *Inbound
 	done     chan struct{}
@@ -377,6 +380,7 @@ func (s *Session) writeLoop() {
 		data := s.out
 		s.out = s.spare[:0]
 		closeAfter := s.closeW
+		s.flushes.Add(1)
 		s.outMu.Unlock()
 		if len(data) > 0 {
 			if _, err := s.conn.Write(data); err != nil {
