@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,7 +22,6 @@ func BenchmarkHandlerSendLoopback(b *testing.B) {
 	for _, clients := range []int{1, 16} {
 		b.Run("clients="+strconv.Itoa(clients), func(b *testing.B) {
 			s := New(benchCore{}, Options{Addr: "127.0.0.1:0"})
-			experiment(s)
 			if err := s.Listen(); err != nil {
 				b.Fatal(err)
 			}
@@ -117,21 +115,4 @@ func benchCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func experiment(s *Server) {
-	switch os.Getenv("EXP") {
-	case "nodeadline":
-		s.srv.ReadTimeout, s.srv.WriteTimeout, s.srv.IdleTimeout = 0, 0, 0
-	case "nowrite":
-		s.srv.WriteTimeout = 0
-	case "noidle":
-		s.srv.IdleTimeout = 0
-	case "nodate":
-		s.srv.NoDefaultDate = true
-	case "lazy":
-		s.srv.LazyRequestTime = true
-	case "nonorm":
-		s.srv.DisableHeaderNamesNormalizing = true
-	}
 }
