@@ -1,15 +1,22 @@
 package bridge
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"sync"
 )
 
-// authCache remembers credentials already verified, keyed by a SHA-256 of
-// what was presented: the slow password hash then costs once per client
-// and credential, not once per request. It holds no plaintext. Concurrent
-// first requests with the same credential share one verification.
+// authCache remembers credentials already verified, keyed by an HMAC-SHA256
+// of what was presented under a random key of this cache: the slow password
+// hash then costs once per client and credential, not once per request. It
+// holds no plaintext, and its keys are no unsalted fast hashes of passwords
+// that a memory dump could be searched against offline. Concurrent first
+// requests with the same credential share one verification.
 type authCache struct {
+	// ipad and opad are the random HMAC key of this cache XORed with
+	// HMAC's pads (RFC 2104), ready to prefix.
+	ipad, opad [sha256.BlockSize]byte
+
 	mu       sync.Mutex
 	ok       map[[32]byte]string // -> account id ("" = verified wrong)
 	inflight map[[32]byte]chan struct{}
@@ -41,22 +48,45 @@ func (c *authCache) init(max int) {
 	c.ok = make(map[[32]byte]string)
 	c.inflight = make(map[[32]byte]chan struct{})
 	c.max = max
+	var key [32]byte
+	rand.Read(key[:]) // never fails (crypto/rand panics rather than return weak bytes)
+	for i := range c.ipad {
+		c.ipad[i], c.opad[i] = 0x36, 0x5c
+	}
+	for i, k := range key {
+		c.ipad[i] ^= k
+		c.opad[i] ^= k
+	}
 }
 
-func credKey(username, password string) [32]byte {
-	h := sha256.New()
-	h.Write([]byte(username))
-	h.Write([]byte{0})
-	h.Write([]byte(password))
-	var k [32]byte
-	h.Sum(k[:0])
-	return k
+// credKey is the cache key of a presented credential: HMAC-SHA256 of the
+// username's length, the username and the password (the length first, so
+// no two pairs share an input). Written out with sha256.Sum256 on stack
+// buffers: crypto/hmac allocates and costs four times as much per request.
+func (c *authCache) credKey(username, password string) [32]byte {
+	var stack [256]byte
+	n := len(c.ipad) + 4 + len(username) + len(password)
+	in := stack[:0]
+	if n > len(stack) {
+		in = make([]byte, 0, n)
+	}
+	in = append(in, c.ipad[:]...)
+	u := len(username)
+	in = append(in, byte(u>>24), byte(u>>16), byte(u>>8), byte(u))
+	in = append(in, username...)
+	in = append(in, password...)
+	inner := sha256.Sum256(in)
+	var outer [sha256.BlockSize + sha256.Size]byte
+	copy(outer[:], c.opad[:])
+	copy(outer[sha256.BlockSize:], inner[:])
+	clear(in) // the password does not linger on the stack
+	return sha256.Sum256(outer[:])
 }
 
 // Authenticate checks HTTP Basic credentials for an account: ErrForbidden
 // when they are valid for another account only.
 func (b *Bridge) Authenticate(accountID, username, password string) error {
-	key := credKey(username, password)
+	key := b.auth.credKey(username, password)
 	owner, known := b.lookupCred(key, username, password)
 	switch {
 	case !known || owner == "":

@@ -1,7 +1,11 @@
 package bridge
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -64,5 +68,37 @@ func TestAuthSamePathForEveryWrongCredential(t *testing.T) {
 				t.Fatalf("hash checks %v, want exactly one against a configured hash", checked)
 			}
 		})
+	}
+}
+
+// TestCredKeyIsKeyedHMAC: the cache key is HMAC-SHA256 under the cache's
+// own random key (crypto/hmac agrees with the hand-written one), so two
+// caches key the same credential differently and no key is an unsalted
+// hash of a password; usernames and passwords cannot trade bytes.
+func TestCredKeyIsKeyedHMAC(t *testing.T) {
+	var a, b authCache
+	a.init(10)
+	b.init(10)
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = a.ipad[i] ^ 0x36
+	}
+	for _, c := range [][2]string{{"alice", "right-password"}, {"", ""}, {"u", strings.Repeat("p", 300)}} {
+		m := hmac.New(sha256.New, key)
+		u := len(c[0])
+		m.Write([]byte{byte(u >> 24), byte(u >> 16), byte(u >> 8), byte(u)})
+		m.Write([]byte(c[0] + c[1]))
+		if got := a.credKey(c[0], c[1]); !bytes.Equal(got[:], m.Sum(nil)) {
+			t.Errorf("credKey(%q, %d-byte password) is not the HMAC-SHA256", c[0], len(c[1]))
+		}
+		if a.credKey(c[0], c[1]) == b.credKey(c[0], c[1]) {
+			t.Errorf("two caches share the key of %q", c[0])
+		}
+		if plain := sha256.Sum256([]byte(c[0] + "\x00" + c[1])); a.credKey(c[0], c[1]) == plain {
+			t.Errorf("credKey of %q is the unsalted hash", c[0])
+		}
+	}
+	if a.credKey("a\x00b", "c") == a.credKey("a", "b\x00c") || a.credKey("ab", "c") == a.credKey("a", "bc") {
+		t.Error("username and password bytes can be traded")
 	}
 }

@@ -2,9 +2,12 @@ package bridge
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // The encoding/json rendering EncodeCallbackEvents replaced, kept as the
@@ -207,5 +210,25 @@ func BenchmarkEncodeCallbackEvents(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestPlainASCII8: the eight-byte test of AppendJSONString agrees with the
+// byte table for every byte value in every position, whatever the others.
+func TestPlainASCII8(t *testing.T) {
+	for _, fill := range []byte{'a', ' ', '~', 0x7f, '!', '#', '[', ']', '0'} {
+		for pos := range 8 {
+			for c := range 256 {
+				w := []byte(strings.Repeat(string(fill), 8))
+				w[pos] = byte(c)
+				want := true
+				for _, b := range w {
+					want = want && b < utf8.RuneSelf && jsonPlain[b]
+				}
+				if got := plainASCII8(binary.LittleEndian.Uint64(w)); got != want {
+					t.Fatalf("plainASCII8(%q) = %v", w, got)
+				}
+			}
+		}
 	}
 }

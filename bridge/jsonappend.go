@@ -51,6 +51,16 @@ var jsonPlain = func() (set [utf8.RuneSelf]bool) {
 	return set
 }()
 
+// plainASCII8 tells whether the eight bytes of x (little endian) are all
+// ASCII that a JSON string carries as they are (bit tricks: a byte's high
+// bit survives the subtraction only where the byte was below the
+// subtrahend).
+func plainASCII8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\') // zero bytes where x has them
+	return (x|(x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs == 0
+}
+
 // appendJSONString appends s as a JSON string exactly as encoding/json
 // does without HTML escaping: \" \\ \b \f \n \r \t, other control bytes
 // as \u00XX, invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped.
@@ -59,6 +69,18 @@ func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Most text needs no escaping: step over it eight bytes at a time.
+		for i+8 <= len(s) {
+			x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+			if !plainASCII8(x) {
+				break
+			}
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if jsonPlain[b] {

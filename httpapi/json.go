@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/binary"
 	"strconv"
 	"sync"
 	"time"
@@ -395,8 +396,21 @@ func (p *parser) expirationField(req *bridge.SendRequest) *decodeError {
 // either the body or p.scratch; callers copy it before reading on.
 func (p *parser) str() ([]byte, *decodeError) {
 	start := p.i + 1
+	b := p.b
 	i := start
-	for i < len(p.b) && !strSpecial[p.b[i]] {
+	// Plain bytes eight at a time, then one by one up to the special one;
+	// seen gathers their bits, so pure ASCII skips the UTF-8 check.
+	var seen uint64
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if hasStrSpecial(x) {
+			break
+		}
+		seen |= x
+		i += 8
+	}
+	for i < len(b) && !strSpecial[b[i]] {
+		seen |= uint64(b[i])
 		i++
 	}
 	switch {
@@ -410,12 +424,21 @@ func (p *parser) str() ([]byte, *decodeError) {
 		return nil, p.syntax("control character in a string")
 	}
 	s := p.b[start:i]
-	if !utf8.Valid(s) {
+	if seen&0x8080808080808080 != 0 && !utf8.Valid(s) {
 		p.i = start
 		return nil, p.invalidUTF8()
 	}
 	p.i = i + 1
 	return s, nil
+}
+
+// hasStrSpecial tells whether any of the eight bytes in x is '"', '\\' or
+// below 0x20 (bit tricks: a byte's high bit survives the subtraction only
+// where the byte was below the subtrahend).
+func hasStrSpecial(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\') // zero bytes where x has them
+	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs != 0
 }
 
 // strSpecial marks the bytes that end the plain scan of a string.

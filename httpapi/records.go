@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -77,33 +75,18 @@ func (s *Server) mdr(ctx *fasthttp.RequestCtx, rid string, accountPath []byte, r
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.Response.Header.SetContentType("text/csv; charset=utf-8")
 	ctx.Response.Header.Set("Content-Disposition", `attachment; filename="mdr-`+account+`.csv"`)
-	log, base, timeout := s.log, s.base, s.opts.WriteTimeout
-	conn := ctx.Conn()
+	log, base := s.log, s.base
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		// Runs after the handler returned: the status is sent, so a failure
 		// can only cut the body short (the chunked encoding then has no end).
-		// fasthttp sets one write deadline for the whole response; an export
-		// may take longer, so every write gets a fresh one: the timeout then
-		// bounds a stalled client, not the length of the export.
-		bw := bufio.NewWriterSize(&deadlineWriter{w: w, conn: conn, timeout: timeout}, 32<<10)
+		// The connection guard bounds each write by WriteTimeout, not the
+		// whole export: the timeout bounds a stalled client, not the
+		// length of the export.
+		bw := bufio.NewWriterSize(w, 32<<10)
 		if err := exp.Write(bw); err != nil {
 			log.LogAttrs(base, slog.LevelWarn, "MDR export stopped", attrRequestID(rid), attrError(err))
 		}
 	})
-}
-
-// deadlineWriter renews the connection's write deadline before each write.
-type deadlineWriter struct {
-	w       *bufio.Writer
-	conn    net.Conn
-	timeout time.Duration
-}
-
-func (d *deadlineWriter) Write(p []byte) (int, error) {
-	if err := d.conn.SetWriteDeadline(time.Now().Add(d.timeout)); err != nil {
-		return 0, err
-	}
-	return d.w.Write(p)
 }
 
 func (s *Server) recordsFailed(ctx *fasthttp.RequestCtx, rid string, buf *[]byte, err error) {

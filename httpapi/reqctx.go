@@ -24,7 +24,14 @@ type requestContext struct {
 }
 
 func newRequestContext(base context.Context, rid string, deadline time.Time) *requestContext {
-	return &requestContext{base: base, rid: rid, deadline: deadline}
+	c := &requestContext{}
+	c.init(base, rid, deadline)
+	return c
+}
+
+// init sets up a zero requestContext (one embedded in a larger allocation).
+func (c *requestContext) init(base context.Context, rid string, deadline time.Time) {
+	c.base, c.rid, c.deadline = base, rid, deadline
 }
 
 func (c *requestContext) real() context.Context {

@@ -39,6 +39,7 @@ func Routes() []Route {
 // check: POST /api/v2/users/{accountId}/messages, and the same without
 // /api/v2 (v2-api.md §7).
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	handlerStarted(ctx.Conn())
 	rid := clientRequestID(ctx)
 	ctx.Response.Header.Set(headerRequestID, rid)
 	defer s.recoverPanic(ctx, rid)

@@ -96,6 +96,10 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	srv  *fasthttp.Server
+	// guard enforces ReadTimeout, WriteTimeout and IdleTimeout on the
+	// connections Serve accepts (fasthttp's own timeouts are off).
+	guard     *connGuard
+	guardOnce sync.Once
 
 	// base is the parent of every request context. It is cancelled only
 	// when Shutdown gives up waiting, so in-flight Sends are not cut short
@@ -116,6 +120,7 @@ func New(core Core, opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{core: core, opts: opts, log: opts.Logger}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
+	s.guard = newConnGuard(opts.ReadTimeout, opts.WriteTimeout, opts.IdleTimeout)
 	s.srv = &fasthttp.Server{
 		Handler:               s.observed(s.handle),
 		ErrorHandler:          s.handleServerError,
@@ -123,10 +128,11 @@ func New(core Core, opts Options) *Server {
 		Concurrency:           opts.Concurrency,
 		ReadBufferSize:        opts.MaxHeaderBytes,
 		MaxRequestBodySize:    opts.MaxBodyBytes,
-		ReadTimeout:           opts.ReadTimeout,
-		WriteTimeout:          opts.WriteTimeout,
-		IdleTimeout:           opts.IdleTimeout,
-		CloseOnShutdown:       true,
+		// The timeouts are the guard's (connguard.go): fasthttp would move
+		// three deadlines per request.
+		CloseOnShutdown: true,
+		// The request time is never asked for: no clock read per request.
+		LazyRequestTime: true,
 		// Header names are normalized (the default): lookups below use
 		// canonical names.
 		DisableHeaderNamesNormalizing: false,
@@ -177,7 +183,7 @@ func (s *Server) Listen() error {
 	if tlsConf != nil {
 		ln = tls.NewListener(ln, tlsConf)
 	}
-	s.ln = &onceCloseListener{Listener: ln}
+	s.ln = &onceCloseListener{Listener: &guardListener{Listener: ln, g: s.guard}}
 	return nil
 }
 
@@ -224,7 +230,7 @@ func (s *Server) ReloadTLS(certFile, keyFile string) error {
 // useListener makes Serve use ln (tests: an in-memory listener).
 func (s *Server) useListener(ln net.Listener) {
 	s.mu.Lock()
-	s.ln = &onceCloseListener{Listener: ln}
+	s.ln = &onceCloseListener{Listener: &guardListener{Listener: ln, g: s.guard}}
 	s.mu.Unlock()
 }
 
@@ -260,6 +266,7 @@ func (s *Server) Serve() error {
 	}
 	s.serving = true
 	ln := s.ln
+	s.guardOnce.Do(s.guard.run)
 	s.mu.Unlock()
 	s.log.Info("HTTP API listening", slog.String("addr", ln.Addr().String()), slog.Bool("tls", s.opts.TLSCertFile != ""))
 	return s.srv.Serve(ln)
@@ -279,7 +286,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = ln.Close()
 	}
 	err := s.srv.ShutdownWithContext(ctx)
-	s.cancelBase() // after a timeout: abort the Sends still running
+	s.cancelBase()            // after a timeout: abort the Sends still running
+	s.guardOnce.Do(func() {}) // closed: no Serve starts the guard after this
+	s.guard.close()           // and ends the I/O of connections still open
 	return err
 }
 

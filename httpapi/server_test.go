@@ -513,9 +513,11 @@ func TestServerLimits(t *testing.T) {
 		}
 		jsonEqual(t, resp.Body(), `{"type":"request-timeout","description":"The request was not received in time"}`)
 	})
-	if s.srv.Concurrency != DefaultConcurrency || !s.srv.CloseOnShutdown || s.srv.ReadTimeout != DefaultReadTimeout ||
-		s.srv.WriteTimeout != DefaultWriteTimeout || s.srv.IdleTimeout != DefaultIdleTimeout || s.srv.ReadBufferSize != 2048 {
-		t.Errorf("server limits not applied: %+v", s.srv)
+	// The timeouts are the connection guard's (connguard.go).
+	if s.srv.Concurrency != DefaultConcurrency || !s.srv.CloseOnShutdown || s.guard.timeouts[phaseRequest] != DefaultReadTimeout ||
+		s.guard.timeouts[phaseWrite] != DefaultWriteTimeout || s.guard.timeouts[phaseIdle] != DefaultIdleTimeout || s.srv.ReadBufferSize != 2048 {
+		t.Errorf("server limits not applied: concurrency %d, close on shutdown %v, timeouts %v, read buffer %d",
+			s.srv.Concurrency, s.srv.CloseOnShutdown, s.guard.timeouts, s.srv.ReadBufferSize)
 	}
 }
 

@@ -31,7 +31,9 @@ func (s *Server) send(ctx *fasthttp.RequestCtx, rid string, accountPath []byte) 
 
 	buf := getBuf()
 	defer putBuf(buf)
-	req := &bridge.SendRequest{AccountID: account, RequestID: rid}
+	// The request and its context in one allocation.
+	call := &sendCall{req: bridge.SendRequest{AccountID: account, RequestID: rid}}
+	req := &call.req
 	if derr := decodeSendRequest(ctx.PostBody(), req, buf); derr != nil {
 		s.log.LogAttrs(s.base, levelClientError, "undecodable request body",
 			attrRequestID(rid), slog.String("field", derr.field))
@@ -42,7 +44,8 @@ func (s *Server) send(ctx *fasthttp.RequestCtx, rid string, accountPath []byte) 
 	}
 
 	// fasthttp's ctx.Done fires only at shutdown, so the deadline is ours.
-	sctx := newRequestContext(s.base, rid, time.Now().Add(s.opts.WriteTimeout))
+	sctx := &call.ctx
+	sctx.init(s.base, rid, time.Now().Add(s.opts.WriteTimeout))
 	msg, err := s.core.Send(sctx, req)
 	sctx.end()
 	if err != nil {
@@ -59,6 +62,12 @@ func (s *Server) send(ctx *fasthttp.RequestCtx, rid string, accountPath []byte) 
 		s.log.LogAttrs(s.base, slog.LevelDebug, "message accepted",
 			attrRequestID(rid), slog.String("account", account), slog.String("msg_id", msg.ID))
 	}
+}
+
+// sendCall is what one send request allocates besides its strings.
+type sendCall struct {
+	req bridge.SendRequest
+	ctx requestContext
 }
 
 // authorize checks the Basic credentials against the account of the path
@@ -147,11 +156,13 @@ func parseBasicAuth(h []byte) (user, pass string, ok bool) {
 	if err != nil {
 		return "", "", false
 	}
-	u, p, found := bytes.Cut(dst[:n], []byte{':'})
-	if !found || len(u) == 0 {
+	i := bytes.IndexByte(dst[:n], ':')
+	if i <= 0 {
 		return "", "", false
 	}
-	return string(u), string(p), true
+	both := string(dst[:n]) // one allocation for the two
+	clear(dst[:n])          // the password does not linger on the stack
+	return both[:i], both[i+1:], true
 }
 
 // isJSONContentType accepts application/json in any case, with parameters;

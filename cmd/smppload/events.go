@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -148,31 +149,61 @@ func (p *jsonScan) str() ([]byte, error) {
 	if p.next() != '"' {
 		return nil, p.fail("string")
 	}
-	start := p.i
-	p.i++
+	// Locals, not p.b and p.i: the loops then run in registers.
+	b, start := p.b, p.i
+	i := start + 1
 	escaped := false
-	for p.i < len(p.b) {
-		switch c := p.b[p.i]; {
+	for {
+		// Most of a body is string contents: skip plain bytes eight at a
+		// time, then one at a time up to the special one.
+		for i+8 <= len(b) && !hasSpecial(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		for i < len(b) && !strSpecial[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			p.i = len(b)
+			return nil, p.fail("end of string")
+		}
+		switch c := b[i]; {
 		case c == '"':
-			p.i++
+			p.i = i + 1
 			if !escaped {
-				return p.b[start+1 : p.i-1], nil
+				return b[start+1 : i], nil
 			}
 			var s string
-			if err := json.Unmarshal(p.b[start:p.i], &s); err != nil {
+			if err := json.Unmarshal(b[start:i+1], &s); err != nil {
 				return nil, fmt.Errorf("callback JSON: bad string at offset %d: %w", start, err)
 			}
 			return []byte(s), nil
 		case c == '\\':
 			escaped = true
-			p.i += 2
-		case c < 0x20:
+			i += 2
+		default: // below 0x20
+			p.i = i
 			return nil, p.fail("no control character in a string")
-		default:
-			p.i++
 		}
 	}
-	return nil, p.fail("end of string")
+}
+
+// strSpecial marks the bytes that end or escape a string, or may not
+// appear in one.
+var strSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+// hasSpecial tells whether any of the eight bytes in x is '"', '\\' or
+// below 0x20 (bit tricks: a byte's high bit survives only where the byte
+// was below the subtracted one).
+func hasSpecial(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\') // zero bytes where x has them
+	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs != 0
 }
 
 // skip consumes any value; depth bounds nesting.
@@ -219,16 +250,54 @@ func (p *jsonScan) literal() error {
 			return nil
 		}
 	}
-	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		if (c < '0' || c > '9') && c != '-' && c != '+' && c != '.' && c != 'e' && c != 'E' {
-			break
-		}
-		p.i++
-	}
-	if p.i == start || !json.Valid(p.b[start:p.i]) {
+	if !p.number() {
 		return p.fail("value")
 	}
 	return nil
+}
+
+// number consumes a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func (p *jsonScan) number() bool {
+	if p.i < len(p.b) && p.b[p.i] == '-' {
+		p.i++
+	}
+	switch {
+	case p.i < len(p.b) && p.b[p.i] == '0':
+		p.i++
+	case p.digits() == 0:
+		return false
+	}
+	if p.i < len(p.b) && p.b[p.i] == '.' {
+		p.i++
+		if p.digits() == 0 {
+			return false
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
+			p.i++
+		}
+		if p.digits() == 0 {
+			return false
+		}
+	}
+	// A number ends where a structural character or white space does:
+	// "01" or "1x" are not numbers.
+	if p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ',', '}', ']', ' ', '\t', '\r', '\n':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (p *jsonScan) digits() int {
+	start := p.i
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+	}
+	return p.i - start
 }

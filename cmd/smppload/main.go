@@ -40,7 +40,7 @@ type options struct {
 	duration                                          time.Duration
 	noSync, wal                                       bool
 	commitDelay                                       time.Duration
-	cpuProfile                                        string
+	cpuProfile, memProfile                            string
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -64,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.wal, "wal", false, "in-process only: sends durable through the intake log (store.wal) instead of a database commit")
 	fs.DurationVar(&o.commitDelay, "commit-delay", -1, "in-process only: store.commit_delay (default: the daemon's default)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (in-process daemon included) to `file`")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile with the allocations of the whole run (in-process daemon included) to `file`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -95,7 +96,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "smppload:", err)
 		return 1
 	}
+	if o.memProfile != "" {
+		if err := writeMemProfile(o.memProfile); err != nil {
+			fmt.Fprintln(stderr, "smppload:", err)
+			return 1
+		}
+	}
 	return 0
+}
+
+// writeMemProfile writes the heap profile: alloc_space and alloc_objects
+// cover every allocation sampled since the process started (at the default
+// runtime.MemProfileRate), so it shows the whole run's allocation sites.
+func writeMemProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC() // the profile's figures are as of the last completed GC
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // arrivals reports how many messages the SMSC has received so far.

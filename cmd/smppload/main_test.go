@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -79,6 +83,36 @@ func TestBodyRendering(t *testing.T) {
 			if req.Text != want {
 				t.Errorf("%s %d: text %q, want %q", k, i, req.Text, want)
 			}
+		}
+	}
+}
+
+// TestMemProfile: -memprofile writes a gzipped pprof profile that carries
+// the whole-run allocation sample types.
+func TestMemProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mem.pprof")
+	var out, errb bytes.Buffer
+	if code := run([]string{"-n", "50", "-c", "2", "-duration", "60s", "-memprofile", path}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The profile's string table names its sample types and the functions
+	// of the sampled stacks.
+	for _, want := range []string{"alloc_space", "alloc_objects", "smppbridge/"} {
+		if !bytes.Contains(raw, []byte(want)) {
+			t.Errorf("profile lacks %q", want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net"
@@ -203,5 +204,42 @@ func TestSinkRawHTTP(t *testing.T) {
 				t.Errorf("second request on the connection: %q (%v)", line, err)
 			}
 		})
+	}
+}
+
+// TestHasSpecial: the eight-byte test finds every special byte in every
+// position, whatever the other bytes are, and nothing else.
+func TestHasSpecial(t *testing.T) {
+	fills := []byte{'a', ' ', 0x7f, 0x80, 0xff, 0x21, 0x23, 0x5b, 0x5d, 0x20}
+	for _, fill := range fills {
+		for pos := range 8 {
+			for c := range 256 {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(c)
+				want := false
+				for _, b := range w {
+					want = want || strSpecial[b]
+				}
+				if got := hasSpecial(binary.LittleEndian.Uint64(w[:])); got != want {
+					t.Fatalf("hasSpecial(%q) = %v", w, got)
+				}
+			}
+		}
+	}
+}
+
+// TestScanNumbersMatchJSON: the scanner takes exactly the numbers
+// encoding/json takes.
+func TestScanNumbersMatchJSON(t *testing.T) {
+	for _, n := range []string{"0", "-0", "7", "-12", "1.5", "1.0e+10", "1E-2", "2e3", "123456789012345678901234567890",
+		"-", "+1", "01", "00", "1.", ".5", "1e", "1e+", "1.5.2", "--1", "1x", "0x1", "-.5", "1e5e5", "1..2", "Infinity", "NaN"} {
+		want := json.Valid([]byte(n))
+		_, err := scanAll(t, []byte(`[{"x":`+n+`}]`))
+		if got := err == nil; got != want {
+			t.Errorf("%q: scanner takes it %v, encoding/json %v", n, got, want)
+		}
 	}
 }
