@@ -64,8 +64,10 @@ type WebhookOptions struct {
 	// Credentials returns an application's callback credentials (for
 	// example Bridge.CallbackCredentials). nil: no application has any.
 	Credentials func(appID string) (user, pass string, ok bool)
-	// Client sends the requests; its CheckRedirect is replaced so that
-	// redirects are never followed. Default: a client of its own.
+	// Client, when set, sends the requests (net/http; its CheckRedirect is
+	// replaced so that redirects are never followed). Default: the
+	// sender's own HTTP/1.1 client (callbackclient.go), and net/http for
+	// URLs behind an HTTP(S)_PROXY.
 	Client                 *http.Client
 	Timeout                time.Duration // per request; default 10 s
 	RetryFor               time.Duration // then dead-letter; default 24 h
@@ -115,7 +117,8 @@ type Webhooks struct {
 	opts   WebhookOptions
 	out    Outbox
 	log    *slog.Logger
-	client *http.Client
+	client *http.Client    // opts.Client, and URLs behind a proxy
+	cb     *callbackClient // nil when opts.Client is set
 	now    func() time.Time
 
 	wake     chan struct{} // buffer 1: Notify
@@ -189,9 +192,11 @@ func NewWebhooks(opts WebhookOptions) (*Webhooks, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	var client http.Client
+	var cb *callbackClient
 	if opts.Client != nil {
 		client = *opts.Client
 	} else {
+		cb = newCallbackClient(opts.Timeout, opts.Concurrency, 2*opts.Concurrency)
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConns = 2 * opts.Concurrency
 		// Many endpoint URLs may share one host: keep a connection per
@@ -208,7 +213,7 @@ func NewWebhooks(opts WebhookOptions) (*Webhooks, error) {
 	}
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	w := &Webhooks{
-		opts: opts, out: opts.Outbox, log: opts.Logger, client: &client, now: opts.Clock,
+		opts: opts, out: opts.Outbox, log: opts.Logger, client: &client, cb: cb, now: opts.Clock,
 		wake: make(chan struct{}, 1), freed: make(chan struct{}, 1), work: make(chan *batch), stopc: make(chan struct{}), results: make(chan result, 4096),
 		recorded: make(chan struct{}), finished: make(chan struct{}),
 		inflight: map[string]int{}, wantsAuth: map[string]bool{}, lastErr: map[string]string{},
@@ -337,6 +342,9 @@ func (w *Webhooks) Stop(ctx context.Context) error {
 	close(w.results)
 	<-w.recorded
 	w.cancel()
+	if w.cb != nil {
+		w.cb.closeIdle(true)
+	}
 	return err
 }
 
@@ -414,6 +422,9 @@ func (w *Webhooks) run() {
 			reread = true
 		case <-poll.C:
 			reread = true
+			if w.cb != nil {
+				w.cb.closeIdle(false)
+			}
 		}
 	}
 }
@@ -677,6 +688,23 @@ func (w *Webhooks) post(appID, url string, body []byte) error {
 // do sends one request and returns the status and whether the reply
 // carries a Basic challenge.
 func (w *Webhooks) do(url string, body []byte, withAuth bool, user, pass string) (int, bool, error) {
+	if w.cb != nil {
+		if t := w.cb.target(url); !t.std {
+			if t.err != nil {
+				return 0, false, t.err
+			}
+			auth := ""
+			if withAuth {
+				auth = basicAuth(user, pass)
+			}
+			w.requests.Add(1)
+			code, challenge, err := w.cb.post(w.reqCtx, t, body, auth)
+			if errors.Is(err, errCallbackTimeout) {
+				return 0, false, fmt.Errorf("timeout after %v", w.opts.Timeout)
+			}
+			return code, challenge, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(w.reqCtx, w.opts.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
