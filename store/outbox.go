@@ -130,20 +130,50 @@ var ErrBadCallback = errors.New("store: callback job needs a URL and a body")
 // mu also serialises scans with claim releases: a release happens after
 // its write committed, so no scan can run on a snapshot older than that
 // write and still see the job as unclaimed.
+//
+// newFloor lets a scan of cb_new start past an endpoint's claimed jobs
+// instead of stepping over each of them (with a backlog, up to
+// ConcurrencyPerEndpoint × MaxBatch map look-ups per endpoint and read):
+// every entry of the endpoint in cb_new with an id at or below its floor
+// is claimed. Never-tried jobs are claimed in id order and new ones get
+// higher ids, so only a claim given back while its entry stays in cb_new
+// (ReleaseCallbacks, or a finishing write that failed) lowers it.
 type callbackClaims struct {
-	mu      sync.Mutex
-	claimed map[uint64]struct{}
+	mu       sync.Mutex
+	claimed  map[uint64]claim
+	newFloor map[uint32]uint64 // endpoint -> floor id (absent: 0)
+	epNames  map[uint32][2]string
+}
+
+// claim is where a claimed job was indexed when it was handed out.
+type claim struct {
+	ep      uint32
+	fromNew bool
 }
 
 func (s *Store) claims() *callbackClaims {
-	s.cbOnce.Do(func() { s.cb = &callbackClaims{claimed: make(map[uint64]struct{})} })
+	s.cbOnce.Do(func() {
+		s.cb = &callbackClaims{claimed: map[uint64]claim{}, newFloor: map[uint32]uint64{}, epNames: map[uint32][2]string{}}
+	})
 	return s.cb
 }
 
-func (c *callbackClaims) release(ids []uint64) {
+// release ends the claims of ids; indexed reports that the jobs may still
+// be in the index they were handed out from (a finishing write failed, or
+// they were given back untouched).
+func (c *callbackClaims) release(ids []uint64, indexed bool) {
 	c.mu.Lock()
 	for _, id := range ids {
+		cl, ok := c.claimed[id]
+		if !ok {
+			continue
+		}
 		delete(c.claimed, id)
+		if indexed && cl.fromNew {
+			if f, ok := c.newFloor[cl.ep]; ok && f >= id {
+				c.newFloor[cl.ep] = id - 1
+			}
+		}
 	}
 	c.mu.Unlock()
 }
@@ -538,9 +568,9 @@ func addCallbacksTx(tx *bolt.Tx, jobs []CallbackJob) error {
 
 // CallbackDone deletes delivered jobs and releases their claims. Unknown
 // ids are ignored, so a duplicate report is harmless.
-func (s *Store) CallbackDone(ids []uint64) error {
-	defer s.claims().release(ids)
-	err := s.write(func(tx *bolt.Tx) error {
+func (s *Store) CallbackDone(ids []uint64) (err error) {
+	defer func() { s.claims().release(ids, err != nil) }()
+	err = s.write(func(tx *bolt.Tx) error {
 		w := newCBWriter(tx)
 		jobs := newPointCursor(w.jobs)
 		var key [8]byte
@@ -573,9 +603,9 @@ func (s *Store) CallbackDone(ids []uint64) error {
 // CallbackFailed records a failed attempt of each job: attempts+1, the
 // error, and its next attempt at f.At (moving it to the retry index). It
 // releases the claims. Unknown ids are ignored.
-func (s *Store) CallbackFailed(fs []CallbackFailure) error {
-	defer s.releaseFailures(fs)
-	err := s.write(func(tx *bolt.Tx) error {
+func (s *Store) CallbackFailed(fs []CallbackFailure) (err error) {
+	defer func() { s.releaseFailures(fs, err != nil) }()
+	err = s.write(func(tx *bolt.Tx) error {
 		w := newCBWriter(tx)
 		for _, f := range fs {
 			j, ep, ok, err := w.failAttempt(f)
@@ -607,9 +637,9 @@ func (s *Store) CallbackFailed(fs []CallbackFailure) error {
 // CallbackDead records a last failed attempt of each job and moves it to
 // the dead-letter bucket (kept for inspection, counted). It releases the
 // claims. Unknown ids are ignored.
-func (s *Store) CallbackDead(fs []CallbackFailure) error {
-	defer s.releaseFailures(fs)
-	err := s.write(func(tx *bolt.Tx) error {
+func (s *Store) CallbackDead(fs []CallbackFailure) (err error) {
+	defer func() { s.releaseFailures(fs, err != nil) }()
+	err = s.write(func(tx *bolt.Tx) error {
 		w := newCBWriter(tx)
 		for _, f := range fs {
 			j, ep, ok, err := w.failAttempt(f)
@@ -636,17 +666,17 @@ func (s *Store) CallbackDead(fs []CallbackFailure) error {
 	return nil
 }
 
-func (s *Store) releaseFailures(fs []CallbackFailure) {
+func (s *Store) releaseFailures(fs []CallbackFailure, indexed bool) {
 	ids := make([]uint64, len(fs))
 	for i, f := range fs {
 		ids[i] = f.ID
 	}
-	s.claims().release(ids)
+	s.claims().release(ids, indexed)
 }
 
 // ReleaseCallbacks gives claimed jobs back untouched (an attempt that was
 // cut short by shutdown does not count): they are due again at once.
-func (s *Store) ReleaseCallbacks(ids []uint64) { s.claims().release(ids) }
+func (s *Store) ReleaseCallbacks(ids []uint64) { s.claims().release(ids, true) }
 
 // DeleteDeadCallbacks removes dead-lettered jobs after inspection.
 func (s *Store) DeleteDeadCallbacks(ids []uint64) error {
@@ -744,24 +774,33 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []CallbackJob
+	// through: per endpoint, the last cb_new id this call took or stepped
+	// over as claimed, every entry before it (from the floor) likewise.
+	through := map[uint32]uint64{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		active := activeEndpoints(tx)
 		recs, names := newPointCursor(tx.Bucket(bucketCBJobs)), tx.Bucket(bucketCBEpNames)
 		skipped := map[uint32]bool{}
-		epNames := map[uint32][2]string{}
 		due := unixNanos(now)
 		// scan merges the endpoints' heads in b; it returns true when the
 		// call is over (limit reached or Stop).
 		scan := func(b *bolt.Bucket, retry bool) (bool, error) {
 			var h headHeap
+			heads := make([]epHead, 0, len(active))
 			for _, a := range active {
 				if skipped[a.ep] || (!retry && a.new == 0) || (retry && (a.retry == 0 || a.head > due)) {
 					continue
 				}
 				cur := b.Cursor()
-				k, _ := cur.Seek(epKey(a.ep))
+				var k []byte
+				if f := c.newFloor[a.ep]; !retry && f > 0 {
+					k, _ = cur.Seek(newKey(a.ep, f+1))
+				} else {
+					k, _ = cur.Seek(epKey(a.ep))
+				}
 				if len(k) >= 4 && binary.BigEndian.Uint32(k) == a.ep {
-					h = append(h, &epHead{ep: a.ep, cur: cur, key: k})
+					heads = append(heads, epHead{ep: a.ep, cur: cur, key: k})
+					h = append(h, &heads[len(heads)-1])
 				}
 			}
 			heap.Init(&h)
@@ -777,11 +816,15 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 					// range: step over all of them before re-sorting.
 					more := top.next()
 					for more {
-						id = binary.BigEndian.Uint64(top.key[len(top.key)-8:])
-						if _, busy = c.claimed[id]; !busy {
+						next := binary.BigEndian.Uint64(top.key[len(top.key)-8:])
+						if _, busy = c.claimed[next]; !busy {
 							break
 						}
+						id = next
 						more = top.next()
+					}
+					if !retry {
+						through[top.ep] = id
 					}
 					if more {
 						heap.Fix(&h, 0)
@@ -791,14 +834,17 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 					continue
 				}
 				if pick != nil {
-					n, ok := epNames[top.ep]
+					n, ok := c.epNames[top.ep]
 					if !ok {
 						app, url, err := splitEndpoint(names.Get(epKey(top.ep)))
 						if err != nil {
 							return false, err
 						}
 						n = [2]string{app, url}
-						epNames[top.ep] = n
+						if len(c.epNames) >= 100000 {
+							clear(c.epNames)
+						}
+						c.epNames[top.ep] = n // endpoint numbers are never reused
 					}
 					switch pick(n[0], n[1]) {
 					case PickSkip:
@@ -818,6 +864,10 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 					return false, err
 				}
 				out = append(out, j)
+				c.claimed[id] = claim{ep: top.ep, fromNew: !retry}
+				if !retry {
+					through[top.ep] = id
+				}
 				if len(out) >= limit {
 					return true, nil
 				}
@@ -836,10 +886,16 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 		return err
 	})
 	if err != nil {
+		for i := range out {
+			delete(c.claimed, out[i].ID)
+		}
 		return nil, fmt.Errorf("store: next callbacks: %w", err)
 	}
-	for i := range out {
-		c.claimed[out[i].ID] = struct{}{}
+	if len(c.newFloor) >= 100000 {
+		clear(c.newFloor) // bounded; scans step over claims until it is back
+	}
+	for ep, id := range through {
+		c.newFloor[ep] = max(c.newFloor[ep], id)
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -602,4 +603,74 @@ func TestOutboxGroupCommit(t *testing.T) {
 		now = now.Add(30 * time.Second)
 	}
 	t.Logf("end: %+v", counts(t, s))
+}
+
+// TestCallbackClaimsHeldAcrossReads: jobs stay claimed over many reads and
+// are finished, given back or lose a finishing write (simulated) in random
+// order; every read returns exactly the never-tried jobs that are neither
+// claimed nor finished, FIFO per endpoint, so the scans' start past each
+// endpoint's claimed jobs never hides one.
+func TestCallbackClaimsHeldAcrossReads(t *testing.T) {
+	s, _ := openTemp(t, Options{NoSync: true})
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	live := map[uint64]bool{} // id -> claimed
+	var claimed []uint64
+	for round := 0; round < 400; round++ {
+		jobs := make([]CallbackJob, rng.IntN(6))
+		for i := range jobs {
+			jobs[i] = cbJob("app", fmt.Sprint("http://x/", rng.IntN(3)), `[1]`)
+		}
+		if len(jobs) > 0 {
+			if err := s.AddCallbacks(jobs); err != nil {
+				t.Fatal(err)
+			}
+			for _, j := range jobs {
+				live[j.ID] = false
+			}
+		}
+		limit := 1 + rng.IntN(6)
+		got, err := s.NextCallbacks(t0, limit, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []uint64
+		for id, c := range live {
+			if !c {
+				want = append(want, id)
+			}
+		}
+		slices.Sort(want)
+		if len(got) != min(limit, len(want)) || !slices.Equal(ids(got), want[:len(got)]) {
+			t.Fatalf("round %d: got %v, want the first of %v", round, ids(got), want)
+		}
+		for _, j := range got {
+			live[j.ID] = true
+			claimed = append(claimed, j.ID)
+		}
+		// Finish some claims, oldest more likely first, as a sender does.
+		rng.Shuffle(len(claimed), func(i, j int) {
+			if rng.IntN(3) == 0 {
+				claimed[i], claimed[j] = claimed[j], claimed[i]
+			}
+		})
+		n := rng.IntN(len(claimed) + 1)
+		for _, id := range claimed[:n] {
+			switch rng.IntN(4) {
+			case 0, 1:
+				if err := s.CallbackDone([]uint64{id}); err != nil {
+					t.Fatal(err)
+				}
+				delete(live, id)
+			case 2:
+				s.ReleaseCallbacks([]uint64{id})
+				live[id] = false
+			default: // the finishing write failed: the job stays as it was
+				s.claims().release([]uint64{id}, true)
+				live[id] = false
+			}
+		}
+		claimed = append(claimed[:0], claimed[n:]...)
+		checkOutbox(t, s)
+	}
 }
