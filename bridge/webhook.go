@@ -853,21 +853,35 @@ func (w *Webhooks) apply(rs []result) {
 	if len(release) > 0 {
 		w.out.ReleaseCallbacks(release)
 	}
-	// Concurrent writes share one commit.
+	// Concurrent writes share one commit; a lone write (usually "done")
+	// needs no goroutine of its own.
+	kinds := 0
+	for _, n := range [...]int{len(done), len(retry), len(dead)} {
+		if n > 0 {
+			kinds++
+		}
+	}
 	var wg sync.WaitGroup
 	write := func(what string, n int, fn func() error) {
 		if n == 0 {
 			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		run := func() {
 			if err := fn(); err != nil {
 				w.storeErrs.Add(1)
 				w.log.Error("cannot record callback outcomes; they will be sent again", "outcome", what, "jobs", n, "err", err)
 			} else if what == "dead" {
 				w.dead.Add(int64(n))
 			}
+		}
+		if kinds == 1 {
+			run()
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run()
 		}()
 	}
 	write("done", len(done), func() error { return w.out.CallbackDone(done) })
