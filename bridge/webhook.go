@@ -444,10 +444,10 @@ func (w *Webhooks) dispatch() (now time.Time, ok, tookAll bool) {
 	}
 	passedOver := false
 	perEP, maxBatch := w.opts.ConcurrencyPerEndpoint, w.opts.MaxBatch
-	room := map[string]int{} // app+url -> jobs the batch being filled can still take
+	room := map[endpointID]int{} // jobs the batch being filled can still take
 	roomTotal := 0
 	pick := func(app, url string) store.Pick {
-		key := app + "\x00" + url
+		key := endpointID{app, url} // no string built per job
 		if room[key] > 0 {
 			room[key]--
 			roomTotal--
@@ -497,13 +497,16 @@ func (w *Webhooks) readFailed(err error) {
 	}
 }
 
+// endpointID is an application's callback URL.
+type endpointID struct{ app, url string }
+
 // groupBatches splits jobs, in order, into requests of up to maxBatch jobs
 // of the same application and URL, the way dispatch's pick counted them.
 func groupBatches(jobs []store.CallbackJob, maxBatch int) []*batch {
 	var out []*batch
-	open := map[string]*batch{}
+	open := map[endpointID]*batch{}
 	for i, j := range jobs {
-		key := j.ApplicationID + "\x00" + j.URL
+		key := endpointID{j.ApplicationID, j.URL}
 		b := open[key]
 		if b == nil || len(b.jobs) >= maxBatch {
 			b = &batch{app: j.ApplicationID, url: j.URL, jobs: make([]store.CallbackJob, 0, min(maxBatch, len(jobs)-i))}
