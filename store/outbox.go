@@ -873,7 +873,9 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 		for _, a := range active {
 			pending += int(a.new + a.retry)
 		}
-		out = make([]CallbackJob, 0, min(limit, pending))
+		// Sized for the usual read; limit is what the sender has room for
+		// in total, far more than one saturated endpoint takes.
+		out = make([]CallbackJob, 0, min(limit, pending, 64))
 		recs, names := newPointCursor(tx.Bucket(bucketCBJobs)), tx.Bucket(bucketCBEpNames)
 		skipped := map[uint32]bool{}
 		due := unixNanos(now)
