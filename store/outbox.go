@@ -26,8 +26,8 @@ package store
 // its endpoint: the claims know it for jobs handed out; otherwise each
 // endpoint with never-tried jobs is tried (rare: unknown or duplicate ids).
 // Within an endpoint's key range the order is the one the design asks for:
-// ids come from one sequence, so cb_new is FIFO; cb_retry is due order, so
-// an endpoint's next due retry is one Seek away. NextCallbacks merges the
+// ids come from one sequence (cb_jobs' bucket sequence), so cb_new is FIFO;
+// cb_retry is due order, so an endpoint's next due retry is one Seek away. NextCallbacks merges the
 // heads of the active endpoints (a heap: by id for never-tried jobs, by
 // next_at for retries), which keeps the global order, and passes over a
 // saturated endpoint by dropping its head from the heap: its backlog is
