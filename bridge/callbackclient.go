@@ -43,6 +43,9 @@ const (
 	// connection can be reused; a longer body closes it instead.
 	replyDrainLimit = 64 << 10
 	maxReplyHeaders = 200
+	// maxHeaderBytes bounds a reply's status line and headers together
+	// (net/http allows 10 MB; a receiver's cookies can pass 4 KiB).
+	maxHeaderBytes = 1 << 20
 	maxInterim      = 5 // 1xx replies skipped before the final one
 )
 
@@ -77,6 +80,7 @@ type callbackConn struct {
 	wbuf      []byte
 	reused    bool
 	idleSince time.Time
+	headBytes int // of the reply being read
 }
 
 func newCallbackClient(timeout time.Duration, maxIdlePerHost, maxIdle int) *callbackClient {
@@ -337,6 +341,7 @@ var errMalformedReply = errors.New("malformed HTTP response")
 // readReply reads the status line and headers of the final reply (1xx
 // interim replies skipped) and drains its body.
 func (cn *callbackConn) readReply() (code int, challenge, keep, replied bool, err error) {
+	cn.headBytes = 0
 	for interim := 0; ; interim++ {
 		line, err := cn.line()
 		if err != nil {
@@ -424,11 +429,25 @@ func (cn *callbackConn) readReply() (code int, challenge, keep, replied bool, er
 	}
 }
 
-// line reads one header line without its CRLF.
+// line reads one header line without its CRLF. Of a line longer than the
+// read buffer only the start is returned (enough for a header's name; no
+// header that matters here is that long).
 func (cn *callbackConn) line() ([]byte, error) {
 	l, err := cn.br.ReadSlice('\n')
+	cn.headBytes += len(l)
 	if err == bufio.ErrBufferFull {
-		return nil, fmt.Errorf("%w: header line too long", errMalformedReply)
+		l = bytes.Clone(l)
+		for err == bufio.ErrBufferFull && cn.headBytes <= maxHeaderBytes {
+			var more []byte
+			more, err = cn.br.ReadSlice('\n')
+			cn.headBytes += len(more)
+		}
+		if err == nil && cn.headBytes <= maxHeaderBytes {
+			return l, nil
+		}
+	}
+	if cn.headBytes > maxHeaderBytes {
+		return nil, fmt.Errorf("%w: headers longer than %d bytes", errMalformedReply, maxHeaderBytes)
 	}
 	if err != nil {
 		return l, err

@@ -106,6 +106,8 @@ func TestCallbackClientReplies(t *testing.T) {
 		{"401 Basic among challenges", "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"a\"\r\nwww-authenticate: Newauth, basic realm=\"cb\"\r\nContent-Length: 0\r\n\r\n", 401, true, true},
 		{"401 without Basic", "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 0\r\n\r\n", 401, false, true},
 		{"302", "HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n", 302, false, true},
+		{"header longer than the read buffer", "HTTP/1.1 401 Unauthorized\r\nSet-Cookie: " + strings.Repeat("c", 9000) +
+			"\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 3\r\n\r\nabc", 401, true, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -160,7 +162,7 @@ func TestCallbackClientMalformed(t *testing.T) {
 		"HTTP/1.1 abc OK\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", 5000) + "\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n" + strings.Repeat("X: "+strings.Repeat("a", 5000)+"\r\n", 220) + "\r\n",
 	} {
 		srv := newRawReceiver(t, func(int) (string, bool) { return reply, false })
 		cl := testClient()
