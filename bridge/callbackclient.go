@@ -46,7 +46,7 @@ const (
 	// maxHeaderBytes bounds a reply's status line and headers together
 	// (net/http allows 10 MB; a receiver's cookies can pass 4 KiB).
 	maxHeaderBytes = 1 << 20
-	maxInterim      = 5 // 1xx replies skipped before the final one
+	maxInterim     = 5 // 1xx replies skipped before the final one
 )
 
 type callbackClient struct {
