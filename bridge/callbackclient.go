@@ -169,11 +169,18 @@ func basicAuth(user, pass string) string {
 
 var errCallbackTimeout = errors.New("callback request timed out")
 
+// requestBody is what a request carries: a batch appends its jobs' events
+// straight into the request buffer, without a body of its own first.
+type requestBody interface {
+	bodyLen() int
+	appendBody(dst []byte) []byte
+}
+
 // post sends one request to t and returns the reply's status and whether
 // it carries a Basic challenge. auth "" sends no Authorization. ctx
 // cancels the request (Stop); the client's timeout bounds it, dial
 // included.
-func (c *callbackClient) post(ctx context.Context, t *callbackTarget, body []byte, auth string) (int, bool, error) {
+func (c *callbackClient) post(ctx context.Context, t *callbackTarget, body requestBody, auth string) (int, bool, error) {
 	deadline := time.Now().Add(c.timeout)
 	for try := 0; ; try++ {
 		cn, err := c.conn(ctx, t, deadline)
@@ -300,7 +307,7 @@ func (c *callbackClient) closeIdle(final bool) {
 
 // roundTrip writes the request and reads the reply. keep reports whether
 // the connection may be reused; replied whether any byte of a reply came.
-func (cn *callbackConn) roundTrip(t *callbackTarget, body []byte, auth string, deadline time.Time) (code int, challenge, keep, replied bool, err error) {
+func (cn *callbackConn) roundTrip(t *callbackTarget, body requestBody, auth string, deadline time.Time) (code int, challenge, keep, replied bool, err error) {
 	if err := cn.SetDeadline(deadline); err != nil {
 		return 0, false, false, false, err
 	}
@@ -311,9 +318,16 @@ func (cn *callbackConn) roundTrip(t *callbackTarget, body []byte, auth string, d
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "Content-Length: "...)
-	b = strconv.AppendInt(b, int64(len(body)), 10)
+	n := body.bodyLen()
+	b = strconv.AppendInt(b, int64(n), 10)
 	b = append(b, "\r\n\r\n"...)
-	b = append(b, body...)
+	head := len(b)
+	if head+n > cap(b) {
+		b = append(make([]byte, 0, head+n), b...) // one growth, to the size needed
+	}
+	if b = body.appendBody(b); len(b)-head != n {
+		return 0, false, false, false, fmt.Errorf("callback body of %d bytes announced as %d", len(b)-head, n)
+	}
 	if cap(b) <= 64<<10 {
 		cn.wbuf = b
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -15,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"smppbridge/store"
 )
 
 // rawReceiver is a TCP endpoint that parses each request with net/http
@@ -81,6 +84,12 @@ func newRawReceiver(t *testing.T, reply func(n int) (raw string, closeAfter bool
 
 func (r *rawReceiver) url() string { return "http://" + r.ln.Addr().String() + "/cb?x=1" }
 
+// rawBody is a request body given whole.
+type rawBody []byte
+
+func (r rawBody) bodyLen() int                 { return len(r) }
+func (r rawBody) appendBody(dst []byte) []byte { return append(dst, r...) }
+
 func testClient() *callbackClient { return newCallbackClient(5*time.Second, 4, 8) }
 
 // TestCallbackClientReplies: what the client makes of replies framed in
@@ -115,7 +124,7 @@ func TestCallbackClientReplies(t *testing.T) {
 			cl := testClient()
 			defer cl.closeIdle(true)
 			body := `[{"type":"message-delivered"}]`
-			code, challenge, err := cl.post(context.Background(), cl.target(srv.url()), []byte(body), "")
+			code, challenge, err := cl.post(context.Background(), cl.target(srv.url()), rawBody(body), "")
 			if err != nil || code != c.code || challenge != c.challenge {
 				t.Fatalf("got %d challenge=%v err=%v; want %d challenge=%v", code, challenge, err, c.code, c.challenge)
 			}
@@ -136,7 +145,7 @@ func TestCallbackClientReplies(t *testing.T) {
 			}
 			// The next request works either way, on the same connection
 			// when it was kept.
-			if code, _, err := cl.post(context.Background(), cl.target(srv.url()), []byte(body), basicAuth("u", "p")); err != nil || code != c.code {
+			if code, _, err := cl.post(context.Background(), cl.target(srv.url()), rawBody(body), basicAuth("u", "p")); err != nil || code != c.code {
 				t.Fatalf("second request: %d %v", code, err)
 			}
 			if req := <-srv.reqs; req.Header.Get("Authorization") != "Basic dTpw" {
@@ -166,7 +175,7 @@ func TestCallbackClientMalformed(t *testing.T) {
 	} {
 		srv := newRawReceiver(t, func(int) (string, bool) { return reply, false })
 		cl := testClient()
-		_, _, err := cl.post(context.Background(), cl.target(srv.url()), []byte("[]"), "")
+		_, _, err := cl.post(context.Background(), cl.target(srv.url()), rawBody("[]"), "")
 		if !errors.Is(err, errMalformedReply) {
 			t.Errorf("reply %.30q: err %v", reply, err)
 		}
@@ -185,7 +194,7 @@ func TestCallbackClientStaleConnection(t *testing.T) {
 	cl := testClient()
 	defer cl.closeIdle(true)
 	for i := range 3 {
-		code, _, err := cl.post(context.Background(), cl.target(srv.url()), []byte("[]"), "")
+		code, _, err := cl.post(context.Background(), cl.target(srv.url()), rawBody("[]"), "")
 		if err != nil || code != 204 {
 			t.Fatalf("request %d: %d %v", i, code, err)
 		}
@@ -200,7 +209,7 @@ func TestCallbackClientStaleConnection(t *testing.T) {
 	// A connection closed before any reply on a fresh connection is an
 	// error, not retried.
 	dead := newRawReceiver(t, func(int) (string, bool) { return "", true })
-	if _, _, err := cl.post(context.Background(), cl.target(dead.url()), []byte("[]"), ""); err == nil {
+	if _, _, err := cl.post(context.Background(), cl.target(dead.url()), rawBody("[]"), ""); err == nil {
 		t.Fatal("no error")
 	}
 	if n := dead.accepted.Load(); n != 1 {
@@ -229,13 +238,13 @@ func TestCallbackClientTimeoutAndCancel(t *testing.T) {
 	url := "http://" + ln.Addr().String() + "/cb"
 	cl := newCallbackClient(200*time.Millisecond, 4, 8)
 	defer cl.closeIdle(true)
-	if _, _, err := cl.post(context.Background(), cl.target(url), []byte("[]"), ""); !errors.Is(err, errCallbackTimeout) {
+	if _, _, err := cl.post(context.Background(), cl.target(url), rawBody("[]"), ""); !errors.Is(err, errCallbackTimeout) {
 		t.Fatalf("err %v, want a timeout", err)
 	}
 	cl.timeout = time.Minute
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { _, _, err := cl.post(ctx, cl.target(url), []byte("[]"), ""); done <- err }()
+	go func() { _, _, err := cl.post(ctx, cl.target(url), rawBody("[]"), ""); done <- err }()
 	cancel()
 	select {
 	case err := <-done:
@@ -275,7 +284,7 @@ func TestCallbackClientTLS(t *testing.T) {
 	cl.tlsBase = &tls.Config{RootCAs: roots}
 	defer cl.closeIdle(true)
 	for i := range 3 {
-		code, _, err := cl.post(context.Background(), cl.target(srv.URL+"/cb"), []byte("[]"), basicAuth("cb", "s3cret"))
+		code, _, err := cl.post(context.Background(), cl.target(srv.URL+"/cb"), rawBody("[]"), basicAuth("cb", "s3cret"))
 		if err != nil || code != 200 {
 			t.Fatalf("request %d: %d %v", i, code, err)
 		}
@@ -328,5 +337,27 @@ func TestWebhookClosesConnections(t *testing.T) {
 			t.Fatalf("%d connections still open after Stop", open.Load())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestBatchBodyLength: the length announced before a batch's body is
+// written is the body's, for bodies with space around and inside their
+// brackets, empty arrays and bodies that are no array.
+func TestBatchBodyLength(t *testing.T) {
+	bodies := []string{`[{"a":1}]`, " [ {\"b\":2} , {\"c\":3} ]\n", `[]`, ` [ ] `, `{"d":4}`, `[{"e":5}]`}
+	for n := 1; n <= len(bodies); n++ {
+		for start := 0; start+n <= len(bodies); start++ {
+			b := &batch{}
+			for _, body := range bodies[start : start+n] {
+				b.jobs = append(b.jobs, store.CallbackJob{Body: []byte(body)})
+			}
+			got := b.appendBody([]byte("head"))
+			if string(got[4:]) != string(b.body()) || len(got)-4 != b.bodyLen() {
+				t.Fatalf("%q: appended %q, body %q, length %d", bodies[start:start+n], got[4:], b.body(), b.bodyLen())
+			}
+			if n > 1 && !json.Valid(b.body()) && start+n <= 4 {
+				t.Fatalf("%q: %q is not JSON", bodies[start:start+n], b.body())
+			}
+		}
 	}
 }

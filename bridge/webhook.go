@@ -540,26 +540,54 @@ func (b *batch) body() []byte {
 	if len(b.jobs) == 1 {
 		return b.jobs[0].Body
 	}
-	size := 2
-	for _, j := range b.jobs {
-		size += len(j.Body) + 1
+	return b.appendBody(make([]byte, 0, b.bodyLen())) // sized once: growing it cost more than the copying
+}
+
+// bodyLen is len(b.body()).
+func (b *batch) bodyLen() int {
+	if len(b.jobs) == 1 {
+		return len(b.jobs[0].Body)
 	}
-	out := make([]byte, 1, size) // sized once: growing it cost more than the copying
-	out[0] = '['
+	n, parts := 2, 0
 	for _, j := range b.jobs {
-		inner := bytes.TrimSpace(j.Body)
-		if len(inner) >= 2 && inner[0] == '[' && inner[len(inner)-1] == ']' {
-			inner = bytes.TrimSpace(inner[1 : len(inner)-1])
+		if in := innerEvents(j.Body); len(in) > 0 {
+			n += len(in)
+			parts++
 		}
-		if len(inner) == 0 {
+	}
+	return n + max(parts-1, 0)
+}
+
+// appendBody appends b.body() to dst: the callback client writes it
+// straight into its request buffer.
+func (b *batch) appendBody(dst []byte) []byte {
+	if len(b.jobs) == 1 {
+		return append(dst, b.jobs[0].Body...)
+	}
+	dst = append(dst, '[')
+	first := true
+	for _, j := range b.jobs {
+		in := innerEvents(j.Body)
+		if len(in) == 0 {
 			continue
 		}
-		if len(out) > 1 {
-			out = append(out, ',')
+		if !first {
+			dst = append(dst, ',')
 		}
-		out = append(out, inner...)
+		first = false
+		dst = append(dst, in...)
 	}
-	return append(out, ']')
+	return append(dst, ']')
+}
+
+// innerEvents is a job body's array without its brackets and the space
+// around them.
+func innerEvents(body []byte) []byte {
+	in := bytes.TrimSpace(body)
+	if len(in) >= 2 && in[0] == '[' && in[len(in)-1] == ']' {
+		in = bytes.TrimSpace(in[1 : len(in)-1])
+	}
+	return in
 }
 
 // --- delivery ---
@@ -602,7 +630,7 @@ func (w *Webhooks) deliverLoop(b *batch) {
 func (w *Webhooks) deliver(b *batch) {
 	defer w.sending.Done()
 	t := time.Now()
-	err := w.post(b.app, b.url, b.body())
+	err := w.post(b)
 	if w.opts.OnAttempt != nil && w.reqCtx.Err() == nil {
 		w.opts.OnAttempt(b.app, len(b.jobs), err == nil, time.Since(t))
 	}
@@ -648,7 +676,8 @@ func (e *statusError) Error() string {
 
 // post makes one delivery attempt, the challenge resend included. nil
 // means a 2xx.
-func (w *Webhooks) post(appID, url string, body []byte) error {
+func (w *Webhooks) post(b *batch) error {
+	appID, url := b.app, b.url
 	var user, pass string
 	var have bool
 	if w.opts.Credentials != nil {
@@ -657,7 +686,7 @@ func (w *Webhooks) post(appID, url string, body []byte) error {
 	w.mu.Lock()
 	withAuth := have && w.wantsAuth[url]
 	w.mu.Unlock()
-	code, challenge, err := w.do(url, body, withAuth, user, pass)
+	code, challenge, err := w.do(b, withAuth, user, pass)
 	if err != nil {
 		return err
 	}
@@ -669,7 +698,7 @@ func (w *Webhooks) post(appID, url string, body []byte) error {
 		w.wantsAuth[url] = true
 		w.mu.Unlock()
 		withAuth = true
-		if code, _, err = w.do(url, body, true, user, pass); err != nil {
+		if code, _, err = w.do(b, true, user, pass); err != nil {
 			return err
 		}
 	}
@@ -690,7 +719,8 @@ func (w *Webhooks) post(appID, url string, body []byte) error {
 
 // do sends one request and returns the status and whether the reply
 // carries a Basic challenge.
-func (w *Webhooks) do(url string, body []byte, withAuth bool, user, pass string) (int, bool, error) {
+func (w *Webhooks) do(b *batch, withAuth bool, user, pass string) (int, bool, error) {
+	url := b.url
 	if w.cb != nil {
 		if t := w.cb.target(url); !t.std {
 			if t.err != nil {
@@ -701,7 +731,7 @@ func (w *Webhooks) do(url string, body []byte, withAuth bool, user, pass string)
 				auth = basicAuth(user, pass)
 			}
 			w.requests.Add(1)
-			code, challenge, err := w.cb.post(w.reqCtx, t, body, auth)
+			code, challenge, err := w.cb.post(w.reqCtx, t, b, auth)
 			if errors.Is(err, errCallbackTimeout) {
 				return 0, false, fmt.Errorf("timeout after %v", w.opts.Timeout)
 			}
@@ -710,7 +740,7 @@ func (w *Webhooks) do(url string, body []byte, withAuth bool, user, pass string)
 	}
 	ctx, cancel := context.WithTimeout(w.reqCtx, w.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b.body()))
 	if err != nil {
 		return 0, false, fmt.Errorf("bad callback URL: %w", unwrapURLError(err))
 	}
