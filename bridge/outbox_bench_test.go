@@ -136,19 +136,18 @@ func (c countedConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// countConns wraps the dialer of w's own transport: a keep-alive pool that
+// countConns wraps the dialer of w's own client: a keep-alive pool that
 // works dials once per connection in flight, and a request written whole
 // is one write.
 func countConns(b *testing.B, w *Webhooks) *connCounter {
-	tr, ok := w.client.Transport.(*http.Transport)
-	if !ok {
-		b.Fatal("webhooks: not its own *http.Transport")
+	if w.cb == nil {
+		b.Fatal("webhooks: not its own client")
 	}
 	cc := &connCounter{}
-	var d net.Dialer
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dial := w.cb.dial
+	w.cb.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		cc.dials.Add(1)
-		c, err := d.DialContext(ctx, network, addr)
+		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}

@@ -64,8 +64,10 @@ type WebhookOptions struct {
 	// Credentials returns an application's callback credentials (for
 	// example Bridge.CallbackCredentials). nil: no application has any.
 	Credentials func(appID string) (user, pass string, ok bool)
-	// Client sends the requests; its CheckRedirect is replaced so that
-	// redirects are never followed. Default: a client of its own.
+	// Client, when set, sends the requests (net/http; its CheckRedirect is
+	// replaced so that redirects are never followed). Default: the
+	// sender's own HTTP/1.1 client (callbackclient.go), and net/http for
+	// URLs behind an HTTP(S)_PROXY.
 	Client                 *http.Client
 	Timeout                time.Duration // per request; default 10 s
 	RetryFor               time.Duration // then dead-letter; default 24 h
@@ -115,7 +117,8 @@ type Webhooks struct {
 	opts   WebhookOptions
 	out    Outbox
 	log    *slog.Logger
-	client *http.Client
+	client *http.Client    // opts.Client, and URLs behind a proxy
+	cb     *callbackClient // nil when opts.Client is set
 	now    func() time.Time
 
 	wake     chan struct{} // buffer 1: Notify
@@ -189,9 +192,11 @@ func NewWebhooks(opts WebhookOptions) (*Webhooks, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	var client http.Client
+	var cb *callbackClient
 	if opts.Client != nil {
 		client = *opts.Client
 	} else {
+		cb = newCallbackClient(opts.Timeout, opts.Concurrency, 2*opts.Concurrency)
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConns = 2 * opts.Concurrency
 		// Many endpoint URLs may share one host: keep a connection per
@@ -208,7 +213,7 @@ func NewWebhooks(opts WebhookOptions) (*Webhooks, error) {
 	}
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	w := &Webhooks{
-		opts: opts, out: opts.Outbox, log: opts.Logger, client: &client, now: opts.Clock,
+		opts: opts, out: opts.Outbox, log: opts.Logger, client: &client, cb: cb, now: opts.Clock,
 		wake: make(chan struct{}, 1), freed: make(chan struct{}, 1), work: make(chan *batch), stopc: make(chan struct{}), results: make(chan result, 4096),
 		recorded: make(chan struct{}), finished: make(chan struct{}),
 		inflight: map[string]int{}, wantsAuth: map[string]bool{}, lastErr: map[string]string{},
@@ -337,6 +342,9 @@ func (w *Webhooks) Stop(ctx context.Context) error {
 	close(w.results)
 	<-w.recorded
 	w.cancel()
+	if w.cb != nil {
+		w.cb.closeIdle(true)
+	}
 	return err
 }
 
@@ -414,6 +422,9 @@ func (w *Webhooks) run() {
 			reread = true
 		case <-poll.C:
 			reread = true
+			if w.cb != nil {
+				w.cb.closeIdle(false)
+			}
 		}
 	}
 }
@@ -433,10 +444,10 @@ func (w *Webhooks) dispatch() (now time.Time, ok, tookAll bool) {
 	}
 	passedOver := false
 	perEP, maxBatch := w.opts.ConcurrencyPerEndpoint, w.opts.MaxBatch
-	room := map[string]int{} // app+url -> jobs the batch being filled can still take
+	room := map[endpointID]int{} // jobs the batch being filled can still take
 	roomTotal := 0
 	pick := func(app, url string) store.Pick {
-		key := app + "\x00" + url
+		key := endpointID{app, url} // no string built per job
 		if room[key] > 0 {
 			room[key]--
 			roomTotal--
@@ -486,13 +497,16 @@ func (w *Webhooks) readFailed(err error) {
 	}
 }
 
+// endpointID is an application's callback URL.
+type endpointID struct{ app, url string }
+
 // groupBatches splits jobs, in order, into requests of up to maxBatch jobs
 // of the same application and URL, the way dispatch's pick counted them.
 func groupBatches(jobs []store.CallbackJob, maxBatch int) []*batch {
 	var out []*batch
-	open := map[string]*batch{}
+	open := map[endpointID]*batch{}
 	for i, j := range jobs {
-		key := j.ApplicationID + "\x00" + j.URL
+		key := endpointID{j.ApplicationID, j.URL}
 		b := open[key]
 		if b == nil || len(b.jobs) >= maxBatch {
 			b = &batch{app: j.ApplicationID, url: j.URL, jobs: make([]store.CallbackJob, 0, min(maxBatch, len(jobs)-i))}
@@ -526,26 +540,54 @@ func (b *batch) body() []byte {
 	if len(b.jobs) == 1 {
 		return b.jobs[0].Body
 	}
-	size := 2
-	for _, j := range b.jobs {
-		size += len(j.Body) + 1
+	return b.appendBody(make([]byte, 0, b.bodyLen())) // sized once: growing it cost more than the copying
+}
+
+// bodyLen is len(b.body()).
+func (b *batch) bodyLen() int {
+	if len(b.jobs) == 1 {
+		return len(b.jobs[0].Body)
 	}
-	out := make([]byte, 1, size) // sized once: growing it cost more than the copying
-	out[0] = '['
+	n, parts := 2, 0
 	for _, j := range b.jobs {
-		inner := bytes.TrimSpace(j.Body)
-		if len(inner) >= 2 && inner[0] == '[' && inner[len(inner)-1] == ']' {
-			inner = bytes.TrimSpace(inner[1 : len(inner)-1])
+		if in := innerEvents(j.Body); len(in) > 0 {
+			n += len(in)
+			parts++
 		}
-		if len(inner) == 0 {
+	}
+	return n + max(parts-1, 0)
+}
+
+// appendBody appends b.body() to dst: the callback client writes it
+// straight into its request buffer.
+func (b *batch) appendBody(dst []byte) []byte {
+	if len(b.jobs) == 1 {
+		return append(dst, b.jobs[0].Body...)
+	}
+	dst = append(dst, '[')
+	first := true
+	for _, j := range b.jobs {
+		in := innerEvents(j.Body)
+		if len(in) == 0 {
 			continue
 		}
-		if len(out) > 1 {
-			out = append(out, ',')
+		if !first {
+			dst = append(dst, ',')
 		}
-		out = append(out, inner...)
+		first = false
+		dst = append(dst, in...)
 	}
-	return append(out, ']')
+	return append(dst, ']')
+}
+
+// innerEvents is a job body's array without its brackets and the space
+// around them.
+func innerEvents(body []byte) []byte {
+	in := bytes.TrimSpace(body)
+	if len(in) >= 2 && in[0] == '[' && in[len(in)-1] == ']' {
+		in = bytes.TrimSpace(in[1 : len(in)-1])
+	}
+	return in
 }
 
 // --- delivery ---
@@ -588,7 +630,7 @@ func (w *Webhooks) deliverLoop(b *batch) {
 func (w *Webhooks) deliver(b *batch) {
 	defer w.sending.Done()
 	t := time.Now()
-	err := w.post(b.app, b.url, b.body())
+	err := w.post(b)
 	if w.opts.OnAttempt != nil && w.reqCtx.Err() == nil {
 		w.opts.OnAttempt(b.app, len(b.jobs), err == nil, time.Since(t))
 	}
@@ -634,7 +676,8 @@ func (e *statusError) Error() string {
 
 // post makes one delivery attempt, the challenge resend included. nil
 // means a 2xx.
-func (w *Webhooks) post(appID, url string, body []byte) error {
+func (w *Webhooks) post(b *batch) error {
+	appID, url := b.app, b.url
 	var user, pass string
 	var have bool
 	if w.opts.Credentials != nil {
@@ -643,7 +686,7 @@ func (w *Webhooks) post(appID, url string, body []byte) error {
 	w.mu.Lock()
 	withAuth := have && w.wantsAuth[url]
 	w.mu.Unlock()
-	code, challenge, err := w.do(url, body, withAuth, user, pass)
+	code, challenge, err := w.do(b, withAuth, user, pass)
 	if err != nil {
 		return err
 	}
@@ -655,7 +698,7 @@ func (w *Webhooks) post(appID, url string, body []byte) error {
 		w.wantsAuth[url] = true
 		w.mu.Unlock()
 		withAuth = true
-		if code, _, err = w.do(url, body, true, user, pass); err != nil {
+		if code, _, err = w.do(b, true, user, pass); err != nil {
 			return err
 		}
 	}
@@ -676,10 +719,28 @@ func (w *Webhooks) post(appID, url string, body []byte) error {
 
 // do sends one request and returns the status and whether the reply
 // carries a Basic challenge.
-func (w *Webhooks) do(url string, body []byte, withAuth bool, user, pass string) (int, bool, error) {
+func (w *Webhooks) do(b *batch, withAuth bool, user, pass string) (int, bool, error) {
+	url := b.url
+	if w.cb != nil {
+		if t := w.cb.target(url); !t.std {
+			if t.err != nil {
+				return 0, false, t.err
+			}
+			auth := ""
+			if withAuth {
+				auth = basicAuth(user, pass)
+			}
+			w.requests.Add(1)
+			code, challenge, err := w.cb.post(w.reqCtx, t, b, auth)
+			if errors.Is(err, errCallbackTimeout) {
+				return 0, false, fmt.Errorf("timeout after %v", w.opts.Timeout)
+			}
+			return code, challenge, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(w.reqCtx, w.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b.body()))
 	if err != nil {
 		return 0, false, fmt.Errorf("bad callback URL: %w", unwrapURLError(err))
 	}
@@ -825,21 +886,35 @@ func (w *Webhooks) apply(rs []result) {
 	if len(release) > 0 {
 		w.out.ReleaseCallbacks(release)
 	}
-	// Concurrent writes share one commit.
+	// Concurrent writes share one commit; a lone write (usually "done")
+	// needs no goroutine of its own.
+	kinds := 0
+	for _, n := range [...]int{len(done), len(retry), len(dead)} {
+		if n > 0 {
+			kinds++
+		}
+	}
 	var wg sync.WaitGroup
 	write := func(what string, n int, fn func() error) {
 		if n == 0 {
 			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		run := func() {
 			if err := fn(); err != nil {
 				w.storeErrs.Add(1)
 				w.log.Error("cannot record callback outcomes; they will be sent again", "outcome", what, "jobs", n, "err", err)
 			} else if what == "dead" {
 				w.dead.Add(int64(n))
 			}
+		}
+		if kinds == 1 {
+			run()
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run()
 		}()
 	}
 	write("done", len(done), func() error { return w.out.CallbackDone(done) })

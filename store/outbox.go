@@ -7,21 +7,27 @@ package store
 // Layout (buckets created at Open). An endpoint is one (application, URL)
 // pair, numbered in cb_endpoints; ep below is that number (4 bytes BE).
 //
-//	cb_jobs       id (8 bytes BE)                  -> job record (encodeJob)
-//	cb_new        ep + id                          -> "" (never tried)
+//	cb_jobs       id (8 bytes BE)                  -> job record (encodeJob) of a job waiting to retry
+//	cb_new        ep + id                          -> job record of a never-tried job
 //	cb_retry      ep + next_at (8 bytes BE ns) + id -> "" (waiting to retry)
 //	cb_dead       id                               -> job record; NextAt = when it was given up
 //	cb_endpoints  uvarint len(app), app, url       -> ep
 //	cb_epnames    ep                               -> uvarint len(app), app, url
 //	cb_active     ep                               -> new count (8), retry count (8), earliest
 //	                                                  next_at (8); only while a count is > 0
-//	cb_meta       "new" | "retry" | "dead" | "dead_total" -> count (8 bytes BE)
+//	cb_meta       "new" | "retry" | "dead" | "dead_total" -> count (8 bytes BE);
+//	              "layout" -> 2 (absent: layout 1, migrated at Open)
 //
-// A live job has its record in cb_jobs and exactly one index entry: in
-// cb_new while it has never been tried, in cb_retry once an attempt failed.
+// A never-tried job is one entry: its record in cb_new (a put when it is
+// created and a delete when it is done, the common case). Once an attempt
+// failed, its record is in cb_jobs and its index entry in cb_retry. (Layout
+// 1 kept every record in cb_jobs and an empty cb_new entry beside it: two
+// puts and two deletes per callback.) Finding a never-tried job by id needs
+// its endpoint: the claims know it for jobs handed out; otherwise each
+// endpoint with never-tried jobs is tried (rare: unknown or duplicate ids).
 // Within an endpoint's key range the order is the one the design asks for:
-// ids come from one sequence, so cb_new is FIFO; cb_retry is due order, so
-// an endpoint's next due retry is one Seek away. NextCallbacks merges the
+// ids come from one sequence (cb_jobs' bucket sequence), so cb_new is FIFO;
+// cb_retry is due order, so an endpoint's next due retry is one Seek away. NextCallbacks merges the
 // heads of the active endpoints (a heap: by id for never-tried jobs, by
 // next_at for retries), which keeps the global order, and passes over a
 // saturated endpoint by dropping its head from the heap: its backlog is
@@ -67,7 +73,10 @@ var (
 	metaRetry     = []byte("retry")
 	metaDead      = []byte("dead")
 	metaDeadTotal = []byte("dead_total")
+	metaLayout    = []byte("layout")
 )
+
+const outboxLayout = 2
 
 // CallbackJob is one webhook request body owed to an application's
 // endpoint. The store treats Kind and Body as opaque; credentials are not
@@ -130,20 +139,72 @@ var ErrBadCallback = errors.New("store: callback job needs a URL and a body")
 // mu also serialises scans with claim releases: a release happens after
 // its write committed, so no scan can run on a snapshot older than that
 // write and still see the job as unclaimed.
+//
+// newFloor lets a scan of cb_new start past an endpoint's claimed jobs
+// instead of stepping over each of them (with a backlog, up to
+// ConcurrencyPerEndpoint × MaxBatch map look-ups per endpoint and read):
+// every entry of the endpoint in cb_new with an id at or below its floor
+// is claimed. Never-tried jobs are claimed in id order and new ones get
+// higher ids, so only a claim given back while its entry stays in cb_new
+// (ReleaseCallbacks, or a finishing write that failed) lowers it.
 type callbackClaims struct {
-	mu      sync.Mutex
-	claimed map[uint64]struct{}
+	mu       sync.Mutex
+	claimed  map[uint64]claim
+	newFloor map[uint32]uint64 // endpoint -> floor id (absent: 0)
+	epNames  map[uint32][2]string
+}
+
+// claim is where a claimed job was indexed when it was handed out.
+type claim struct {
+	ep      uint32
+	fromNew bool
 }
 
 func (s *Store) claims() *callbackClaims {
-	s.cbOnce.Do(func() { s.cb = &callbackClaims{claimed: make(map[uint64]struct{})} })
+	s.cbOnce.Do(func() {
+		s.cb = &callbackClaims{claimed: map[uint64]claim{}, newFloor: map[uint32]uint64{}, epNames: map[uint32][2]string{}}
+	})
 	return s.cb
 }
 
-func (c *callbackClaims) release(ids []uint64) {
+// endpoints returns the endpoint of each claimed id (0 for one not
+// claimed): where finishing writes find never-tried jobs.
+func (c *callbackClaims) endpoints(ids []uint64) []uint32 {
+	eps := make([]uint32, len(ids))
+	c.mu.Lock()
+	for i, id := range ids {
+		eps[i] = c.claimed[id].ep
+	}
+	c.mu.Unlock()
+	return eps
+}
+
+func (c *callbackClaims) failureEndpoints(fs []CallbackFailure) []uint32 {
+	eps := make([]uint32, len(fs))
+	c.mu.Lock()
+	for i, f := range fs {
+		eps[i] = c.claimed[f.ID].ep
+	}
+	c.mu.Unlock()
+	return eps
+}
+
+// release ends the claims of ids; indexed reports that the jobs may still
+// be in the index they were handed out from (a finishing write failed, or
+// they were given back untouched).
+func (c *callbackClaims) release(ids []uint64, indexed bool) {
 	c.mu.Lock()
 	for _, id := range ids {
+		cl, ok := c.claimed[id]
+		if !ok {
+			continue
+		}
 		delete(c.claimed, id)
+		if indexed && cl.fromNew {
+			if f, ok := c.newFloor[cl.ep]; ok && f >= id {
+				c.newFloor[cl.ep] = id - 1
+			}
+		}
 	}
 	c.mu.Unlock()
 }
@@ -284,16 +345,25 @@ func decodeJob(id uint64, v []byte) (CallbackJob, uint32, error) {
 		return bad()
 	}
 	j.Attempts, p = int(a), p[w:]
-	var ss [6]string
+	// The strings are cut from one copy of their part of the record: one
+	// allocation instead of one per string.
+	var spans [6][2]int
+	off := 0
 	for i := range nStrings {
-		n, w := binary.Uvarint(p)
-		if w <= 0 || uint64(len(p)-w) < n {
+		n, w := binary.Uvarint(p[off:])
+		if w <= 0 || uint64(len(p)-off-w) < n {
 			return bad()
 		}
-		ss[i], p = string(p[w:w+int(n)]), p[w+int(n):]
+		spans[i] = [2]int{off + w, off + w + int(n)}
+		off += w + int(n)
+	}
+	all := string(p[:off])
+	var ss [6]string
+	for i := range nStrings {
+		ss[i] = all[spans[i][0]:spans[i][1]]
 	}
 	j.ApplicationID, j.Kind, j.URL, j.LastError, j.RequestID, j.AcceptsRecord = ss[0], ss[1], ss[2], ss[3], ss[4], ss[5]
-	j.Body = append([]byte(nil), p...)
+	j.Body = append([]byte(nil), p[off:]...)
 	return j, ep, nil
 }
 
@@ -394,35 +464,91 @@ func (w *cbWriter) count(ep uint32, dNew, dRetry int64) {
 	w.d[1] += dRetry
 }
 
-// unindex removes a live job's index entry; rec is its record.
-func (w *cbWriter) unindex(id uint64, rec []byte) error {
-	ep, at, err := jobIndex(rec)
-	if err != nil {
-		return fmt.Errorf("store: callback %d: %w", id, err)
-	}
-	if at == 0 {
-		w.count(ep, -1, 0)
-		if w.newCur.c == nil {
-			w.newCur = newPointCursor(w.new)
-		}
-		return w.newCur.delete(newKey(ep, id))
-	}
-	w.count(ep, 0, -1)
-	return w.retry.Delete(retryKey(ep, at, id))
+// liveJob is where a live job's record is: in cb_new (newKey set) or in
+// cb_jobs with its cb_retry entry.
+type liveJob struct {
+	rec    []byte // borrowed: valid in the transaction only
+	ep     uint32
+	nextAt uint64
+	newKey []byte // nil for a retry
 }
 
-// failAttempt takes job f.ID out of its index and counts the failed
+// find locates live job id; hint is its endpoint when known (0: unknown).
+// ok is false when there is no such live job.
+func (w *cbWriter) find(id uint64, hint uint32) (lj liveJob, ok bool, err error) {
+	if w.newCur.c == nil {
+		w.newCur = newPointCursor(w.new)
+	}
+	if hint != 0 {
+		k := newKey(hint, id)
+		if rec := w.newCur.get(k); rec != nil {
+			return liveJob{rec: rec, ep: hint, newKey: k}, true, nil
+		}
+	}
+	if rec := w.jobs.Get(seqKey(id)); rec != nil {
+		ep, at, err := jobIndex(rec)
+		if err != nil {
+			return lj, false, fmt.Errorf("store: callback %d: %w", id, err)
+		}
+		return liveJob{rec: rec, ep: ep, nextAt: at}, true, nil
+	}
+	if hint != 0 {
+		return lj, false, nil
+	}
+	// Never tried and not claimed: ask every endpoint with never-tried jobs
+	// (committed ones, and those that got their first in this transaction).
+	tried := map[uint32]bool{}
+	try := func(ep uint32) []byte {
+		if tried[ep] {
+			return nil
+		}
+		tried[ep] = true
+		k := newKey(ep, id)
+		if rec := w.newCur.get(k); rec != nil {
+			lj = liveJob{rec: rec, ep: ep, newKey: k}
+			return rec
+		}
+		return nil
+	}
+	cur := w.active.Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if len(k) == 4 && parseActive(0, v).new > 0 && try(binary.BigEndian.Uint32(k)) != nil {
+			return lj, true, nil
+		}
+	}
+	for ep, c := range w.perEP {
+		if c[0] > 0 && try(ep) != nil {
+			return lj, true, nil
+		}
+	}
+	return lj, false, nil
+}
+
+// remove deletes a live job's record and index entry and counts it.
+func (w *cbWriter) remove(id uint64, lj liveJob) error {
+	if lj.newKey != nil {
+		w.count(lj.ep, -1, 0)
+		return w.newCur.delete(lj.newKey)
+	}
+	w.count(lj.ep, 0, -1)
+	if err := w.retry.Delete(retryKey(lj.ep, lj.nextAt, id)); err != nil {
+		return err
+	}
+	return w.jobs.Delete(seqKey(id))
+}
+
+// failAttempt takes job f.ID out of the live jobs and counts the failed
 // attempt on it; ok is false for an unknown id. The caller decides where
 // the job goes next (retry or dead letters).
-func (w *cbWriter) failAttempt(f CallbackFailure) (j CallbackJob, ep uint32, ok bool, err error) {
-	rec := w.jobs.Get(seqKey(f.ID))
-	if rec == nil {
-		return j, 0, false, nil
-	}
-	if j, ep, err = decodeJob(f.ID, rec); err != nil {
+func (w *cbWriter) failAttempt(f CallbackFailure, hint uint32) (j CallbackJob, ep uint32, ok bool, err error) {
+	lj, ok, err := w.find(f.ID, hint)
+	if err != nil || !ok {
 		return j, 0, false, err
 	}
-	if err := w.unindex(f.ID, rec); err != nil {
+	if j, ep, err = decodeJob(f.ID, lj.rec); err != nil {
+		return j, 0, false, err
+	}
+	if err := w.remove(f.ID, lj); err != nil {
 		return j, 0, false, err
 	}
 	j.Attempts++
@@ -525,10 +651,7 @@ func addCallbacksTx(tx *bolt.Tx, jobs []CallbackJob) error {
 			return err
 		}
 		j.ID, j.Attempts, j.NextAt, j.LastError = id, 0, time.Time{}, ""
-		if err := w.jobs.Put(seqKey(id), encodeJob(ep, j)); err != nil {
-			return err
-		}
-		if err := w.new.Put(newKey(ep, id), []byte{}); err != nil {
+		if err := w.new.Put(newKey(ep, id), encodeJob(ep, j)); err != nil {
 			return err
 		}
 		w.count(ep, 1, 0)
@@ -538,27 +661,25 @@ func addCallbacksTx(tx *bolt.Tx, jobs []CallbackJob) error {
 
 // CallbackDone deletes delivered jobs and releases their claims. Unknown
 // ids are ignored, so a duplicate report is harmless.
-func (s *Store) CallbackDone(ids []uint64) error {
-	defer s.claims().release(ids)
-	err := s.write(func(tx *bolt.Tx) error {
+func (s *Store) CallbackDone(ids []uint64) (err error) {
+	defer func() { s.claims().release(ids, err != nil) }()
+	hints := s.claims().endpoints(ids)
+	err = s.write(func(tx *bolt.Tx) error {
 		w := newCBWriter(tx)
-		jobs := newPointCursor(w.jobs)
-		var key [8]byte
-		for _, id := range ids {
-			binary.BigEndian.PutUint64(key[:], id)
-			rec := jobs.get(key[:])
-			if rec == nil {
-				continue
-			}
-			if err := w.unindex(id, rec); err != nil {
+		for i, id := range ids {
+			lj, ok, err := w.find(id, hints[i])
+			if err != nil {
 				return err
 			}
-			if msg := jobAcceptsRecord(rec); msg != "" {
+			if !ok {
+				continue
+			}
+			if msg := jobAcceptsRecord(lj.rec); msg != "" {
 				if err := acceptRecordTx(tx, msg); err != nil {
 					return err
 				}
 			}
-			if err := jobs.delete(key[:]); err != nil {
+			if err := w.remove(id, lj); err != nil {
 				return err
 			}
 		}
@@ -573,12 +694,13 @@ func (s *Store) CallbackDone(ids []uint64) error {
 // CallbackFailed records a failed attempt of each job: attempts+1, the
 // error, and its next attempt at f.At (moving it to the retry index). It
 // releases the claims. Unknown ids are ignored.
-func (s *Store) CallbackFailed(fs []CallbackFailure) error {
-	defer s.releaseFailures(fs)
-	err := s.write(func(tx *bolt.Tx) error {
+func (s *Store) CallbackFailed(fs []CallbackFailure) (err error) {
+	defer func() { s.releaseFailures(fs, err != nil) }()
+	hints := s.claims().failureEndpoints(fs)
+	err = s.write(func(tx *bolt.Tx) error {
 		w := newCBWriter(tx)
-		for _, f := range fs {
-			j, ep, ok, err := w.failAttempt(f)
+		for i, f := range fs {
+			j, ep, ok, err := w.failAttempt(f, hints[i])
 			if err != nil {
 				return err
 			}
@@ -607,20 +729,18 @@ func (s *Store) CallbackFailed(fs []CallbackFailure) error {
 // CallbackDead records a last failed attempt of each job and moves it to
 // the dead-letter bucket (kept for inspection, counted). It releases the
 // claims. Unknown ids are ignored.
-func (s *Store) CallbackDead(fs []CallbackFailure) error {
-	defer s.releaseFailures(fs)
-	err := s.write(func(tx *bolt.Tx) error {
+func (s *Store) CallbackDead(fs []CallbackFailure) (err error) {
+	defer func() { s.releaseFailures(fs, err != nil) }()
+	hints := s.claims().failureEndpoints(fs)
+	err = s.write(func(tx *bolt.Tx) error {
 		w := newCBWriter(tx)
-		for _, f := range fs {
-			j, ep, ok, err := w.failAttempt(f)
+		for i, f := range fs {
+			j, ep, ok, err := w.failAttempt(f, hints[i])
 			if err != nil {
 				return err
 			}
 			if !ok {
 				continue
-			}
-			if err := w.jobs.Delete(seqKey(f.ID)); err != nil {
-				return err
 			}
 			if err := w.dead.Put(seqKey(f.ID), encodeJob(ep, &j)); err != nil {
 				return err
@@ -636,17 +756,17 @@ func (s *Store) CallbackDead(fs []CallbackFailure) error {
 	return nil
 }
 
-func (s *Store) releaseFailures(fs []CallbackFailure) {
+func (s *Store) releaseFailures(fs []CallbackFailure, indexed bool) {
 	ids := make([]uint64, len(fs))
 	for i, f := range fs {
 		ids[i] = f.ID
 	}
-	s.claims().release(ids)
+	s.claims().release(ids, indexed)
 }
 
 // ReleaseCallbacks gives claimed jobs back untouched (an attempt that was
 // cut short by shutdown does not count): they are due again at once.
-func (s *Store) ReleaseCallbacks(ids []uint64) { s.claims().release(ids) }
+func (s *Store) ReleaseCallbacks(ids []uint64) { s.claims().release(ids, true) }
 
 // DeleteDeadCallbacks removes dead-lettered jobs after inspection.
 func (s *Store) DeleteDeadCallbacks(ids []uint64) error {
@@ -673,17 +793,17 @@ func (s *Store) DeleteDeadCallbacks(ids []uint64) error {
 
 // epHead is the first not yet considered index entry of one endpoint.
 type epHead struct {
-	ep  uint32
-	cur *bolt.Cursor
-	key []byte // borrowed: valid in the transaction only
+	ep       uint32
+	cur      *bolt.Cursor
+	key, val []byte // borrowed: valid in the transaction only
 }
 
 func (h *epHead) next() bool {
-	k, _ := h.cur.Next()
+	k, v := h.cur.Next()
 	if len(k) < 4 || binary.BigEndian.Uint32(k) != h.ep {
 		return false
 	}
-	h.key = k
+	h.key, h.val = k, v
 	return true
 }
 
@@ -744,24 +864,40 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []CallbackJob
+	// through: per endpoint, the last cb_new id this call took or stepped
+	// over as claimed, every entry before it (from the floor) likewise.
+	through := map[uint32]uint64{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		active := activeEndpoints(tx)
+		pending := 0
+		for _, a := range active {
+			pending += int(a.new + a.retry)
+		}
+		// Sized for the usual read; limit is what the sender has room for
+		// in total, far more than one saturated endpoint takes.
+		out = make([]CallbackJob, 0, min(limit, pending, 64))
 		recs, names := newPointCursor(tx.Bucket(bucketCBJobs)), tx.Bucket(bucketCBEpNames)
 		skipped := map[uint32]bool{}
-		epNames := map[uint32][2]string{}
 		due := unixNanos(now)
 		// scan merges the endpoints' heads in b; it returns true when the
 		// call is over (limit reached or Stop).
 		scan := func(b *bolt.Bucket, retry bool) (bool, error) {
 			var h headHeap
+			heads := make([]epHead, 0, len(active))
 			for _, a := range active {
 				if skipped[a.ep] || (!retry && a.new == 0) || (retry && (a.retry == 0 || a.head > due)) {
 					continue
 				}
 				cur := b.Cursor()
-				k, _ := cur.Seek(epKey(a.ep))
+				var k, v []byte
+				if f := c.newFloor[a.ep]; !retry && f > 0 {
+					k, v = cur.Seek(newKey(a.ep, f+1))
+				} else {
+					k, v = cur.Seek(epKey(a.ep))
+				}
 				if len(k) >= 4 && binary.BigEndian.Uint32(k) == a.ep {
-					h = append(h, &epHead{ep: a.ep, cur: cur, key: k})
+					heads = append(heads, epHead{ep: a.ep, cur: cur, key: k, val: v})
+					h = append(h, &heads[len(heads)-1])
 				}
 			}
 			heap.Init(&h)
@@ -777,11 +913,15 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 					// range: step over all of them before re-sorting.
 					more := top.next()
 					for more {
-						id = binary.BigEndian.Uint64(top.key[len(top.key)-8:])
-						if _, busy = c.claimed[id]; !busy {
+						next := binary.BigEndian.Uint64(top.key[len(top.key)-8:])
+						if _, busy = c.claimed[next]; !busy {
 							break
 						}
+						id = next
 						more = top.next()
+					}
+					if !retry {
+						through[top.ep] = id
 					}
 					if more {
 						heap.Fix(&h, 0)
@@ -791,14 +931,17 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 					continue
 				}
 				if pick != nil {
-					n, ok := epNames[top.ep]
+					n, ok := c.epNames[top.ep]
 					if !ok {
 						app, url, err := splitEndpoint(names.Get(epKey(top.ep)))
 						if err != nil {
 							return false, err
 						}
 						n = [2]string{app, url}
-						epNames[top.ep] = n
+						if len(c.epNames) >= 100000 {
+							clear(c.epNames)
+						}
+						c.epNames[top.ep] = n // endpoint numbers are never reused
 					}
 					switch pick(n[0], n[1]) {
 					case PickSkip:
@@ -809,7 +952,10 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 						return true, nil
 					}
 				}
-				rec := recs.get(seqKey(id))
+				rec := top.val // a never-tried job's record is its index entry
+				if retry {
+					rec = recs.get(seqKey(id))
+				}
 				if rec == nil {
 					return false, fmt.Errorf("callback %d: indexed without a record", id)
 				}
@@ -818,6 +964,10 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 					return false, err
 				}
 				out = append(out, j)
+				c.claimed[id] = claim{ep: top.ep, fromNew: !retry}
+				if !retry {
+					through[top.ep] = id
+				}
 				if len(out) >= limit {
 					return true, nil
 				}
@@ -836,10 +986,16 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 		return err
 	})
 	if err != nil {
+		for i := range out {
+			delete(c.claimed, out[i].ID)
+		}
 		return nil, fmt.Errorf("store: next callbacks: %w", err)
 	}
-	for i := range out {
-		c.claimed[out[i].ID] = struct{}{}
+	if len(c.newFloor) >= 100000 {
+		clear(c.newFloor) // bounded; scans step over claims until it is back
+	}
+	for ep, id := range through {
+		c.newFloor[ep] = max(c.newFloor[ep], id)
 	}
 	return out, nil
 }
@@ -899,9 +1055,14 @@ func (s *Store) CallbackStats() (CallbackCounts, error) {
 // Callback returns one job, live or dead (dead reports whether it was
 // dead-lettered).
 func (s *Store) Callback(id uint64) (j CallbackJob, dead bool, err error) {
+	hint := s.claims().endpoints([]uint64{id})[0]
 	err = s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketCBJobs).Get(seqKey(id))
-		if v == nil {
+		lj, ok, err := makeCBWriter(tx).find(id, hint)
+		if err != nil {
+			return err
+		}
+		v := lj.rec
+		if !ok {
 			if v = tx.Bucket(bucketCBDead).Get(seqKey(id)); v == nil {
 				return ErrNotFound
 			}
@@ -1020,4 +1181,78 @@ func (s *Store) ExpireDeadCallbacks(cutoff time.Time, limit int) (deleted int, m
 		return 0, false, fmt.Errorf("store: expire dead callbacks: %w", err)
 	}
 	return deleted, more, nil
+}
+
+// migrateOutbox moves a layout 1 outbox to layout 2: each never-tried
+// job's record goes from cb_jobs into its cb_new entry. It works in
+// bounded transactions and may stop anywhere: an entry that already holds
+// its record is passed over, and the layout mark is written last.
+var migrateChunk = 10000 // jobs per transaction; a variable for tests
+
+func migrateOutbox(db *bolt.DB) error {
+	var done bool
+	if err := db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketCBMeta).Get(metaLayout)
+		done = len(v) == 1 && v[0] >= outboxLayout
+		return nil
+	}); err != nil || done {
+		return err
+	}
+	var from []byte
+	for {
+		var next []byte
+		err := db.Update(func(tx *bolt.Tx) error {
+			w := makeCBWriter(tx)
+			var moves, dangling [][]byte
+			cur := w.new.Cursor()
+			k, v := cur.First()
+			if from != nil {
+				k, v = cur.Seek(from)
+			}
+			for ; k != nil; k, v = cur.Next() {
+				if len(moves)+len(dangling) == migrateChunk {
+					next = bytes.Clone(k)
+					break
+				}
+				if len(v) > 0 || len(k) != 12 {
+					continue // moved already
+				}
+				if w.jobs.Get(k[4:]) == nil {
+					dangling = append(dangling, bytes.Clone(k))
+				} else {
+					moves = append(moves, bytes.Clone(k))
+				}
+			}
+			for _, k := range moves {
+				rec := bytes.Clone(w.jobs.Get(k[4:]))
+				if err := w.new.Put(k, rec); err != nil {
+					return err
+				}
+				if err := w.jobs.Delete(k[4:]); err != nil {
+					return err
+				}
+			}
+			// An index entry without its record could never be sent
+			// (layout 1 reported "indexed without a record"): drop it.
+			for _, k := range dangling {
+				if err := w.new.Delete(k); err != nil {
+					return err
+				}
+				w.count(binary.BigEndian.Uint32(k), -1, 0)
+			}
+			if next == nil {
+				if err := w.meta.Put(metaLayout, []byte{outboxLayout}); err != nil {
+					return err
+				}
+			}
+			return w.flush()
+		})
+		if err != nil {
+			return fmt.Errorf("store: migrate callback outbox: %w", err)
+		}
+		if next == nil {
+			return nil
+		}
+		from = next
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -287,23 +288,45 @@ func checkOutbox(t *testing.T, s *Store) {
 		}
 		newIdx, retryIdx := tx.Bucket(bucketCBNew), tx.Bucket(bucketCBRetry)
 		var nNew, nRetry, nDead int
-		err := tx.Bucket(bucketCBJobs).ForEach(func(k, v []byte) error {
+		endpointOK := func(id uint64, ep uint32, j CallbackJob) error {
+			name := tx.Bucket(bucketCBEpNames).Get(epKey(ep))
+			if app, url, _ := splitEndpoint(name); app != j.ApplicationID || url != j.URL {
+				return fmt.Errorf("job %d: endpoint %d is %q/%q, record says %q/%q", id, ep, app, url, j.ApplicationID, j.URL)
+			}
+			return nil
+		}
+		// Never-tried jobs: their records are their cb_new entries.
+		err := newIdx.ForEach(func(k, v []byte) error {
+			id := binary.BigEndian.Uint64(k[4:])
+			j, ep, err := decodeJob(id, v)
+			if err != nil {
+				return err
+			}
+			if ep != binary.BigEndian.Uint32(k) || !j.NextAt.IsZero() || j.Attempts != 0 {
+				return fmt.Errorf("cb_new entry %x: record of endpoint %d, next %v, attempts %d", k, ep, j.NextAt, j.Attempts)
+			}
+			if tx.Bucket(bucketCBJobs).Get(seqKey(id)) != nil {
+				return fmt.Errorf("job %d: in cb_new and cb_jobs", id)
+			}
+			nNew++
+			st(ep).new++
+			return endpointOK(id, ep, j)
+		})
+		if err != nil {
+			return err
+		}
+		// Retries: records in cb_jobs, indexed in cb_retry.
+		err = tx.Bucket(bucketCBJobs).ForEach(func(k, v []byte) error {
 			id := binary.BigEndian.Uint64(k)
 			j, ep, err := decodeJob(id, v)
 			if err != nil {
 				return err
 			}
-			name := tx.Bucket(bucketCBEpNames).Get(epKey(ep))
-			if app, url, _ := splitEndpoint(name); app != j.ApplicationID || url != j.URL {
-				return fmt.Errorf("job %d: endpoint %d is %q/%q, record says %q/%q", id, ep, app, url, j.ApplicationID, j.URL)
+			if err := endpointOK(id, ep, j); err != nil {
+				return err
 			}
 			if j.NextAt.IsZero() {
-				nNew++
-				st(ep).new++
-				if newIdx.Get(newKey(ep, id)) == nil {
-					return fmt.Errorf("job %d: not in cb_new", id)
-				}
-				return nil
+				return fmt.Errorf("job %d: never tried, in cb_jobs", id)
 			}
 			nRetry++
 			at := unixNanos(j.NextAt)
@@ -602,4 +625,192 @@ func TestOutboxGroupCommit(t *testing.T) {
 		now = now.Add(30 * time.Second)
 	}
 	t.Logf("end: %+v", counts(t, s))
+}
+
+// TestCallbackClaimsHeldAcrossReads: jobs stay claimed over many reads and
+// are finished, given back or lose a finishing write (simulated) in random
+// order; every read returns exactly the never-tried jobs that are neither
+// claimed nor finished, FIFO per endpoint, so the scans' start past each
+// endpoint's claimed jobs never hides one.
+func TestCallbackClaimsHeldAcrossReads(t *testing.T) {
+	s, _ := openTemp(t, Options{NoSync: true})
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	live := map[uint64]bool{} // id -> claimed
+	var claimed []uint64
+	for round := 0; round < 400; round++ {
+		jobs := make([]CallbackJob, rng.IntN(6))
+		for i := range jobs {
+			jobs[i] = cbJob("app", fmt.Sprint("http://x/", rng.IntN(3)), `[1]`)
+		}
+		if len(jobs) > 0 {
+			if err := s.AddCallbacks(jobs); err != nil {
+				t.Fatal(err)
+			}
+			for _, j := range jobs {
+				live[j.ID] = false
+			}
+		}
+		limit := 1 + rng.IntN(6)
+		got, err := s.NextCallbacks(t0, limit, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []uint64
+		for id, c := range live {
+			if !c {
+				want = append(want, id)
+			}
+		}
+		slices.Sort(want)
+		if len(got) != min(limit, len(want)) || !slices.Equal(ids(got), want[:len(got)]) {
+			t.Fatalf("round %d: got %v, want the first of %v", round, ids(got), want)
+		}
+		for _, j := range got {
+			live[j.ID] = true
+			claimed = append(claimed, j.ID)
+		}
+		// Finish some claims, oldest more likely first, as a sender does.
+		rng.Shuffle(len(claimed), func(i, j int) {
+			if rng.IntN(3) == 0 {
+				claimed[i], claimed[j] = claimed[j], claimed[i]
+			}
+		})
+		n := rng.IntN(len(claimed) + 1)
+		for _, id := range claimed[:n] {
+			switch rng.IntN(4) {
+			case 0, 1:
+				if err := s.CallbackDone([]uint64{id}); err != nil {
+					t.Fatal(err)
+				}
+				delete(live, id)
+			case 2:
+				s.ReleaseCallbacks([]uint64{id})
+				live[id] = false
+			default: // the finishing write failed: the job stays as it was
+				s.claims().release([]uint64{id}, true)
+				live[id] = false
+			}
+		}
+		claimed = append(claimed[:0], claimed[n:]...)
+		checkOutbox(t, s)
+	}
+}
+
+// TestOutboxMigratesLayout1: an outbox written in layout 1 (every record
+// in cb_jobs, empty cb_new entries) is moved to layout 2 at Open, in
+// several transactions; an index entry whose record is missing is dropped.
+// Afterwards the jobs come out in order, finish normally and the counters
+// agree with the data.
+func TestOutboxMigratesLayout1(t *testing.T) {
+	defer func(n int) { migrateChunk = n }(migrateChunk)
+	migrateChunk = 7
+	s, path := openTemp(t, Options{NoSync: true})
+	var jobs []CallbackJob
+	for i := range 25 {
+		jobs = append(jobs, cbJob(fmt.Sprint("app", i%3), fmt.Sprint("http://x/", i%3), fmt.Sprintf(`[%d]`, i)))
+	}
+	if err := s.AddCallbacks(jobs); err != nil {
+		t.Fatal(err)
+	}
+	// Jobs 0-4 failed once: retries, the same in both layouts.
+	got, err := s.NextCallbacks(t0, 5, nil)
+	if err != nil || len(got) != 5 {
+		t.Fatal(len(got), err)
+	}
+	var fails []CallbackFailure
+	for _, j := range got {
+		fails = append(fails, CallbackFailure{ID: j.ID, At: t0.Add(time.Minute), Error: "HTTP 500"})
+	}
+	if err := s.CallbackFailed(fails); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	// Rewrite as layout 1; job 24's record is lost.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		newIdx, recs := tx.Bucket(bucketCBNew), tx.Bucket(bucketCBJobs)
+		type kv struct{ k, v []byte }
+		var all []kv
+		newIdx.ForEach(func(k, v []byte) error { all = append(all, kv{bytes.Clone(k), bytes.Clone(v)}); return nil })
+		for _, e := range all {
+			if binary.BigEndian.Uint64(e.k[4:]) != jobs[24].ID {
+				if err := recs.Put(e.k[4:], e.v); err != nil {
+					return err
+				}
+			}
+			if err := newIdx.Put(e.k, []byte{}); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketCBMeta).Delete(metaLayout)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	checkOutbox(t, s)
+	if c := counts(t, s); c != (CallbackCounts{New: 19, Retry: 5}) {
+		t.Fatalf("counts %+v", c)
+	}
+	got, err = s.NextCallbacks(t0.Add(time.Hour), 100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for _, j := range got {
+		bodies = append(bodies, string(j.Body))
+	}
+	want := "[[5] [6] [7] [8] [9] [10] [11] [12] [13] [14] [15] [16] [17] [18] [19] [20] [21] [22] [23] [0] [1] [2] [3] [4]]"
+	if fmt.Sprint(bodies) != want {
+		t.Fatalf("after migration: %v, want %s", bodies, want)
+	}
+	if j, dead, err := s.Callback(jobs[7].ID); err != nil || dead || string(j.Body) != "[7]" {
+		t.Fatalf("Callback: %+v %v %v", j, dead, err)
+	}
+	if err := s.CallbackDone(ids(got)); err != nil {
+		t.Fatal(err)
+	}
+	checkOutbox(t, s)
+	if c := counts(t, s); c.Pending() != 0 {
+		t.Fatalf("counts %+v", c)
+	}
+}
+
+// TestCallbackFoundWithoutClaim: a never-tried job that is not claimed
+// (here: another Store on the same file never handed it out) is found by id
+// for Callback, CallbackFailed and CallbackDone.
+func TestCallbackFoundWithoutClaim(t *testing.T) {
+	s, _ := openTemp(t, Options{NoSync: true})
+	defer s.Close()
+	jobs := []CallbackJob{cbJob("a", "http://x/1", `[1]`), cbJob("b", "http://x/2", `[2]`), cbJob("c", "http://x/3", `[3]`)}
+	if err := s.AddCallbacks(jobs); err != nil {
+		t.Fatal(err)
+	}
+	if j, dead, err := s.Callback(jobs[1].ID); err != nil || dead || string(j.Body) != "[2]" {
+		t.Fatalf("Callback: %+v %v %v", j, dead, err)
+	}
+	if err := s.CallbackFailed([]CallbackFailure{{ID: jobs[2].ID, At: t0, Error: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CallbackDone([]uint64{jobs[1].ID, 999}); err != nil {
+		t.Fatal(err)
+	}
+	checkOutbox(t, s)
+	if c := counts(t, s); c != (CallbackCounts{New: 1, Retry: 1}) {
+		t.Fatalf("counts %+v", c)
+	}
+	if j, _, err := s.Callback(jobs[2].ID); err != nil || j.Attempts != 1 {
+		t.Fatalf("Callback: %+v %v", j, err)
+	}
 }

@@ -185,6 +185,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if err == nil && reindex {
 		err = indexOldRecords(db, opts.Logger)
 	}
+	if err == nil {
+		err = migrateOutbox(db)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: init %s: %w", path, err)
