@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"smppbridge/dlrmap"
@@ -335,6 +336,9 @@ type outcomeIDs struct {
 	// awaited are ids receipts wait to see in an outcome (awaitID).
 	awaited map[outcomeID]*idWaiters
 	idWaits map[string]*idWaitBackoff // per carrier
+	// commitWaiters counts receipts waiting for the commit of an outcome
+	// already being written (they cannot ride along); tests watch it.
+	commitWaiters atomic.Int32
 }
 
 // idWaiters are the receipts waiting for one id; ch is closed when an
@@ -649,8 +653,15 @@ func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r *store.Receip
 		if !armed {
 			timer, armed = armTimer(timer, receiptOutcomeWait), true
 		}
+		onlyCommit := ra == nil
+		if onlyCommit {
+			o.commitWaiters.Add(1)
+		}
 		select {
 		case <-committed:
+			if onlyCommit {
+				o.commitWaiters.Add(-1)
+			}
 			continue
 		case <-ctxDone:
 			// Stopping: completeLoop still writes the outcomes handed to
@@ -661,6 +672,9 @@ func (o *outcomeIDs) apply(ctx context.Context, rs ReceiptStore, r *store.Receip
 				continue
 			}
 		case <-timer.C:
+		}
+		if onlyCommit {
+			o.commitWaiters.Add(-1)
 		}
 		if ra != nil && !o.detach(slot, ra) {
 			// Being written: its result comes with that commit.

@@ -247,11 +247,12 @@ func TestReceiptWaitsForOutcomeBeingWritten(t *testing.T) {
 	batch := []store.Completion{c}
 	o.take(batch)
 	got := applyAsync(o, f, delivered("BEEF"))
-	// It must not be written before the outcome commit.
+	// It must wait for the outcome commit, not be written before it.
+	waitFor(t, o, "receipt waiting for the commit", func() bool { return o.commitWaiters.Load() == 1 })
 	select {
 	case r := <-got:
 		t.Fatalf("receipt written before its outcome's commit: %+v", r)
-	case <-time.After(50 * time.Millisecond): // a short look for a wrong early return; the wait is proven below
+	default:
 	}
 	if len(batch[0].Receipts) != 0 {
 		t.Fatalf("receipt rode along with an outcome already being written")
