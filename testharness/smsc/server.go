@@ -40,7 +40,7 @@ type Server struct {
 	nextSession int
 	acct        map[string]*accountState
 	total       Counters
-	msgs        []*Message // ring of the last KeepMessages messages, oldest first from msgHead
+	msgs        []msgRecord // ring of the last KeepMessages messages, oldest first from msgHead
 	msgHead     int
 	parts       map[string]*partState // by message id as sent in submit_sm_resp
 	partial     map[concatKey]*partial

@@ -63,6 +63,54 @@ type partState struct {
 	receipt  bool // a receipt is wanted for this part
 	from     *session
 	epoch    uint64 // Server.epoch when accepted: a Reset since drops its outcome
+	key      string // its key in Server.parts
+	evicted  bool   // its message left the log: forget the part once it is final
+}
+
+// msgRecord is one entry of the message log. A single-part message, by far
+// the common case, is kept as its partState plus the few facts a Message
+// adds, and only turned into a Message when someone asks (Messages): that
+// saves five allocations per message on the hot path.
+type msgRecord struct {
+	ps       *partState // a single-part message; nil when m is set
+	m        *Message   // a concatenated message, assembled as its parts arrived
+	command  pdu.CommandID
+	dc, esm  byte
+	kind     string
+	segments int
+	text     string // as received: replace_sm changes ps.text only
+	data     []byte // user data as sent, in the buffer ps's addresses live in
+}
+
+func (r *msgRecord) systemID() string {
+	if r.m != nil {
+		return r.m.SystemID
+	}
+	return r.ps.systemID
+}
+
+// message builds the Message the record stands for. Nothing it returns is
+// shared with the log.
+func (r *msgRecord) message() Message {
+	if r.m != nil {
+		m := *r.m
+		m.IDs = slices.Clone(m.IDs)
+		m.Parts = slices.Clone(m.Parts)
+		for i := range m.Parts {
+			m.Parts[i].Data = slices.Clone(m.Parts[i].Data)
+		}
+		return m
+	}
+	ps := r.ps
+	return Message{
+		ID: ps.id, IDs: []string{ps.id}, SystemID: ps.systemID, Command: r.command.String(),
+		From: string(ps.src.Addr), To: string(ps.dst.Addr),
+		SourceTON: ps.src.TON, SourceNPI: ps.src.NPI, DestTON: ps.dst.TON, DestNPI: ps.dst.NPI,
+		Text: r.text, DataCoding: r.dc, ESMClass: r.esm, RegisteredDelivery: ps.regDlv,
+		Concat: r.kind, Segments: r.segments,
+		Parts:      []Part{{ID: ps.id, Seq: ps.seq, Text: r.text, Data: slices.Clone(r.data), ReceivedAt: ps.submitAt}},
+		ReceivedAt: ps.submitAt,
+	}
 }
 
 type concatKey struct {
@@ -358,7 +406,7 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	if pb.multi {
 		seq, total = int(pb.concat.Seq), int(pb.concat.Total)
 	}
-	src, dst, from, to := copyAddrs(p.Source, dest)
+	src, dst, data := copyOut(p.Source, dest, pb.body)
 	ps := &partState{
 		id: id, num: num, systemID: ss.systemID,
 		src: src, dst: dst,
@@ -367,24 +415,20 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	}
 	ps.stat, ps.errCode = s.outcomeLocked(string(dest.Addr), seq)
 	ps.receipt = s.wantReceiptLocked(ps)
-	key := id
-	if _, dup := s.parts[key]; dup { // submit_multi: one id, several destinations
-		key = id + "/" + string(dest.Addr)
+	ps.key = id
+	if _, dup := s.parts[ps.key]; dup { // submit_multi: one id, several destinations
+		ps.key = id + "/" + string(dest.Addr)
 	}
-	s.parts[key] = ps
-	part := Part{ID: id, Seq: seq, Text: text, Data: append([]byte(nil), pb.body...), ReceivedAt: now}
+	s.parts[ps.key] = ps
 	if !pb.multi {
-		m := s.newMessage(p, ps, pb, now, from, to)
-		m.Text, m.Segments = text, segs
-		m.Parts = []Part{part}
-		m.IDs = []string{id}
-		s.recordLocked(m)
+		s.recordLocked(msgRecord{ps: ps, command: p.ID, dc: p.DataCoding, esm: p.ESMClass, kind: pb.kind, segments: segs, text: text, data: data})
 		return ps
 	}
+	part := Part{ID: id, Seq: seq, Text: text, Data: data, ReceivedAt: now}
 	ck := concatKey{systemID: ss.systemID, src: string(ps.src.Addr), dst: string(ps.dst.Addr), ref: pb.concat.Ref, total: pb.concat.Total, ref16: pb.concat.Ref16}
 	pm := s.partial[ck]
 	if pm == nil {
-		pm = &partial{msg: s.newMessage(p, ps, pb, now, from, to), seen: map[int]bool{}}
+		pm = &partial{msg: s.newMessage(p, ps, pb, now), seen: map[int]bool{}}
 		pm.msg.Segments = total
 		s.partial[ck] = pm
 		s.sched.after(b.ConcatTimeout.D(), func() { s.expirePartial(ck, pm) })
@@ -402,21 +446,21 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	return ps
 }
 
-// copyAddrs copies two addresses out of the read buffer into one
-// allocation, and gives them as strings from one more.
-func copyAddrs(a, b pdu.Address) (pdu.Address, pdu.Address, string, string) {
-	buf := make([]byte, len(a.Addr)+len(b.Addr))
+// copyOut copies two addresses and the user data out of the read buffer
+// into one allocation. Nothing writes to it afterwards.
+func copyOut(a, b pdu.Address, data []byte) (pdu.Address, pdu.Address, []byte) {
+	buf := make([]byte, len(a.Addr)+len(b.Addr)+len(data))
 	n := copy(buf, a.Addr)
-	copy(buf[n:], b.Addr)
-	a.Addr, b.Addr = buf[:n:n], buf[n:]
-	both := string(buf)
-	return a, b, both[:n], both[n:]
+	m := n + copy(buf[n:], b.Addr)
+	copy(buf[m:], data)
+	a.Addr, b.Addr = buf[:n:n], buf[n:m:m]
+	return a, b, buf[m:]
 }
 
-func (s *Server) newMessage(p *pdu.PDU, ps *partState, pb *parsedBody, now time.Time, from, to string) *Message {
+func (s *Server) newMessage(p *pdu.PDU, ps *partState, pb *parsedBody, now time.Time) *Message {
 	return &Message{
 		SystemID: ps.systemID, Command: p.ID.String(),
-		From: from, To: to,
+		From: string(ps.src.Addr), To: string(ps.dst.Addr),
 		SourceTON: ps.src.TON, SourceNPI: ps.src.NPI, DestTON: ps.dst.TON, DestNPI: ps.dst.NPI,
 		DataCoding: p.DataCoding, ESMClass: p.ESMClass, RegisteredDelivery: p.RegisteredDelivery,
 		Concat: pb.kind, ReceivedAt: now,
@@ -433,7 +477,7 @@ func (s *Server) completeLocked(m *Message) {
 	}
 	m.Text = sb.String()
 	m.ID = m.IDs[0]
-	s.recordLocked(m)
+	s.recordLocked(msgRecord{m: m})
 }
 
 func (s *Server) expirePartial(ck concatKey, pm *partial) {
@@ -450,25 +494,44 @@ func (s *Server) expirePartial(ck concatKey, pm *partial) {
 	s.log.Info("long message incomplete after concat_timeout", "system_id", ck.systemID, "from", ck.src, "to", ck.dst, "parts", len(pm.msg.Parts), "of", ck.total)
 }
 
-// recordLocked keeps m in the ring of recent messages, forgetting the oldest.
-func (s *Server) recordLocked(m *Message) {
-	if m.ID == "" && len(m.IDs) > 0 {
-		m.ID = m.IDs[0]
-	}
+// recordLocked keeps a message in the ring of recent messages, forgetting
+// the oldest and, once final, its parts: the log and the parts kept for
+// query_sm stay bounded by KeepMessages however long the simulator runs.
+func (s *Server) recordLocked(r msgRecord) {
 	s.total.Messages++
-	s.account(m.SystemID).counters.Messages++
+	s.account(r.systemID()).counters.Messages++
 	if len(s.msgs) < s.cfg.KeepMessages {
-		s.msgs = append(s.msgs, m)
+		s.msgs = append(s.msgs, r)
 		return
 	}
-	old := s.msgs[s.msgHead]
-	for _, id := range old.IDs {
-		if ps := s.parts[id]; ps != nil && !ps.doneAt.IsZero() {
-			delete(s.parts, id)
+	old := &s.msgs[s.msgHead]
+	if old.ps != nil {
+		s.forgetPartLocked(old.ps)
+	} else {
+		for _, id := range old.m.IDs {
+			if ps := s.parts[id]; ps != nil {
+				s.forgetPartLocked(ps)
+			}
 		}
 	}
-	s.msgs[s.msgHead] = m
+	s.msgs[s.msgHead] = r
 	s.msgHead = (s.msgHead + 1) % len(s.msgs)
+}
+
+// forgetPartLocked drops a part whose message left the log from the parts
+// map, now if it is final, else when it becomes final (doneLocked).
+func (s *Server) forgetPartLocked(ps *partState) {
+	ps.evicted = true
+	if !ps.doneAt.IsZero() && s.parts[ps.key] == ps {
+		delete(s.parts, ps.key)
+	}
+}
+
+// doneLocked is called when a part has become final.
+func (s *Server) doneLocked(ps *partState) {
+	if ps.evicted && s.parts[ps.key] == ps {
+		delete(s.parts, ps.key)
+	}
 }
 
 // Messages returns the kept messages, oldest first.
@@ -477,7 +540,7 @@ func (s *Server) Messages() []Message {
 	defer s.mu.Unlock()
 	out := make([]Message, 0, len(s.msgs))
 	for i := range s.msgs {
-		out = append(out, *s.msgs[(s.msgHead+i)%len(s.msgs)])
+		out = append(out, s.msgs[(s.msgHead+i)%len(s.msgs)].message())
 	}
 	return out
 }
@@ -555,6 +618,7 @@ func (s *Server) finishPartLocked(ps *partState, g *gate) {
 	}
 	ps.doneAt = time.Now()
 	ps.state, _ = pdu.StateFromStat(ps.stat)
+	s.doneLocked(ps)
 	s.notifyLocked()
 	if !ps.receipt {
 		return
