@@ -31,25 +31,26 @@ type Server struct {
 	tlsConf   *tls.Config
 	started   time.Time
 
-	mu          sync.Mutex
-	beh         Behaviour
-	refuseUntil time.Time
-	rng         *rand.Rand
-	accounts    map[string]Account
-	sessions    map[*session]struct{}
-	nextSession int
-	acct        map[string]*accountState
-	total       Counters
-	msgs        []msgRecord // ring of the last KeepMessages messages, oldest first from msgHead
-	msgHead     int
-	parts       map[string]*partState // by message id as sent in submit_sm_resp
-	partial     map[concatKey]*partial
-	idSeq       uint64
-	deliverySeq uint64
-	epoch       uint64 // bumped by Reset: outcomes and retries scheduled before it are dropped
-	changed     chan struct{}
-	watched     bool
-	closed      bool
+	mu           sync.Mutex
+	beh          Behaviour
+	refuseUntil  time.Time
+	rng          *rand.Rand
+	accounts     map[string]Account
+	sessions     map[*session]struct{}
+	nextSession  int
+	acct         map[string]*accountState
+	total        Counters
+	msgs         []msgRecord // ring of the last KeepMessages messages, oldest first from msgHead
+	msgHead      int
+	parts        map[string]*partState // by message id as sent in submit_sm_resp
+	partial      map[concatKey]*partial
+	freeReceipts []*delivery // acknowledged receipts for reuse
+	idSeq        uint64
+	deliverySeq  uint64
+	epoch        uint64 // bumped by Reset: outcomes and retries scheduled before it are dropped
+	changed      chan struct{}
+	watched      bool
+	closed       bool
 
 	pdusIn, pdusOut atomic.Int64
 

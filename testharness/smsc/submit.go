@@ -193,6 +193,7 @@ func (ss *session) handleSubmit(p *pdu.PDU) {
 	s := ss.srv
 	now := time.Now()
 	var res submitResult
+	res.finish = ss.finishScratch[:0]
 	s.mu.Lock()
 	s.decideSubmit(ss, p, now, &res)
 	if !res.noAnswer && !res.drop && res.gate == nil && res.latency <= 0 {
@@ -201,13 +202,18 @@ func (ss *session) handleSubmit(p *pdu.PDU) {
 		ss.writePDU(&res.resp)
 		s.startOutcomesLocked(res.finish)
 		s.mu.Unlock()
+		clear(res.finish) // the scratch must not keep parts alive
+		ss.finishScratch = res.finish[:0]
 		return
 	}
 	if !res.noAnswer && !res.drop {
 		ss.inflight++
 	}
 	s.mu.Unlock()
-	finish := res.finish // the closures below take only what they need
+	// The closures below take only what they need, and not the scratch.
+	finish := slices.Clone(res.finish)
+	clear(res.finish)
+	ss.finishScratch = res.finish[:0]
 	switch {
 	case res.drop:
 		ss.close()
@@ -317,7 +323,10 @@ func (s *Server) decideSubmit(ss *session, p *pdu.PDU, now time.Time, res *submi
 	}
 	if status == pdu.StatusOK {
 		id, num := s.newMessageIDLocked()
-		res.resp.MessageID = []byte(id)
+		// The resp is encoded before the read loop reads on: a scratch
+		// buffer of the session holds its id.
+		ss.idScratch = append(ss.idScratch[:0], id...)
+		res.resp.MessageID = ss.idScratch
 		if b.Receipts.BeforeResp && p.RegisteredDelivery&0x03 != 0 {
 			res.gate = &gate{}
 		}
@@ -602,6 +611,7 @@ func (s *Server) startOutcomesLocked(parts []*partState) {
 		}
 		return
 	}
+	parts = slices.Clone(parts) // the caller's slice may be a scratch buffer
 	s.sched.after(d, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -652,12 +662,17 @@ func (s *Server) receiptDelivery(ps *partState) *delivery {
 	if ps.stat == "DELIVRD" {
 		dlvrd = "001"
 	}
-	d := &delivery{systemID: ps.systemID, receipt: true, msgID: ps.id}
+	d := s.newReceiptLocked()
+	d.systemID, d.msgID = ps.systemID, ps.id
 	p := &d.p
 	p.TLVs = d.tlvs[:0]
 	// One buffer for the text and the TLV values: the text takes ~100 bytes
 	// besides the id and the snippet, the TLVs the id and 5.
-	buf := make([]byte, 0, 2*len(id)+len(ps.text)+136)
+	buf := d.buf[:0]
+	if n := 2*len(id) + len(ps.text) + 136; cap(buf) < n {
+		buf = make([]byte, 0, n)
+		d.buf = buf
+	}
 	p.ID = pdu.DeliverSM
 	if r.PDU == "data_sm" {
 		p.ID = pdu.DataSM
