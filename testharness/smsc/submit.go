@@ -696,8 +696,8 @@ func (s *Server) receiptDelivery(ps *partState) *delivery {
 		text = append(text, ps.errCode...)
 		text = append(text, " text:"...)
 		text = appendReceiptSnippet(text, ps.text)
+		buf = text[len(text):] // the TLV values follow the text, in its spare capacity
 		text = text[:len(text):len(text)]
-		buf = text[len(text):cap(text)]
 		if p.ID == pdu.DataSM {
 			p.TLVs = append(p.TLVs, pdu.TLV{Tag: pdu.TagMessagePayload, Value: text})
 		} else {
