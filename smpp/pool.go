@@ -145,11 +145,14 @@ type job struct {
 	paced bool
 	bind  *Session
 
-	// A message of one part (the usual case) keeps everything in the job:
-	// one allocation instead of four.
+	// A message of one part (the usual case) keeps everything in the job,
+	// its PDU and the PDU's addresses and text included: one allocation
+	// instead of six.
 	onePart part
 	onePtr  [1]*part
 	oneRes  [1]PartResult
+	onePDU  onePDU
+	scratch [256]byte // addresses and text of a usual message's PDU
 }
 
 type part struct {
@@ -208,11 +211,12 @@ func (p *Pool) signal() {
 // deadline or a shutdown never splits a long message. m is not kept: the
 // caller may reuse it once Submit returns.
 func (p *Pool) Submit(ctx context.Context, m *Message) (SubmitResult, error) {
-	pdus, plan, err := p.cfg.Text.Encode(m, uint16(p.ref.Add(1)))
+	j := &job{pool: p, ctx: ctx}
+	pdus, plan, err := p.cfg.Text.encodeInto(m, uint16(p.ref.Add(1)), &j.onePDU, j.scratch[:])
 	if err != nil {
 		return SubmitResult{Plan: plan}, err
 	}
-	j := &job{pool: p, ctx: ctx, left: len(pdus), done: make(chan struct{}), res: SubmitResult{Plan: plan}}
+	j.left, j.done, j.res = len(pdus), make(chan struct{}), SubmitResult{Plan: plan}
 	if len(pdus) == 1 {
 		j.onePart = part{job: j, p: pdus[0]}
 		j.onePtr[0] = &j.onePart
