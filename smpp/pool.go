@@ -141,7 +141,7 @@ type job struct {
 	parts []*part
 	left  int
 	res   SubmitResult
-	done  chan struct{}
+	done  chan struct{} // one send when the last part is final; from doneChans
 	paced bool
 	bind  *Session
 
@@ -216,7 +216,8 @@ func (p *Pool) Submit(ctx context.Context, m *Message) (SubmitResult, error) {
 	if err != nil {
 		return SubmitResult{Plan: plan}, err
 	}
-	j.left, j.done, j.res = len(pdus), make(chan struct{}), SubmitResult{Plan: plan}
+	j.left, j.done, j.res = len(pdus), doneChans.Get().(chan struct{}), SubmitResult{Plan: plan}
+	defer doneChans.Put(j.done) // empty again: received from once below, or never sent on
 	if len(pdus) == 1 {
 		j.onePart = part{job: j, p: pdus[0]}
 		j.onePtr[0] = &j.onePart
@@ -358,9 +359,14 @@ func (p *Pool) finish(pt *part, r PartResult) {
 	last := j.left == 0
 	p.mu.Unlock()
 	if last {
-		close(j.done)
+		j.done <- struct{}{} // never blocks: one send per job, buffer 1
 	}
 }
+
+// doneChans recycles the channels a job's last part result is signalled
+// on: Submit receives exactly once from each, so it is empty and reusable
+// when Submit returns.
+var doneChans = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 
 // headLocked returns the next part to send: resends first.
 func (p *Pool) headLocked() *part {
