@@ -45,6 +45,8 @@ type Server struct {
 	parts        map[string]*partState // by message id as sent in submit_sm_resp
 	partial      map[concatKey]*partial
 	freeReceipts []*delivery // acknowledged receipts for reuse
+	submitDates  dateCache
+	doneDates    dateCache
 	idSeq        uint64
 	deliverySeq  uint64
 	epoch        uint64 // bumped by Reset: outcomes and retries scheduled before it are dropped

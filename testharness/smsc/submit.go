@@ -646,6 +646,33 @@ func (s *Server) finishPartLocked(ps *partState, g *gate) {
 
 const receiptDate = "0601021504"
 
+// dateCache keeps the last receipt date it rendered: the receipts of one
+// minute (or second) all carry the same text, and formatting it twice per
+// receipt was a tenth of the simulator's CPU.
+type dateCache struct {
+	key  int64 // Unix minute, or second with seconds
+	secs bool
+	n    int // 0: empty
+	b    [12]byte
+}
+
+// append appends t in the receipt date form, YYMMDDhhmm[ss] in UTC.
+func (c *dateCache) append(dst []byte, t time.Time, secs bool) []byte {
+	key := t.Unix()
+	if !secs {
+		key = key / 60
+	}
+	if c.n == 0 || c.key != key || c.secs != secs {
+		layout := receiptDate
+		if secs {
+			layout += "05"
+		}
+		c.n = len(t.UTC().AppendFormat(c.b[:0], layout))
+		c.key, c.secs = key, secs
+	}
+	return append(dst, c.b[:c.n]...)
+}
+
 // receiptDelivery builds the receipt PDU in the configured form (SMPP 3.4
 // appendix B text, TLVs, or both).
 func (s *Server) receiptDelivery(ps *partState) *delivery {
@@ -653,10 +680,6 @@ func (s *Server) receiptDelivery(ps *partState) *delivery {
 	id := ps.id
 	if r.IDFormat != "same" {
 		id = formatID(r.IDFormat, ps.num, s.beh.IDWidth)
-	}
-	layout := receiptDate
-	if r.DateSeconds {
-		layout += "05"
 	}
 	dlvrd := "000"
 	if ps.stat == "DELIVRD" {
@@ -687,9 +710,9 @@ func (s *Server) receiptDelivery(ps *partState) *delivery {
 		text = append(text, " sub:001 dlvrd:"...)
 		text = append(text, dlvrd...)
 		text = append(text, " submit date:"...)
-		text = ps.submitAt.UTC().AppendFormat(text, layout)
+		text = s.submitDates.append(text, ps.submitAt, r.DateSeconds)
 		text = append(text, " done date:"...)
-		text = ps.doneAt.UTC().AppendFormat(text, layout)
+		text = s.doneDates.append(text, ps.doneAt, r.DateSeconds)
 		text = append(text, " stat:"...)
 		text = append(text, ps.stat...)
 		text = append(text, " err:"...)
