@@ -122,7 +122,19 @@ type concatKey struct {
 
 type partial struct {
 	msg  *Message
-	seen map[int]bool
+	seen [4]uint64 // bit n: part n arrived (seq is one octet)
+	n    int       // parts seen
+}
+
+// see records part seq and reports whether it had arrived before.
+func (pm *partial) see(seq int) (again bool) {
+	w, bit := seq/64, uint64(1)<<(seq%64)
+	again = pm.seen[w]&bit != 0
+	if !again {
+		pm.seen[w] |= bit
+		pm.n++
+	}
+	return again
 }
 
 // parsedBody is a submitted message body split into its header facts and text.
@@ -437,18 +449,18 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	ck := concatKey{systemID: ss.systemID, src: string(ps.src.Addr), dst: string(ps.dst.Addr), ref: pb.concat.Ref, total: pb.concat.Total, ref16: pb.concat.Ref16}
 	pm := s.partial[ck]
 	if pm == nil {
-		pm = &partial{msg: s.newMessage(p, ps, pb, now), seen: map[int]bool{}}
+		pm = &partial{msg: s.newMessage(p, ps, pb, now)}
 		pm.msg.Segments = total
+		pm.msg.Parts = make([]Part, 0, total)
 		s.partial[ck] = pm
 		s.sched.after(b.ConcatTimeout.D(), func() { s.expirePartial(ck, pm) })
 	}
-	if pm.seen[seq] {
+	if pm.see(seq) {
 		// A resent part replaces the earlier copy: the ESME thought it lost.
 		pm.msg.Parts = slices.DeleteFunc(pm.msg.Parts, func(x Part) bool { return x.Seq == seq })
 	}
-	pm.seen[seq] = true
 	pm.msg.Parts = append(pm.msg.Parts, part)
-	if len(pm.seen) == total {
+	if pm.n == total {
 		delete(s.partial, ck)
 		s.completeLocked(pm.msg)
 	}

@@ -475,3 +475,27 @@ func TestEvictedPartsForgottenWhenFinal(t *testing.T) {
 		}
 	}
 }
+
+// A part sent again before the message is complete replaces the earlier
+// copy: the message has each part once, the latest one.
+func TestLongMessageResentPart(t *testing.T) {
+	srv := startSMSC(t, smsc.Config{})
+	e := bound(t, srv, idBindTRX, "a", "b")
+	text := longText(400)
+	parts := splitLong("udh8", text, 9, false)
+	id1 := e.submitOK(t, parts[0].m)
+	id2 := e.submitOK(t, parts[1].m)
+	id1again := e.submitOK(t, parts[0].m)
+	if srv.Stats().Messages != 0 {
+		t.Fatal("message recorded with a part missing")
+	}
+	id3 := e.submitOK(t, parts[2].m)
+	msgs, err := srv.WaitMessages(testCtx(t), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := msgs[0]
+	if m.Text != text || len(m.Parts) != 3 || !slices.Equal(m.IDs, []string{id1again, id2, id3}) || id1again == id1 {
+		t.Fatalf("text ok %v, ids %v, want [%s %s %s]", m.Text == text, m.IDs, id1again, id2, id3)
+	}
+}
