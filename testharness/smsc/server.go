@@ -43,7 +43,7 @@ type Server struct {
 	msgs         []msgRecord // ring of the last KeepMessages messages, oldest first from msgHead
 	msgHead      int
 	parts        map[string]*partState // by message id as sent in submit_sm_resp
-	partial      map[concatKey]*partial
+	partial      map[string]*partial
 	freeReceipts []*delivery // acknowledged receipts for reuse
 	submitDates  dateCache
 	doneDates    dateCache
@@ -91,7 +91,7 @@ func Start(cfg Config) (*Server, error) {
 		sessions: map[*session]struct{}{},
 		acct:     map[string]*accountState{},
 		parts:    map[string]*partState{},
-		partial:  map[concatKey]*partial{},
+		partial:  map[string]*partial{},
 		changed:  make(chan struct{}),
 		started:  time.Now(),
 	}
@@ -285,7 +285,7 @@ func (s *Server) Reset() {
 	s.applyRefusal(s.beh)
 	s.msgs, s.msgHead = nil, 0
 	s.parts = map[string]*partState{}
-	s.partial = map[concatKey]*partial{}
+	s.partial = map[string]*partial{}
 	binds := s.total.BindsActive
 	s.total = Counters{BindsActive: binds}
 	for id, a := range s.acct {

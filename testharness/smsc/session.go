@@ -38,6 +38,7 @@ type session struct {
 	pdusIn        int
 	finishScratch []*partState // submitResult.finish of the submit being handled
 	idScratch     []byte       // the message id of the submit_sm_resp being encoded
+	keyScratch    []byte       // the key of a long message's part being looked up
 
 	outMu      sync.Mutex
 	out        []byte

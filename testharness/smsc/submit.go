@@ -113,11 +113,21 @@ func (r *msgRecord) message() Message {
 	}
 }
 
-type concatKey struct {
-	systemID, src, dst string
-	ref                uint16
-	total              uint8
-	ref16              bool
+// appendConcatKey appends what identifies the parts of one long message:
+// account, addresses and reference. They are C-strings, so NUL separators
+// cannot be ambiguous. Built in a scratch buffer, a lookup by
+// string(key) costs no allocation; the key is kept once per message.
+func appendConcatKey(dst []byte, systemID string, src, dest []byte, c coding.Concat) []byte {
+	dst = append(dst, systemID...)
+	dst = append(dst, 0)
+	dst = append(dst, src...)
+	dst = append(dst, 0)
+	dst = append(dst, dest...)
+	ref16 := byte(0)
+	if c.Ref16 {
+		ref16 = 1
+	}
+	return append(dst, 0, byte(c.Ref>>8), byte(c.Ref), c.Total, ref16)
 }
 
 type partial struct {
@@ -446,12 +456,13 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 		return ps
 	}
 	part := Part{ID: id, Seq: seq, Text: text, Data: data, ReceivedAt: now}
-	ck := concatKey{systemID: ss.systemID, src: string(ps.src.Addr), dst: string(ps.dst.Addr), ref: pb.concat.Ref, total: pb.concat.Total, ref16: pb.concat.Ref16}
-	pm := s.partial[ck]
+	ss.keyScratch = appendConcatKey(ss.keyScratch[:0], ss.systemID, ps.src.Addr, ps.dst.Addr, pb.concat)
+	pm := s.partial[string(ss.keyScratch)]
 	if pm == nil {
 		pm = &partial{msg: s.newMessage(p, ps, pb, now)}
 		pm.msg.Segments = total
 		pm.msg.Parts = make([]Part, 0, total)
+		ck := string(ss.keyScratch)
 		s.partial[ck] = pm
 		s.sched.after(b.ConcatTimeout.D(), func() { s.expirePartial(ck, pm) })
 	}
@@ -461,8 +472,9 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	}
 	pm.msg.Parts = append(pm.msg.Parts, part)
 	if pm.n == total {
-		delete(s.partial, ck)
+		delete(s.partial, string(ss.keyScratch))
 		s.completeLocked(pm.msg)
+		pm.msg = nil // the expiry job holds pm until concat_timeout: not the message too
 	}
 	return ps
 }
@@ -491,6 +503,11 @@ func (s *Server) newMessage(p *pdu.PDU, ps *partState, pb *parsedBody, now time.
 func (s *Server) completeLocked(m *Message) {
 	slices.SortFunc(m.Parts, func(a, b Part) int { return a.Seq - b.Seq })
 	var sb strings.Builder
+	n := 0
+	for _, p := range m.Parts {
+		n += len(p.Text)
+	}
+	sb.Grow(n)
 	m.IDs = make([]string, len(m.Parts))
 	for i, p := range m.Parts {
 		sb.WriteString(p.Text)
@@ -501,18 +518,19 @@ func (s *Server) completeLocked(m *Message) {
 	s.recordLocked(msgRecord{m: m})
 }
 
-func (s *Server) expirePartial(ck concatKey, pm *partial) {
+func (s *Server) expirePartial(ck string, pm *partial) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.partial[ck] != pm {
 		return
 	}
 	delete(s.partial, ck)
-	pm.msg.Incomplete = true
-	s.completeLocked(pm.msg)
+	m := pm.msg
+	m.Incomplete = true
+	s.completeLocked(m)
 	s.notifyLocked() // runs from the scheduler: nobody else wakes WaitFor callers
 
-	s.log.Info("long message incomplete after concat_timeout", "system_id", ck.systemID, "from", ck.src, "to", ck.dst, "parts", len(pm.msg.Parts), "of", ck.total)
+	s.log.Info("long message incomplete after concat_timeout", "system_id", m.SystemID, "from", m.From, "to", m.To, "parts", len(m.Parts), "of", m.Segments)
 }
 
 // recordLocked keeps a message in the ring of recent messages, forgetting
