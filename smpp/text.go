@@ -137,29 +137,46 @@ func (c TextConfig) encodeInto(m *Message, ref uint16, one *onePDU, scratch []by
 	}
 	out := make([]*pdu.PDU, len(texts))
 	pdus := make([]pdu.PDU, len(texts))
+	// Every part's bytes (UDH or SAR values, and text) in one buffer, each
+	// part's slices capped so a later append cannot touch them: should
+	// the estimate fall short, append moves on to a new array and the
+	// earlier parts keep theirs.
+	size := 0
+	for _, t := range texts {
+		size += 7 + encodedSize(plan.Encoding, t)
+	}
+	body := make([]byte, 0, size)
+	var sar []pdu.TLV
+	if c.LongMode == coding.ModeSAR && len(texts) > 1 {
+		sar = make([]pdu.TLV, 3*len(texts))
+	}
 	for i, t := range texts {
 		p := &pdus[i]
 		*p = base
+		out[i] = p
+		start := len(body)
 		if len(texts) == 1 {
-			p.ShortMessage = c.encode(plan.Encoding, t, 0)
-			out[i] = p
+			body = c.appendEncoded(body, plan.Encoding, t, 0)
+			p.ShortMessage = body[start:len(body):len(body)]
 			continue
 		}
 		cc := coding.Concat{Ref: ref, Total: uint8(len(texts)), Seq: uint8(i + 1), Ref16: c.LongMode == coding.ModeUDH16}
 		switch c.LongMode {
 		case coding.ModeSAR:
-			p.ShortMessage = c.encode(plan.Encoding, t, 0)
-			p.TLVs = []pdu.TLV{
-				{Tag: pdu.TagSarMsgRefNum, Value: []byte{byte(ref >> 8), byte(ref)}},
-				{Tag: pdu.TagSarTotalSegments, Value: []byte{cc.Total}},
-				{Tag: pdu.TagSarSegmentSeqnum, Value: []byte{cc.Seq}},
-			}
+			body = append(body, byte(ref>>8), byte(ref), cc.Total, cc.Seq)
+			v := body[start : start+4 : start+4]
+			p.TLVs = sar[3*i : 3*i+3 : 3*i+3]
+			p.TLVs[0] = pdu.TLV{Tag: pdu.TagSarMsgRefNum, Value: v[0:2:2]}
+			p.TLVs[1] = pdu.TLV{Tag: pdu.TagSarTotalSegments, Value: v[2:3:3]}
+			p.TLVs[2] = pdu.TLV{Tag: pdu.TagSarSegmentSeqnum, Value: v[3:4:4]}
+			start = len(body)
+			body = c.appendEncoded(body, plan.Encoding, t, 0)
 		default:
-			udh := coding.AppendConcatUDH(make([]byte, 0, 7+encodedSize(plan.Encoding, t)), cc)
+			body = coding.AppendConcatUDH(body, cc)
 			p.ESMClass |= pdu.ESMClassUDHI
-			p.ShortMessage = c.appendEncoded(udh, plan.Encoding, t, coding.FillBits(len(udh)))
+			body = c.appendEncoded(body, plan.Encoding, t, coding.FillBits(len(body)-start))
 		}
-		out[i] = p
+		p.ShortMessage = body[start:len(body):len(body)]
 	}
 	return out, plan, nil
 }
