@@ -13,6 +13,11 @@ type Inbound struct {
 	PDU       pdu.PDU
 	s         *Session
 	responded atomic.Bool
+
+	// A receipt's frame and TLVs fit here: the Inbound and all it owns
+	// are one allocation instead of three.
+	frame [320]byte
+	tlvs  [4]pdu.TLV
 }
 
 // Respond answers the PDU: pdu.StatusOK once it is stored, or an error
@@ -48,7 +53,8 @@ func (in *Inbound) Respond(status pdu.Status) {
 // read loop answers it as undecodable).
 func (s *Session) receive(frame []byte) bool {
 	in := &Inbound{s: s}
-	own := append([]byte(nil), frame...)
+	own := append(in.frame[:0], frame...) // allocates only for a frame larger than a receipt
+	in.PDU.TLVs = in.tlvs[:0]
 	if err := pdu.Decode(own, &in.PDU); err != nil {
 		return false
 	}

@@ -141,15 +141,18 @@ type job struct {
 	parts []*part
 	left  int
 	res   SubmitResult
-	done  chan struct{}
+	done  chan struct{} // one send when the last part is final; from doneChans
 	paced bool
 	bind  *Session
 
-	// A message of one part (the usual case) keeps everything in the job:
-	// one allocation instead of four.
+	// A message of one part (the usual case) keeps everything in the job,
+	// its PDU and the PDU's addresses and text included: one allocation
+	// instead of six.
 	onePart part
 	onePtr  [1]*part
 	oneRes  [1]PartResult
+	onePDU  onePDU
+	scratch [256]byte // addresses and text of a usual message's PDU
 }
 
 type part struct {
@@ -208,11 +211,13 @@ func (p *Pool) signal() {
 // deadline or a shutdown never splits a long message. m is not kept: the
 // caller may reuse it once Submit returns.
 func (p *Pool) Submit(ctx context.Context, m *Message) (SubmitResult, error) {
-	pdus, plan, err := p.cfg.Text.Encode(m, uint16(p.ref.Add(1)))
+	j := &job{pool: p, ctx: ctx}
+	pdus, plan, err := p.cfg.Text.encodeInto(m, uint16(p.ref.Add(1)), &j.onePDU, j.scratch[:])
 	if err != nil {
 		return SubmitResult{Plan: plan}, err
 	}
-	j := &job{pool: p, ctx: ctx, left: len(pdus), done: make(chan struct{}), res: SubmitResult{Plan: plan}}
+	j.left, j.done, j.res = len(pdus), doneChans.Get().(chan struct{}), SubmitResult{Plan: plan}
+	defer doneChans.Put(j.done) // empty again: received from once below, or never sent on
 	if len(pdus) == 1 {
 		j.onePart = part{job: j, p: pdus[0]}
 		j.onePtr[0] = &j.onePart
@@ -354,9 +359,14 @@ func (p *Pool) finish(pt *part, r PartResult) {
 	last := j.left == 0
 	p.mu.Unlock()
 	if last {
-		close(j.done)
+		j.done <- struct{}{} // never blocks: one send per job, buffer 1
 	}
 }
+
+// doneChans recycles the channels a job's last part result is signalled
+// on: Submit receives exactly once from each, so it is empty and reusable
+// when Submit returns.
+var doneChans = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 
 // headLocked returns the next part to send: resends first.
 func (p *Pool) headLocked() *part {

@@ -54,14 +54,25 @@ func BenchmarkPoolSubmit(b *testing.B) {
 // (the bridge's senders per carrier), so windows are rarely full.
 func BenchmarkPoolSubmitWindowsFree(b *testing.B) { benchPoolSubmit(b, 64) }
 
-func benchPoolSubmit(b *testing.B, senders int) {
+// BenchmarkPoolSubmitReceipts: as BenchmarkPoolSubmit with a receipt per
+// message, acknowledged by the handler at once: the inbound path included.
+func BenchmarkPoolSubmitReceipts(b *testing.B) { benchPoolSubmitOpts(b, 400, true) }
+
+func benchPoolSubmit(b *testing.B, senders int) { benchPoolSubmitOpts(b, senders, false) }
+
+func benchPoolSubmitOpts(b *testing.B, senders int, receipts bool) {
 	srv, err := smsc.Start(smsc.Config{KeepMessages: 1000})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	p := startPool(b, srv, smpp.PoolConfig{Name: "bench", Binds: 4, Session: smpp.SessionConfig{Window: 100}})
+	sc := smpp.SessionConfig{Window: 100}
 	msg := &smpp.Message{From: "+15550001111", To: "+15550002222", Text: "Your verification code is 123456."}
+	if receipts {
+		sc.Handler = func(in *smpp.Inbound) { in.Respond(pdu.StatusOK) }
+		msg.RegisteredDelivery = 1
+	}
+	p := startPool(b, srv, smpp.PoolConfig{Name: "bench", Binds: 4, Session: sc})
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := processCPU()
@@ -88,6 +99,13 @@ func benchPoolSubmit(b *testing.B, senders int) {
 		}()
 	}
 	wg.Wait()
+	if receipts {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := srv.WaitFor(ctx, func() bool { return srv.Stats().ReceiptsAcked >= int64(b.N) }); err != nil {
+			b.Fatalf("receipts acked %d of %d: %v", srv.Stats().ReceiptsAcked, b.N, err)
+		}
+	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "submit/s")
 	b.ReportMetric(cpuSince(cpu0)/float64(b.N), "cpu-µs/op")
 	failed.Range(func(k, v any) bool { b.Fatalf("failed submit: %+v", v); return false })

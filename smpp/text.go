@@ -78,10 +78,23 @@ type Message struct {
 // Encode turns a message into the submit_sm PDUs that carry it, in order.
 // ref is the concatenation reference for long messages.
 func (c TextConfig) Encode(m *Message, ref uint16) ([]*pdu.PDU, Plan, error) {
+	one := &onePDU{}
+	return c.encodeInto(m, ref, one, nil)
+}
+
+// encodeInto is Encode with a one-part message's PDU written into one, and
+// the addresses, optional fields and a single part's text into scratch
+// when they fit: the pool passes both inside its job, so a usual message
+// costs no allocation of its own. Both must live as long as the PDUs.
+func (c TextConfig) encodeInto(m *Message, ref uint16, one *onePDU, scratch []byte) ([]*pdu.PDU, Plan, error) {
 	plan := c.Plan(m.Text)
-	// Both addresses (and a single part's text) share one buffer: one
-	// allocation instead of three.
-	addrs := make([]byte, 0, len(m.From)+len(m.To)+encodedSize(plan.Encoding, m.Text))
+	// Both addresses, the optional fields and a single part's text share
+	// one buffer: one allocation at most instead of five.
+	need := len(m.From) + len(m.To) + len(m.ServiceType) + len(m.ValidityPeriod) + encodedSize(plan.Encoding, m.Text)
+	addrs := scratch[:0]
+	if cap(addrs) < need {
+		addrs = make([]byte, 0, need)
+	}
 	src, addrs, err := c.address(m.From, addrs)
 	if err != nil {
 		return nil, plan, fmt.Errorf("from: %w", err)
@@ -93,10 +106,17 @@ func (c TextConfig) Encode(m *Message, ref uint16) ([]*pdu.PDU, Plan, error) {
 	if dst.TON == 5 {
 		return nil, plan, errors.New("to: an alphanumeric address cannot receive messages")
 	}
+	var serviceType, validity []byte
+	if m.ServiceType != "" {
+		serviceType, addrs = appendCapped(addrs, m.ServiceType)
+	}
+	if m.ValidityPeriod != "" {
+		validity, addrs = appendCapped(addrs, m.ValidityPeriod)
+	}
 	base := pdu.PDU{
 		Header:      pdu.Header{ID: pdu.SubmitSM},
-		ServiceType: []byte(m.ServiceType), Source: src, Dest: dst,
-		PriorityFlag: m.PriorityFlag, ValidityPeriod: []byte(m.ValidityPeriod),
+		ServiceType: serviceType, Source: src, Dest: dst,
+		PriorityFlag: m.PriorityFlag, ValidityPeriod: validity,
 		RegisteredDelivery: m.RegisteredDelivery, DataCoding: plan.DataCoding,
 	}
 	if c.LongMode == coding.ModePayload && plan.Segments > 1 {
@@ -105,8 +125,8 @@ func (c TextConfig) Encode(m *Message, ref uint16) ([]*pdu.PDU, Plan, error) {
 		return []*pdu.PDU{&p}, plan, nil
 	}
 	if plan.Segments == 1 {
-		// The usual case, without Split's slice, in one allocation.
-		one := &onePDU{p: base}
+		// The usual case, without Split's slice.
+		one.p = base
 		one.p.ShortMessage = c.appendEncoded(addrs[len(addrs):], plan.Encoding, m.Text, 0)
 		one.list[0] = &one.p
 		return one.list[:], plan, nil
@@ -117,29 +137,46 @@ func (c TextConfig) Encode(m *Message, ref uint16) ([]*pdu.PDU, Plan, error) {
 	}
 	out := make([]*pdu.PDU, len(texts))
 	pdus := make([]pdu.PDU, len(texts))
+	// Every part's bytes (UDH or SAR values, and text) in one buffer, each
+	// part's slices capped so a later append cannot touch them: should
+	// the estimate fall short, append moves on to a new array and the
+	// earlier parts keep theirs.
+	size := 0
+	for _, t := range texts {
+		size += 7 + encodedSize(plan.Encoding, t)
+	}
+	body := make([]byte, 0, size)
+	var sar []pdu.TLV
+	if c.LongMode == coding.ModeSAR && len(texts) > 1 {
+		sar = make([]pdu.TLV, 3*len(texts))
+	}
 	for i, t := range texts {
 		p := &pdus[i]
 		*p = base
+		out[i] = p
+		start := len(body)
 		if len(texts) == 1 {
-			p.ShortMessage = c.encode(plan.Encoding, t, 0)
-			out[i] = p
+			body = c.appendEncoded(body, plan.Encoding, t, 0)
+			p.ShortMessage = body[start:len(body):len(body)]
 			continue
 		}
 		cc := coding.Concat{Ref: ref, Total: uint8(len(texts)), Seq: uint8(i + 1), Ref16: c.LongMode == coding.ModeUDH16}
 		switch c.LongMode {
 		case coding.ModeSAR:
-			p.ShortMessage = c.encode(plan.Encoding, t, 0)
-			p.TLVs = []pdu.TLV{
-				{Tag: pdu.TagSarMsgRefNum, Value: []byte{byte(ref >> 8), byte(ref)}},
-				{Tag: pdu.TagSarTotalSegments, Value: []byte{cc.Total}},
-				{Tag: pdu.TagSarSegmentSeqnum, Value: []byte{cc.Seq}},
-			}
+			body = append(body, byte(ref>>8), byte(ref), cc.Total, cc.Seq)
+			v := body[start : start+4 : start+4]
+			p.TLVs = sar[3*i : 3*i+3 : 3*i+3]
+			p.TLVs[0] = pdu.TLV{Tag: pdu.TagSarMsgRefNum, Value: v[0:2:2]}
+			p.TLVs[1] = pdu.TLV{Tag: pdu.TagSarTotalSegments, Value: v[2:3:3]}
+			p.TLVs[2] = pdu.TLV{Tag: pdu.TagSarSegmentSeqnum, Value: v[3:4:4]}
+			start = len(body)
+			body = c.appendEncoded(body, plan.Encoding, t, 0)
 		default:
-			udh := coding.AppendConcatUDH(make([]byte, 0, 7+encodedSize(plan.Encoding, t)), cc)
+			body = coding.AppendConcatUDH(body, cc)
 			p.ESMClass |= pdu.ESMClassUDHI
-			p.ShortMessage = c.appendEncoded(udh, plan.Encoding, t, coding.FillBits(len(udh)))
+			body = c.appendEncoded(body, plan.Encoding, t, coding.FillBits(len(body)-start))
 		}
-		out[i] = p
+		p.ShortMessage = body[start:len(body):len(body)]
 	}
 	return out, plan, nil
 }
@@ -148,6 +185,14 @@ func (c TextConfig) Encode(m *Message, ref uint16) ([]*pdu.PDU, Plan, error) {
 type onePDU struct {
 	p    pdu.PDU
 	list [1]*pdu.PDU
+}
+
+// appendCapped appends v to buf and returns it capped there, so later
+// appends to buf cannot touch it, and buf extended.
+func appendCapped(buf []byte, v string) ([]byte, []byte) {
+	start := len(buf)
+	buf = append(buf, v...)
+	return buf[start:len(buf):len(buf)], buf
 }
 
 func (c TextConfig) encode(enc coding.Encoding, t string, fill int) []byte {

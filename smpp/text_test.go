@@ -357,3 +357,23 @@ func TestIA5DataCoding(t *testing.T) {
 		{"日本語", pdu.CodingUCS2, 1},
 	})
 }
+
+// The addresses, the optional fields and the text share one buffer: each
+// must come out whole, none overwriting another.
+func TestEncodeOptionalFieldsShareBuffer(t *testing.T) {
+	var tc smpp.TextConfig
+	for _, text := range []string{"hello", strings.Repeat("ж", 60), strings.Repeat("x", 200)} {
+		m := &smpp.Message{From: "+15550001111", To: "77261", Text: text, ServiceType: "CMT", ValidityPeriod: "000001000000000R"}
+		pdus, _, err := tc.Encode(m, 1)
+		if err != nil || len(pdus) == 0 {
+			t.Fatalf("%q: %v", text, err)
+		}
+		p := pdus[0]
+		if string(p.Source.Addr) != "15550001111" || string(p.Dest.Addr) != "77261" || string(p.ServiceType) != "CMT" || string(p.ValidityPeriod) != "000001000000000R" {
+			t.Fatalf("%q: source %q dest %q service_type %q validity %q", text, p.Source.Addr, p.Dest.Addr, p.ServiceType, p.ValidityPeriod)
+		}
+		if len(pdus) == 1 && len(p.ShortMessage) == 0 || text == "hello" && string(p.ShortMessage) != "hello" {
+			t.Fatalf("%q: short_message %q", text, p.ShortMessage)
+		}
+	}
+}

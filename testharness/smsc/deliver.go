@@ -21,6 +21,37 @@ type delivery struct {
 	attempts int
 	gate     *gate
 	tlvs     [4]pdu.TLV // room for a receipt's TLVs in the same allocation
+	buf      []byte     // a receipt's text and TLV values, reused with the delivery
+}
+
+// maxFreeReceipts bounds the receipts kept for reuse: enough for a few
+// deliver windows in flight, little memory when idle.
+const maxFreeReceipts = 1024
+
+// newReceiptLocked returns a cleared receipt delivery, reusing one the ESME
+// has acknowledged: at tens of thousands of receipts a second the struct
+// and its buffer were two of the simulator's largest allocations.
+func (s *Server) newReceiptLocked() *delivery {
+	n := len(s.freeReceipts)
+	if n == 0 {
+		return &delivery{receipt: true}
+	}
+	d := s.freeReceipts[n-1]
+	s.freeReceipts[n-1] = nil
+	s.freeReceipts = s.freeReceipts[:n-1]
+	buf := d.buf
+	*d = delivery{receipt: true, buf: buf[:0]}
+	return d
+}
+
+// releaseReceiptLocked takes back a receipt nothing refers to any more: it
+// has been acknowledged, so it is in no queue and no pending map, and its
+// PDU was encoded when it was sent.
+func (s *Server) releaseReceiptLocked(d *delivery) {
+	if !d.receipt || len(s.freeReceipts) >= maxFreeReceipts {
+		return
+	}
+	s.freeReceipts = append(s.freeReceipts, d)
 }
 
 // gate holds a submit_sm_resp until the receipts sent before it are answered
@@ -228,5 +259,8 @@ func (s *Server) deliveryAnswered(ss *session, d *delivery, failed bool) {
 	s.dispatchLocked(ss.systemID)
 	if d.systemID != ss.systemID {
 		s.dispatchLocked(d.systemID)
+	}
+	if !failed {
+		s.releaseReceiptLocked(d)
 	}
 }

@@ -40,6 +40,7 @@ func (ss *session) handleCancel(p *pdu.PDU) {
 		ps.canceled = true
 		ps.state, ps.stat = pdu.StateDeleted, "DELETED"
 		ps.doneAt = time.Now()
+		s.doneLocked(ps)
 	}
 	s.mu.Unlock()
 	ss.writeHeader(pdu.CancelSMResp, status, p.Seq)

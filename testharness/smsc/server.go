@@ -31,25 +31,28 @@ type Server struct {
 	tlsConf   *tls.Config
 	started   time.Time
 
-	mu          sync.Mutex
-	beh         Behaviour
-	refuseUntil time.Time
-	rng         *rand.Rand
-	accounts    map[string]Account
-	sessions    map[*session]struct{}
-	nextSession int
-	acct        map[string]*accountState
-	total       Counters
-	msgs        []*Message // ring of the last KeepMessages messages, oldest first from msgHead
-	msgHead     int
-	parts       map[string]*partState // by message id as sent in submit_sm_resp
-	partial     map[concatKey]*partial
-	idSeq       uint64
-	deliverySeq uint64
-	epoch       uint64 // bumped by Reset: outcomes and retries scheduled before it are dropped
-	changed     chan struct{}
-	watched     bool
-	closed      bool
+	mu           sync.Mutex
+	beh          Behaviour
+	refuseUntil  time.Time
+	rng          *rand.Rand
+	accounts     map[string]Account
+	sessions     map[*session]struct{}
+	nextSession  int
+	acct         map[string]*accountState
+	total        Counters
+	msgs         []msgRecord // ring of the last KeepMessages messages, oldest first from msgHead
+	msgHead      int
+	parts        map[string]*partState // by message id as sent in submit_sm_resp
+	partial      map[string]*partial
+	freeReceipts []*delivery // acknowledged receipts for reuse
+	submitDates  dateCache
+	doneDates    dateCache
+	idSeq        uint64
+	deliverySeq  uint64
+	epoch        uint64 // bumped by Reset: outcomes and retries scheduled before it are dropped
+	changed      chan struct{}
+	watched      bool
+	closed       bool
 
 	pdusIn, pdusOut atomic.Int64
 
@@ -88,7 +91,7 @@ func Start(cfg Config) (*Server, error) {
 		sessions: map[*session]struct{}{},
 		acct:     map[string]*accountState{},
 		parts:    map[string]*partState{},
-		partial:  map[concatKey]*partial{},
+		partial:  map[string]*partial{},
 		changed:  make(chan struct{}),
 		started:  time.Now(),
 	}
@@ -282,7 +285,7 @@ func (s *Server) Reset() {
 	s.applyRefusal(s.beh)
 	s.msgs, s.msgHead = nil, 0
 	s.parts = map[string]*partState{}
-	s.partial = map[concatKey]*partial{}
+	s.partial = map[string]*partial{}
 	binds := s.total.BindsActive
 	s.total = Counters{BindsActive: binds}
 	for id, a := range s.acct {

@@ -34,7 +34,11 @@ type session struct {
 	lastEnq    time.Time
 	closing    bool
 
-	pdusIn int // read loop only
+	// Read loop only.
+	pdusIn        int
+	finishScratch []*partState // submitResult.finish of the submit being handled
+	idScratch     []byte       // the message id of the submit_sm_resp being encoded
+	keyScratch    []byte       // the key of a long message's part being looked up
 
 	outMu      sync.Mutex
 	out        []byte

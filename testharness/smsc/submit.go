@@ -63,18 +63,88 @@ type partState struct {
 	receipt  bool // a receipt is wanted for this part
 	from     *session
 	epoch    uint64 // Server.epoch when accepted: a Reset since drops its outcome
+	key      string // its key in Server.parts
+	evicted  bool   // its message left the log: forget the part once it is final
 }
 
-type concatKey struct {
-	systemID, src, dst string
-	ref                uint16
-	total              uint8
-	ref16              bool
+// msgRecord is one entry of the message log. A single-part message, by far
+// the common case, is kept as its partState plus the few facts a Message
+// adds, and only turned into a Message when someone asks (Messages): that
+// saves five allocations per message on the hot path.
+type msgRecord struct {
+	ps       *partState // a single-part message; nil when m is set
+	m        *Message   // a concatenated message, assembled as its parts arrived
+	command  pdu.CommandID
+	dc, esm  byte
+	kind     string
+	segments int
+	text     string // as received: replace_sm changes ps.text only
+	data     []byte // user data as sent, in the buffer ps's addresses live in
+}
+
+func (r *msgRecord) systemID() string {
+	if r.m != nil {
+		return r.m.SystemID
+	}
+	return r.ps.systemID
+}
+
+// message builds the Message the record stands for. Nothing it returns is
+// shared with the log.
+func (r *msgRecord) message() Message {
+	if r.m != nil {
+		m := *r.m
+		m.IDs = slices.Clone(m.IDs)
+		m.Parts = slices.Clone(m.Parts)
+		for i := range m.Parts {
+			m.Parts[i].Data = slices.Clone(m.Parts[i].Data)
+		}
+		return m
+	}
+	ps := r.ps
+	return Message{
+		ID: ps.id, IDs: []string{ps.id}, SystemID: ps.systemID, Command: r.command.String(),
+		From: string(ps.src.Addr), To: string(ps.dst.Addr),
+		SourceTON: ps.src.TON, SourceNPI: ps.src.NPI, DestTON: ps.dst.TON, DestNPI: ps.dst.NPI,
+		Text: r.text, DataCoding: r.dc, ESMClass: r.esm, RegisteredDelivery: ps.regDlv,
+		Concat: r.kind, Segments: r.segments,
+		Parts:      []Part{{ID: ps.id, Seq: ps.seq, Text: r.text, Data: slices.Clone(r.data), ReceivedAt: ps.submitAt}},
+		ReceivedAt: ps.submitAt,
+	}
+}
+
+// appendConcatKey appends what identifies the parts of one long message:
+// account, addresses and reference. They are C-strings, so NUL separators
+// cannot be ambiguous. Built in a scratch buffer, a lookup by
+// string(key) costs no allocation; the key is kept once per message.
+func appendConcatKey(dst []byte, systemID string, src, dest []byte, c coding.Concat) []byte {
+	dst = append(dst, systemID...)
+	dst = append(dst, 0)
+	dst = append(dst, src...)
+	dst = append(dst, 0)
+	dst = append(dst, dest...)
+	ref16 := byte(0)
+	if c.Ref16 {
+		ref16 = 1
+	}
+	return append(dst, 0, byte(c.Ref>>8), byte(c.Ref), c.Total, ref16)
 }
 
 type partial struct {
 	msg  *Message
-	seen map[int]bool
+	seen [4]uint64 // bit n: part n arrived (seq is one octet)
+	n    int       // parts seen
+}
+
+// see records part seq and reports whether it had arrived before.
+func (pm *partial) see(seq int) (again bool) {
+	w, bit := seq/64, uint64(1)<<(seq%64)
+	again = pm.seen[w]&bit != 0
+	if !again {
+		pm.seen[w] |= bit
+		pm.n++
+	}
+	return again
 }
 
 // parsedBody is a submitted message body split into its header facts and text.
@@ -145,6 +215,7 @@ func (ss *session) handleSubmit(p *pdu.PDU) {
 	s := ss.srv
 	now := time.Now()
 	var res submitResult
+	res.finish = ss.finishScratch[:0]
 	s.mu.Lock()
 	s.decideSubmit(ss, p, now, &res)
 	if !res.noAnswer && !res.drop && res.gate == nil && res.latency <= 0 {
@@ -153,13 +224,18 @@ func (ss *session) handleSubmit(p *pdu.PDU) {
 		ss.writePDU(&res.resp)
 		s.startOutcomesLocked(res.finish)
 		s.mu.Unlock()
+		clear(res.finish) // the scratch must not keep parts alive
+		ss.finishScratch = res.finish[:0]
 		return
 	}
 	if !res.noAnswer && !res.drop {
 		ss.inflight++
 	}
 	s.mu.Unlock()
-	finish := res.finish // the closures below take only what they need
+	// The closures below take only what they need, and not the scratch.
+	finish := slices.Clone(res.finish)
+	clear(res.finish)
+	ss.finishScratch = res.finish[:0]
 	switch {
 	case res.drop:
 		ss.close()
@@ -269,7 +345,10 @@ func (s *Server) decideSubmit(ss *session, p *pdu.PDU, now time.Time, res *submi
 	}
 	if status == pdu.StatusOK {
 		id, num := s.newMessageIDLocked()
-		res.resp.MessageID = []byte(id)
+		// The resp is encoded before the read loop reads on: a scratch
+		// buffer of the session holds its id.
+		ss.idScratch = append(ss.idScratch[:0], id...)
+		res.resp.MessageID = ss.idScratch
 		if b.Receipts.BeforeResp && p.RegisteredDelivery&0x03 != 0 {
 			res.gate = &gate{}
 		}
@@ -358,7 +437,7 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	if pb.multi {
 		seq, total = int(pb.concat.Seq), int(pb.concat.Total)
 	}
-	src, dst, from, to := copyAddrs(p.Source, dest)
+	src, dst, data := copyOut(p.Source, dest, pb.body)
 	ps := &partState{
 		id: id, num: num, systemID: ss.systemID,
 		src: src, dst: dst,
@@ -367,56 +446,54 @@ func (s *Server) acceptPartLocked(ss *session, p *pdu.PDU, dest pdu.Address, id 
 	}
 	ps.stat, ps.errCode = s.outcomeLocked(string(dest.Addr), seq)
 	ps.receipt = s.wantReceiptLocked(ps)
-	key := id
-	if _, dup := s.parts[key]; dup { // submit_multi: one id, several destinations
-		key = id + "/" + string(dest.Addr)
+	ps.key = id
+	if _, dup := s.parts[ps.key]; dup { // submit_multi: one id, several destinations
+		ps.key = id + "/" + string(dest.Addr)
 	}
-	s.parts[key] = ps
-	part := Part{ID: id, Seq: seq, Text: text, Data: append([]byte(nil), pb.body...), ReceivedAt: now}
+	s.parts[ps.key] = ps
 	if !pb.multi {
-		m := s.newMessage(p, ps, pb, now, from, to)
-		m.Text, m.Segments = text, segs
-		m.Parts = []Part{part}
-		m.IDs = []string{id}
-		s.recordLocked(m)
+		s.recordLocked(msgRecord{ps: ps, command: p.ID, dc: p.DataCoding, esm: p.ESMClass, kind: pb.kind, segments: segs, text: text, data: data})
 		return ps
 	}
-	ck := concatKey{systemID: ss.systemID, src: string(ps.src.Addr), dst: string(ps.dst.Addr), ref: pb.concat.Ref, total: pb.concat.Total, ref16: pb.concat.Ref16}
-	pm := s.partial[ck]
+	part := Part{ID: id, Seq: seq, Text: text, Data: data, ReceivedAt: now}
+	ss.keyScratch = appendConcatKey(ss.keyScratch[:0], ss.systemID, ps.src.Addr, ps.dst.Addr, pb.concat)
+	pm := s.partial[string(ss.keyScratch)]
 	if pm == nil {
-		pm = &partial{msg: s.newMessage(p, ps, pb, now, from, to), seen: map[int]bool{}}
+		pm = &partial{msg: s.newMessage(p, ps, pb, now)}
 		pm.msg.Segments = total
+		pm.msg.Parts = make([]Part, 0, total)
+		ck := string(ss.keyScratch)
 		s.partial[ck] = pm
 		s.sched.after(b.ConcatTimeout.D(), func() { s.expirePartial(ck, pm) })
 	}
-	if pm.seen[seq] {
+	if pm.see(seq) {
 		// A resent part replaces the earlier copy: the ESME thought it lost.
 		pm.msg.Parts = slices.DeleteFunc(pm.msg.Parts, func(x Part) bool { return x.Seq == seq })
 	}
-	pm.seen[seq] = true
 	pm.msg.Parts = append(pm.msg.Parts, part)
-	if len(pm.seen) == total {
-		delete(s.partial, ck)
+	if pm.n == total {
+		delete(s.partial, string(ss.keyScratch))
 		s.completeLocked(pm.msg)
+		pm.msg = nil // the expiry job holds pm until concat_timeout: not the message too
 	}
 	return ps
 }
 
-// copyAddrs copies two addresses out of the read buffer into one
-// allocation, and gives them as strings from one more.
-func copyAddrs(a, b pdu.Address) (pdu.Address, pdu.Address, string, string) {
-	buf := make([]byte, len(a.Addr)+len(b.Addr))
+// copyOut copies two addresses and the user data out of the read buffer
+// into one allocation. Nothing writes to it afterwards.
+func copyOut(a, b pdu.Address, data []byte) (pdu.Address, pdu.Address, []byte) {
+	buf := make([]byte, len(a.Addr)+len(b.Addr)+len(data))
 	n := copy(buf, a.Addr)
-	copy(buf[n:], b.Addr)
-	a.Addr, b.Addr = buf[:n:n], buf[n:]
-	both := string(buf)
-	return a, b, both[:n], both[n:]
+	m := n + copy(buf[n:], b.Addr)
+	copy(buf[m:], data)
+	a.Addr, b.Addr = buf[:n:n], buf[n:m:m]
+	return a, b, buf[m:]
 }
 
-func (s *Server) newMessage(p *pdu.PDU, ps *partState, pb *parsedBody, now time.Time, from, to string) *Message {
+func (s *Server) newMessage(p *pdu.PDU, ps *partState, pb *parsedBody, now time.Time) *Message {
 	return &Message{
 		SystemID: ps.systemID, Command: p.ID.String(),
-		From: from, To: to,
+		From: string(ps.src.Addr), To: string(ps.dst.Addr),
 		SourceTON: ps.src.TON, SourceNPI: ps.src.NPI, DestTON: ps.dst.TON, DestNPI: ps.dst.NPI,
 		DataCoding: p.DataCoding, ESMClass: p.ESMClass, RegisteredDelivery: p.RegisteredDelivery,
 		Concat: pb.kind, ReceivedAt: now,
@@ -426,6 +503,11 @@ func (s *Server) newMessage(p *pdu.PDU, ps *partState, pb *parsedBody, now time.
 func (s *Server) completeLocked(m *Message) {
 	slices.SortFunc(m.Parts, func(a, b Part) int { return a.Seq - b.Seq })
 	var sb strings.Builder
+	n := 0
+	for _, p := range m.Parts {
+		n += len(p.Text)
+	}
+	sb.Grow(n)
 	m.IDs = make([]string, len(m.Parts))
 	for i, p := range m.Parts {
 		sb.WriteString(p.Text)
@@ -433,42 +515,62 @@ func (s *Server) completeLocked(m *Message) {
 	}
 	m.Text = sb.String()
 	m.ID = m.IDs[0]
-	s.recordLocked(m)
+	s.recordLocked(msgRecord{m: m})
 }
 
-func (s *Server) expirePartial(ck concatKey, pm *partial) {
+func (s *Server) expirePartial(ck string, pm *partial) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.partial[ck] != pm {
 		return
 	}
 	delete(s.partial, ck)
-	pm.msg.Incomplete = true
-	s.completeLocked(pm.msg)
+	m := pm.msg
+	m.Incomplete = true
+	s.completeLocked(m)
 	s.notifyLocked() // runs from the scheduler: nobody else wakes WaitFor callers
 
-	s.log.Info("long message incomplete after concat_timeout", "system_id", ck.systemID, "from", ck.src, "to", ck.dst, "parts", len(pm.msg.Parts), "of", ck.total)
+	s.log.Info("long message incomplete after concat_timeout", "system_id", m.SystemID, "from", m.From, "to", m.To, "parts", len(m.Parts), "of", m.Segments)
 }
 
-// recordLocked keeps m in the ring of recent messages, forgetting the oldest.
-func (s *Server) recordLocked(m *Message) {
-	if m.ID == "" && len(m.IDs) > 0 {
-		m.ID = m.IDs[0]
-	}
+// recordLocked keeps a message in the ring of recent messages, forgetting
+// the oldest and, once final, its parts: the log and the parts kept for
+// query_sm stay bounded by KeepMessages however long the simulator runs.
+func (s *Server) recordLocked(r msgRecord) {
 	s.total.Messages++
-	s.account(m.SystemID).counters.Messages++
+	s.account(r.systemID()).counters.Messages++
 	if len(s.msgs) < s.cfg.KeepMessages {
-		s.msgs = append(s.msgs, m)
+		s.msgs = append(s.msgs, r)
 		return
 	}
-	old := s.msgs[s.msgHead]
-	for _, id := range old.IDs {
-		if ps := s.parts[id]; ps != nil && !ps.doneAt.IsZero() {
-			delete(s.parts, id)
+	old := &s.msgs[s.msgHead]
+	if old.ps != nil {
+		s.forgetPartLocked(old.ps)
+	} else {
+		for _, id := range old.m.IDs {
+			if ps := s.parts[id]; ps != nil {
+				s.forgetPartLocked(ps)
+			}
 		}
 	}
-	s.msgs[s.msgHead] = m
+	s.msgs[s.msgHead] = r
 	s.msgHead = (s.msgHead + 1) % len(s.msgs)
+}
+
+// forgetPartLocked drops a part whose message left the log from the parts
+// map, now if it is final, else when it becomes final (doneLocked).
+func (s *Server) forgetPartLocked(ps *partState) {
+	ps.evicted = true
+	if !ps.doneAt.IsZero() && s.parts[ps.key] == ps {
+		delete(s.parts, ps.key)
+	}
+}
+
+// doneLocked is called when a part has become final.
+func (s *Server) doneLocked(ps *partState) {
+	if ps.evicted && s.parts[ps.key] == ps {
+		delete(s.parts, ps.key)
+	}
 }
 
 // Messages returns the kept messages, oldest first.
@@ -477,7 +579,7 @@ func (s *Server) Messages() []Message {
 	defer s.mu.Unlock()
 	out := make([]Message, 0, len(s.msgs))
 	for i := range s.msgs {
-		out = append(out, *s.msgs[(s.msgHead+i)%len(s.msgs)])
+		out = append(out, s.msgs[(s.msgHead+i)%len(s.msgs)].message())
 	}
 	return out
 }
@@ -539,6 +641,7 @@ func (s *Server) startOutcomesLocked(parts []*partState) {
 		}
 		return
 	}
+	parts = slices.Clone(parts) // the caller's slice may be a scratch buffer
 	s.sched.after(d, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -555,6 +658,7 @@ func (s *Server) finishPartLocked(ps *partState, g *gate) {
 	}
 	ps.doneAt = time.Now()
 	ps.state, _ = pdu.StateFromStat(ps.stat)
+	s.doneLocked(ps)
 	s.notifyLocked()
 	if !ps.receipt {
 		return
@@ -572,6 +676,33 @@ func (s *Server) finishPartLocked(ps *partState, g *gate) {
 
 const receiptDate = "0601021504"
 
+// dateCache keeps the last receipt date it rendered: the receipts of one
+// minute (or second) all carry the same text, and formatting it twice per
+// receipt was a tenth of the simulator's CPU.
+type dateCache struct {
+	key  int64 // Unix minute, or second with seconds
+	secs bool
+	n    int // 0: empty
+	b    [12]byte
+}
+
+// append appends t in the receipt date form, YYMMDDhhmm[ss] in UTC.
+func (c *dateCache) append(dst []byte, t time.Time, secs bool) []byte {
+	key := t.Unix()
+	if !secs {
+		key = key / 60
+	}
+	if c.n == 0 || c.key != key || c.secs != secs {
+		layout := receiptDate
+		if secs {
+			layout += "05"
+		}
+		c.n = len(t.UTC().AppendFormat(c.b[:0], layout))
+		c.key, c.secs = key, secs
+	}
+	return append(dst, c.b[:c.n]...)
+}
+
 // receiptDelivery builds the receipt PDU in the configured form (SMPP 3.4
 // appendix B text, TLVs, or both).
 func (s *Server) receiptDelivery(ps *partState) *delivery {
@@ -580,20 +711,21 @@ func (s *Server) receiptDelivery(ps *partState) *delivery {
 	if r.IDFormat != "same" {
 		id = formatID(r.IDFormat, ps.num, s.beh.IDWidth)
 	}
-	layout := receiptDate
-	if r.DateSeconds {
-		layout += "05"
-	}
 	dlvrd := "000"
 	if ps.stat == "DELIVRD" {
 		dlvrd = "001"
 	}
-	d := &delivery{systemID: ps.systemID, receipt: true, msgID: ps.id}
+	d := s.newReceiptLocked()
+	d.systemID, d.msgID = ps.systemID, ps.id
 	p := &d.p
 	p.TLVs = d.tlvs[:0]
 	// One buffer for the text and the TLV values: the text takes ~100 bytes
 	// besides the id and the snippet, the TLVs the id and 5.
-	buf := make([]byte, 0, 2*len(id)+len(ps.text)+136)
+	buf := d.buf[:0]
+	if n := 2*len(id) + len(ps.text) + 136; cap(buf) < n {
+		buf = make([]byte, 0, n)
+		d.buf = buf
+	}
 	p.ID = pdu.DeliverSM
 	if r.PDU == "data_sm" {
 		p.ID = pdu.DataSM
@@ -608,17 +740,17 @@ func (s *Server) receiptDelivery(ps *partState) *delivery {
 		text = append(text, " sub:001 dlvrd:"...)
 		text = append(text, dlvrd...)
 		text = append(text, " submit date:"...)
-		text = ps.submitAt.UTC().AppendFormat(text, layout)
+		text = s.submitDates.append(text, ps.submitAt, r.DateSeconds)
 		text = append(text, " done date:"...)
-		text = ps.doneAt.UTC().AppendFormat(text, layout)
+		text = s.doneDates.append(text, ps.doneAt, r.DateSeconds)
 		text = append(text, " stat:"...)
 		text = append(text, ps.stat...)
 		text = append(text, " err:"...)
 		text = append(text, ps.errCode...)
 		text = append(text, " text:"...)
 		text = appendReceiptSnippet(text, ps.text)
+		buf = text[len(text):] // the TLV values follow the text, in its spare capacity
 		text = text[:len(text):len(text)]
-		buf = text[len(text):cap(text)]
 		if p.ID == pdu.DataSM {
 			p.TLVs = append(p.TLVs, pdu.TLV{Tag: pdu.TagMessagePayload, Value: text})
 		} else {

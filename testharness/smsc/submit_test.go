@@ -444,3 +444,58 @@ func TestKeepMessagesRing(t *testing.T) {
 		t.Fatalf("kept %v, want the newest three oldest first", texts)
 	}
 }
+
+// A part whose message has left the log is forgotten once it is final, even
+// when it became final after the eviction: a long-running simulator must not
+// keep every part it ever accepted for query_sm.
+func TestEvictedPartsForgottenWhenFinal(t *testing.T) {
+	srv := startSMSC(t, smsc.Config{KeepMessages: 2, Behaviour: smsc.Behaviour{
+		Receipts: smsc.Receipts{Delay: smsc.Dist{Min: smsc.Duration(300 * time.Millisecond)}},
+	}})
+	e := bound(t, srv, idBindTRX, "a", "b")
+	var ids []string
+	for i := 1; i <= 4; i++ {
+		ids = append(ids, e.submitOK(t, sm{src: "1", dst: "2", regDlv: 1, text: gsm7(fmt.Sprint("m", i))}))
+	}
+	// Evicted but not yet final: still known.
+	if q := e.query(t, ids[0], "1"); q.status != stOK || q.state != 1 {
+		t.Fatalf("evicted part before its receipt: %+v, want ENROUTE", q)
+	}
+	for range ids {
+		parseReceipt(t, e.expect(t, idDeliverSM))
+	}
+	for _, id := range ids[:2] {
+		if q := e.query(t, id, "1"); q.status != stQueryFail {
+			t.Errorf("evicted final part %s: status %#x, want ESME_RQUERYFAIL", id, q.status)
+		}
+	}
+	for _, id := range ids[2:] {
+		if q := e.query(t, id, "1"); q.status != stOK || q.state != 2 {
+			t.Errorf("kept part %s: %+v, want DELIVERED", id, q)
+		}
+	}
+}
+
+// A part sent again before the message is complete replaces the earlier
+// copy: the message has each part once, the latest one.
+func TestLongMessageResentPart(t *testing.T) {
+	srv := startSMSC(t, smsc.Config{})
+	e := bound(t, srv, idBindTRX, "a", "b")
+	text := longText(400)
+	parts := splitLong("udh8", text, 9, false)
+	id1 := e.submitOK(t, parts[0].m)
+	id2 := e.submitOK(t, parts[1].m)
+	id1again := e.submitOK(t, parts[0].m)
+	if srv.Stats().Messages != 0 {
+		t.Fatal("message recorded with a part missing")
+	}
+	id3 := e.submitOK(t, parts[2].m)
+	msgs, err := srv.WaitMessages(testCtx(t), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := msgs[0]
+	if m.Text != text || len(m.Parts) != 3 || !slices.Equal(m.IDs, []string{id1again, id2, id3}) || id1again == id1 {
+		t.Fatalf("text ok %v, ids %v, want [%s %s %s]", m.Text == text, m.IDs, id1again, id2, id3)
+	}
+}
