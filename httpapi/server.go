@@ -122,7 +122,7 @@ func New(core Core, opts Options) *Server {
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.guard = newConnGuard(opts.ReadTimeout, opts.WriteTimeout, opts.IdleTimeout)
 	s.srv = &fasthttp.Server{
-		Handler:               s.observed(s.handle),
+		Handler:               s.observed(),
 		ErrorHandler:          s.handleServerError,
 		NoDefaultServerHeader: true,
 		Concurrency:           opts.Concurrency,
@@ -148,7 +148,7 @@ func New(core Core, opts Options) *Server {
 
 // Handler returns the request handler, for serving without a listener
 // (tests, benchmarks). fasthttp's ErrorHandler is not involved there.
-func (s *Server) Handler() fasthttp.RequestHandler { return s.observed(s.handle) }
+func (s *Server) Handler() fasthttp.RequestHandler { return s.observed() }
 
 // Listen binds Options.Addr (and loads the TLS key pair), so that Addr is
 // known and configuration errors surface before Serve.
