@@ -478,7 +478,9 @@ func (w *Webhooks) dispatch() (now time.Time, ok, tookAll bool) {
 	}
 	tookAll = !passedOver && len(jobs) < limit
 	w.readErr = ""
-	for _, b := range groupBatches(jobs, maxBatch) {
+	batches := groupBatches(jobs, maxBatch)
+	for i := range batches {
+		b := &batches[i]
 		w.mu.Lock()
 		w.inflight[b.url]++
 		w.total++
@@ -502,18 +504,69 @@ type endpointID struct{ app, url string }
 
 // groupBatches splits jobs, in order, into requests of up to maxBatch jobs
 // of the same application and URL, the way dispatch's pick counted them.
-func groupBatches(jobs []store.CallbackJob, maxBatch int) []*batch {
-	var out []*batch
-	open := map[endpointID]*batch{}
-	for i, j := range jobs {
-		key := endpointID{j.ApplicationID, j.URL}
-		b := open[key]
-		if b == nil || len(b.jobs) >= maxBatch {
-			b = &batch{app: j.ApplicationID, url: j.URL, jobs: make([]store.CallbackJob, 0, min(maxBatch, len(jobs)-i))}
-			open[key] = b
-			out = append(out, b)
+// The batches share one array of jobs: jobs itself when each batch's jobs
+// are already next to each other (one endpoint, the usual case), else one
+// copy in batch order; the batches are one array too.
+func groupBatches(jobs []store.CallbackJob, maxBatch int) []batch {
+	if len(jobs) == 0 {
+		return nil
+	}
+	maxBatch = max(maxBatch, 1)
+	least := (len(jobs) + maxBatch - 1) / maxBatch // batches for one endpoint
+	out := make([]batch, 0, least)
+	sizes := make([]int, 0, least) // jobs per batch
+	var batchOfBuf [128]int32
+	batchOf := batchOfBuf[:0]    // each job's batch, for the copy
+	open := map[endpointID]int{} // the batch being filled, by endpoint
+	prev, contiguous := -1, true
+	for i := range jobs {
+		j := &jobs[i]
+		g := -1
+		if prev >= 0 && out[prev].app == j.ApplicationID && out[prev].url == j.URL {
+			g = prev // the endpoint of the job before: no map lookup
+		} else if k, ok := open[endpointID{j.ApplicationID, j.URL}]; ok {
+			g = k
 		}
-		b.jobs = append(b.jobs, j)
+		if g < 0 || sizes[g] >= maxBatch {
+			out = append(out, batch{app: j.ApplicationID, url: j.URL})
+			sizes = append(sizes, 0)
+			g = len(out) - 1
+			open[endpointID{j.ApplicationID, j.URL}] = g
+		}
+		if contiguous && g != prev && (g != prev+1 || sizes[g] != 0) {
+			// The first job out of batch order: the jobs before it were
+			// in order, so their batches follow from the sizes so far.
+			contiguous = false
+			for k := range out {
+				for range sizes[k] {
+					batchOf = append(batchOf, int32(k))
+				}
+			}
+		}
+		sizes[g]++
+		if !contiguous {
+			batchOf = append(batchOf, int32(g))
+		}
+		prev = g
+	}
+	if contiguous {
+		start := 0
+		for g := range out {
+			end := start + sizes[g]
+			out[g].jobs = jobs[start:end:end]
+			start = end
+		}
+		return out
+	}
+	all := make([]store.CallbackJob, len(jobs))
+	start := 0
+	for g := range out {
+		out[g].jobs = all[start : start : start+sizes[g]] // capped: appends stay in the batch's part
+		start += sizes[g]
+	}
+	for i := range jobs {
+		b := &out[batchOf[i]]
+		b.jobs = append(b.jobs, jobs[i])
 	}
 	return out
 }
