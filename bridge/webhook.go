@@ -46,7 +46,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -132,6 +131,7 @@ type Webhooks struct {
 	cancel   context.CancelFunc
 	loop     sync.WaitGroup // the dispatcher
 	readErr  string         // last outbox read error logged (dispatcher only)
+	picker   dispatchPicker // dispatcher only
 	sending  sync.WaitGroup // deliveries
 
 	mu        sync.Mutex
@@ -435,48 +435,31 @@ func (w *Webhooks) run() {
 // room).
 func (w *Webhooks) dispatch() (now time.Time, ok, tookAll bool) {
 	now = w.now()
+	p := &w.picker
+	if p.fn == nil {
+		p.fn, p.used, p.room = p.pick, map[string]int{}, map[endpointID]int{}
+	}
 	w.mu.Lock()
-	free := w.opts.Concurrency - w.total
-	used := maps.Clone(w.inflight)
+	p.free = w.opts.Concurrency - w.total
+	clear(p.used)
+	for url, n := range w.inflight {
+		p.used[url] = n
+	}
 	w.mu.Unlock()
-	if free <= 0 {
+	if p.free <= 0 {
 		return now, true, false
 	}
-	passedOver := false
-	perEP, maxBatch := w.opts.ConcurrencyPerEndpoint, w.opts.MaxBatch
-	room := map[endpointID]int{} // jobs the batch being filled can still take
-	roomTotal := 0
-	pick := func(app, url string) store.Pick {
-		key := endpointID{app, url} // no string built per job
-		if room[key] > 0 {
-			room[key]--
-			roomTotal--
-			return store.PickTake
-		}
-		if free == 0 {
-			passedOver = true
-			if roomTotal == 0 {
-				return store.PickStop
-			}
-			return store.PickSkip
-		}
-		if used[url] >= perEP {
-			passedOver = true
-			return store.PickSkip // saturated: pass over, do not wait
-		}
-		used[url]++
-		free--
-		room[key] = maxBatch - 1
-		roomTotal += maxBatch - 1
-		return store.PickTake
-	}
-	limit := free * maxBatch
-	jobs, err := w.out.NextCallbacks(now, limit, pick)
+	maxBatch := w.opts.MaxBatch
+	p.perEP, p.maxBatch = w.opts.ConcurrencyPerEndpoint, maxBatch
+	p.passedOver, p.roomTotal = false, 0
+	clear(p.room)
+	limit := p.free * maxBatch
+	jobs, err := w.out.NextCallbacks(now, limit, p.fn)
 	if err != nil {
 		w.readFailed(err)
 		return now, false, false
 	}
-	tookAll = !passedOver && len(jobs) < limit
+	tookAll = !p.passedOver && len(jobs) < limit
 	w.readErr = ""
 	batches := groupBatches(jobs, maxBatch)
 	for i := range batches {
@@ -488,6 +471,44 @@ func (w *Webhooks) dispatch() (now time.Time, ok, tookAll bool) {
 		w.startDelivery(b)
 	}
 	return now, true, tookAll
+}
+
+// dispatchPicker chooses, job by job, what one dispatch takes from the
+// outbox (store.Pick). The dispatcher keeps it across calls: its maps are
+// cleared, not made, and its pick func bound once, so a dispatch allocates
+// none of them.
+type dispatchPicker struct {
+	free, perEP, maxBatch int
+	passedOver            bool
+	used                  map[string]int     // requests in flight per URL, those started here included
+	room                  map[endpointID]int // jobs the batch being filled can still take
+	roomTotal             int
+	fn                    func(app, url string) store.Pick // pick
+}
+
+func (p *dispatchPicker) pick(app, url string) store.Pick {
+	key := endpointID{app, url} // no string built per job
+	if p.room[key] > 0 {
+		p.room[key]--
+		p.roomTotal--
+		return store.PickTake
+	}
+	if p.free == 0 {
+		p.passedOver = true
+		if p.roomTotal == 0 {
+			return store.PickStop
+		}
+		return store.PickSkip
+	}
+	if p.used[url] >= p.perEP {
+		p.passedOver = true
+		return store.PickSkip // saturated: pass over, do not wait
+	}
+	p.used[url]++
+	p.free--
+	p.room[key] = p.maxBatch - 1
+	p.roomTotal += p.maxBatch - 1
+	return store.PickTake
 }
 
 // readFailed logs an outbox read error when it differs from the last one
