@@ -29,6 +29,13 @@ type Core interface {
 	Send(ctx context.Context, req *bridge.SendRequest) (*bridge.Message, error)
 }
 
+// SendIntoCore is a Core that can also write the accepted message into one
+// the server provides: the server keeps it in the request's own allocation
+// instead of the core allocating one per request.
+type SendIntoCore interface {
+	SendInto(ctx context.Context, req *bridge.SendRequest, m *bridge.Message) error
+}
+
 // Options configures a Server. The zero value works.
 type Options struct {
 	Addr           string        // default 127.0.0.1:8080
@@ -93,6 +100,7 @@ func (o *Options) setDefaults() {
 // Server is the HTTP API server.
 type Server struct {
 	core Core
+	into SendIntoCore // core, when it is one
 	opts Options
 	log  *slog.Logger
 	srv  *fasthttp.Server
@@ -119,6 +127,7 @@ type Server struct {
 func New(core Core, opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{core: core, opts: opts, log: opts.Logger}
+	s.into, _ = core.(SendIntoCore)
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.guard = newConnGuard(opts.ReadTimeout, opts.WriteTimeout, opts.IdleTimeout)
 	s.srv = &fasthttp.Server{
