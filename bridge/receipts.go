@@ -141,7 +141,7 @@ func (b *Bridge) handleInbound(q *carrierQueue, carrier string, in *smpp.Inbound
 		// The usual case: its outcome is on its way to the store and not
 		// yet being written. Riding along without waiting for the commit
 		// spares this goroutine a sleep and a wake-up per receipt.
-		if b.outcomes.rideAsync(&rcpt, &asyncReceipt{b: b, carrier: carrier, in: in, res: res}) {
+		if b.outcomes.rideInbound(&rcpt, asyncReceipt{b: b, carrier: carrier, in: in, res: res}) {
 			b.receiptsAfterOutcome.Add(1)
 			return true
 		}
@@ -336,6 +336,7 @@ type outcomeIDs struct {
 	// awaited are ids receipts wait to see in an outcome (awaitID).
 	awaited map[outcomeID]*idWaiters
 	idWaits map[string]*idWaitBackoff // per carrier
+	slab    []outcomeSlot             // slots not yet handed out (newSlotLocked)
 	// commitWaiters counts receipts waiting for the commit of an outcome
 	// already being written (they cannot ride along); tests watch it.
 	commitWaiters atomic.Int32
@@ -396,6 +397,8 @@ type rideAlong struct {
 	// async, when set, is finished by written instead of a waiting
 	// goroutine (rideAsync).
 	async receiptFinisher
+	// inbound is async's value when it came from rideInbound.
+	inbound asyncReceipt
 }
 
 // receiptFinisher finishes a receipt that rode along without a waiter:
@@ -412,10 +415,13 @@ func newOutcomeIDs() *outcomeIDs {
 
 // add notes the ids of an outcome about to be handed to completeLoop.
 func (o *outcomeIDs) add(c *store.Completion) {
-	slot := &outcomeSlot{seq: c.Seq}
+	var slot *outcomeSlot
 	o.mu.Lock()
 	for _, id := range c.Record.CarrierIDs {
 		if id != "" {
+			if slot == nil {
+				slot = o.newSlotLocked(c.Seq)
+			}
 			k := outcomeID{c.Record.Carrier, dlrmap.NormalizeID(id)}
 			o.ids[k] = slot
 			if w := o.awaited[k]; w != nil {
@@ -425,6 +431,22 @@ func (o *outcomeIDs) add(c *store.Completion) {
 		}
 	}
 	o.mu.Unlock()
+}
+
+// outcomeSlabSize is how many outcome slots are allocated at once: one
+// allocation per many outcomes, at the cost of a slab staying alive until
+// its last slot is written.
+const outcomeSlabSize = 64
+
+// newSlotLocked hands out the next slot of the current slab.
+func (o *outcomeIDs) newSlotLocked(seq uint64) *outcomeSlot {
+	if len(o.slab) == 0 {
+		o.slab = make([]outcomeSlot, outcomeSlabSize)
+	}
+	slot := &o.slab[0]
+	o.slab = o.slab[1:]
+	slot.seq = seq
+	return slot
 }
 
 // findLocked returns the outcome slot carrying one of the candidates.
@@ -556,6 +578,22 @@ func (o *outcomeIDs) rideAsync(r *store.Receipt, ar receiptFinisher) bool {
 		return false
 	}
 	slot.receipts = append(slot.receipts, &rideAlong{r: *r, async: ar})
+	return true
+}
+
+// rideInbound is rideAsync for a receipt handleInbound received: its
+// finisher lives in the rideAlong, one allocation for both, and none when
+// the receipt does not ride along.
+func (o *outcomeIDs) rideInbound(r *store.Receipt, ar asyncReceipt) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	slot := o.findLocked(r.Carrier, r.Candidates)
+	if slot == nil || slot.taken {
+		return false
+	}
+	ra := &rideAlong{r: *r, inbound: ar}
+	ra.async = &ra.inbound
+	slot.receipts = append(slot.receipts, ra)
 	return true
 }
 

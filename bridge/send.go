@@ -24,16 +24,27 @@ const (
 // Send validates, routes and durably queues a message. It returns only
 // after the message is stored (fsync'd), so a 202 means it will be sent.
 func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
+	m := new(Message)
+	if err := b.SendInto(ctx, req, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// SendInto is Send writing the accepted message into m, which the caller
+// owns (the HTTP server keeps it in the request's own allocation). m is
+// left as it was when an error is returned.
+func (b *Bridge) SendInto(ctx context.Context, req *SendRequest, m *Message) error {
 	b.mu.Lock()
 	closing := b.closing
 	b.mu.Unlock()
 	if closing {
-		return nil, ErrShuttingDown
+		return ErrShuttingDown
 	}
 	dir := b.directory() // one snapshot for the whole request
 	app, verr := b.validate(dir, req)
 	if verr != nil {
-		return nil, verr
+		return verr
 	}
 	acc := dir.accounts[req.AccountID]
 	class, campaign := dir.classOf(req.From)
@@ -85,13 +96,13 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 		}
 		if isAlphanumeric(req.From) && !q.Alphanumeric {
 			release()
-			return nil, &ValidationError{Description: genericInvalid, Fields: []FieldError{{FieldName: "from",
+			return &ValidationError{Description: genericInvalid, Fields: []FieldError{{FieldName: "from",
 				Description: fmt.Sprintf("'%s' is an alphanumeric sender, which the carrier for '%s' does not accept", req.From, to)}}}
 		}
 		if len(req.Media) > 0 {
 			if !q.MediaAsLinks {
 				release()
-				return nil, &ValidationError{Description: genericInvalid, Fields: []FieldError{{FieldName: "media",
+				return &ValidationError{Description: genericInvalid, Fields: []FieldError{{FieldName: "media",
 					Description: fmt.Sprintf("media cannot be sent to '%s': its carrier carries SMS only", to)}}}
 			}
 			it.Text = withLinks(text, req.Media)
@@ -103,7 +114,7 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 		}
 		if qerr := q.reserve(it.Segments); qerr != nil {
 			release()
-			return nil, qerr
+			return qerr
 		}
 		held = append(held, hold{q, it.Segments})
 		items[i] = it
@@ -112,7 +123,7 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 	if err := b.store.Enqueue(items); err != nil {
 		release()
 		b.log.Error("cannot store a message", "request_id", req.RequestID, "err", err)
-		return nil, fmt.Errorf("%w: %w", ErrStore, err)
+		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	for i := range items {
 		it := &items[i]
@@ -125,7 +136,7 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 	if segments == 0 {
 		segments = b.planAny(text)
 	}
-	m := &Message{
+	*m = Message{
 		ID: id, Owner: req.From, ApplicationID: app.ID, Time: now, SegmentCount: segments, Direction: "out",
 		To: req.To, From: req.From, Text: req.Text, Media: req.Media, Tag: req.Tag, HasTag: req.HasTag,
 		Priority: "default", Expiration: req.Expiration,
@@ -133,7 +144,7 @@ func (b *Bridge) Send(ctx context.Context, req *SendRequest) (*Message, error) {
 	if high {
 		m.Priority = "high"
 	}
-	return m, nil
+	return nil
 }
 
 // planAny counts segments for a message none of whose recipients has a

@@ -67,3 +67,18 @@ func BenchmarkSend(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSendInto is BenchmarkSend writing into a Message the caller
+// owns, as the HTTP server does.
+func BenchmarkSendInto(b *testing.B) {
+	br := benchBridge(b)
+	req := &SendRequest{AccountID: "A", ApplicationID: "app", From: "+15550001111", To: []string{"+16175550000"},
+		Text: "Your verification code is 123456", RequestID: "0123456789abcdef"}
+	var m Message
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := br.SendInto(context.Background(), req, &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -46,7 +46,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -132,6 +131,7 @@ type Webhooks struct {
 	cancel   context.CancelFunc
 	loop     sync.WaitGroup // the dispatcher
 	readErr  string         // last outbox read error logged (dispatcher only)
+	picker   dispatchPicker // dispatcher only
 	sending  sync.WaitGroup // deliveries
 
 	mu        sync.Mutex
@@ -435,50 +435,35 @@ func (w *Webhooks) run() {
 // room).
 func (w *Webhooks) dispatch() (now time.Time, ok, tookAll bool) {
 	now = w.now()
+	p := &w.picker
+	if p.fn == nil {
+		p.fn, p.used, p.room = p.pick, map[string]int{}, map[endpointID]int{}
+	}
 	w.mu.Lock()
-	free := w.opts.Concurrency - w.total
-	used := maps.Clone(w.inflight)
+	p.free = w.opts.Concurrency - w.total
+	clear(p.used)
+	for url, n := range w.inflight {
+		p.used[url] = n
+	}
 	w.mu.Unlock()
-	if free <= 0 {
+	if p.free <= 0 {
 		return now, true, false
 	}
-	passedOver := false
-	perEP, maxBatch := w.opts.ConcurrencyPerEndpoint, w.opts.MaxBatch
-	room := map[endpointID]int{} // jobs the batch being filled can still take
-	roomTotal := 0
-	pick := func(app, url string) store.Pick {
-		key := endpointID{app, url} // no string built per job
-		if room[key] > 0 {
-			room[key]--
-			roomTotal--
-			return store.PickTake
-		}
-		if free == 0 {
-			passedOver = true
-			if roomTotal == 0 {
-				return store.PickStop
-			}
-			return store.PickSkip
-		}
-		if used[url] >= perEP {
-			passedOver = true
-			return store.PickSkip // saturated: pass over, do not wait
-		}
-		used[url]++
-		free--
-		room[key] = maxBatch - 1
-		roomTotal += maxBatch - 1
-		return store.PickTake
-	}
-	limit := free * maxBatch
-	jobs, err := w.out.NextCallbacks(now, limit, pick)
+	maxBatch := w.opts.MaxBatch
+	p.perEP, p.maxBatch = w.opts.ConcurrencyPerEndpoint, maxBatch
+	p.passedOver, p.roomTotal = false, 0
+	clear(p.room)
+	limit := p.free * maxBatch
+	jobs, err := w.out.NextCallbacks(now, limit, p.fn)
 	if err != nil {
 		w.readFailed(err)
 		return now, false, false
 	}
-	tookAll = !passedOver && len(jobs) < limit
+	tookAll = !p.passedOver && len(jobs) < limit
 	w.readErr = ""
-	for _, b := range groupBatches(jobs, maxBatch) {
+	batches := groupBatches(jobs, maxBatch)
+	for i := range batches {
+		b := &batches[i]
 		w.mu.Lock()
 		w.inflight[b.url]++
 		w.total++
@@ -486,6 +471,44 @@ func (w *Webhooks) dispatch() (now time.Time, ok, tookAll bool) {
 		w.startDelivery(b)
 	}
 	return now, true, tookAll
+}
+
+// dispatchPicker chooses, job by job, what one dispatch takes from the
+// outbox (store.Pick). The dispatcher keeps it across calls: its maps are
+// cleared, not made, and its pick func bound once, so a dispatch allocates
+// none of them.
+type dispatchPicker struct {
+	free, perEP, maxBatch int
+	passedOver            bool
+	used                  map[string]int     // requests in flight per URL, those started here included
+	room                  map[endpointID]int // jobs the batch being filled can still take
+	roomTotal             int
+	fn                    func(app, url string) store.Pick // pick
+}
+
+func (p *dispatchPicker) pick(app, url string) store.Pick {
+	key := endpointID{app, url} // no string built per job
+	if p.room[key] > 0 {
+		p.room[key]--
+		p.roomTotal--
+		return store.PickTake
+	}
+	if p.free == 0 {
+		p.passedOver = true
+		if p.roomTotal == 0 {
+			return store.PickStop
+		}
+		return store.PickSkip
+	}
+	if p.used[url] >= p.perEP {
+		p.passedOver = true
+		return store.PickSkip // saturated: pass over, do not wait
+	}
+	p.used[url]++
+	p.free--
+	p.room[key] = p.maxBatch - 1
+	p.roomTotal += p.maxBatch - 1
+	return store.PickTake
 }
 
 // readFailed logs an outbox read error when it differs from the last one
@@ -502,18 +525,69 @@ type endpointID struct{ app, url string }
 
 // groupBatches splits jobs, in order, into requests of up to maxBatch jobs
 // of the same application and URL, the way dispatch's pick counted them.
-func groupBatches(jobs []store.CallbackJob, maxBatch int) []*batch {
-	var out []*batch
-	open := map[endpointID]*batch{}
-	for i, j := range jobs {
-		key := endpointID{j.ApplicationID, j.URL}
-		b := open[key]
-		if b == nil || len(b.jobs) >= maxBatch {
-			b = &batch{app: j.ApplicationID, url: j.URL, jobs: make([]store.CallbackJob, 0, min(maxBatch, len(jobs)-i))}
-			open[key] = b
-			out = append(out, b)
+// The batches share one array of jobs: jobs itself when each batch's jobs
+// are already next to each other (one endpoint, the usual case), else one
+// copy in batch order; the batches are one array too.
+func groupBatches(jobs []store.CallbackJob, maxBatch int) []batch {
+	if len(jobs) == 0 {
+		return nil
+	}
+	maxBatch = max(maxBatch, 1)
+	least := (len(jobs) + maxBatch - 1) / maxBatch // batches for one endpoint
+	out := make([]batch, 0, least)
+	sizes := make([]int, 0, least) // jobs per batch
+	var batchOfBuf [128]int32
+	batchOf := batchOfBuf[:0]    // each job's batch, for the copy
+	open := map[endpointID]int{} // the batch being filled, by endpoint
+	prev, contiguous := -1, true
+	for i := range jobs {
+		j := &jobs[i]
+		g := -1
+		if prev >= 0 && out[prev].app == j.ApplicationID && out[prev].url == j.URL {
+			g = prev // the endpoint of the job before: no map lookup
+		} else if k, ok := open[endpointID{j.ApplicationID, j.URL}]; ok {
+			g = k
 		}
-		b.jobs = append(b.jobs, j)
+		if g < 0 || sizes[g] >= maxBatch {
+			out = append(out, batch{app: j.ApplicationID, url: j.URL})
+			sizes = append(sizes, 0)
+			g = len(out) - 1
+			open[endpointID{j.ApplicationID, j.URL}] = g
+		}
+		if contiguous && g != prev && (g != prev+1 || sizes[g] != 0) {
+			// The first job out of batch order: the jobs before it were
+			// in order, so their batches follow from the sizes so far.
+			contiguous = false
+			for k := range out {
+				for range sizes[k] {
+					batchOf = append(batchOf, int32(k))
+				}
+			}
+		}
+		sizes[g]++
+		if !contiguous {
+			batchOf = append(batchOf, int32(g))
+		}
+		prev = g
+	}
+	if contiguous {
+		start := 0
+		for g := range out {
+			end := start + sizes[g]
+			out[g].jobs = jobs[start:end:end]
+			start = end
+		}
+		return out
+	}
+	all := make([]store.CallbackJob, len(jobs))
+	start := 0
+	for g := range out {
+		out[g].jobs = all[start : start : start+sizes[g]] // capped: appends stay in the batch's part
+		start += sizes[g]
+	}
+	for i := range jobs {
+		b := &out[batchOf[i]]
+		b.jobs = append(b.jobs, jobs[i])
 	}
 	return out
 }

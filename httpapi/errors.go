@@ -81,7 +81,7 @@ func (s *Server) handleServerError(ctx *fasthttp.RequestCtx, err error) {
 	writeError(ctx, status, typ, desc)
 	if s.opts.Observe != nil {
 		// Before routing: the request line may not even have been read.
-		s.opts.Observe("other", status, 0)
+		s.opts.Observe(routeOther, status, 0)
 	}
 	s.log.LogAttrs(s.base, levelClientError, "request rejected by the HTTP layer",
 		attrRequestID(rid), attrStatus(status), attrError(err))

@@ -111,15 +111,22 @@ func defaultAuth(accountID, username, password string) error {
 
 // echo accepts everything, as the bridge would render it.
 func echo(_ context.Context, req *bridge.SendRequest) (*bridge.Message, error) {
+	m := new(bridge.Message)
+	echoInto(req, m)
+	return m, nil
+}
+
+// echoInto is echo writing into m (SendIntoCore).
+func echoInto(req *bridge.SendRequest, m *bridge.Message) {
 	prio := req.Priority
 	if prio == "" {
 		prio = "default"
 	}
-	return &bridge.Message{
+	*m = bridge.Message{
 		ID: testMsgID, Owner: req.From, ApplicationID: req.ApplicationID, Time: testTime,
 		SegmentCount: 1, Direction: "out", To: req.To, From: req.From, Text: req.Text,
 		Media: req.Media, Tag: req.Tag, HasTag: req.HasTag, Priority: prio, Expiration: req.Expiration,
-	}, nil
+	}
 }
 
 // startServer serves s on an in-memory listener until the test ends.

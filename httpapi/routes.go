@@ -38,7 +38,14 @@ func Routes() []Route {
 // handle routes a request. There is one resource, so the router is a prefix
 // check: POST /api/v2/users/{accountId}/messages, and the same without
 // /api/v2 (v2-api.md §7).
-func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+func (s *Server) handle(ctx *fasthttp.RequestCtx) { s.handleRoute(ctx) }
+
+// handleRoute serves a request and names its route for the metrics, from
+// the routing it does anyway: naming it again afterwards would parse the
+// path twice. A panic recovered on the way still returns the route named
+// so far.
+func (s *Server) handleRoute(ctx *fasthttp.RequestCtx) (route string) {
+	route = routeOther
 	handlerStarted(ctx.Conn())
 	rid := clientRequestID(ctx)
 	ctx.Response.Header.Set(headerRequestID, rid)
@@ -58,6 +65,14 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		putBuf(buf)
 		return
 	}
+	switch {
+	case ctx.IsPost():
+		route = routePostMessages
+	case ctx.IsGet():
+		route = routeGetMessages
+	default:
+		route = routeOtherMessages
+	}
 	rc, records := s.core.(RecordsCore)
 	if ctx.IsGet() && records {
 		s.search(ctx, rid, account, rc)
@@ -74,6 +89,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.send(ctx, rid, account)
+	return route
 }
 
 // messagesPath returns the account id of a messages path. fasthttp has

@@ -29,6 +29,13 @@ type Core interface {
 	Send(ctx context.Context, req *bridge.SendRequest) (*bridge.Message, error)
 }
 
+// SendIntoCore is a Core that can also write the accepted message into one
+// the server provides: the server keeps it in the request's own allocation
+// instead of the core allocating one per request.
+type SendIntoCore interface {
+	SendInto(ctx context.Context, req *bridge.SendRequest, m *bridge.Message) error
+}
+
 // Options configures a Server. The zero value works.
 type Options struct {
 	Addr           string        // default 127.0.0.1:8080
@@ -93,6 +100,7 @@ func (o *Options) setDefaults() {
 // Server is the HTTP API server.
 type Server struct {
 	core Core
+	into SendIntoCore // core, when it is one
 	opts Options
 	log  *slog.Logger
 	srv  *fasthttp.Server
@@ -119,10 +127,11 @@ type Server struct {
 func New(core Core, opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{core: core, opts: opts, log: opts.Logger}
+	s.into, _ = core.(SendIntoCore)
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.guard = newConnGuard(opts.ReadTimeout, opts.WriteTimeout, opts.IdleTimeout)
 	s.srv = &fasthttp.Server{
-		Handler:               s.observed(s.handle),
+		Handler:               s.observed(),
 		ErrorHandler:          s.handleServerError,
 		NoDefaultServerHeader: true,
 		Concurrency:           opts.Concurrency,
@@ -148,7 +157,7 @@ func New(core Core, opts Options) *Server {
 
 // Handler returns the request handler, for serving without a listener
 // (tests, benchmarks). fasthttp's ErrorHandler is not involved there.
-func (s *Server) Handler() fasthttp.RequestHandler { return s.observed(s.handle) }
+func (s *Server) Handler() fasthttp.RequestHandler { return s.observed() }
 
 // Listen binds Options.Addr (and loads the TLS key pair), so that Addr is
 // known and configuration errors surface before Serve.

@@ -46,7 +46,14 @@ func (s *Server) send(ctx *fasthttp.RequestCtx, rid string, accountPath []byte) 
 	// fasthttp's ctx.Done fires only at shutdown, so the deadline is ours.
 	sctx := &call.ctx
 	sctx.init(s.base, rid, time.Now().Add(s.opts.WriteTimeout))
-	msg, err := s.core.Send(sctx, req)
+	var msg *bridge.Message
+	var err error
+	if s.into != nil {
+		msg = &call.msg
+		err = s.into.SendInto(sctx, req, msg)
+	} else {
+		msg, err = s.core.Send(sctx, req)
+	}
 	sctx.end()
 	if err != nil {
 		s.sendFailed(ctx, rid, buf, err)
@@ -68,6 +75,7 @@ func (s *Server) send(ctx *fasthttp.RequestCtx, rid string, accountPath []byte) 
 type sendCall struct {
 	req bridge.SendRequest
 	ctx requestContext
+	msg bridge.Message // filled by a SendIntoCore
 }
 
 // authorize checks the Basic credentials against the account of the path

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,8 +38,54 @@ type metrics struct {
 
 	// Resolved children by label values: a lock-free sync.Map load per
 	// event instead of the vectors' hashing and read lock and strconv.
-	httpByKey    sync.Map // httpKey -> prometheus.Counter
+	httpByKey    sync.Map // httpKey -> prometheus.Counter, past httpRoutes' reach
 	receiptByKey sync.Map // receiptKey -> receiptCounters
+	// httpRoutes resolves the request counters once per request without
+	// hashing: the server names few routes (constant strings), each with an
+	// array of counters by status code.
+	httpRoutes httpRouteTable
+}
+
+// httpRouteTable is an append-only list of routes: readers load n, then
+// read the first n entries without a lock; a new route is written under
+// mu before n is raised.
+type httpRouteTable struct {
+	mu   sync.Mutex
+	n    atomic.Int32
+	list [8]httpRouteCounters
+}
+
+type httpRouteCounters struct {
+	route    string
+	byStatus [600]atomic.Pointer[prometheus.Counter]
+}
+
+// counter returns the counter slot of route and status, adding the route
+// on first sight; nil when the table is full or the status out of range.
+func (t *httpRouteTable) counter(route string, status int) *atomic.Pointer[prometheus.Counter] {
+	if status < 0 || status >= 600 {
+		return nil
+	}
+	n := int(t.n.Load())
+	for i := 0; i < n; i++ {
+		if t.list[i].route == route {
+			return &t.list[i].byStatus[status]
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n = int(t.n.Load())
+	for i := 0; i < n; i++ {
+		if t.list[i].route == route {
+			return &t.list[i].byStatus[status]
+		}
+	}
+	if n == len(t.list) {
+		return nil
+	}
+	t.list[n].route = route
+	t.n.Store(int32(n + 1))
+	return &t.list[n].byStatus[status]
 }
 
 type httpKey struct {
@@ -87,15 +134,32 @@ func (m *metrics) handler() http.Handler {
 
 // observeHTTP is httpapi.Options.Observe.
 func (m *metrics) observeHTTP(route string, status int, took time.Duration) {
+	if slot := m.httpRoutes.counter(route, status); slot != nil {
+		c := slot.Load()
+		if c == nil {
+			// Two first requests may both resolve it: the vector returns the
+			// same child to both.
+			child := m.httpRequests.WithLabelValues(route, strconv.Itoa(status))
+			slot.Store(&child)
+			c = &child
+		}
+		(*c).Inc()
+	} else {
+		m.observeHTTPSlow(route, status)
+	}
+	if status == http.StatusAccepted {
+		m.httpAccepted.Observe(took.Seconds())
+	}
+}
+
+// observeHTTPSlow counts a request httpRoutes has no slot for.
+func (m *metrics) observeHTTPSlow(route string, status int) {
 	k := httpKey{route, status}
 	c, ok := m.httpByKey.Load(k)
 	if !ok {
 		c, _ = m.httpByKey.LoadOrStore(k, m.httpRequests.WithLabelValues(route, strconv.Itoa(status)))
 	}
 	c.(prometheus.Counter).Inc()
-	if status == http.StatusAccepted {
-		m.httpAccepted.Observe(took.Seconds())
-	}
 }
 
 // observeReceipt is bridge.Options.OnReceipt.

@@ -23,7 +23,8 @@ func TestLoadInProcess(t *testing.T) {
 	}
 	s := out.String()
 	// The mix sends 10 % groups of 3: 200 requests are 240 recipients.
-	for _, want := range []string{"accepted (202): 200 ", "recipients 240", "reached the SMSC: 240 of 240 recipients", "202 latency: p50"} {
+	for _, want := range []string{"accepted (202): 200 ", "recipients 240", "reached the SMSC: 240 of 240 recipients", "202 latency: p50",
+		"warm-up: 1 request (202 in", "at the SMSC true, callback true) before the clock starts", "full loop (202 → submit → receipt → callback): 240 of 240 callbacks"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}

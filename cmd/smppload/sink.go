@@ -379,6 +379,38 @@ func (s *webhookSink) arrivedLocked(id string, at, arrived time.Time) {
 	}
 }
 
+// await waits until n callbacks have arrived or the deadline passes.
+func (s *webhookSink) await(n int64, deadline time.Time) bool {
+	for {
+		s.mu.Lock()
+		got := s.got
+		s.mu.Unlock()
+		if int64(got) >= n {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond) // polled: the sink has no per-callback signal
+	}
+}
+
+// reset forgets what was counted so far (the warm-up): the report covers
+// the measured run only. Ids stay in seen, so a late repeat of the warm-up's
+// callback is a repeat, not a new arrival; a late first one waits in early
+// for an id the run never sends.
+func (s *webhookSink) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lat = s.lat[:0]
+	clear(s.byType)
+	s.last = time.Time{}
+	s.dups, s.total, s.got = 0, 0, 0
+	clear(s.sentAt)
+	clear(s.want)
+	clear(s.early)
+}
+
 // report waits (bounded) for every expected callback and prints the loop's
 // throughput and latency percentiles.
 func (s *webhookSink) report(out io.Writer, expected int64, start time.Time) {
