@@ -372,7 +372,11 @@ func decodeJob(id uint64, v []byte) (CallbackJob, uint32, error) {
 // cbWriter does outbox updates inside one write transaction and keeps the
 // counters (global and per endpoint) in step with them.
 type cbWriter struct {
-	jobs, new, retry, dead, endpoints, names, active, meta *bolt.Bucket
+	tx *bolt.Tx
+	// buckets are the outbox buckets in outboxBuckets' order, each opened
+	// on first use: opening one costs a cursor, a bucket and two maps in a
+	// write transaction, and most commits touch only a few of the eight.
+	buckets [cbMeta + 1]*bolt.Bucket
 
 	d      [4]int64             // new, retry, dead, dead_total
 	perEP  map[uint32]*[3]int64 // new, retry, retry index touched (1)
@@ -398,11 +402,35 @@ func newCBWriter(tx *bolt.Tx) *cbWriter {
 	return makeCBWriter(tx)
 }
 
-func makeCBWriter(tx *bolt.Tx) *cbWriter {
-	return &cbWriter{jobs: tx.Bucket(bucketCBJobs), new: tx.Bucket(bucketCBNew), retry: tx.Bucket(bucketCBRetry),
-		dead: tx.Bucket(bucketCBDead), endpoints: tx.Bucket(bucketCBEndpoints), names: tx.Bucket(bucketCBEpNames),
-		active: tx.Bucket(bucketCBActive), meta: tx.Bucket(bucketCBMeta), perEP: map[uint32]*[3]int64{}}
+func makeCBWriter(tx *bolt.Tx) *cbWriter { return &cbWriter{tx: tx} }
+
+// Indexes of outboxBuckets.
+const (
+	cbJobs = iota
+	cbNew
+	cbRetry
+	cbDead
+	cbEndpoints
+	cbEpNames
+	cbActive
+	cbMeta
+)
+
+func (w *cbWriter) bucket(i int) *bolt.Bucket {
+	if w.buckets[i] == nil {
+		w.buckets[i] = w.tx.Bucket(outboxBuckets[i])
+	}
+	return w.buckets[i]
 }
+
+func (w *cbWriter) jobs() *bolt.Bucket      { return w.bucket(cbJobs) }
+func (w *cbWriter) new() *bolt.Bucket       { return w.bucket(cbNew) }
+func (w *cbWriter) retry() *bolt.Bucket     { return w.bucket(cbRetry) }
+func (w *cbWriter) dead() *bolt.Bucket      { return w.bucket(cbDead) }
+func (w *cbWriter) endpoints() *bolt.Bucket { return w.bucket(cbEndpoints) }
+func (w *cbWriter) names() *bolt.Bucket     { return w.bucket(cbEpNames) }
+func (w *cbWriter) active() *bolt.Bucket    { return w.bucket(cbActive) }
+func (w *cbWriter) meta() *bolt.Bucket      { return w.bucket(cbMeta) }
 
 // withGroupWriter runs fn with one outbox writer shared by everything fn
 // does in tx, and writes its counters after fn succeeded.
@@ -424,10 +452,10 @@ func (w *cbWriter) endpoint(app, url string) (uint32, error) {
 		return ep, nil
 	}
 	var ep uint32
-	if v := w.endpoints.Get(name); len(v) == 4 {
+	if v := w.endpoints().Get(name); len(v) == 4 {
 		ep = binary.BigEndian.Uint32(v)
 	} else {
-		seq, err := w.endpoints.NextSequence()
+		seq, err := w.endpoints().NextSequence()
 		if err != nil {
 			return 0, err
 		}
@@ -435,10 +463,10 @@ func (w *cbWriter) endpoint(app, url string) (uint32, error) {
 			return 0, errors.New("store: too many callback endpoints")
 		}
 		ep = uint32(seq)
-		if err := w.endpoints.Put(name, epKey(ep)); err != nil {
+		if err := w.endpoints().Put(name, epKey(ep)); err != nil {
 			return 0, err
 		}
-		if err := w.names.Put(epKey(ep), name); err != nil {
+		if err := w.names().Put(epKey(ep), name); err != nil {
 			return 0, err
 		}
 	}
@@ -452,6 +480,9 @@ func (w *cbWriter) endpoint(app, url string) (uint32, error) {
 func (w *cbWriter) count(ep uint32, dNew, dRetry int64) {
 	c := w.perEP[ep]
 	if c == nil {
+		if w.perEP == nil {
+			w.perEP = map[uint32]*[3]int64{}
+		}
 		c = new([3]int64)
 		w.perEP[ep] = c
 	}
@@ -477,7 +508,7 @@ type liveJob struct {
 // ok is false when there is no such live job.
 func (w *cbWriter) find(id uint64, hint uint32) (lj liveJob, ok bool, err error) {
 	if w.newCur.c == nil {
-		w.newCur = newPointCursor(w.new)
+		w.newCur = newPointCursor(w.new())
 	}
 	if hint != 0 {
 		k := newKey(hint, id)
@@ -485,7 +516,7 @@ func (w *cbWriter) find(id uint64, hint uint32) (lj liveJob, ok bool, err error)
 			return liveJob{rec: rec, ep: hint, newKey: k}, true, nil
 		}
 	}
-	if rec := w.jobs.Get(seqKey(id)); rec != nil {
+	if rec := w.jobs().Get(seqKey(id)); rec != nil {
 		ep, at, err := jobIndex(rec)
 		if err != nil {
 			return lj, false, fmt.Errorf("store: callback %d: %w", id, err)
@@ -510,7 +541,7 @@ func (w *cbWriter) find(id uint64, hint uint32) (lj liveJob, ok bool, err error)
 		}
 		return nil
 	}
-	cur := w.active.Cursor()
+	cur := w.active().Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		if len(k) == 4 && parseActive(0, v).new > 0 && try(binary.BigEndian.Uint32(k)) != nil {
 			return lj, true, nil
@@ -531,10 +562,10 @@ func (w *cbWriter) remove(id uint64, lj liveJob) error {
 		return w.newCur.delete(lj.newKey)
 	}
 	w.count(lj.ep, 0, -1)
-	if err := w.retry.Delete(retryKey(lj.ep, lj.nextAt, id)); err != nil {
+	if err := w.retry().Delete(retryKey(lj.ep, lj.nextAt, id)); err != nil {
 		return err
 	}
-	return w.jobs.Delete(seqKey(id))
+	return w.jobs().Delete(seqKey(id))
 }
 
 // failAttempt takes job f.ID out of the live jobs and counts the failed
@@ -571,10 +602,10 @@ func (w *cbWriter) flush() error {
 			continue
 		}
 		var n int64
-		if v := w.meta.Get(key); len(v) == 8 {
+		if v := w.meta().Get(key); len(v) == 8 {
 			n = int64(binary.BigEndian.Uint64(v))
 		}
-		if err := w.meta.Put(key, binary.BigEndian.AppendUint64(nil, uint64(max(n+w.d[i], 0)))); err != nil {
+		if err := w.meta().Put(key, binary.BigEndian.AppendUint64(nil, uint64(max(n+w.d[i], 0)))); err != nil {
 			return err
 		}
 	}
@@ -584,13 +615,13 @@ func (w *cbWriter) flush() error {
 			continue
 		}
 		var a activeEndpoint
-		if v := w.active.Get(epKey(ep)); v != nil {
+		if v := w.active().Get(epKey(ep)); v != nil {
 			a = parseActive(ep, v)
 		}
 		a.new, a.retry = uint64(max(int64(a.new)+c[0], 0)), uint64(max(int64(a.retry)+c[1], 0))
 		if c[2] != 0 { // the retry index changed: find its head again
 			if cur == nil {
-				cur = w.retry.Cursor()
+				cur = w.retry().Cursor()
 			}
 			a.head = 0
 			if k, _ := cur.Seek(epKey(ep)); len(k) == 20 && binary.BigEndian.Uint32(k) == ep {
@@ -599,11 +630,11 @@ func (w *cbWriter) flush() error {
 		}
 		var err error
 		if a.new == 0 && a.retry == 0 {
-			err = w.active.Delete(epKey(ep))
+			err = w.active().Delete(epKey(ep))
 		} else {
 			v := binary.BigEndian.AppendUint64(nil, a.new)
 			v = binary.BigEndian.AppendUint64(v, a.retry)
-			err = w.active.Put(epKey(ep), binary.BigEndian.AppendUint64(v, a.head))
+			err = w.active().Put(epKey(ep), binary.BigEndian.AppendUint64(v, a.head))
 		}
 		if err != nil {
 			return err
@@ -646,12 +677,12 @@ func addCallbacksTx(tx *bolt.Tx, jobs []CallbackJob) error {
 		if err != nil {
 			return err
 		}
-		id, err := w.jobs.NextSequence()
+		id, err := w.jobs().NextSequence()
 		if err != nil {
 			return err
 		}
 		j.ID, j.Attempts, j.NextAt, j.LastError = id, 0, time.Time{}, ""
-		if err := w.new.Put(newKey(ep, id), encodeJob(ep, j)); err != nil {
+		if err := w.new().Put(newKey(ep, id), encodeJob(ep, j)); err != nil {
 			return err
 		}
 		w.count(ep, 1, 0)
@@ -710,10 +741,10 @@ func (s *Store) CallbackFailed(fs []CallbackFailure) (err error) {
 			if unixNanos(j.NextAt) == 0 {
 				j.NextAt = time.Unix(0, 1) // zero means never tried
 			}
-			if err := w.jobs.Put(seqKey(f.ID), encodeJob(ep, &j)); err != nil {
+			if err := w.jobs().Put(seqKey(f.ID), encodeJob(ep, &j)); err != nil {
 				return err
 			}
-			if err := w.retry.Put(retryKey(ep, unixNanos(j.NextAt), f.ID), []byte{}); err != nil {
+			if err := w.retry().Put(retryKey(ep, unixNanos(j.NextAt), f.ID), []byte{}); err != nil {
 				return err
 			}
 			w.count(ep, 0, 1)
@@ -742,7 +773,7 @@ func (s *Store) CallbackDead(fs []CallbackFailure) (err error) {
 			if !ok {
 				continue
 			}
-			if err := w.dead.Put(seqKey(f.ID), encodeJob(ep, &j)); err != nil {
+			if err := w.dead().Put(seqKey(f.ID), encodeJob(ep, &j)); err != nil {
 				return err
 			}
 			w.d[2]++
@@ -773,10 +804,10 @@ func (s *Store) DeleteDeadCallbacks(ids []uint64) error {
 	err := s.write(func(tx *bolt.Tx) error {
 		w := newCBWriter(tx)
 		for _, id := range ids {
-			if w.dead.Get(seqKey(id)) == nil {
+			if w.dead().Get(seqKey(id)) == nil {
 				continue
 			}
-			if err := w.dead.Delete(seqKey(id)); err != nil {
+			if err := w.dead().Delete(seqKey(id)); err != nil {
 				return err
 			}
 			w.d[2]--
@@ -1103,7 +1134,7 @@ func (s *Store) RequeueDeadCallbacks(ids []uint64) (int, error) {
 		w := newCBWriter(tx)
 		var jobs []CallbackJob
 		for _, id := range ids {
-			v := w.dead.Get(seqKey(id))
+			v := w.dead().Get(seqKey(id))
 			if v == nil {
 				continue
 			}
@@ -1111,7 +1142,7 @@ func (s *Store) RequeueDeadCallbacks(ids []uint64) (int, error) {
 			if err != nil {
 				return err
 			}
-			if err := w.dead.Delete(seqKey(id)); err != nil {
+			if err := w.dead().Delete(seqKey(id)); err != nil {
 				return err
 			}
 			w.d[2]--
@@ -1151,7 +1182,7 @@ func (s *Store) ExpireDeadCallbacks(cutoff time.Time, limit int) (deleted int, m
 		deleted, more = 0, false
 		w := newCBWriter(tx)
 		var expired [][]byte
-		cur := w.dead.Cursor()
+		cur := w.dead().Cursor()
 		examined := 0
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
 			if examined == limit {
@@ -1169,7 +1200,7 @@ func (s *Store) ExpireDeadCallbacks(cutoff time.Time, limit int) (deleted int, m
 			expired = append(expired, bytes.Clone(k))
 		}
 		for _, k := range expired {
-			if err := w.dead.Delete(k); err != nil {
+			if err := w.dead().Delete(k); err != nil {
 				return err
 			}
 			w.d[2]--
@@ -1204,7 +1235,7 @@ func migrateOutbox(db *bolt.DB) error {
 		err := db.Update(func(tx *bolt.Tx) error {
 			w := makeCBWriter(tx)
 			var moves, dangling [][]byte
-			cur := w.new.Cursor()
+			cur := w.new().Cursor()
 			k, v := cur.First()
 			if from != nil {
 				k, v = cur.Seek(from)
@@ -1217,31 +1248,31 @@ func migrateOutbox(db *bolt.DB) error {
 				if len(v) > 0 || len(k) != 12 {
 					continue // moved already
 				}
-				if w.jobs.Get(k[4:]) == nil {
+				if w.jobs().Get(k[4:]) == nil {
 					dangling = append(dangling, bytes.Clone(k))
 				} else {
 					moves = append(moves, bytes.Clone(k))
 				}
 			}
 			for _, k := range moves {
-				rec := bytes.Clone(w.jobs.Get(k[4:]))
-				if err := w.new.Put(k, rec); err != nil {
+				rec := bytes.Clone(w.jobs().Get(k[4:]))
+				if err := w.new().Put(k, rec); err != nil {
 					return err
 				}
-				if err := w.jobs.Delete(k[4:]); err != nil {
+				if err := w.jobs().Delete(k[4:]); err != nil {
 					return err
 				}
 			}
 			// An index entry without its record could never be sent
 			// (layout 1 reported "indexed without a record"): drop it.
 			for _, k := range dangling {
-				if err := w.new.Delete(k); err != nil {
+				if err := w.new().Delete(k); err != nil {
 					return err
 				}
 				w.count(binary.BigEndian.Uint32(k), -1, 0)
 			}
 			if next == nil {
-				if err := w.meta.Put(metaLayout, []byte{outboxLayout}); err != nil {
+				if err := w.meta().Put(metaLayout, []byte{outboxLayout}); err != nil {
 					return err
 				}
 			}
