@@ -166,21 +166,28 @@ func prepareIndexed(r *Record) indexedRecord { return prepareRecord(r, true) }
 
 // prepareUpdate prepares a record for updateTx: the record, its summary
 // and its status entry, which is all an update writes.
-func prepareUpdate(r *Record) indexedRecord { return prepareRecord(r, false) }
+func prepareUpdate(r *Record) indexedRecord {
+	ir := prepareRecord(r, false)
+	ir.src = r
+	return ir
+}
 
+// prepareRecord keeps no pointer to r, so a record on the caller's stack
+// stays there.
 func prepareRecord(r *Record, all bool) indexedRecord {
-	// One allocation holds the record, its summary and its keys: this runs
-	// for every message accepted.
-	key := recordKey(r.MessageID, r.Recipient)
-	n := len(key)
-	suffix := 8 + len(key)
+	// One allocation holds the record's key, the record, its summary and
+	// its index keys: this runs for every message accepted.
+	n := len(r.MessageID) + 3 // recordKey
+	suffix := 8 + n
 	acct := 2 + len(r.AccountID)
 	keys := 4*n + 4*acct + 2*(len(r.To)+len(r.From)) + 8 + 4*suffix
 	if !all {
 		keys = acct + 5 + suffix
 	}
-	buf := make([]byte, 0, 200+len(r.MessageID)+8*len(r.AllTo)+keys)
+	buf := make([]byte, 0, n+200+len(r.MessageID)+8*len(r.AllTo)+keys)
 	cut := func(from int) []byte { return buf[from:len(buf):len(buf)] }
+	buf = appendRecordKey(buf, r.MessageID, r.Recipient)
+	key := cut(0)
 	at := len(buf)
 	buf = appendRecord(buf, r)
 	val := cut(at)
@@ -207,8 +214,6 @@ func prepareRecord(r *Record, all bool) indexedRecord {
 		ir.byTime = index(idxTime, "", 0, false)
 		ir.byTo = index(idxTo, r.To, 0, false)
 		ir.byFrom = index(idxFrom, r.From, 0, false)
-	} else {
-		ir.src = r
 	}
 	ir.byS = index(idxStatus, "", ir.status, true)
 	return ir

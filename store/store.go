@@ -254,7 +254,6 @@ func (s *Store) Close() error {
 
 // write runs fn in a durable write transaction shared with concurrent writes.
 func (s *Store) write(fn func(*bolt.Tx) error) error {
-	r := writeReq{fn: fn, done: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -264,10 +263,17 @@ func (s *Store) write(fn func(*bolt.Tx) error) error {
 		s.mu.RUnlock()
 		return err
 	}
+	r := writeReq{fn: fn, done: doneChans.Get().(chan error)}
 	s.writes <- r
 	s.mu.RUnlock()
-	return <-r.done
+	err := <-r.done
+	doneChans.Put(r.done) // the committer answers a write exactly once: it is empty again
+	return err
 }
+
+// doneChans are writeReq.done channels (buffered, 1) for reuse: a write is
+// made for nearly every request and message event.
+var doneChans = sync.Pool{New: func() any { return make(chan error, 1) }}
 
 // commitSiblings is the number of writes the previous commit must have
 // carried for the committer to gather (Options.CommitDelay): below it the
@@ -536,22 +542,27 @@ func (s *Store) Enqueue(items []QueueItem) error {
 	if len(items) == 0 {
 		return nil
 	}
-	vals := make([][]byte, len(items))
-	recs := make([]indexedRecord, len(items))
+	// One allocation holds every item's value, queue key, record and seq
+	// (this runs for every request accepted), another the values' bytes.
+	es := make([]enqueued, len(items))
 	size := 0
 	for i := range items {
 		size += queueItemSize(&items[i])
 	}
-	buf := make([]byte, 0, size) // every item's value: one allocation
+	buf := make([]byte, 0, size)
 	for i := range items {
 		at := len(buf)
 		buf = appendQueueItem(buf, &items[i])
-		vals[i] = buf[at:len(buf):len(buf)]
-		rec := NewRecord(&items[i])
+		es[i].val = buf[at:len(buf):len(buf)]
+		rec := newRecord(&items[i], false) // encoded at once: AllTo may share items' To
 		rec.Status = StatusQueued
-		recs[i] = prepareIndexed(&rec)
+		es[i].rec = prepareIndexed(&rec)
 	}
 	if s.intake != nil {
+		vals, recs := make([][]byte, len(es)), make([]indexedRecord, len(es))
+		for i := range es {
+			vals[i], recs[i] = es[i].val, es[i].rec
+		}
 		first, err := s.enqueueLogged(vals, recs)
 		if err != nil {
 			return fmt.Errorf("store: enqueue: %w", err)
@@ -561,20 +572,21 @@ func (s *Store) Enqueue(items []QueueItem) error {
 		}
 		return nil
 	}
-	seqs := make([]uint64, len(items))
 	err := s.write(func(tx *bolt.Tx) error {
 		// Idempotent: it may run again alone; it then assigns fresh seqs.
 		b := tx.Bucket(bucketQueue)
-		for i := range vals {
+		for i := range es {
+			e := &es[i]
 			seq, err := b.NextSequence()
 			if err != nil {
 				return err
 			}
-			seqs[i] = seq
-			if err := b.Put(seqKey(seq), vals[i]); err != nil {
+			e.seq = seq
+			binary.BigEndian.PutUint64(e.key[:], seq)
+			if err := b.Put(e.key[:], e.val); err != nil {
 				return err
 			}
-			if err := recs[i].putTx(tx); err != nil {
+			if err := e.rec.putTx(tx); err != nil {
 				return err
 			}
 		}
@@ -584,19 +596,35 @@ func (s *Store) Enqueue(items []QueueItem) error {
 		return fmt.Errorf("store: enqueue: %w", err)
 	}
 	for i := range items {
-		items[i].Seq = seqs[i]
+		items[i].Seq = es[i].seq
 	}
 	return nil
 }
 
+// enqueued is one item of an Enqueue call, prepared for the transaction.
+type enqueued struct {
+	val []byte  // the queue item's value
+	key [8]byte // its queue key (seqKey), once assigned
+	seq uint64
+	rec indexedRecord
+}
+
 // NewRecord is the record of a queue item before any outcome: every field
 // the item determines, no status.
-func NewRecord(it *QueueItem) Record {
+func NewRecord(it *QueueItem) Record { return newRecord(it, true) }
+
+// newRecord is NewRecord; without copyTo the record's AllTo is it.To
+// itself, for a record encoded before it could change.
+func newRecord(it *QueueItem, copyTo bool) Record {
+	allTo := it.To
+	if copyTo {
+		allTo = append([]string(nil), it.To...)
+	}
 	r := Record{
 		MessageID: it.MessageID, Recipient: it.Recipient, AccountID: it.AccountID, ApplicationID: it.ApplicationID,
 		Direction: "out", From: it.From, To: it.Dest(), Carrier: it.Carrier, Segments: it.Segments,
 		ReceivedAt: it.ReceivedAt, Tag: it.Tag, HasTag: it.HasTag, Length: utf8.RuneCountInString(it.Text),
-		AllTo: append([]string(nil), it.To...), Type: "sms", Media: len(it.Media), Size: len(it.Text),
+		AllTo: allTo, Type: "sms", Media: len(it.Media), Size: len(it.Text),
 		RequestID: it.RequestID, Product: it.Product, CampaignID: it.CampaignID,
 	}
 	if len(it.Media) > 0 {
@@ -688,7 +716,10 @@ const (
 )
 
 func recordKey(messageID string, recipient int) []byte {
-	k := make([]byte, 0, len(messageID)+3)
+	return appendRecordKey(make([]byte, 0, len(messageID)+3), messageID, recipient)
+}
+
+func appendRecordKey(k []byte, messageID string, recipient int) []byte {
 	k = append(k, messageID...)
 	k = append(k, 0)
 	return binary.BigEndian.AppendUint16(k, uint16(recipient))
