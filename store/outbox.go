@@ -232,10 +232,16 @@ func fromNanos(n uint64) time.Time {
 func epKey(ep uint32) []byte { return binary.BigEndian.AppendUint32(nil, ep) }
 
 func newKey(ep uint32, id uint64) []byte {
-	k := make([]byte, 12)
+	k := make([]byte, newKeyLen)
+	putNewKey(k, ep, id)
+	return k
+}
+
+const newKeyLen = 12 // cb_new keys: endpoint, id
+
+func putNewKey(k []byte, ep uint32, id uint64) {
 	binary.BigEndian.PutUint32(k, ep)
 	binary.BigEndian.PutUint64(k[4:], id)
-	return k
 }
 
 func retryKey(ep uint32, nextAt, id uint64) []byte {
@@ -247,7 +253,10 @@ func retryKey(ep uint32, nextAt, id uint64) []byte {
 }
 
 func endpointName(app, url string) []byte {
-	v := make([]byte, 0, binary.MaxVarintLen32+len(app)+len(url))
+	return appendEndpointName(make([]byte, 0, binary.MaxVarintLen32+len(app)+len(url)), app, url)
+}
+
+func appendEndpointName(v []byte, app, url string) []byte {
 	v = binary.AppendUvarint(v, uint64(len(app)))
 	v = append(v, app...)
 	return append(v, url...)
@@ -274,8 +283,16 @@ const (
 // record), body (the rest).
 // Binary, so the body is stored and sent byte for byte.
 func encodeJob(ep uint32, j *CallbackJob) []byte {
-	v := make([]byte, 0, jobHeader+7*binary.MaxVarintLen32+len(j.ApplicationID)+len(j.Kind)+len(j.URL)+len(j.LastError)+len(j.RequestID)+
-		len(j.AcceptsRecord)+len(j.Body))
+	return appendJob(make([]byte, 0, jobSize(j)), ep, j)
+}
+
+// jobSize bounds the length of j's record.
+func jobSize(j *CallbackJob) int {
+	return jobHeader + 7*binary.MaxVarintLen32 + len(j.ApplicationID) + len(j.Kind) + len(j.URL) + len(j.LastError) + len(j.RequestID) +
+		len(j.AcceptsRecord) + len(j.Body)
+}
+
+func appendJob(v []byte, ep uint32, j *CallbackJob) []byte {
 	v = append(v, jobVersion)
 	v = binary.BigEndian.AppendUint32(v, ep)
 	v = binary.BigEndian.AppendUint64(v, unixNanos(j.NextAt))
@@ -447,10 +464,13 @@ func withGroupWriter(tx *bolt.Tx, fn func(*bolt.Tx) error) error {
 
 // endpoint numbers an (application, URL) pair, registering it when new.
 func (w *cbWriter) endpoint(app, url string) (uint32, error) {
-	name := endpointName(app, url)
-	if ep, ok := w.lookup[string(name)]; ok {
+	// Looked up for every job added: the name is built on the stack, and
+	// copied only for a first look-up in this transaction.
+	var scratch [160]byte
+	if ep, ok := w.lookup[string(appendEndpointName(scratch[:0], app, url))]; ok {
 		return ep, nil
 	}
+	name := endpointName(app, url)
 	var ep uint32
 	if v := w.endpoints().Get(name); len(v) == 4 {
 		ep = binary.BigEndian.Uint32(v)
@@ -501,7 +521,8 @@ type liveJob struct {
 	rec    []byte // borrowed: valid in the transaction only
 	ep     uint32
 	nextAt uint64
-	newKey []byte // nil for a retry
+	isNew  bool   // in cb_new, under newKey
+	newKey [newKeyLen]byte
 }
 
 // find locates live job id; hint is its endpoint when known (0: unknown).
@@ -511,12 +532,15 @@ func (w *cbWriter) find(id uint64, hint uint32) (lj liveJob, ok bool, err error)
 		w.newCur = newPointCursor(w.new())
 	}
 	if hint != 0 {
-		k := newKey(hint, id)
-		if rec := w.newCur.get(k); rec != nil {
-			return liveJob{rec: rec, ep: hint, newKey: k}, true, nil
+		var k [newKeyLen]byte // on the stack: a look-up per job reported
+		putNewKey(k[:], hint, id)
+		if rec := w.newCur.get(k[:]); rec != nil {
+			return liveJob{rec: rec, ep: hint, isNew: true, newKey: k}, true, nil
 		}
 	}
-	if rec := w.jobs().Get(seqKey(id)); rec != nil {
+	var jobKey [8]byte
+	binary.BigEndian.PutUint64(jobKey[:], id)
+	if rec := w.jobs().Get(jobKey[:]); rec != nil {
 		ep, at, err := jobIndex(rec)
 		if err != nil {
 			return lj, false, fmt.Errorf("store: callback %d: %w", id, err)
@@ -534,9 +558,10 @@ func (w *cbWriter) find(id uint64, hint uint32) (lj liveJob, ok bool, err error)
 			return nil
 		}
 		tried[ep] = true
-		k := newKey(ep, id)
-		if rec := w.newCur.get(k); rec != nil {
-			lj = liveJob{rec: rec, ep: ep, newKey: k}
+		var k [newKeyLen]byte
+		putNewKey(k[:], ep, id)
+		if rec := w.newCur.get(k[:]); rec != nil {
+			lj = liveJob{rec: rec, ep: ep, isNew: true, newKey: k}
 			return rec
 		}
 		return nil
@@ -557,9 +582,9 @@ func (w *cbWriter) find(id uint64, hint uint32) (lj liveJob, ok bool, err error)
 
 // remove deletes a live job's record and index entry and counts it.
 func (w *cbWriter) remove(id uint64, lj liveJob) error {
-	if lj.newKey != nil {
+	if lj.isNew {
 		w.count(lj.ep, -1, 0)
-		return w.newCur.delete(lj.newKey)
+		return w.newCur.delete(lj.newKey[:])
 	}
 	w.count(lj.ep, 0, -1)
 	if err := w.retry().Delete(retryKey(lj.ep, lj.nextAt, id)); err != nil {
@@ -682,7 +707,10 @@ func addCallbacksTx(tx *bolt.Tx, jobs []CallbackJob) error {
 			return err
 		}
 		j.ID, j.Attempts, j.NextAt, j.LastError = id, 0, time.Time{}, ""
-		if err := w.new().Put(newKey(ep, id), encodeJob(ep, j)); err != nil {
+		// Key and record in one allocation.
+		kv := make([]byte, newKeyLen, newKeyLen+jobSize(j))
+		putNewKey(kv, ep, id)
+		if err := w.new().Put(kv[:newKeyLen:newKeyLen], appendJob(kv[newKeyLen:], ep, j)); err != nil {
 			return err
 		}
 		w.count(ep, 1, 0)
