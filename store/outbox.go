@@ -521,7 +521,7 @@ type liveJob struct {
 	rec    []byte // borrowed: valid in the transaction only
 	ep     uint32
 	nextAt uint64
-	isNew  bool   // in cb_new, under newKey
+	isNew  bool // in cb_new, under newKey
 	newKey [newKeyLen]byte
 }
 
