@@ -756,25 +756,37 @@ func (s *Store) Complete(cs []Completion) error {
 		cids      [][]byte
 		await     []byte        // awaiting_receipt key; nil when the copy is not waiting
 		jobs      []CallbackJob // callbacks of a copy that ends here (failed at submit, or by a receipt folded in)
+		folded    Record        // the record with its receipts folded in (foldReceipts)
 	}
 	hooks := s.hooks.Load()
 	rcpts, rcptResults := prepareAttachedReceipts(cs)
 	ps := make([]prepared, len(cs))
+	nIDs := 0
+	for i := range cs {
+		nIDs += len(cs[i].Record.CarrierIDs)
+	}
+	// Every completion's carrier id keys, cut from one slice.
+	allCIDs := make([][]byte, 0, nIDs)
 	for i, j := 0, 0; i < len(cs); i++ {
 		r, terminalAt := &cs[i].Record, -1
 		if n := len(cs[i].Receipts); n > 0 {
 			// Receipts for its own ids go into the record before it is
 			// written (receipts.go).
-			r, terminalAt = s.foldReceipts(&cs[i], rcpts[j:j+n], rcptResults[j:j+n])
+			r = &ps[i].folded
+			terminalAt = s.foldReceipts(&cs[i], r, rcpts[j:j+n], rcptResults[j:j+n])
 			if terminalAt >= 0 {
 				terminalAt += j
 			}
 			j += n
 		}
 		ir := prepareUpdate(r)
-		// The queue key, the QUEUED status entry and the carrier ids'
-		// keys share one allocation.
+		// The queue key, the QUEUED status entry, the awaiting_receipt
+		// entry and the carrier ids' keys share one allocation.
 		n := 8 + 1 + len(r.AccountID) + 1 + 1 + 4 + 8 + len(ir.key)
+		sent := r.Status == "SENT"
+		if sent {
+			n += len(r.Carrier) + 1 + 8 + len(ir.key)
+		}
 		for _, id := range r.CarrierIDs {
 			n += len(r.Carrier) + 1 + len(id) + 8 // normalize may lengthen an id a little; append copes
 		}
@@ -785,28 +797,33 @@ func (s *Store) Complete(cs []Completion) error {
 		keys = append(keys, r.AccountID...)
 		keys = append(keys, 0, statusCode(StatusQueued), 0, 0, 0, 0)
 		keys = appendTimeSuffix(keys, r.ReceivedAt, ir.key)
-		ps[i] = prepared{seq: seq, rec: ir, key: ir.key, queuedKey: keys[8:len(keys):len(keys)]}
-		if r.Status == "SENT" {
-			ps[i].await = awaitKey(r.Carrier, r.SentAt, ps[i].key)
+		p := &ps[i]
+		p.seq, p.rec, p.key, p.queuedKey = seq, ir, ir.key, keys[8:len(keys):len(keys)]
+		if sent {
+			at := len(keys)
+			keys = appendAwaitKey(keys, r.Carrier, r.SentAt, p.key)
+			p.await = keys[at:len(keys):len(keys)]
 		}
 		if (r.Status == "FAILED" || terminalAt >= 0) && hooks != nil && hooks.Callbacks != nil {
 			// Failed at submit time (no route, expired, refused by the
 			// carrier), or ended by a receipt folded in: its callback
 			// goes out in the same commit.
-			ps[i].jobs = hooks.Callbacks(r)
+			p.jobs = hooks.Callbacks(r)
 			if terminalAt >= 0 {
-				rcptResults[terminalAt].Callbacks = len(ps[i].jobs)
+				rcptResults[terminalAt].Callbacks = len(p.jobs)
 			}
 		}
+		from := len(allCIDs)
 		for _, id := range r.CarrierIDs {
 			if id = s.normalize(id); id != "" {
 				at := len(keys)
 				keys = append(keys, r.Carrier...)
 				keys = append(keys, 0)
 				keys = append(keys, id...)
-				ps[i].cids = append(ps[i].cids, keys[at:len(keys):len(keys)])
+				allCIDs = append(allCIDs, keys[at:len(keys):len(keys)])
 			}
 		}
+		p.cids = allCIDs[from:len(allCIDs):len(allCIDs)]
 	}
 	var added int
 	err := s.write(func(tx *bolt.Tx) error {
