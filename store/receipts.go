@@ -156,8 +156,9 @@ func (s *Store) ApplyReceipt(r Receipt) (ReceiptResult, error) {
 // record has the id yet, keeps it pending under each candidate.
 func (s *Store) receiptTx(tx *bolt.Tx, carrier string, pr *pendingReceipt, hooks *ReceiptHooks) (ReceiptResult, error) {
 	ids := tx.Bucket(bucketCarrierIDs)
+	var kb [lookupKeyCap]byte
 	for _, c := range pr.Cands {
-		key := ids.Get(carrierIDKey(carrier, c))
+		key := ids.Get(appendCarrierIDKey(kb[:0], carrier, c))
 		if key == nil {
 			continue
 		}
@@ -333,7 +334,8 @@ func (s *Store) applyTx(tx *bolt.Tx, key []byte, cid string, pr *pendingReceipt,
 		return rec, true, false, 0, nil // the part's first terminal receipt stands
 	}
 	if terminal {
-		if err := tx.Bucket(bucketAwaiting).Delete(awaitKey(rec.Carrier, rec.SentAt, key)); err != nil {
+		var kb [lookupKeyCap]byte
+		if err := newPointCursor(tx.Bucket(bucketAwaiting)).delete(appendAwaitKey(kb[:0], rec.Carrier, rec.SentAt, key)); err != nil {
 			return rec, false, false, 0, err
 		}
 		if err := reindexStatusTx(tx, &rec, key, StatusSent); err != nil {
@@ -455,8 +457,9 @@ func (s *Store) KnowsCarrierID(carrier string, candidates []string) (bool, error
 	known := false
 	err := s.db.View(func(tx *bolt.Tx) error {
 		ids := tx.Bucket(bucketCarrierIDs)
+		var kb [lookupKeyCap]byte
 		for _, c := range candidates {
-			if ids.Get(carrierIDKey(carrier, c)) != nil {
+			if ids.Get(appendCarrierIDKey(kb[:0], carrier, c)) != nil {
 				known = true
 				return nil
 			}

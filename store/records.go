@@ -291,14 +291,32 @@ func (ir *indexedRecord) updateTx(tx *bolt.Tx, recs *bolt.Bucket, recCur, idxCur
 // writes the record itself).
 func reindexStatusTx(tx *bolt.Tx, rec *Record, key []byte, old string) error {
 	st := tx.Bucket(bucketRecIdx)
-	oldKey := appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(old), 0), rec.ReceivedAt, key)
-	newKey := appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(rec.Status), errorCode32(rec.ErrorCode)), rec.ReceivedAt, key)
+	// The old entry's key only seeks (on the stack); the new one and its
+	// summary share one allocation. This runs for every receipt that ends
+	// a copy after its outcome was written.
+	var kb [lookupKeyCap]byte
+	oldKey := appendStatusKey(kb[:0], rec.AccountID, statusCode(old), 0, rec.ReceivedAt, key)
+	n := 1 + len(rec.AccountID) + 1 + 1 + 4 + 8 + len(key)
+	buf := make([]byte, 0, n+32+len(rec.Direction)+len(rec.Type)+len(rec.Carrier)+len(rec.CampaignID)+len(rec.To)+len(rec.From))
+	buf = appendStatusKey(buf, rec.AccountID, statusCode(rec.Status), errorCode32(rec.ErrorCode), rec.ReceivedAt, key)
+	newKey := buf[:len(buf):len(buf)]
+	sum := appendSummary(buf[len(buf):], rec)
 	if !bytes.Equal(oldKey, newKey) {
-		if err := st.Delete(oldKey); err != nil {
+		if err := newPointCursor(st).delete(oldKey); err != nil {
 			return err
 		}
 	}
-	return st.Put(newKey, appendSummary(nil, rec))
+	return st.Put(newKey, sum)
+}
+
+// appendStatusKey appends a status entry's key: statusPrefix, then
+// appendTimeSuffix.
+func appendStatusKey(k []byte, account string, status byte, code uint32, at time.Time, recKey []byte) []byte {
+	k = append(k, idxStatus)
+	k = append(k, account...)
+	k = append(k, 0, status)
+	k = binary.BigEndian.AppendUint32(k, code)
+	return appendTimeSuffix(k, at, recKey)
 }
 
 // acceptRecordTx marks the inbound message messageID ACCEPTED (its

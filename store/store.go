@@ -726,11 +726,19 @@ func appendRecordKey(k []byte, messageID string, recipient int) []byte {
 }
 
 func carrierIDKey(carrier, id string) []byte {
-	k := make([]byte, 0, len(carrier)+1+len(id))
+	return appendCarrierIDKey(make([]byte, 0, len(carrier)+1+len(id)), carrier, id)
+}
+
+func appendCarrierIDKey(k []byte, carrier, id string) []byte {
 	k = append(k, carrier...)
 	k = append(k, 0)
 	return append(k, id...)
 }
+
+// lookupKeyCap is the size of the stack buffers that keys for look-ups
+// (Get, Seek: bbolt keeps no reference) are built in on the hot paths;
+// a longer key moves to the heap by itself.
+const lookupKeyCap = 128
 
 // Completion removes a queue item (and with it the text) and writes its
 // record, in one durable step.
