@@ -231,6 +231,18 @@ func fromNanos(n uint64) time.Time {
 
 func epKey(ep uint32) []byte { return binary.BigEndian.AppendUint32(nil, ep) }
 
+// epKeyArray and seqKeyArray are epKey and seqKey by value, for look-ups
+// whose key can stay on the stack.
+func epKeyArray(ep uint32) (k [4]byte) {
+	binary.BigEndian.PutUint32(k[:], ep)
+	return k
+}
+
+func seqKeyArray(id uint64) (k [8]byte) {
+	binary.BigEndian.PutUint64(k[:], id)
+	return k
+}
+
 func newKey(ep uint32, id uint64) []byte {
 	k := make([]byte, newKeyLen)
 	putNewKey(k, ep, id)
@@ -640,7 +652,8 @@ func (w *cbWriter) flush() error {
 			continue
 		}
 		var a activeEndpoint
-		if v := w.active().Get(epKey(ep)); v != nil {
+		ek := epKeyArray(ep)
+		if v := w.active().Get(ek[:]); v != nil {
 			a = parseActive(ep, v)
 		}
 		a.new, a.retry = uint64(max(int64(a.new)+c[0], 0)), uint64(max(int64(a.retry)+c[1], 0))
@@ -649,7 +662,7 @@ func (w *cbWriter) flush() error {
 				cur = w.retry().Cursor()
 			}
 			a.head = 0
-			if k, _ := cur.Seek(epKey(ep)); len(k) == 20 && binary.BigEndian.Uint32(k) == ep {
+			if k, _ := cur.Seek(ek[:]); len(k) == 20 && binary.BigEndian.Uint32(k) == ep {
 				a.head = binary.BigEndian.Uint64(k[4:12])
 			}
 		}
@@ -950,9 +963,12 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 				cur := b.Cursor()
 				var k, v []byte
 				if f := c.newFloor[a.ep]; !retry && f > 0 {
-					k, v = cur.Seek(newKey(a.ep, f+1))
+					var nk [newKeyLen]byte
+					putNewKey(nk[:], a.ep, f+1)
+					k, v = cur.Seek(nk[:])
 				} else {
-					k, v = cur.Seek(epKey(a.ep))
+					ek := epKeyArray(a.ep)
+					k, v = cur.Seek(ek[:])
 				}
 				if len(k) >= 4 && binary.BigEndian.Uint32(k) == a.ep {
 					heads = append(heads, epHead{ep: a.ep, cur: cur, key: k, val: v})
@@ -1013,7 +1029,8 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 				}
 				rec := top.val // a never-tried job's record is its index entry
 				if retry {
-					rec = recs.get(seqKey(id))
+					jk := seqKeyArray(id)
+					rec = recs.get(jk[:])
 				}
 				if rec == nil {
 					return false, fmt.Errorf("callback %d: indexed without a record", id)
