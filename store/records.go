@@ -174,9 +174,10 @@ func prepareUpdate(r *Record) indexedRecord {
 
 // prepareRecord keeps no pointer to r, so a record on the caller's stack
 // stays there.
-func prepareRecord(r *Record, all bool) indexedRecord {
-	// One allocation holds the record's key, the record, its summary and
-	// its index keys: this runs for every message accepted.
+func prepareRecord(r *Record, all bool) indexedRecord { return prepareRecordIn(nil, r, all) }
+
+// preparedSize is about the bytes prepareRecord(r, all) fills.
+func preparedSize(r *Record, all bool) int {
 	n := len(r.MessageID) + 3 // recordKey
 	suffix := 8 + n
 	acct := 2 + len(r.AccountID)
@@ -184,7 +185,19 @@ func prepareRecord(r *Record, all bool) indexedRecord {
 	if !all {
 		keys = acct + 5 + suffix
 	}
-	buf := make([]byte, 0, n+200+len(r.MessageID)+8*len(r.AllTo)+keys)
+	return n + 200 + len(r.MessageID) + 8*len(r.AllTo) + keys
+}
+
+// prepareRecordIn is prepareRecord in the free capacity of buf when that
+// is at least preparedSize.
+func prepareRecordIn(buf []byte, r *Record, all bool) indexedRecord {
+	// One allocation holds the record's key, the record, its summary and
+	// its index keys: this runs for every message accepted.
+	if size := preparedSize(r, all); cap(buf)-len(buf) < size {
+		buf = make([]byte, 0, size)
+	} else {
+		buf = buf[len(buf):len(buf)]
+	}
 	cut := func(from int) []byte { return buf[from:len(buf):len(buf)] }
 	buf = appendRecordKey(buf, r.MessageID, r.Recipient)
 	key := cut(0)

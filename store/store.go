@@ -542,21 +542,17 @@ func (s *Store) Enqueue(items []QueueItem) error {
 	if len(items) == 0 {
 		return nil
 	}
-	// One allocation holds every item's value, queue key, record and seq
-	// (this runs for every request accepted), another the values' bytes.
+	// This runs for every request accepted: one allocation holds every
+	// item's value, queue key, record and seq, and one per item the bytes
+	// of its value, record and index entries.
 	es := make([]enqueued, len(items))
-	size := 0
 	for i := range items {
-		size += queueItemSize(&items[i])
-	}
-	buf := make([]byte, 0, size)
-	for i := range items {
-		at := len(buf)
-		buf = appendQueueItem(buf, &items[i])
-		es[i].val = buf[at:len(buf):len(buf)]
 		rec := newRecord(&items[i], false) // encoded at once: AllTo may share items' To
 		rec.Status = StatusQueued
-		es[i].rec = prepareIndexed(&rec)
+		buf := make([]byte, 0, queueItemSize(&items[i])+preparedSize(&rec, true))
+		buf = appendQueueItem(buf, &items[i])
+		es[i].val = buf[:len(buf):len(buf)]
+		es[i].rec = prepareRecordIn(buf, &rec, true)
 	}
 	if s.intake != nil {
 		vals, recs := make([][]byte, len(es)), make([]indexedRecord, len(es))
