@@ -51,6 +51,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -420,11 +421,20 @@ type cbWriter struct {
 // One writer per transaction means the counters in cb_meta and cb_active
 // are read and written once per commit instead of once per receipt or
 // callback report in it, and an endpoint is looked up once per commit.
-var groupWriters sync.Map // *bolt.Tx -> *cbWriter
+// Nearly always a single store is open, so the writer of its transaction
+// in progress sits in groupWriter, and groupWriters (a map whose Store
+// allocates) holds only those of other stores committing at the same time.
+var (
+	groupWriter  atomic.Pointer[cbWriter]
+	groupWriters sync.Map // *bolt.Tx -> *cbWriter
+)
 
 // newCBWriter returns tx's shared writer when it has one, else a writer of
 // its own that the caller finishes.
 func newCBWriter(tx *bolt.Tx) *cbWriter {
+	if w := groupWriter.Load(); w != nil && w.tx == tx {
+		return w
+	}
 	if w, ok := groupWriters.Load(tx); ok {
 		return w.(*cbWriter)
 	}
@@ -466,8 +476,12 @@ func (w *cbWriter) meta() *bolt.Bucket      { return w.bucket(cbMeta) }
 func withGroupWriter(tx *bolt.Tx, fn func(*bolt.Tx) error) error {
 	w := makeCBWriter(tx)
 	w.shared = true
-	groupWriters.Store(tx, w)
-	defer groupWriters.Delete(tx)
+	if groupWriter.CompareAndSwap(nil, w) {
+		defer groupWriter.Store(nil)
+	} else {
+		groupWriters.Store(tx, w)
+		defer groupWriters.Delete(tx)
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
