@@ -51,6 +51,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -231,11 +232,29 @@ func fromNanos(n uint64) time.Time {
 
 func epKey(ep uint32) []byte { return binary.BigEndian.AppendUint32(nil, ep) }
 
+// epKeyArray and seqKeyArray are epKey and seqKey by value, for look-ups
+// whose key can stay on the stack.
+func epKeyArray(ep uint32) (k [4]byte) {
+	binary.BigEndian.PutUint32(k[:], ep)
+	return k
+}
+
+func seqKeyArray(id uint64) (k [8]byte) {
+	binary.BigEndian.PutUint64(k[:], id)
+	return k
+}
+
 func newKey(ep uint32, id uint64) []byte {
-	k := make([]byte, 12)
+	k := make([]byte, newKeyLen)
+	putNewKey(k, ep, id)
+	return k
+}
+
+const newKeyLen = 12 // cb_new keys: endpoint, id
+
+func putNewKey(k []byte, ep uint32, id uint64) {
 	binary.BigEndian.PutUint32(k, ep)
 	binary.BigEndian.PutUint64(k[4:], id)
-	return k
 }
 
 func retryKey(ep uint32, nextAt, id uint64) []byte {
@@ -247,7 +266,10 @@ func retryKey(ep uint32, nextAt, id uint64) []byte {
 }
 
 func endpointName(app, url string) []byte {
-	v := make([]byte, 0, binary.MaxVarintLen32+len(app)+len(url))
+	return appendEndpointName(make([]byte, 0, binary.MaxVarintLen32+len(app)+len(url)), app, url)
+}
+
+func appendEndpointName(v []byte, app, url string) []byte {
 	v = binary.AppendUvarint(v, uint64(len(app)))
 	v = append(v, app...)
 	return append(v, url...)
@@ -274,8 +296,16 @@ const (
 // record), body (the rest).
 // Binary, so the body is stored and sent byte for byte.
 func encodeJob(ep uint32, j *CallbackJob) []byte {
-	v := make([]byte, 0, jobHeader+7*binary.MaxVarintLen32+len(j.ApplicationID)+len(j.Kind)+len(j.URL)+len(j.LastError)+len(j.RequestID)+
-		len(j.AcceptsRecord)+len(j.Body))
+	return appendJob(make([]byte, 0, jobSize(j)), ep, j)
+}
+
+// jobSize bounds the length of j's record.
+func jobSize(j *CallbackJob) int {
+	return jobHeader + 7*binary.MaxVarintLen32 + len(j.ApplicationID) + len(j.Kind) + len(j.URL) + len(j.LastError) + len(j.RequestID) +
+		len(j.AcceptsRecord) + len(j.Body)
+}
+
+func appendJob(v []byte, ep uint32, j *CallbackJob) []byte {
 	v = append(v, jobVersion)
 	v = binary.BigEndian.AppendUint32(v, ep)
 	v = binary.BigEndian.AppendUint64(v, unixNanos(j.NextAt))
@@ -372,7 +402,11 @@ func decodeJob(id uint64, v []byte) (CallbackJob, uint32, error) {
 // cbWriter does outbox updates inside one write transaction and keeps the
 // counters (global and per endpoint) in step with them.
 type cbWriter struct {
-	jobs, new, retry, dead, endpoints, names, active, meta *bolt.Bucket
+	tx *bolt.Tx
+	// buckets are the outbox buckets in outboxBuckets' order, each opened
+	// on first use: opening one costs a cursor, a bucket and two maps in a
+	// write transaction, and most commits touch only a few of the eight.
+	buckets [cbMeta + 1]*bolt.Bucket
 
 	d      [4]int64             // new, retry, dead, dead_total
 	perEP  map[uint32]*[3]int64 // new, retry, retry index touched (1)
@@ -387,30 +421,67 @@ type cbWriter struct {
 // One writer per transaction means the counters in cb_meta and cb_active
 // are read and written once per commit instead of once per receipt or
 // callback report in it, and an endpoint is looked up once per commit.
-var groupWriters sync.Map // *bolt.Tx -> *cbWriter
+// Nearly always a single store is open, so the writer of its transaction
+// in progress sits in groupWriter, and groupWriters (a map whose Store
+// allocates) holds only those of other stores committing at the same time.
+var (
+	groupWriter  atomic.Pointer[cbWriter]
+	groupWriters sync.Map // *bolt.Tx -> *cbWriter
+)
 
 // newCBWriter returns tx's shared writer when it has one, else a writer of
 // its own that the caller finishes.
 func newCBWriter(tx *bolt.Tx) *cbWriter {
+	if w := groupWriter.Load(); w != nil && w.tx == tx {
+		return w
+	}
 	if w, ok := groupWriters.Load(tx); ok {
 		return w.(*cbWriter)
 	}
 	return makeCBWriter(tx)
 }
 
-func makeCBWriter(tx *bolt.Tx) *cbWriter {
-	return &cbWriter{jobs: tx.Bucket(bucketCBJobs), new: tx.Bucket(bucketCBNew), retry: tx.Bucket(bucketCBRetry),
-		dead: tx.Bucket(bucketCBDead), endpoints: tx.Bucket(bucketCBEndpoints), names: tx.Bucket(bucketCBEpNames),
-		active: tx.Bucket(bucketCBActive), meta: tx.Bucket(bucketCBMeta), perEP: map[uint32]*[3]int64{}}
+func makeCBWriter(tx *bolt.Tx) *cbWriter { return &cbWriter{tx: tx} }
+
+// Indexes of outboxBuckets.
+const (
+	cbJobs = iota
+	cbNew
+	cbRetry
+	cbDead
+	cbEndpoints
+	cbEpNames
+	cbActive
+	cbMeta
+)
+
+func (w *cbWriter) bucket(i int) *bolt.Bucket {
+	if w.buckets[i] == nil {
+		w.buckets[i] = w.tx.Bucket(outboxBuckets[i])
+	}
+	return w.buckets[i]
 }
+
+func (w *cbWriter) jobs() *bolt.Bucket      { return w.bucket(cbJobs) }
+func (w *cbWriter) new() *bolt.Bucket       { return w.bucket(cbNew) }
+func (w *cbWriter) retry() *bolt.Bucket     { return w.bucket(cbRetry) }
+func (w *cbWriter) dead() *bolt.Bucket      { return w.bucket(cbDead) }
+func (w *cbWriter) endpoints() *bolt.Bucket { return w.bucket(cbEndpoints) }
+func (w *cbWriter) names() *bolt.Bucket     { return w.bucket(cbEpNames) }
+func (w *cbWriter) active() *bolt.Bucket    { return w.bucket(cbActive) }
+func (w *cbWriter) meta() *bolt.Bucket      { return w.bucket(cbMeta) }
 
 // withGroupWriter runs fn with one outbox writer shared by everything fn
 // does in tx, and writes its counters after fn succeeded.
 func withGroupWriter(tx *bolt.Tx, fn func(*bolt.Tx) error) error {
 	w := makeCBWriter(tx)
 	w.shared = true
-	groupWriters.Store(tx, w)
-	defer groupWriters.Delete(tx)
+	if groupWriter.CompareAndSwap(nil, w) {
+		defer groupWriter.Store(nil)
+	} else {
+		groupWriters.Store(tx, w)
+		defer groupWriters.Delete(tx)
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -419,15 +490,18 @@ func withGroupWriter(tx *bolt.Tx, fn func(*bolt.Tx) error) error {
 
 // endpoint numbers an (application, URL) pair, registering it when new.
 func (w *cbWriter) endpoint(app, url string) (uint32, error) {
-	name := endpointName(app, url)
-	if ep, ok := w.lookup[string(name)]; ok {
+	// Looked up for every job added: the name is built on the stack, and
+	// copied only for a first look-up in this transaction.
+	var scratch [160]byte
+	if ep, ok := w.lookup[string(appendEndpointName(scratch[:0], app, url))]; ok {
 		return ep, nil
 	}
+	name := endpointName(app, url)
 	var ep uint32
-	if v := w.endpoints.Get(name); len(v) == 4 {
+	if v := w.endpoints().Get(name); len(v) == 4 {
 		ep = binary.BigEndian.Uint32(v)
 	} else {
-		seq, err := w.endpoints.NextSequence()
+		seq, err := w.endpoints().NextSequence()
 		if err != nil {
 			return 0, err
 		}
@@ -435,10 +509,10 @@ func (w *cbWriter) endpoint(app, url string) (uint32, error) {
 			return 0, errors.New("store: too many callback endpoints")
 		}
 		ep = uint32(seq)
-		if err := w.endpoints.Put(name, epKey(ep)); err != nil {
+		if err := w.endpoints().Put(name, epKey(ep)); err != nil {
 			return 0, err
 		}
-		if err := w.names.Put(epKey(ep), name); err != nil {
+		if err := w.names().Put(epKey(ep), name); err != nil {
 			return 0, err
 		}
 	}
@@ -452,6 +526,9 @@ func (w *cbWriter) endpoint(app, url string) (uint32, error) {
 func (w *cbWriter) count(ep uint32, dNew, dRetry int64) {
 	c := w.perEP[ep]
 	if c == nil {
+		if w.perEP == nil {
+			w.perEP = map[uint32]*[3]int64{}
+		}
 		c = new([3]int64)
 		w.perEP[ep] = c
 	}
@@ -470,22 +547,26 @@ type liveJob struct {
 	rec    []byte // borrowed: valid in the transaction only
 	ep     uint32
 	nextAt uint64
-	newKey []byte // nil for a retry
+	isNew  bool // in cb_new, under newKey
+	newKey [newKeyLen]byte
 }
 
 // find locates live job id; hint is its endpoint when known (0: unknown).
 // ok is false when there is no such live job.
 func (w *cbWriter) find(id uint64, hint uint32) (lj liveJob, ok bool, err error) {
 	if w.newCur.c == nil {
-		w.newCur = newPointCursor(w.new)
+		w.newCur = newPointCursor(w.new())
 	}
 	if hint != 0 {
-		k := newKey(hint, id)
-		if rec := w.newCur.get(k); rec != nil {
-			return liveJob{rec: rec, ep: hint, newKey: k}, true, nil
+		var k [newKeyLen]byte // on the stack: a look-up per job reported
+		putNewKey(k[:], hint, id)
+		if rec := w.newCur.get(k[:]); rec != nil {
+			return liveJob{rec: rec, ep: hint, isNew: true, newKey: k}, true, nil
 		}
 	}
-	if rec := w.jobs.Get(seqKey(id)); rec != nil {
+	var jobKey [8]byte
+	binary.BigEndian.PutUint64(jobKey[:], id)
+	if rec := w.jobs().Get(jobKey[:]); rec != nil {
 		ep, at, err := jobIndex(rec)
 		if err != nil {
 			return lj, false, fmt.Errorf("store: callback %d: %w", id, err)
@@ -503,14 +584,15 @@ func (w *cbWriter) find(id uint64, hint uint32) (lj liveJob, ok bool, err error)
 			return nil
 		}
 		tried[ep] = true
-		k := newKey(ep, id)
-		if rec := w.newCur.get(k); rec != nil {
-			lj = liveJob{rec: rec, ep: ep, newKey: k}
+		var k [newKeyLen]byte
+		putNewKey(k[:], ep, id)
+		if rec := w.newCur.get(k[:]); rec != nil {
+			lj = liveJob{rec: rec, ep: ep, isNew: true, newKey: k}
 			return rec
 		}
 		return nil
 	}
-	cur := w.active.Cursor()
+	cur := w.active().Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		if len(k) == 4 && parseActive(0, v).new > 0 && try(binary.BigEndian.Uint32(k)) != nil {
 			return lj, true, nil
@@ -526,15 +608,15 @@ func (w *cbWriter) find(id uint64, hint uint32) (lj liveJob, ok bool, err error)
 
 // remove deletes a live job's record and index entry and counts it.
 func (w *cbWriter) remove(id uint64, lj liveJob) error {
-	if lj.newKey != nil {
+	if lj.isNew {
 		w.count(lj.ep, -1, 0)
-		return w.newCur.delete(lj.newKey)
+		return w.newCur.delete(lj.newKey[:])
 	}
 	w.count(lj.ep, 0, -1)
-	if err := w.retry.Delete(retryKey(lj.ep, lj.nextAt, id)); err != nil {
+	if err := w.retry().Delete(retryKey(lj.ep, lj.nextAt, id)); err != nil {
 		return err
 	}
-	return w.jobs.Delete(seqKey(id))
+	return w.jobs().Delete(seqKey(id))
 }
 
 // failAttempt takes job f.ID out of the live jobs and counts the failed
@@ -571,10 +653,10 @@ func (w *cbWriter) flush() error {
 			continue
 		}
 		var n int64
-		if v := w.meta.Get(key); len(v) == 8 {
+		if v := w.meta().Get(key); len(v) == 8 {
 			n = int64(binary.BigEndian.Uint64(v))
 		}
-		if err := w.meta.Put(key, binary.BigEndian.AppendUint64(nil, uint64(max(n+w.d[i], 0)))); err != nil {
+		if err := w.meta().Put(key, binary.BigEndian.AppendUint64(nil, uint64(max(n+w.d[i], 0)))); err != nil {
 			return err
 		}
 	}
@@ -584,26 +666,27 @@ func (w *cbWriter) flush() error {
 			continue
 		}
 		var a activeEndpoint
-		if v := w.active.Get(epKey(ep)); v != nil {
+		ek := epKeyArray(ep)
+		if v := w.active().Get(ek[:]); v != nil {
 			a = parseActive(ep, v)
 		}
 		a.new, a.retry = uint64(max(int64(a.new)+c[0], 0)), uint64(max(int64(a.retry)+c[1], 0))
 		if c[2] != 0 { // the retry index changed: find its head again
 			if cur == nil {
-				cur = w.retry.Cursor()
+				cur = w.retry().Cursor()
 			}
 			a.head = 0
-			if k, _ := cur.Seek(epKey(ep)); len(k) == 20 && binary.BigEndian.Uint32(k) == ep {
+			if k, _ := cur.Seek(ek[:]); len(k) == 20 && binary.BigEndian.Uint32(k) == ep {
 				a.head = binary.BigEndian.Uint64(k[4:12])
 			}
 		}
 		var err error
 		if a.new == 0 && a.retry == 0 {
-			err = w.active.Delete(epKey(ep))
+			err = w.active().Delete(epKey(ep))
 		} else {
 			v := binary.BigEndian.AppendUint64(nil, a.new)
 			v = binary.BigEndian.AppendUint64(v, a.retry)
-			err = w.active.Put(epKey(ep), binary.BigEndian.AppendUint64(v, a.head))
+			err = w.active().Put(epKey(ep), binary.BigEndian.AppendUint64(v, a.head))
 		}
 		if err != nil {
 			return err
@@ -646,12 +729,15 @@ func addCallbacksTx(tx *bolt.Tx, jobs []CallbackJob) error {
 		if err != nil {
 			return err
 		}
-		id, err := w.jobs.NextSequence()
+		id, err := w.jobs().NextSequence()
 		if err != nil {
 			return err
 		}
 		j.ID, j.Attempts, j.NextAt, j.LastError = id, 0, time.Time{}, ""
-		if err := w.new.Put(newKey(ep, id), encodeJob(ep, j)); err != nil {
+		// Key and record in one allocation.
+		kv := make([]byte, newKeyLen, newKeyLen+jobSize(j))
+		putNewKey(kv, ep, id)
+		if err := w.new().Put(kv[:newKeyLen:newKeyLen], appendJob(kv[newKeyLen:], ep, j)); err != nil {
 			return err
 		}
 		w.count(ep, 1, 0)
@@ -710,10 +796,10 @@ func (s *Store) CallbackFailed(fs []CallbackFailure) (err error) {
 			if unixNanos(j.NextAt) == 0 {
 				j.NextAt = time.Unix(0, 1) // zero means never tried
 			}
-			if err := w.jobs.Put(seqKey(f.ID), encodeJob(ep, &j)); err != nil {
+			if err := w.jobs().Put(seqKey(f.ID), encodeJob(ep, &j)); err != nil {
 				return err
 			}
-			if err := w.retry.Put(retryKey(ep, unixNanos(j.NextAt), f.ID), []byte{}); err != nil {
+			if err := w.retry().Put(retryKey(ep, unixNanos(j.NextAt), f.ID), []byte{}); err != nil {
 				return err
 			}
 			w.count(ep, 0, 1)
@@ -742,7 +828,7 @@ func (s *Store) CallbackDead(fs []CallbackFailure) (err error) {
 			if !ok {
 				continue
 			}
-			if err := w.dead.Put(seqKey(f.ID), encodeJob(ep, &j)); err != nil {
+			if err := w.dead().Put(seqKey(f.ID), encodeJob(ep, &j)); err != nil {
 				return err
 			}
 			w.d[2]++
@@ -773,10 +859,10 @@ func (s *Store) DeleteDeadCallbacks(ids []uint64) error {
 	err := s.write(func(tx *bolt.Tx) error {
 		w := newCBWriter(tx)
 		for _, id := range ids {
-			if w.dead.Get(seqKey(id)) == nil {
+			if w.dead().Get(seqKey(id)) == nil {
 				continue
 			}
-			if err := w.dead.Delete(seqKey(id)); err != nil {
+			if err := w.dead().Delete(seqKey(id)); err != nil {
 				return err
 			}
 			w.d[2]--
@@ -891,9 +977,12 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 				cur := b.Cursor()
 				var k, v []byte
 				if f := c.newFloor[a.ep]; !retry && f > 0 {
-					k, v = cur.Seek(newKey(a.ep, f+1))
+					var nk [newKeyLen]byte
+					putNewKey(nk[:], a.ep, f+1)
+					k, v = cur.Seek(nk[:])
 				} else {
-					k, v = cur.Seek(epKey(a.ep))
+					ek := epKeyArray(a.ep)
+					k, v = cur.Seek(ek[:])
 				}
 				if len(k) >= 4 && binary.BigEndian.Uint32(k) == a.ep {
 					heads = append(heads, epHead{ep: a.ep, cur: cur, key: k, val: v})
@@ -954,7 +1043,8 @@ func (s *Store) NextCallbacks(now time.Time, limit int, pick func(appID, url str
 				}
 				rec := top.val // a never-tried job's record is its index entry
 				if retry {
-					rec = recs.get(seqKey(id))
+					jk := seqKeyArray(id)
+					rec = recs.get(jk[:])
 				}
 				if rec == nil {
 					return false, fmt.Errorf("callback %d: indexed without a record", id)
@@ -1103,7 +1193,7 @@ func (s *Store) RequeueDeadCallbacks(ids []uint64) (int, error) {
 		w := newCBWriter(tx)
 		var jobs []CallbackJob
 		for _, id := range ids {
-			v := w.dead.Get(seqKey(id))
+			v := w.dead().Get(seqKey(id))
 			if v == nil {
 				continue
 			}
@@ -1111,7 +1201,7 @@ func (s *Store) RequeueDeadCallbacks(ids []uint64) (int, error) {
 			if err != nil {
 				return err
 			}
-			if err := w.dead.Delete(seqKey(id)); err != nil {
+			if err := w.dead().Delete(seqKey(id)); err != nil {
 				return err
 			}
 			w.d[2]--
@@ -1151,7 +1241,7 @@ func (s *Store) ExpireDeadCallbacks(cutoff time.Time, limit int) (deleted int, m
 		deleted, more = 0, false
 		w := newCBWriter(tx)
 		var expired [][]byte
-		cur := w.dead.Cursor()
+		cur := w.dead().Cursor()
 		examined := 0
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
 			if examined == limit {
@@ -1169,7 +1259,7 @@ func (s *Store) ExpireDeadCallbacks(cutoff time.Time, limit int) (deleted int, m
 			expired = append(expired, bytes.Clone(k))
 		}
 		for _, k := range expired {
-			if err := w.dead.Delete(k); err != nil {
+			if err := w.dead().Delete(k); err != nil {
 				return err
 			}
 			w.d[2]--
@@ -1204,7 +1294,7 @@ func migrateOutbox(db *bolt.DB) error {
 		err := db.Update(func(tx *bolt.Tx) error {
 			w := makeCBWriter(tx)
 			var moves, dangling [][]byte
-			cur := w.new.Cursor()
+			cur := w.new().Cursor()
 			k, v := cur.First()
 			if from != nil {
 				k, v = cur.Seek(from)
@@ -1217,31 +1307,31 @@ func migrateOutbox(db *bolt.DB) error {
 				if len(v) > 0 || len(k) != 12 {
 					continue // moved already
 				}
-				if w.jobs.Get(k[4:]) == nil {
+				if w.jobs().Get(k[4:]) == nil {
 					dangling = append(dangling, bytes.Clone(k))
 				} else {
 					moves = append(moves, bytes.Clone(k))
 				}
 			}
 			for _, k := range moves {
-				rec := bytes.Clone(w.jobs.Get(k[4:]))
-				if err := w.new.Put(k, rec); err != nil {
+				rec := bytes.Clone(w.jobs().Get(k[4:]))
+				if err := w.new().Put(k, rec); err != nil {
 					return err
 				}
-				if err := w.jobs.Delete(k[4:]); err != nil {
+				if err := w.jobs().Delete(k[4:]); err != nil {
 					return err
 				}
 			}
 			// An index entry without its record could never be sent
 			// (layout 1 reported "indexed without a record"): drop it.
 			for _, k := range dangling {
-				if err := w.new.Delete(k); err != nil {
+				if err := w.new().Delete(k); err != nil {
 					return err
 				}
 				w.count(binary.BigEndian.Uint32(k), -1, 0)
 			}
 			if next == nil {
-				if err := w.meta.Put(metaLayout, []byte{outboxLayout}); err != nil {
+				if err := w.meta().Put(metaLayout, []byte{outboxLayout}); err != nil {
 					return err
 				}
 			}

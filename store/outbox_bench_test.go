@@ -50,23 +50,23 @@ func seedRetries(tb testing.TB, s *Store, n, endpoints int, base time.Time) {
 	for done := 0; done < n; done += chunk {
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			w := newCBWriter(tx)
-			w.jobs.FillPercent = 1 // ids only grow
+			w.jobs().FillPercent = 1 // ids only grow
 			for i := done; i < min(done+chunk, n); i++ {
 				ep, err := w.endpoint(fmt.Sprint("app-", i%endpoints), fmt.Sprintf("https://hooks.example.com/%d/status", i%endpoints))
 				if err != nil {
 					return err
 				}
-				id, err := w.jobs.NextSequence()
+				id, err := w.jobs().NextSequence()
 				if err != nil {
 					return err
 				}
 				j := CallbackJob{ApplicationID: fmt.Sprint("app-", i%endpoints), Kind: "status", URL: "https://hooks.example.com/x",
 					Body: body, Created: base, Attempts: 1, LastError: "HTTP 503",
 					NextAt: base.Add(time.Duration(i) * (24 * time.Hour / time.Duration(n)))}
-				if err := w.jobs.Put(seqKey(id), encodeJob(ep, &j)); err != nil {
+				if err := w.jobs().Put(seqKey(id), encodeJob(ep, &j)); err != nil {
 					return err
 				}
-				if err := w.retry.Put(retryKey(ep, unixNanos(j.NextAt), id), []byte{}); err != nil {
+				if err := w.retry().Put(retryKey(ep, unixNanos(j.NextAt), id), []byte{}); err != nil {
 					return err
 				}
 				w.count(ep, 0, 1)

@@ -29,7 +29,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -157,8 +156,9 @@ func (s *Store) ApplyReceipt(r Receipt) (ReceiptResult, error) {
 // record has the id yet, keeps it pending under each candidate.
 func (s *Store) receiptTx(tx *bolt.Tx, carrier string, pr *pendingReceipt, hooks *ReceiptHooks) (ReceiptResult, error) {
 	ids := tx.Bucket(bucketCarrierIDs)
+	var kb [lookupKeyCap]byte
 	for _, c := range pr.Cands {
-		key := ids.Get(carrierIDKey(carrier, c))
+		key := ids.Get(appendCarrierIDKey(kb[:0], carrier, c))
 		if key == nil {
 			continue
 		}
@@ -248,17 +248,22 @@ func (s *Store) applyAttachedTx(tx *bolt.Tx, rs []attachedReceipt, results []Rec
 	return added, nil
 }
 
-// foldReceipts applies to a copy of c's record the receipts handed with it
-// whose id as sent (their first candidate) is one of the record's own
-// parts: exactly what ApplyReceipt right after the commit would do, since
-// that id then names this record. The record is then written once, SENT
-// never indexed and never awaiting. It returns the record to write and the
+// foldReceipts applies to a copy of c's record, written to rec, the
+// receipts handed with it whose id as sent (their first candidate) is one
+// of the record's own parts: exactly what ApplyReceipt right after the
+// commit would do, since that id then names this record. The record is
+// then written once, SENT never indexed and never awaiting. It returns the
 // index in rs of the receipt that made it terminal, or -1. Other receipts
 // are left to applyAttachedTx.
-func (s *Store) foldReceipts(c *Completion, rs []attachedReceipt, results []ReceiptResult) (*Record, int) {
-	rec := c.Record // a copy: Complete may be called again with c
-	rec.Parts = slices.Clone(rec.Parts)
-	terminalAt := -1
+func (s *Store) foldReceipts(c *Completion, rec *Record, rs []attachedReceipt, results []ReceiptResult) int {
+	*rec = c.Record // a copy: Complete may be called again with c
+	// The parts' outcomes for the record and for each result folded in,
+	// in one allocation: nearly always one receipt for a one-part copy.
+	nParts := max(len(rec.Parts), len(rec.CarrierIDs))
+	parts := make([]PartOutcome, nParts*(1+len(rs)))
+	rec.Parts = append(parts[:0:nParts], rec.Parts...)
+	parts = parts[nParts:]
+	terminalAt, folded := -1, false
 	for i := range rs {
 		r := &rs[i]
 		if r.skip || r.carrier != rec.Carrier {
@@ -274,15 +279,20 @@ func (s *Store) foldReceipts(c *Completion, rs []attachedReceipt, results []Rece
 		if part < 0 {
 			continue
 		}
-		r.folded = true
-		_, terminal := s.applyToRecord(&rec, part, &r.pr) // a duplicate changes nothing
+		r.folded, folded = true, true
+		_, terminal := s.applyToRecord(rec, part, &r.pr) // a duplicate changes nothing
 		if terminal {
 			terminalAt = i
 		}
-		results[i] = ReceiptResult{Matched: true, Terminal: terminal, Record: rec}
-		results[i].Record.Parts = slices.Clone(rec.Parts)
+		results[i] = ReceiptResult{Matched: true, Terminal: terminal, Record: *rec}
+		snapshot := append(parts[:0:len(rec.Parts)], rec.Parts...)
+		parts = parts[len(snapshot):]
+		results[i].Record.Parts = snapshot
 	}
-	return &rec, terminalAt
+	if !folded {
+		rec.Parts = c.Record.Parts // unchanged, and nil stays nil
+	}
+	return terminalAt
 }
 
 // setAttachedResults hands the results of a committed Complete back to
@@ -324,7 +334,8 @@ func (s *Store) applyTx(tx *bolt.Tx, key []byte, cid string, pr *pendingReceipt,
 		return rec, true, false, 0, nil // the part's first terminal receipt stands
 	}
 	if terminal {
-		if err := tx.Bucket(bucketAwaiting).Delete(awaitKey(rec.Carrier, rec.SentAt, key)); err != nil {
+		var kb [lookupKeyCap]byte
+		if err := newPointCursor(tx.Bucket(bucketAwaiting)).delete(appendAwaitKey(kb[:0], rec.Carrier, rec.SentAt, key)); err != nil {
 			return rec, false, false, 0, err
 		}
 		if err := reindexStatusTx(tx, &rec, key, StatusSent); err != nil {
@@ -446,8 +457,9 @@ func (s *Store) KnowsCarrierID(carrier string, candidates []string) (bool, error
 	known := false
 	err := s.db.View(func(tx *bolt.Tx) error {
 		ids := tx.Bucket(bucketCarrierIDs)
+		var kb [lookupKeyCap]byte
 		for _, c := range candidates {
-			if ids.Get(carrierIDKey(carrier, c)) != nil {
+			if ids.Get(appendCarrierIDKey(kb[:0], carrier, c)) != nil {
 				known = true
 				return nil
 			}
@@ -469,7 +481,10 @@ func (s *Store) PendingReceipts() (int, error) {
 }
 
 func awaitKey(carrier string, sentAt time.Time, recKey []byte) []byte {
-	k := make([]byte, 0, len(carrier)+9+len(recKey))
+	return appendAwaitKey(make([]byte, 0, len(carrier)+9+len(recKey)), carrier, sentAt, recKey)
+}
+
+func appendAwaitKey(k []byte, carrier string, sentAt time.Time, recKey []byte) []byte {
 	k = append(k, carrier...)
 	k = append(k, 0)
 	k = binary.BigEndian.AppendUint64(k, unixNanos(sentAt))

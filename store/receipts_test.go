@@ -369,3 +369,40 @@ func TestCompleteWithReceipts(t *testing.T) {
 		}
 	}
 }
+
+// TestFoldedReceiptsSnapshots: receipts folded into one copy's record each
+// report the parts as they stood after that receipt (Complete cuts them
+// from one allocation: none may see a later receipt), the record keeps
+// every part's outcome, and the completion's own record is left as it was.
+func TestFoldedReceiptsSnapshots(t *testing.T) {
+	s, _ := receiptStore(t)
+	items := []QueueItem{item("long", 1)}
+	if err := s.Enqueue(items); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	cs := []Completion{{Seq: items[0].Seq, Record: Record{MessageID: "long", ApplicationID: "app", Carrier: "sim", To: items[0].To[0],
+		Status: "SENT", Segments: 2, CarrierIDs: []string{"501", "502"}, SentAt: now},
+		Receipts: []Receipt{rcpt("501", dlrmap.Delivered, 0), rcpt("502", dlrmap.Failed, 4720)}}}
+	if err := s.Complete(cs); err != nil {
+		t.Fatal(err)
+	}
+	rs := cs[0].ReceiptResults
+	if len(rs) != 2 {
+		t.Fatalf("%d results", len(rs))
+	}
+	first, second := rs[0].Record.Parts, rs[1].Record.Parts
+	if len(first) != 2 || first[0].Outcome != OutcomeDelivered || first[1].Outcome != OutcomePending || rs[0].Terminal {
+		t.Fatalf("first result %+v terminal %v", first, rs[0].Terminal)
+	}
+	if len(second) != 2 || second[0].Outcome != OutcomeDelivered || second[1] != (PartOutcome{Outcome: OutcomeFailed, Code: 4720}) || !rs[1].Terminal {
+		t.Fatalf("second result %+v terminal %v", second, rs[1].Terminal)
+	}
+	if cs[0].Record.Parts != nil {
+		t.Fatalf("the completion's record changed: %+v", cs[0].Record.Parts)
+	}
+	r, err := s.Record("long", 0)
+	if err != nil || r.Status != "FAILED" || len(r.Parts) != 2 || r.Parts[0].Outcome != OutcomeDelivered || r.Parts[1].Code != 4720 {
+		t.Fatalf("record %+v (%v)", r, err)
+	}
+}

@@ -166,21 +166,41 @@ func prepareIndexed(r *Record) indexedRecord { return prepareRecord(r, true) }
 
 // prepareUpdate prepares a record for updateTx: the record, its summary
 // and its status entry, which is all an update writes.
-func prepareUpdate(r *Record) indexedRecord { return prepareRecord(r, false) }
+func prepareUpdate(r *Record) indexedRecord {
+	ir := prepareRecord(r, false)
+	ir.src = r
+	return ir
+}
 
-func prepareRecord(r *Record, all bool) indexedRecord {
-	// One allocation holds the record, its summary and its keys: this runs
-	// for every message accepted.
-	key := recordKey(r.MessageID, r.Recipient)
-	n := len(key)
-	suffix := 8 + len(key)
+// prepareRecord keeps no pointer to r, so a record on the caller's stack
+// stays there.
+func prepareRecord(r *Record, all bool) indexedRecord { return prepareRecordIn(nil, r, all) }
+
+// preparedSize is about the bytes prepareRecord(r, all) fills.
+func preparedSize(r *Record, all bool) int {
+	n := len(r.MessageID) + 3 // recordKey
+	suffix := 8 + n
 	acct := 2 + len(r.AccountID)
 	keys := 4*n + 4*acct + 2*(len(r.To)+len(r.From)) + 8 + 4*suffix
 	if !all {
 		keys = acct + 5 + suffix
 	}
-	buf := make([]byte, 0, 200+len(r.MessageID)+8*len(r.AllTo)+keys)
+	return n + 200 + len(r.MessageID) + 8*len(r.AllTo) + keys
+}
+
+// prepareRecordIn is prepareRecord in the free capacity of buf when that
+// is at least preparedSize.
+func prepareRecordIn(buf []byte, r *Record, all bool) indexedRecord {
+	// One allocation holds the record's key, the record, its summary and
+	// its index keys: this runs for every message accepted.
+	if size := preparedSize(r, all); cap(buf)-len(buf) < size {
+		buf = make([]byte, 0, size)
+	} else {
+		buf = buf[len(buf):len(buf)]
+	}
 	cut := func(from int) []byte { return buf[from:len(buf):len(buf)] }
+	buf = appendRecordKey(buf, r.MessageID, r.Recipient)
+	key := cut(0)
 	at := len(buf)
 	buf = appendRecord(buf, r)
 	val := cut(at)
@@ -207,8 +227,6 @@ func prepareRecord(r *Record, all bool) indexedRecord {
 		ir.byTime = index(idxTime, "", 0, false)
 		ir.byTo = index(idxTo, r.To, 0, false)
 		ir.byFrom = index(idxFrom, r.From, 0, false)
-	} else {
-		ir.src = r
 	}
 	ir.byS = index(idxStatus, "", ir.status, true)
 	return ir
@@ -286,14 +304,32 @@ func (ir *indexedRecord) updateTx(tx *bolt.Tx, recs *bolt.Bucket, recCur, idxCur
 // writes the record itself).
 func reindexStatusTx(tx *bolt.Tx, rec *Record, key []byte, old string) error {
 	st := tx.Bucket(bucketRecIdx)
-	oldKey := appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(old), 0), rec.ReceivedAt, key)
-	newKey := appendTimeSuffix(statusPrefix(rec.AccountID, statusCode(rec.Status), errorCode32(rec.ErrorCode)), rec.ReceivedAt, key)
+	// The old entry's key only seeks (on the stack); the new one and its
+	// summary share one allocation. This runs for every receipt that ends
+	// a copy after its outcome was written.
+	var kb [lookupKeyCap]byte
+	oldKey := appendStatusKey(kb[:0], rec.AccountID, statusCode(old), 0, rec.ReceivedAt, key)
+	n := 1 + len(rec.AccountID) + 1 + 1 + 4 + 8 + len(key)
+	buf := make([]byte, 0, n+32+len(rec.Direction)+len(rec.Type)+len(rec.Carrier)+len(rec.CampaignID)+len(rec.To)+len(rec.From))
+	buf = appendStatusKey(buf, rec.AccountID, statusCode(rec.Status), errorCode32(rec.ErrorCode), rec.ReceivedAt, key)
+	newKey := buf[:len(buf):len(buf)]
+	sum := appendSummary(buf[len(buf):], rec)
 	if !bytes.Equal(oldKey, newKey) {
-		if err := st.Delete(oldKey); err != nil {
+		if err := newPointCursor(st).delete(oldKey); err != nil {
 			return err
 		}
 	}
-	return st.Put(newKey, appendSummary(nil, rec))
+	return st.Put(newKey, sum)
+}
+
+// appendStatusKey appends a status entry's key: statusPrefix, then
+// appendTimeSuffix.
+func appendStatusKey(k []byte, account string, status byte, code uint32, at time.Time, recKey []byte) []byte {
+	k = append(k, idxStatus)
+	k = append(k, account...)
+	k = append(k, 0, status)
+	k = binary.BigEndian.AppendUint32(k, code)
+	return appendTimeSuffix(k, at, recKey)
 }
 
 // acceptRecordTx marks the inbound message messageID ACCEPTED (its

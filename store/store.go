@@ -254,7 +254,6 @@ func (s *Store) Close() error {
 
 // write runs fn in a durable write transaction shared with concurrent writes.
 func (s *Store) write(fn func(*bolt.Tx) error) error {
-	r := writeReq{fn: fn, done: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -264,10 +263,17 @@ func (s *Store) write(fn func(*bolt.Tx) error) error {
 		s.mu.RUnlock()
 		return err
 	}
+	r := writeReq{fn: fn, done: doneChans.Get().(chan error)}
 	s.writes <- r
 	s.mu.RUnlock()
-	return <-r.done
+	err := <-r.done
+	doneChans.Put(r.done) // the committer answers a write exactly once: it is empty again
+	return err
 }
+
+// doneChans are writeReq.done channels (buffered, 1) for reuse: a write is
+// made for nearly every request and message event.
+var doneChans = sync.Pool{New: func() any { return make(chan error, 1) }}
 
 // commitSiblings is the number of writes the previous commit must have
 // carried for the committer to gather (Options.CommitDelay): below it the
@@ -536,22 +542,23 @@ func (s *Store) Enqueue(items []QueueItem) error {
 	if len(items) == 0 {
 		return nil
 	}
-	vals := make([][]byte, len(items))
-	recs := make([]indexedRecord, len(items))
-	size := 0
+	// This runs for every request accepted: one allocation holds every
+	// item's value, queue key, record and seq, and one per item the bytes
+	// of its value, record and index entries.
+	es := make([]enqueued, len(items))
 	for i := range items {
-		size += queueItemSize(&items[i])
-	}
-	buf := make([]byte, 0, size) // every item's value: one allocation
-	for i := range items {
-		at := len(buf)
-		buf = appendQueueItem(buf, &items[i])
-		vals[i] = buf[at:len(buf):len(buf)]
-		rec := NewRecord(&items[i])
+		rec := newRecord(&items[i], false) // encoded at once: AllTo may share items' To
 		rec.Status = StatusQueued
-		recs[i] = prepareIndexed(&rec)
+		buf := make([]byte, 0, queueItemSize(&items[i])+preparedSize(&rec, true))
+		buf = appendQueueItem(buf, &items[i])
+		es[i].val = buf[:len(buf):len(buf)]
+		es[i].rec = prepareRecordIn(buf, &rec, true)
 	}
 	if s.intake != nil {
+		vals, recs := make([][]byte, len(es)), make([]indexedRecord, len(es))
+		for i := range es {
+			vals[i], recs[i] = es[i].val, es[i].rec
+		}
 		first, err := s.enqueueLogged(vals, recs)
 		if err != nil {
 			return fmt.Errorf("store: enqueue: %w", err)
@@ -561,20 +568,21 @@ func (s *Store) Enqueue(items []QueueItem) error {
 		}
 		return nil
 	}
-	seqs := make([]uint64, len(items))
 	err := s.write(func(tx *bolt.Tx) error {
 		// Idempotent: it may run again alone; it then assigns fresh seqs.
 		b := tx.Bucket(bucketQueue)
-		for i := range vals {
+		for i := range es {
+			e := &es[i]
 			seq, err := b.NextSequence()
 			if err != nil {
 				return err
 			}
-			seqs[i] = seq
-			if err := b.Put(seqKey(seq), vals[i]); err != nil {
+			e.seq = seq
+			binary.BigEndian.PutUint64(e.key[:], seq)
+			if err := b.Put(e.key[:], e.val); err != nil {
 				return err
 			}
-			if err := recs[i].putTx(tx); err != nil {
+			if err := e.rec.putTx(tx); err != nil {
 				return err
 			}
 		}
@@ -584,19 +592,35 @@ func (s *Store) Enqueue(items []QueueItem) error {
 		return fmt.Errorf("store: enqueue: %w", err)
 	}
 	for i := range items {
-		items[i].Seq = seqs[i]
+		items[i].Seq = es[i].seq
 	}
 	return nil
 }
 
+// enqueued is one item of an Enqueue call, prepared for the transaction.
+type enqueued struct {
+	val []byte  // the queue item's value
+	key [8]byte // its queue key (seqKey), once assigned
+	seq uint64
+	rec indexedRecord
+}
+
 // NewRecord is the record of a queue item before any outcome: every field
 // the item determines, no status.
-func NewRecord(it *QueueItem) Record {
+func NewRecord(it *QueueItem) Record { return newRecord(it, true) }
+
+// newRecord is NewRecord; without copyTo the record's AllTo is it.To
+// itself, for a record encoded before it could change.
+func newRecord(it *QueueItem, copyTo bool) Record {
+	allTo := it.To
+	if copyTo {
+		allTo = append([]string(nil), it.To...)
+	}
 	r := Record{
 		MessageID: it.MessageID, Recipient: it.Recipient, AccountID: it.AccountID, ApplicationID: it.ApplicationID,
 		Direction: "out", From: it.From, To: it.Dest(), Carrier: it.Carrier, Segments: it.Segments,
 		ReceivedAt: it.ReceivedAt, Tag: it.Tag, HasTag: it.HasTag, Length: utf8.RuneCountInString(it.Text),
-		AllTo: append([]string(nil), it.To...), Type: "sms", Media: len(it.Media), Size: len(it.Text),
+		AllTo: allTo, Type: "sms", Media: len(it.Media), Size: len(it.Text),
 		RequestID: it.RequestID, Product: it.Product, CampaignID: it.CampaignID,
 	}
 	if len(it.Media) > 0 {
@@ -688,18 +712,29 @@ const (
 )
 
 func recordKey(messageID string, recipient int) []byte {
-	k := make([]byte, 0, len(messageID)+3)
+	return appendRecordKey(make([]byte, 0, len(messageID)+3), messageID, recipient)
+}
+
+func appendRecordKey(k []byte, messageID string, recipient int) []byte {
 	k = append(k, messageID...)
 	k = append(k, 0)
 	return binary.BigEndian.AppendUint16(k, uint16(recipient))
 }
 
 func carrierIDKey(carrier, id string) []byte {
-	k := make([]byte, 0, len(carrier)+1+len(id))
+	return appendCarrierIDKey(make([]byte, 0, len(carrier)+1+len(id)), carrier, id)
+}
+
+func appendCarrierIDKey(k []byte, carrier, id string) []byte {
 	k = append(k, carrier...)
 	k = append(k, 0)
 	return append(k, id...)
 }
+
+// lookupKeyCap is the size of the stack buffers that keys for look-ups
+// (Get, Seek: bbolt keeps no reference) are built in on the hot paths;
+// a longer key moves to the heap by itself.
+const lookupKeyCap = 128
 
 // Completion removes a queue item (and with it the text) and writes its
 // record, in one durable step.
@@ -725,25 +760,37 @@ func (s *Store) Complete(cs []Completion) error {
 		cids      [][]byte
 		await     []byte        // awaiting_receipt key; nil when the copy is not waiting
 		jobs      []CallbackJob // callbacks of a copy that ends here (failed at submit, or by a receipt folded in)
+		folded    Record        // the record with its receipts folded in (foldReceipts)
 	}
 	hooks := s.hooks.Load()
 	rcpts, rcptResults := prepareAttachedReceipts(cs)
 	ps := make([]prepared, len(cs))
+	nIDs := 0
+	for i := range cs {
+		nIDs += len(cs[i].Record.CarrierIDs)
+	}
+	// Every completion's carrier id keys, cut from one slice.
+	allCIDs := make([][]byte, 0, nIDs)
 	for i, j := 0, 0; i < len(cs); i++ {
 		r, terminalAt := &cs[i].Record, -1
 		if n := len(cs[i].Receipts); n > 0 {
 			// Receipts for its own ids go into the record before it is
 			// written (receipts.go).
-			r, terminalAt = s.foldReceipts(&cs[i], rcpts[j:j+n], rcptResults[j:j+n])
+			r = &ps[i].folded
+			terminalAt = s.foldReceipts(&cs[i], r, rcpts[j:j+n], rcptResults[j:j+n])
 			if terminalAt >= 0 {
 				terminalAt += j
 			}
 			j += n
 		}
 		ir := prepareUpdate(r)
-		// The queue key, the QUEUED status entry and the carrier ids'
-		// keys share one allocation.
+		// The queue key, the QUEUED status entry, the awaiting_receipt
+		// entry and the carrier ids' keys share one allocation.
 		n := 8 + 1 + len(r.AccountID) + 1 + 1 + 4 + 8 + len(ir.key)
+		sent := r.Status == "SENT"
+		if sent {
+			n += len(r.Carrier) + 1 + 8 + len(ir.key)
+		}
 		for _, id := range r.CarrierIDs {
 			n += len(r.Carrier) + 1 + len(id) + 8 // normalize may lengthen an id a little; append copes
 		}
@@ -754,28 +801,33 @@ func (s *Store) Complete(cs []Completion) error {
 		keys = append(keys, r.AccountID...)
 		keys = append(keys, 0, statusCode(StatusQueued), 0, 0, 0, 0)
 		keys = appendTimeSuffix(keys, r.ReceivedAt, ir.key)
-		ps[i] = prepared{seq: seq, rec: ir, key: ir.key, queuedKey: keys[8:len(keys):len(keys)]}
-		if r.Status == "SENT" {
-			ps[i].await = awaitKey(r.Carrier, r.SentAt, ps[i].key)
+		p := &ps[i]
+		p.seq, p.rec, p.key, p.queuedKey = seq, ir, ir.key, keys[8:len(keys):len(keys)]
+		if sent {
+			at := len(keys)
+			keys = appendAwaitKey(keys, r.Carrier, r.SentAt, p.key)
+			p.await = keys[at:len(keys):len(keys)]
 		}
 		if (r.Status == "FAILED" || terminalAt >= 0) && hooks != nil && hooks.Callbacks != nil {
 			// Failed at submit time (no route, expired, refused by the
 			// carrier), or ended by a receipt folded in: its callback
 			// goes out in the same commit.
-			ps[i].jobs = hooks.Callbacks(r)
+			p.jobs = hooks.Callbacks(r)
 			if terminalAt >= 0 {
-				rcptResults[terminalAt].Callbacks = len(ps[i].jobs)
+				rcptResults[terminalAt].Callbacks = len(p.jobs)
 			}
 		}
+		from := len(allCIDs)
 		for _, id := range r.CarrierIDs {
 			if id = s.normalize(id); id != "" {
 				at := len(keys)
 				keys = append(keys, r.Carrier...)
 				keys = append(keys, 0)
 				keys = append(keys, id...)
-				ps[i].cids = append(ps[i].cids, keys[at:len(keys):len(keys)])
+				allCIDs = append(allCIDs, keys[at:len(keys):len(keys)])
 			}
 		}
+		p.cids = allCIDs[from:len(allCIDs):len(allCIDs)]
 	}
 	var added int
 	err := s.write(func(tx *bolt.Tx) error {
