@@ -51,14 +51,21 @@ var jsonPlain = func() (set [utf8.RuneSelf]bool) {
 	return set
 }()
 
-// plainASCII8 tells whether the eight bytes of x (little endian) are all
-// ASCII that a JSON string carries as they are (bit tricks: a byte's high
-// bit survives the subtraction only where the byte was below the
-// subtrahend).
-func plainASCII8(x uint64) bool {
+// JSONStringSpecial8 tells whether any of the eight bytes of x (little
+// endian) is '"', '\\' or below 0x20: the bytes a JSON string cannot carry
+// as they are. Scanners and appenders step over plain text eight bytes at
+// a time with it (bit tricks: a byte's high bit survives the subtraction
+// only where the byte was below the subtrahend).
+func JSONStringSpecial8(x uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	quote, backslash := x^(ones*'"'), x^(ones*'\\') // zero bytes where x has them
-	return (x|(x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs == 0
+	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs != 0
+}
+
+// plainASCII8 tells whether the eight bytes of x are all ASCII that a JSON
+// string carries as they are.
+func plainASCII8(x uint64) bool {
+	return x&0x8080808080808080 == 0 && !JSONStringSpecial8(x)
 }
 
 // appendJSONString appends s as a JSON string exactly as encoding/json

@@ -403,7 +403,7 @@ func (p *parser) str() ([]byte, *decodeError) {
 	var seen uint64
 	for i+8 <= len(b) {
 		x := binary.LittleEndian.Uint64(b[i:])
-		if hasStrSpecial(x) {
+		if bridge.JSONStringSpecial8(x) {
 			break
 		}
 		seen |= x
@@ -430,15 +430,6 @@ func (p *parser) str() ([]byte, *decodeError) {
 	}
 	p.i = i + 1
 	return s, nil
-}
-
-// hasStrSpecial tells whether any of the eight bytes in x is '"', '\\' or
-// below 0x20 (bit tricks: a byte's high bit survives the subtraction only
-// where the byte was below the subtrahend).
-func hasStrSpecial(x uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	quote, backslash := x^(ones*'"'), x^(ones*'\\') // zero bytes where x has them
-	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs != 0
 }
 
 // strSpecial marks the bytes that end the plain scan of a string.

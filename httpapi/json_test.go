@@ -262,8 +262,8 @@ func TestHasStrSpecial(t *testing.T) {
 				for _, b := range w {
 					want = want || strSpecial[b]
 				}
-				if got := hasStrSpecial(binary.LittleEndian.Uint64(w[:])); got != want {
-					t.Fatalf("hasStrSpecial(%q) = %v", w, got)
+				if got := bridge.JSONStringSpecial8(binary.LittleEndian.Uint64(w[:])); got != want {
+					t.Fatalf("JSONStringSpecial8(%q) = %v", w, got)
 				}
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"smppbridge/bridge"
 )
 
 // scanEvents walks a callback body, a JSON array of V2 events, and calls
@@ -156,7 +158,7 @@ func (p *jsonScan) str() ([]byte, error) {
 	for {
 		// Most of a body is string contents: skip plain bytes eight at a
 		// time, then one at a time up to the special one.
-		for i+8 <= len(b) && !hasSpecial(binary.LittleEndian.Uint64(b[i:])) {
+		for i+8 <= len(b) && !bridge.JSONStringSpecial8(binary.LittleEndian.Uint64(b[i:])) {
 			i += 8
 		}
 		for i < len(b) && !strSpecial[b[i]] {
@@ -196,15 +198,6 @@ var strSpecial = func() (t [256]bool) {
 	t['"'], t['\\'] = true, true
 	return t
 }()
-
-// hasSpecial tells whether any of the eight bytes in x is '"', '\\' or
-// below 0x20 (bit tricks: a byte's high bit survives only where the byte
-// was below the subtracted one).
-func hasSpecial(x uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	quote, backslash := x^(ones*'"'), x^(ones*'\\') // zero bytes where x has them
-	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs != 0
-}
 
 // skip consumes any value; depth bounds nesting.
 func (p *jsonScan) skip(depth int) error {

@@ -223,8 +223,8 @@ func TestHasSpecial(t *testing.T) {
 				for _, b := range w {
 					want = want || strSpecial[b]
 				}
-				if got := hasSpecial(binary.LittleEndian.Uint64(w[:])); got != want {
-					t.Fatalf("hasSpecial(%q) = %v", w, got)
+				if got := bridge.JSONStringSpecial8(binary.LittleEndian.Uint64(w[:])); got != want {
+					t.Fatalf("JSONStringSpecial8(%q) = %v", w, got)
 				}
 			}
 		}
