@@ -232,3 +232,26 @@ func TestPlainASCII8(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONStringSpecial8: the eight-byte test the appender, the HTTP
+// decoder and smppload's sink share finds '"', '\\' and control bytes in
+// every position, whatever the other bytes are (UTF-8 lead and
+// continuation bytes included), and nothing else.
+func TestJSONStringSpecial8(t *testing.T) {
+	special := func(b byte) bool { return b < 0x20 || b == '"' || b == '\\' }
+	for _, fill := range []byte{'a', ' ', '~', 0x7f, 0x80, 0xc3, 0xff, '!', '#', '[', ']', '0'} {
+		for pos := range 8 {
+			for c := range 256 {
+				w := []byte(strings.Repeat(string([]byte{fill}), 8))
+				w[pos] = byte(c)
+				want := false
+				for _, b := range w {
+					want = want || special(b)
+				}
+				if got := JSONStringSpecial8(binary.LittleEndian.Uint64(w)); got != want {
+					t.Fatalf("JSONStringSpecial8(%q) = %v", w, got)
+				}
+			}
+		}
+	}
+}

@@ -571,28 +571,27 @@ func (o *outcomeIDs) take(batch []store.Completion) {
 // outcome is not yet being written; ar is finished after the write
 // (written). false: no such outcome, the caller goes on as without.
 func (o *outcomeIDs) rideAsync(r *store.Receipt, ar receiptFinisher) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	slot := o.findLocked(r.Carrier, r.Candidates)
-	if slot == nil || slot.taken {
-		return false
-	}
-	slot.receipts = append(slot.receipts, &rideAlong{r: *r, async: ar})
-	return true
+	return o.ride(r, func(ra *rideAlong) { ra.async = ar })
 }
 
 // rideInbound is rideAsync for a receipt handleInbound received: its
 // finisher lives in the rideAlong, one allocation for both, and none when
 // the receipt does not ride along.
 func (o *outcomeIDs) rideInbound(r *store.Receipt, ar asyncReceipt) bool {
+	return o.ride(r, func(ra *rideAlong) { ra.inbound = ar; ra.async = &ra.inbound })
+}
+
+// ride appends a rideAlong for r, completed by fill, to the outcome
+// carrying one of r's ids unless that outcome is already being written.
+func (o *outcomeIDs) ride(r *store.Receipt, fill func(*rideAlong)) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	slot := o.findLocked(r.Carrier, r.Candidates)
 	if slot == nil || slot.taken {
 		return false
 	}
-	ra := &rideAlong{r: *r, inbound: ar}
-	ra.async = &ra.inbound
+	ra := &rideAlong{r: *r}
+	fill(ra)
 	slot.receipts = append(slot.receipts, ra)
 	return true
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -243,29 +242,6 @@ func TestContentTypeAndAuthParsing(t *testing.T) {
 		u, p, ok := parseBasicAuth([]byte(h))
 		if ok != (want[0] != "") || u != want[0] || p != want[1] {
 			t.Errorf("parseBasicAuth(%q) = %q, %q, %v", h, u, p, ok)
-		}
-	}
-}
-
-// TestHasStrSpecial: the eight-byte test of the decoder's string scan
-// agrees with the byte table for every byte value in every position.
-func TestHasStrSpecial(t *testing.T) {
-	for _, fill := range []byte{'a', ' ', '~', 0x7f, 0x80, 0xff, '!', '#', '[', ']'} {
-		for pos := range 8 {
-			for c := range 256 {
-				var w [8]byte
-				for i := range w {
-					w[i] = fill
-				}
-				w[pos] = byte(c)
-				want := false
-				for _, b := range w {
-					want = want || strSpecial[b]
-				}
-				if got := bridge.JSONStringSpecial8(binary.LittleEndian.Uint64(w[:])); got != want {
-					t.Fatalf("JSONStringSpecial8(%q) = %v", w, got)
-				}
-			}
 		}
 	}
 }

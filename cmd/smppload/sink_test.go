@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net"
@@ -204,30 +203,6 @@ func TestSinkRawHTTP(t *testing.T) {
 				t.Errorf("second request on the connection: %q (%v)", line, err)
 			}
 		})
-	}
-}
-
-// TestHasSpecial: the eight-byte test finds every special byte in every
-// position, whatever the other bytes are, and nothing else.
-func TestHasSpecial(t *testing.T) {
-	fills := []byte{'a', ' ', 0x7f, 0x80, 0xff, 0x21, 0x23, 0x5b, 0x5d, 0x20}
-	for _, fill := range fills {
-		for pos := range 8 {
-			for c := range 256 {
-				var w [8]byte
-				for i := range w {
-					w[i] = fill
-				}
-				w[pos] = byte(c)
-				want := false
-				for _, b := range w {
-					want = want || strSpecial[b]
-				}
-				if got := bridge.JSONStringSpecial8(binary.LittleEndian.Uint64(w[:])); got != want {
-					t.Fatalf("JSONStringSpecial8(%q) = %v", w, got)
-				}
-			}
-		}
 	}
 }
 
