@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 )
 
@@ -23,4 +24,25 @@ func TuneRuntime() int {
 	}
 	debug.SetGCPercent(DefaultGCPercent)
 	return DefaultGCPercent
+}
+
+// MinProcs is the fewest Ps (GOMAXPROCS) the daemon runs with unless the
+// operator set GOMAXPROCS. With one P, a goroutine blocked in the store's
+// fdatasync keeps the only P until the runtime's monitor takes it back, so
+// nothing else runs meanwhile: writes stop gathering (1.1 per commit instead
+// of ~27) and a one-CPU machine accepts ~400 messages/s instead of ~5,700
+// (BENCHMARKS.md, "One CPU"). A second P lets the others run during the sync;
+// the kernel shares the one CPU between the two threads.
+const MinProcs = 2
+
+// EnsureProcs raises GOMAXPROCS to MinProcs when it is lower and the operator
+// did not set GOMAXPROCS (Go derives it from the CPUs or the cgroup's CPU
+// limit), and returns the value in effect and whether it raised it.
+func EnsureProcs() (procs int, raised bool) {
+	cur := runtime.GOMAXPROCS(0)
+	if cur >= MinProcs || os.Getenv("GOMAXPROCS") != "" {
+		return cur, false
+	}
+	runtime.GOMAXPROCS(MinProcs)
+	return MinProcs, true
 }

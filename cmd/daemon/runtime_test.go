@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -26,5 +27,33 @@ func TestTuneRuntimeDefault(t *testing.T) {
 	}
 	if now := debug.SetGCPercent(100); now != DefaultGCPercent {
 		t.Fatalf("GC percent is %d, want %d", now, DefaultGCPercent)
+	}
+}
+
+func TestEnsureProcsRaisesOne(t *testing.T) {
+	prev := runtime.GOMAXPROCS(1) // as on a one-CPU machine or under a one-CPU cgroup limit
+	defer runtime.GOMAXPROCS(prev)
+	t.Setenv("GOMAXPROCS", "")
+	procs, raised := EnsureProcs()
+	if procs != MinProcs || !raised || runtime.GOMAXPROCS(0) != MinProcs {
+		t.Fatalf("EnsureProcs = %d, %v; GOMAXPROCS now %d; want %d raised", procs, raised, runtime.GOMAXPROCS(0), MinProcs)
+	}
+}
+
+func TestEnsureProcsKeepsOperatorsGOMAXPROCS(t *testing.T) {
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	t.Setenv("GOMAXPROCS", "1")
+	if procs, raised := EnsureProcs(); procs != 1 || raised || runtime.GOMAXPROCS(0) != 1 {
+		t.Fatalf("EnsureProcs with GOMAXPROCS=1 = %d, %v; GOMAXPROCS now %d", procs, raised, runtime.GOMAXPROCS(0))
+	}
+}
+
+func TestEnsureProcsLeavesMore(t *testing.T) {
+	prev := runtime.GOMAXPROCS(4)
+	defer runtime.GOMAXPROCS(prev)
+	t.Setenv("GOMAXPROCS", "")
+	if procs, raised := EnsureProcs(); procs != 4 || raised {
+		t.Fatalf("EnsureProcs with 4 = %d, %v", procs, raised)
 	}
 }

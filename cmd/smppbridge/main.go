@@ -129,6 +129,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	opts.Logger = log
 	log.Debug("garbage collector", "gc_percent", daemon.TuneRuntime())
+	if procs, raised := daemon.EnsureProcs(); raised {
+		log.Info("GOMAXPROCS raised so a goroutine waiting for the disk does not stop the others; set GOMAXPROCS to choose", "gomaxprocs", procs)
+	}
 	running := make(chan *daemon.Daemon, 1)
 	opts.Ready = func(d *daemon.Daemon) {
 		running <- d

@@ -39,6 +39,7 @@ type options struct {
 	n, concurrency                                    int
 	duration                                          time.Duration
 	noSync, wal                                       bool
+	noReceipts                                        bool
 	commitDelay                                       time.Duration
 	cpuProfile, memProfile                            string
 }
@@ -60,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.n, "n", 100000, "requests to send at most")
 	fs.DurationVar(&o.duration, "duration", 60*time.Second, "stop sending after this long")
 	fs.IntVar(&o.concurrency, "c", 64, "concurrent clients")
+	fs.BoolVar(&o.noReceipts, "no-receipts", false, "in-process only: the simulator sends no delivery receipts, so only intake and submit are measured (no full loop)")
 	fs.BoolVar(&o.noSync, "no-sync", false, "in-process only: store without fsync (not durable; for comparison)")
 	fs.BoolVar(&o.wal, "wal", false, "in-process only: sends durable through the intake log (store.wal) instead of a database commit")
 	fs.DurationVar(&o.commitDelay, "commit-delay", -1, "in-process only: store.commit_delay (default: the daemon's default)")
@@ -133,6 +135,7 @@ func load(o options, out io.Writer) error {
 	var sink *webhookSink
 	target := o.url
 	if target == "" {
+		procs, _ := daemon.EnsureProcs()
 		opts, demo, err := daemon.Embedded()
 		if err != nil {
 			return err
@@ -144,6 +147,9 @@ func load(o options, out io.Writer) error {
 		defer os.RemoveAll(dir)
 		opts.Config.Store.Path = filepath.Join(dir, "load.db")
 		opts.Config.Store.NoSync = o.noSync
+		if o.noReceipts {
+			opts.Simulator.Behaviour.Receipts.Never = true
+		}
 		opts.Config.Store.WAL = o.wal
 		if o.commitDelay >= 0 {
 			opts.Config.Store.CommitDelay = conf.Duration(o.commitDelay)
@@ -199,8 +205,8 @@ func load(o options, out io.Writer) error {
 				st.Commits, st.Gathers, float64(st.Writes)/float64(c), st.CommitTime/time.Duration(c), st.WriteTime/time.Duration(c), float64(st.PageWrites)/float64(c))
 			fmt.Fprintf(out, "store commit tail: p99 %s  max %s  (largest commit %d writes)\n", st.CommitP99, st.CommitMax, st.MaxWritesPerCommit)
 		}()
-		fmt.Fprintf(out, "target: in-process daemon and simulator (embedded default; store %s, fsync %v, intake log %v, gc percent %d as smppbridge runs it)\n",
-			opts.Config.Store.Path, !o.noSync, o.wal, daemon.TuneRuntime())
+		fmt.Fprintf(out, "target: in-process daemon and simulator (embedded default; store %s, fsync %v, intake log %v, gc percent %d and GOMAXPROCS %d as smppbridge runs it)\n",
+			opts.Config.Store.Path, !o.noSync, o.wal, daemon.TuneRuntime(), procs)
 	} else {
 		if o.simHTTP != "" {
 			count = simStats(o.simHTTP)
