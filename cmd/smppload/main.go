@@ -40,6 +40,7 @@ type options struct {
 	duration                                          time.Duration
 	noSync, wal                                       bool
 	noReceipts                                        bool
+	storePath                                         string
 	commitDelay                                       time.Duration
 	cpuProfile, memProfile                            string
 }
@@ -61,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.n, "n", 100000, "requests to send at most")
 	fs.DurationVar(&o.duration, "duration", 60*time.Second, "stop sending after this long")
 	fs.IntVar(&o.concurrency, "c", 64, "concurrent clients")
+	fs.StringVar(&o.storePath, "store", "", "in-process only: this store file, kept after the run (default: a new one in a temporary directory); to measure an older, bigger file")
 	fs.BoolVar(&o.noReceipts, "no-receipts", false, "in-process only: the simulator sends no delivery receipts, so only intake and submit are measured (no full loop)")
 	fs.BoolVar(&o.noSync, "no-sync", false, "in-process only: store without fsync (not durable; for comparison)")
 	fs.BoolVar(&o.wal, "wal", false, "in-process only: sends durable through the intake log (store.wal) instead of a database commit")
@@ -146,6 +148,9 @@ func load(o options, out io.Writer) error {
 		}
 		defer os.RemoveAll(dir)
 		opts.Config.Store.Path = filepath.Join(dir, "load.db")
+		if o.storePath != "" {
+			opts.Config.Store.Path = o.storePath
+		}
 		opts.Config.Store.NoSync = o.noSync
 		if o.noReceipts {
 			opts.Simulator.Behaviour.Receipts.Never = true
