@@ -23,21 +23,33 @@ func BenchmarkDiskSync(b *testing.B) {
 	const pageSize = 4096
 	const fileSize = 64 << 20
 	page := make([]byte, pageSize)
-	open := func(b *testing.B, prewrite bool) *os.File {
+	const (
+		sparse    = iota // truncated: no blocks
+		fallocate        // blocks reserved, not yet written (unwritten extents)
+		written          // blocks written once
+	)
+	open := func(b *testing.B, state int) *os.File {
 		f, err := os.OpenFile(filepath.Join(b.TempDir(), "sync.db"), os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { f.Close() })
-		if prewrite {
+		switch state {
+		case written:
 			chunk := make([]byte, 1<<20)
 			for off := int64(0); off < fileSize; off += int64(len(chunk)) {
 				if _, err := f.WriteAt(chunk, off); err != nil {
 					b.Fatal(err)
 				}
 			}
-		} else if err := f.Truncate(fileSize); err != nil {
-			b.Fatal(err)
+		case fallocate:
+			if err := syscall.Fallocate(int(f.Fd()), 0, 0, fileSize); err != nil {
+				b.Fatal(err)
+			}
+		default:
+			if err := f.Truncate(fileSize); err != nil {
+				b.Fatal(err)
+			}
 		}
 		if err := f.Sync(); err != nil {
 			b.Fatal(err)
@@ -55,48 +67,43 @@ func BenchmarkDiskSync(b *testing.B) {
 		}
 	}
 	const pages = fileSize / pageSize
+	// bbolt's commit shape: data pages, sync, meta page, sync, with the
+	// data appended past what earlier commits wrote.
+	commit := func(b *testing.B, f *os.File, i int) {
+		for p := range 32 {
+			write(b, f, 2+(i*32+p)%(pages-2))
+		}
+		sync(b, f)
+		write(b, f, i%2)
+		sync(b, f)
+	}
 	cases := []struct {
-		name     string
-		prewrite bool
-		op       func(b *testing.B, f *os.File, i int)
+		name  string
+		state int
+		op    func(b *testing.B, f *os.File, i int)
 	}{
-		{"fdatasync_nothing_written", true, func(b *testing.B, f *os.File, i int) { sync(b, f) }},
-		{"one_page", true, func(b *testing.B, f *os.File, i int) { write(b, f, rand.IntN(pages)); sync(b, f) }},
-		{"32_contiguous_pages", true, func(b *testing.B, f *os.File, i int) {
+		{"fdatasync_nothing_written", written, func(b *testing.B, f *os.File, i int) { sync(b, f) }},
+		{"one_page", written, func(b *testing.B, f *os.File, i int) { write(b, f, rand.IntN(pages)); sync(b, f) }},
+		{"32_contiguous_pages", written, func(b *testing.B, f *os.File, i int) {
 			start := rand.IntN(pages - 32)
 			for p := range 32 {
 				write(b, f, start+p)
 			}
 			sync(b, f)
 		}},
-		{"32_scattered_pages", true, func(b *testing.B, f *os.File, i int) {
+		{"32_scattered_pages", written, func(b *testing.B, f *os.File, i int) {
 			for range 32 {
 				write(b, f, rand.IntN(pages))
 			}
 			sync(b, f)
 		}},
-		// bbolt's commit shape: data pages, sync, meta page, sync, with the
-		// data appended past what earlier commits wrote.
-		{"commit_32_appended_pages_unallocated", false, func(b *testing.B, f *os.File, i int) {
-			for p := range 32 {
-				write(b, f, 2+(i*32+p)%(pages-2))
-			}
-			sync(b, f)
-			write(b, f, i%2)
-			sync(b, f)
-		}},
-		{"commit_32_appended_pages_allocated", true, func(b *testing.B, f *os.File, i int) {
-			for p := range 32 {
-				write(b, f, 2+(i*32+p)%(pages-2))
-			}
-			sync(b, f)
-			write(b, f, i%2)
-			sync(b, f)
-		}},
+		{"commit_32_appended_pages_unallocated", sparse, commit},
+		{"commit_32_appended_pages_fallocated", fallocate, commit},
+		{"commit_32_appended_pages_allocated", written, commit},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			f := open(b, c.prewrite)
+			f := open(b, c.state)
 			b.ResetTimer()
 			cpu0, t0 := processCPU(), time.Now()
 			for i := 0; b.Loop(); i++ {
