@@ -107,11 +107,10 @@ func (b *Bridge) SetCarriers(cs []Carrier) error {
 		q.cancel()
 		q.wg.Wait()
 		b.handOver(q, next)
-		if next == nil && b.started && b.receipts != nil && q.RegisteredDelivery != 0 && q.ReceiptWait > 0 {
-			// Its sent messages still end with 9902 when no receipt comes
-			// (until the next restart, which no longer knows the carrier).
-			b.wg.Add(1)
-			go func() { defer b.wg.Done(); b.expireLoop(b.runCtx, q) }()
+		if b.started && b.expires(q) && !b.expires(next) {
+			// Its sent messages still end with 9902 when no receipt comes,
+			// after its own wait (a restart uses RemovedCarrierReceiptWait).
+			b.startOrphan(q.name, q.ReceiptWait)
 		}
 	}
 	return nil
