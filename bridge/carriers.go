@@ -50,7 +50,8 @@ func (b *Bridge) queueFor(name string) *carrierQueue { return b.set.Load().byNam
 // Sender (its connection settings changed) gets a new queue: what was
 // queued for the old one moves over, in order. A carrier no longer listed
 // is stopped: messages still queued for it fail with 4420 (no route), as
-// they would after a restart. It returns once the senders of replaced and
+// they would after a restart; those it sent still end with 9902 after its
+// receipt wait (orphans.go). It returns once the senders of replaced and
 // removed carriers have stopped, so their pools can then be closed.
 func (b *Bridge) SetCarriers(cs []Carrier) error {
 	names := map[string]bool{}
