@@ -63,7 +63,17 @@ type Options struct {
 	RecordRetention time.Duration
 	// RetentionInterval is how often expired records are swept; default 1m.
 	RetentionInterval time.Duration
+	// RemovedCarrierReceiptWait is the receipt wait for copies sent through
+	// a carrier that is not configured at Start (removed before a restart):
+	// they fail with 9902 this long after they were sent. Its own wait is no
+	// longer known, and with no bind left no receipt can come for them.
+	// Default DefaultReceiptWait.
+	RemovedCarrierReceiptWait time.Duration
 }
+
+// DefaultReceiptWait is Options.RemovedCarrierReceiptWait by default: the
+// configuration's default receipt_wait.
+const DefaultReceiptWait = 2 * time.Hour
 
 // Carrier is one SMPP carrier with its queue limits and routes.
 type Carrier struct {
@@ -160,6 +170,11 @@ type Bridge struct {
 	set       atomic.Pointer[carrierSet]
 	carrierMu sync.Mutex // serialises SetCarriers with Start and Close
 	started   bool
+	// orphans are the receipt expiries of carriers without a queue that
+	// runs one (orphans.go); guarded by carrierMu.
+	orphans map[string]*orphanExpiry
+	// expirePassed, when set (tests), is told of every expiry pass.
+	expirePassed func(carrier string, wait time.Duration)
 
 	mu      sync.Mutex
 	closing bool
@@ -213,6 +228,9 @@ func New(opts Options) (*Bridge, error) {
 	}
 	if opts.RetentionInterval <= 0 {
 		opts.RetentionInterval = time.Minute
+	}
+	if opts.RemovedCarrierReceiptWait <= 0 {
+		opts.RemovedCarrierReceiptWait = DefaultReceiptWait
 	}
 	if opts.CheckPassword == nil {
 		return nil, errors.New("bridge: no password checker")
@@ -310,6 +328,7 @@ func (b *Bridge) Start() {
 		b.wg.Add(1)
 		go func() { defer b.wg.Done(); b.retentionLoop(rs) }()
 	}
+	b.adoptOrphans()
 }
 
 // startQueue runs a carrier's senders (and its receipt expiry).
@@ -319,10 +338,11 @@ func (b *Bridge) startQueue(q *carrierQueue) {
 		q.wg.Add(1)
 		go func() { defer b.wg.Done(); defer q.wg.Done(); b.sendLoop(q) }()
 	}
-	if b.receipts != nil && q.RegisteredDelivery != 0 && q.ReceiptWait > 0 {
+	if b.expires(q) {
+		b.stopOrphan(q.name) // this queue's own wait takes over
 		b.wg.Add(1)
 		q.wg.Add(1)
-		go func() { defer b.wg.Done(); defer q.wg.Done(); b.expireLoop(q.ctx, q) }()
+		go func() { defer b.wg.Done(); defer q.wg.Done(); b.expireLoop(q.ctx, q.name, q.ReceiptWait, false) }()
 	}
 }
 

@@ -50,7 +50,8 @@ func (b *Bridge) queueFor(name string) *carrierQueue { return b.set.Load().byNam
 // Sender (its connection settings changed) gets a new queue: what was
 // queued for the old one moves over, in order. A carrier no longer listed
 // is stopped: messages still queued for it fail with 4420 (no route), as
-// they would after a restart. It returns once the senders of replaced and
+// they would after a restart; those it sent still end with 9902 after its
+// receipt wait (orphans.go). It returns once the senders of replaced and
 // removed carriers have stopped, so their pools can then be closed.
 func (b *Bridge) SetCarriers(cs []Carrier) error {
 	names := map[string]bool{}
@@ -107,11 +108,10 @@ func (b *Bridge) SetCarriers(cs []Carrier) error {
 		q.cancel()
 		q.wg.Wait()
 		b.handOver(q, next)
-		if next == nil && b.started && b.receipts != nil && q.RegisteredDelivery != 0 && q.ReceiptWait > 0 {
-			// Its sent messages still end with 9902 when no receipt comes
-			// (until the next restart, which no longer knows the carrier).
-			b.wg.Add(1)
-			go func() { defer b.wg.Done(); b.expireLoop(b.runCtx, q) }()
+		if b.started && b.expires(q) && !b.expires(next) {
+			// Its sent messages still end with 9902 when no receipt comes,
+			// after its own wait (a restart uses RemovedCarrierReceiptWait).
+			b.startOrphan(q.name, q.ReceiptWait)
 		}
 	}
 	return nil

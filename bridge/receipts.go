@@ -22,6 +22,10 @@ type ReceiptStore interface {
 	SetReceiptHooks(h store.ReceiptHooks)
 	ExpireReceipts(carrier string, sentBefore, now time.Time, limit int) (ended int, more bool, err error)
 	ExpirePendingReceipts(carrier string, arrivedBefore time.Time, limit int) (removed int, more bool, err error)
+	// AwaitingCarriers lists the carriers that have copies waiting for
+	// receipts or receipts waiting for their id, without a scan: at Start
+	// the bridge runs the expiry for those no longer configured.
+	AwaitingCarriers() ([]string, error)
 }
 
 // inboundConcurrency bounds the inbound PDUs being written at once across
@@ -248,13 +252,12 @@ func (b *Bridge) receiptCallbacks(rec *store.Record) []store.CallbackJob {
 }
 
 // expireLoop ends the receipt wait of the carrier's copies sent more than
-// ReceiptWait ago (store.ExpireReceipts) and removes receipts that waited
-// as long for their id (store.ExpirePendingReceipts), every quarter of
-// ReceiptWait (between 10 ms and a minute). It runs until ctx ends: the
-// queue's, or for a carrier a reload removed, the bridge's (its sent
-// messages still wait for receipts that may come).
-func (b *Bridge) expireLoop(ctx context.Context, q *carrierQueue) {
-	every := min(max(q.ReceiptWait/4, 10*time.Millisecond), time.Minute)
+// wait ago (store.ExpireReceipts) and removes receipts that waited as long
+// for their id (store.ExpirePendingReceipts), every quarter of wait
+// (between 10 ms and a minute). It runs until ctx ends: the queue's, or
+// for a carrier without one that expires (orphan), its orphanExpiry's.
+func (b *Bridge) expireLoop(ctx context.Context, carrier string, wait time.Duration, orphan bool) {
+	every := min(max(wait/4, 10*time.Millisecond), time.Minute)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -263,26 +266,35 @@ func (b *Bridge) expireLoop(ctx context.Context, q *carrierQueue) {
 			return
 		case <-t.C:
 		}
+		ended := 0
 		for more, pass := true, 0; more && pass < 1000 && ctx.Err() == nil; pass++ {
 			now := b.now()
+			var n int
 			var err error
-			if _, more, err = b.receipts.ExpireReceipts(q.name, now.Add(-q.ReceiptWait), now, 1000); err != nil {
-				b.log.Error("cannot end receipt waits", "carrier", q.name, "err", err)
+			if n, more, err = b.receipts.ExpireReceipts(carrier, now.Add(-wait), now, 1000); err != nil {
+				b.log.Error("cannot end receipt waits", "carrier", carrier, "err", err)
 				break
 			}
+			ended += n
+		}
+		if orphan && ended > 0 {
+			b.log.Warn("messages of a carrier no longer configured failed: no receipt within the wait", "carrier", carrier, "count", ended, "code", 9902, "wait", wait)
 		}
 		// Receipts still waiting for an id after the whole receipt wait
 		// belong to no message that could still use them.
 		for more, pass := true, 0; more && pass < 1000 && ctx.Err() == nil; pass++ {
 			var n int
 			var err error
-			if n, more, err = b.receipts.ExpirePendingReceipts(q.name, b.now().Add(-q.ReceiptWait), 1000); err != nil {
-				b.log.Error("cannot remove unmatched receipts", "carrier", q.name, "err", err)
+			if n, more, err = b.receipts.ExpirePendingReceipts(carrier, b.now().Add(-wait), 1000); err != nil {
+				b.log.Error("cannot remove unmatched receipts", "carrier", carrier, "err", err)
 				break
 			}
 			if n > 0 {
-				b.log.Warn("receipts for ids never seen in a submit_sm_resp removed", "carrier", q.name, "count", n)
+				b.log.Warn("receipts for ids never seen in a submit_sm_resp removed", "carrier", carrier, "count", n)
 			}
+		}
+		if b.expirePassed != nil {
+			b.expirePassed(carrier, wait)
 		}
 	}
 }

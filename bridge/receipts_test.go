@@ -33,6 +33,7 @@ func (f *fakeReceipts) ExpireReceipts(string, time.Time, time.Time, int) (int, b
 func (f *fakeReceipts) ExpirePendingReceipts(string, time.Time, int) (int, bool, error) {
 	return 0, false, nil
 }
+func (f *fakeReceipts) AwaitingCarriers() ([]string, error) { return nil, nil }
 func (f *fakeReceipts) KnowsCarrierID(string, []string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

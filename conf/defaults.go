@@ -37,6 +37,10 @@ func Defaults() *Config {
 	}
 }
 
+// DefaultReceiptWait is a carrier's default receipt_wait; the daemon also
+// ends the waits of carriers no longer configured after it.
+const DefaultReceiptWait = 2 * time.Hour
+
 // defaultCarrier holds the defaults of a [[carrier]] table.
 func defaultCarrier() Carrier {
 	return Carrier{
@@ -46,7 +50,7 @@ func defaultCarrier() Carrier {
 		QueueSeconds:        900,
 		DataCoding:          DataCodingGSM7,
 		LongMessage:         LongUDH8,
-		ReceiptWait:         Duration(2 * time.Hour),
+		ReceiptWait:         Duration(DefaultReceiptWait),
 		Media:               MediaReject,
 		ReceiptsPerSegment:  ReceiptsAll,
 		ReceiptIDFormat:     ReceiptIDAuto,

@@ -29,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -643,4 +644,36 @@ func (s *Store) ExpirePendingReceipts(carrier string, arrivedBefore time.Time, l
 		return 0, false, fmt.Errorf("store: expire pending receipts: %w", err)
 	}
 	return removed, more, nil
+}
+
+// AwaitingCarriers lists, sorted, the carriers that have sent copies
+// waiting for receipts (awaiting_receipt) or receipts waiting for their id
+// (receipts_pending_at): the carriers whose receipt expiry still has work.
+// At start the bridge runs the expiry for those no longer configured, which
+// nothing else would. Both indexes are keyed carrier 0 …: it seeks from one
+// carrier to the next (carrier 1 is past all of carrier's keys and before
+// any longer name), so it reads one key per carrier, not the entries.
+func (s *Store) AwaitingCarriers() ([]string, error) {
+	var names []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketAwaiting, bucketPendingAt} {
+			c := tx.Bucket(name).Cursor()
+			k, _ := c.First()
+			for k != nil {
+				i := bytes.IndexByte(k, 0)
+				if i < 0 { // no carrier name: not a key this store writes
+					k, _ = c.Next()
+					continue
+				}
+				names = append(names, string(k[:i]))
+				k, _ = c.Seek(append(bytes.Clone(k[:i]), 1))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: awaiting carriers: %w", err)
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -404,5 +405,70 @@ func TestFoldedReceiptsSnapshots(t *testing.T) {
 	r, err := s.Record("long", 0)
 	if err != nil || r.Status != "FAILED" || len(r.Parts) != 2 || r.Parts[0].Outcome != OutcomeDelivered || r.Parts[1].Code != 4720 {
 		t.Fatalf("record %+v (%v)", r, err)
+	}
+}
+
+// TestAwaitingCarriers: every carrier with a copy waiting for a receipt or
+// a receipt waiting for its id is listed once, sorted, also when one name
+// is a prefix of another ("a", "ab"); a carrier whose copies all ended is
+// not.
+func TestAwaitingCarriers(t *testing.T) {
+	s, _ := receiptStore(t)
+	if got, err := s.AwaitingCarriers(); err != nil || len(got) != 0 {
+		t.Fatalf("empty store: %v, %v", got, err)
+	}
+	seq := 0
+	sent := func(carrier, id, cid string) {
+		t.Helper()
+		seq++
+		it := item(id, seq)
+		it.Carrier = carrier
+		if err := s.Enqueue([]QueueItem{it}); err != nil {
+			t.Fatal(err)
+		}
+		var last QueueItem
+		s.LoadQueue(func(q QueueItem) error { last = q; return nil })
+		rec := Record{MessageID: id, ApplicationID: "app", Carrier: carrier, To: it.To[0], Status: "SENT",
+			Segments: 1, CarrierIDs: []string{cid}, SentAt: time.Now().Add(time.Duration(seq) * time.Millisecond)}
+		if err := s.Complete([]Completion{{Seq: last.Seq, Record: rec}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Several copies each for "ab" and "a" (the seek must skip all of a
+	// carrier's keys, whatever their times), one for "b".
+	sent("ab", "m1", "1")
+	sent("a", "m2", "2")
+	sent("ab", "m3", "3")
+	sent("a", "m4", "4")
+	sent("b", "m5", "5")
+	sent("done", "m6", "6")
+	if res, err := s.ApplyReceipt(Receipt{Carrier: "done", Candidates: []string{"6"}, Outcome: OutcomeDelivered}); err != nil || !res.Terminal {
+		t.Fatalf("receipt for done: %+v %v", res, err)
+	}
+	// Only a pending receipt (an id never seen) for "c" and "a-".
+	for _, c := range []string{"c", "a-"} {
+		if _, err := s.ApplyReceipt(Receipt{Carrier: c, Candidates: []string{"777"}, Outcome: OutcomeDelivered, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.AwaitingCarriers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a", "a-", "ab", "b", "c"}; !slices.Equal(got, want) {
+		t.Fatalf("carriers %q, want %q", got, want)
+	}
+	// Once their waits end they are no longer listed.
+	cut := time.Now().Add(time.Hour)
+	for _, c := range []string{"a", "b"} {
+		if _, more, err := s.ExpireReceipts(c, cut, cut, 100); err != nil || more {
+			t.Fatalf("expire %s: %v %v", c, more, err)
+		}
+	}
+	if _, _, err := s.ExpirePendingReceipts("c", cut, 100); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.AwaitingCarriers(); !slices.Equal(got, []string{"a-", "ab"}) {
+		t.Fatalf("after expiry: %q", got)
 	}
 }

@@ -4,6 +4,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -56,6 +57,9 @@ type Options struct {
 	// RetentionInterval is how often expired message records are swept
 	// (tests); zero: the bridge's default.
 	RetentionInterval time.Duration
+	// RemovedCarrierReceiptWait is the receipt wait of copies sent through
+	// carriers no longer configured (tests); zero: conf.DefaultReceiptWait.
+	RemovedCarrierReceiptWait time.Duration
 }
 
 // Daemon is a running smppbridge.
@@ -210,6 +214,11 @@ func Run(ctx context.Context, opts Options) error {
 		MOSweepInterval: opts.MOSweepInterval, OnReceipt: d.metrics.observeReceipt,
 		EmergencyNumbers: cfg.Policy.EmergencyNumbers,
 		RecordRetention:  cfg.Store.RecordRetention.Std(), RetentionInterval: opts.RetentionInterval,
+		// The documented default, not the largest configured receipt_wait:
+		// the removed carrier's own wait is gone with its table, no receipt
+		// can come without its binds, and the other carriers' settings
+		// should not decide when its messages are reported failed.
+		RemovedCarrierReceiptWait: cmp.Or(opts.RemovedCarrierReceiptWait, conf.DefaultReceiptWait),
 	})
 	if err != nil {
 		return fail(err)

@@ -337,6 +337,37 @@ func TestReceiptWaitExpires(t *testing.T) {
 	})
 }
 
+// TestRemovedCarrierReceiptWait: a message sent through a carrier that
+// never sends receipts, which a restart then no longer configures, still
+// ends: message-failed 9902 after the removed-carrier wait (the carrier's
+// own receipt_wait, 2h, went with it).
+func TestRemovedCarrierReceiptWait(t *testing.T) {
+	sim := startSim(t, smsc.Behaviour{Receipts: smsc.Receipts{Never: true}})
+	h := newHookReceiver(t)
+	db := filepath.Join(t.TempDir(), "bridge.db")
+	mk := func(o configOptions) *conf.Config {
+		o.CallbackURL = h.srv.URL + "/status"
+		return configWith(t, sim.Addr(), db, o)
+	}
+	withGone := configOptions{Carriers: []carrierSpec{{Name: "gone", Addr: sim.Addr(), Extra: `system_id = "gone"` + "\nroutes = [\"+44\"]"}}}
+	e := startDaemonWith(t, sim, mk(withGone), daemon.Options{CallbackPollInterval: 20 * time.Millisecond})
+	id := e.accepted(e.send(msgBody([]string{"+442071234567"}, "sent, never receipted", "")))
+	wantRecord(t, e.waitRecord(id, 0), "SENT", 0)
+	e.shutdown()
+
+	e2 := startDaemonWith(t, sim, mk(configOptions{}), daemon.Options{CallbackPollInterval: 20 * time.Millisecond,
+		RemovedCarrierReceiptWait: 300 * time.Millisecond})
+	ev := oneEvent(t, h.next(t))
+	m, _ := ev["message"].(map[string]any)
+	if ev["type"] != "message-failed" || ev["errorCode"] != 9902.0 || ev["description"] != "delivery-receipt-expired" || m["id"] != id || ev["to"] != "+442071234567" {
+		t.Fatalf("event %v", ev)
+	}
+	wantRecord(t, e2.waitRecord(id, 0), "FAILED", 9902)
+	if got := sim.Stats().Accounts["gone"].Messages; got != 1 {
+		t.Fatalf("the removed carrier got %d messages, want 1", got)
+	}
+}
+
 // TestSubmitTimeFailureCallbacks: a copy that fails before any receipt —
 // no route (4420) or refused by the carrier at submit (0x0B → 4720) — still
 // ends in exactly one message-failed callback.
