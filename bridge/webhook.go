@@ -344,6 +344,9 @@ func (w *Webhooks) Stop(ctx context.Context) error {
 	w.cancel()
 	if w.cb != nil {
 		w.cb.closeIdle(true)
+		// The net/http transport (URLs behind a proxy) is ours too: its
+		// kept-alive connections would stay open for its idle timeout.
+		w.client.CloseIdleConnections()
 	}
 	return err
 }
