@@ -67,11 +67,11 @@ func proxyTestJobs(t testing.TB) []store.CallbackJob {
 
 // endpointRequest is what the customer's endpoint received.
 type endpointRequest struct {
-	tls                                                   bool
-	method, host, uri, contentType, userAgent, auth, pxAu string
-	contentLength                                         int64
-	body                                                  string
-	status                                                int // answered
+	tls                                                          bool
+	proto, method, host, uri, contentType, userAgent, auth, pxAu string
+	contentLength                                                int64
+	body                                                         string
+	status                                                       int // answered
 }
 
 // proxyEndpoint is the customer's endpoint: /auth wants Basic credentials
@@ -98,7 +98,7 @@ func (e *proxyEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		e.retries++
 	}
-	e.reqs = append(e.reqs, endpointRequest{tls: r.TLS != nil, method: r.Method, host: r.Host, uri: r.URL.RequestURI(),
+	e.reqs = append(e.reqs, endpointRequest{tls: r.TLS != nil, proto: r.Proto, method: r.Method, host: r.Host, uri: r.URL.RequestURI(),
 		contentType: r.Header.Get("Content-Type"), userAgent: r.Header.Get("User-Agent"), auth: r.Header.Get("Authorization"),
 		pxAu: r.Header.Get("Proxy-Authorization"), contentLength: r.ContentLength, body: string(body), status: status})
 	e.mu.Unlock()
@@ -211,6 +211,7 @@ func TestWebhookThroughProxy(t *testing.T) {
 	}
 	ep := &proxyEndpoint{}
 	tlsSrv := httptest.NewUnstartedServer(ep)
+	tlsSrv.EnableHTTP2 = true // offered; the sender must still speak HTTP/1.1
 	tlsSrv.StartTLS()
 	t.Cleanup(tlsSrv.Close)
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
@@ -263,7 +264,7 @@ func TestWebhookThroughProxy(t *testing.T) {
 	ep.mu.Unlock()
 	var got []string
 	for _, r := range reqs {
-		got = append(got, fmt.Sprintf("tls=%v %s %s%s auth=%q -> %d", r.tls, r.method, r.host, r.uri, r.auth, r.status))
+		got = append(got, fmt.Sprintf("tls=%v %s %s %s%s auth=%q -> %d", r.tls, r.proto, r.method, r.host, r.uri, r.auth, r.status))
 		var events []map[string]any
 		if err := json.Unmarshal([]byte(r.body), &events); err != nil || len(events) != 1 {
 			t.Errorf("%s%s: body %q is not a JSON array of one event: %v", r.host, r.uri, r.body, err)
@@ -278,12 +279,12 @@ func TestWebhookThroughProxy(t *testing.T) {
 	// Per URL in order: the challenge then the credentials; the 503 then
 	// the retry.
 	wantGot := strings.Join([]string{
-		`tls=false POST ` + plainHost + `/auth auth="" -> 401`,
-		`tls=false POST ` + plainHost + `/auth auth="` + basicAuth(cbUser, cbPass) + `" -> 200`,
-		`tls=false POST ` + plainHost + `/cb?x=1 auth="" -> 200`,
-		`tls=false POST ` + plainHost + `/retry auth="" -> 503`,
-		`tls=false POST ` + plainHost + `/retry auth="" -> 200`,
-		`tls=true POST ` + tlsHost + `/cb auth="" -> 200`,
+		`tls=false HTTP/1.1 POST ` + plainHost + `/auth auth="" -> 401`,
+		`tls=false HTTP/1.1 POST ` + plainHost + `/auth auth="` + basicAuth(cbUser, cbPass) + `" -> 200`,
+		`tls=false HTTP/1.1 POST ` + plainHost + `/cb?x=1 auth="" -> 200`,
+		`tls=false HTTP/1.1 POST ` + plainHost + `/retry auth="" -> 503`,
+		`tls=false HTTP/1.1 POST ` + plainHost + `/retry auth="" -> 200`,
+		`tls=true HTTP/1.1 POST ` + tlsHost + `/cb auth="" -> 200`,
 	}, "\n")
 	if g := sortedLines(strings.Join(got, "\n")); g != wantGot {
 		t.Errorf("the endpoint got\n%s\nwant (in any order)\n%s", strings.Join(got, "\n"), wantGot)
@@ -296,8 +297,8 @@ func sortedLines(s string) string {
 	lines := strings.Split(s, "\n")
 	key := func(l string) string {
 		f := strings.Fields(l)
-		if len(f) >= 3 && strings.HasPrefix(f[0], "tls=") {
-			return f[2]
+		if len(f) >= 4 && strings.HasPrefix(f[0], "tls=") {
+			return f[3]
 		}
 		return l[strings.IndexByte(l, ' ')+1:]
 	}
