@@ -67,11 +67,11 @@ func proxyTestJobs(t testing.TB) []store.CallbackJob {
 
 // endpointRequest is what the customer's endpoint received.
 type endpointRequest struct {
-	tls                                                          bool
-	proto, method, host, uri, contentType, userAgent, auth, pxAu string
-	contentLength                                                int64
-	body                                                         string
-	status                                                       int // answered
+	tls                                                               bool
+	proto, method, host, uri, contentType, userAgent, auth, proxyAuth string
+	contentLength                                                     int64
+	body                                                              string
+	status                                                            int // answered
 }
 
 // proxyEndpoint is the customer's endpoint: /auth wants Basic credentials
@@ -100,7 +100,7 @@ func (e *proxyEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	e.reqs = append(e.reqs, endpointRequest{tls: r.TLS != nil, proto: r.Proto, method: r.Method, host: r.Host, uri: r.URL.RequestURI(),
 		contentType: r.Header.Get("Content-Type"), userAgent: r.Header.Get("User-Agent"), auth: r.Header.Get("Authorization"),
-		pxAu: r.Header.Get("Proxy-Authorization"), contentLength: r.ContentLength, body: string(body), status: status})
+		proxyAuth: r.Header.Get("Proxy-Authorization"), contentLength: r.ContentLength, body: string(body), status: status})
 	e.mu.Unlock()
 	w.WriteHeader(status)
 }
@@ -272,8 +272,8 @@ func TestWebhookThroughProxy(t *testing.T) {
 		if want := bodies[r.host+r.uri]; r.body != want || r.contentLength != int64(len(want)) {
 			t.Errorf("%s%s: body %q (Content-Length %d), want %q", r.host, r.uri, r.body, r.contentLength, want)
 		}
-		if r.contentType != "application/json; charset=utf-8" || r.userAgent != "BandwidthAPI/v2" || r.pxAu != "" {
-			t.Errorf("%s%s: Content-Type %q, User-Agent %q, Proxy-Authorization %q", r.host, r.uri, r.contentType, r.userAgent, r.pxAu)
+		if r.contentType != "application/json; charset=utf-8" || r.userAgent != "BandwidthAPI/v2" || r.proxyAuth != "" {
+			t.Errorf("%s%s: Content-Type %q, User-Agent %q, Proxy-Authorization %q", r.host, r.uri, r.contentType, r.userAgent, r.proxyAuth)
 		}
 	}
 	// Per URL in order: the challenge then the credentials; the 503 then
