@@ -42,6 +42,7 @@ package bridge
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -209,6 +210,14 @@ func NewWebhooks(opts WebhookOptions) (*Webhooks, error) {
 		// Reply bodies are drained unread: asking for gzip would only
 		// add a header and decompress what is thrown away.
 		tr.DisableCompression = true
+		// HTTP/1.1 only, as the own client: an https endpoint reached
+		// through a proxy gets the same protocol as one reached directly.
+		// The clone's TLS config already offers h2 (Clone set up
+		// DefaultTransport's HTTP/2), so its ALPN list is replaced too, or
+		// an endpoint would pick h2 and be spoken HTTP/1.1 to.
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetHTTP1(true)
+		tr.TLSClientConfig = &tls.Config{NextProtos: []string{"http/1.1"}}
 		client.Transport = tr
 	}
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -344,6 +353,9 @@ func (w *Webhooks) Stop(ctx context.Context) error {
 	w.cancel()
 	if w.cb != nil {
 		w.cb.closeIdle(true)
+		// The net/http transport (URLs behind a proxy) is ours too: its
+		// kept-alive connections would stay open for its idle timeout.
+		w.client.CloseIdleConnections()
 	}
 	return err
 }
