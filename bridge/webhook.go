@@ -799,6 +799,9 @@ func (w *Webhooks) post(b *batch) error {
 		return &statusError{code, "Basic challenge, but the application has no callback credentials"}
 	case code >= 300 && code < 400:
 		return &statusError{code, "redirects are not followed"}
+	case code == http.StatusProxyAuthRequired:
+		// From the HTTP(S)_PROXY proxy: name it, not its credentials.
+		return &statusError{code, "the proxy refused its credentials"}
 	}
 	return &statusError{code: code}
 }

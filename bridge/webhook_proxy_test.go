@@ -2,11 +2,13 @@ package bridge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -116,13 +118,24 @@ type callbackProxy struct {
 	tlsAddr  string
 	open     atomic.Int64
 	tunnels  sync.WaitGroup
+	// rejectAll: answer 407 to everything.
+	rejectAll bool
 
 	mu   sync.Mutex
 	seen []string // "METHOD target" of each proxied request
 }
 
 func startCallbackProxy(t *testing.T, endpoint http.Handler, tlsAddr string) *callbackProxy {
-	p := &callbackProxy{endpoint: endpoint, tlsAddr: tlsAddr}
+	return startProxy(t, &callbackProxy{endpoint: endpoint, tlsAddr: tlsAddr})
+}
+
+// startRejectingProxy starts a proxy that answers every request 407, the
+// right credentials or not: as a proxy does whose credentials changed.
+func startRejectingProxy(t *testing.T) *callbackProxy {
+	return startProxy(t, &callbackProxy{rejectAll: true})
+}
+
+func startProxy(t *testing.T, p *callbackProxy) *callbackProxy {
 	p.srv = httptest.NewUnstartedServer(p)
 	p.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		switch s {
@@ -152,7 +165,7 @@ func (p *callbackProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.seen = append(p.seen, r.Method+" "+target)
 	p.mu.Unlock()
-	if r.Header.Get("Proxy-Authorization") != basicAuth(proxyUser, proxyPass) {
+	if p.rejectAll || r.Header.Get("Proxy-Authorization") != basicAuth(proxyUser, proxyPass) {
 		w.Header().Set("Proxy-Authenticate", `Basic realm="proxy"`)
 		w.WriteHeader(http.StatusProxyAuthRequired)
 		return
@@ -221,23 +234,7 @@ func TestWebhookThroughProxy(t *testing.T) {
 	px := startCallbackProxy(t, ep, tlsSrv.Listener.Addr().String())
 	proxyURL := (&url.URL{Scheme: "http", User: url.UserPassword(proxyUser, proxyPass), Host: px.srv.Listener.Addr().String()}).String()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestWebhookProxyChild$", "-test.v=true", "-test.timeout=2m")
-	for _, kv := range os.Environ() {
-		switch name, _, _ := strings.Cut(kv, "="); strings.ToUpper(name) {
-		case "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "REQUEST_METHOD", "SSL_CERT_FILE":
-		default:
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	// SSL_CERT_FILE makes the child trust the TLS endpoint's certificate:
-	// net/http's transport uses the system roots.
-	cmd.Env = append(cmd.Env, proxyChildEnv+"=1", "HTTP_PROXY="+proxyURL, "HTTPS_PROXY="+proxyURL, "NO_PROXY=", "SSL_CERT_FILE="+caFile)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestWebhookProxyChild") {
-		t.Fatalf("child process: %v\n%s", err, out)
-	}
+	runProxyChild(t, "TestWebhookProxyChild", "1", proxyURL, caFile)
 
 	px.mu.Lock()
 	seen := strings.Join(px.seen, "\n")
@@ -291,6 +288,30 @@ func TestWebhookThroughProxy(t *testing.T) {
 	}
 }
 
+// runProxyChild runs the test named child in a child process whose
+// HTTP_PROXY and HTTPS_PROXY are proxyURL and whose proxyChildEnv is mode;
+// it fails t unless the child passed.
+func runProxyChild(t *testing.T, child, mode, proxyURL, caFile string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+child+"$", "-test.v=true", "-test.timeout=2m")
+	for _, kv := range os.Environ() {
+		switch name, _, _ := strings.Cut(kv, "="); strings.ToUpper(name) {
+		case "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "REQUEST_METHOD", "SSL_CERT_FILE":
+		default:
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	// SSL_CERT_FILE makes the child trust the TLS endpoint's certificate:
+	// net/http's transport uses the system roots.
+	cmd.Env = append(cmd.Env, proxyChildEnv+"="+mode, "HTTP_PROXY="+proxyURL, "HTTPS_PROXY="+proxyURL, "NO_PROXY=", "SSL_CERT_FILE="+caFile)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+child) {
+		t.Fatalf("child process (%s): %v\n%s", mode, err, out)
+	}
+}
+
 // sortedLines sorts s's lines stably by URL, keeping the order of lines
 // for the same URL (the attempts on one URL are sequential).
 func sortedLines(s string) string {
@@ -318,11 +339,13 @@ func TestWebhookProxyChild(t *testing.T) {
 	}
 	o := newOutbox(t)
 	clock := &fakeClock{t: cbT0}
+	logs := &lockedBuffer{}
 	w, err := NewWebhooks(WebhookOptions{Outbox: o, Clock: clock.Now, Rand: func() float64 { return 0.5 }, Timeout: 30 * time.Second,
-		Credentials: func(app string) (string, string, bool) { return cbUser, cbPass, app == "auth" }})
+		Credentials: func(app string) (string, string, bool) { return cbUser, cbPass, app == "auth" }, Logger: debugLogger(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() { checkNoSecrets(t, "log", strings.NewReader(logs.String())) }() // after Stop
 	jobs := proxyTestJobs(t)
 	for _, j := range jobs {
 		if tg := w.cb.target(j.URL); !tg.std {
@@ -428,4 +451,153 @@ func proxyOpenConnections(t *testing.T, addr string) string {
 		t.Fatalf("open-connections: %q", b)
 	}
 	return string(b)
+}
+
+// TestWebhookProxyFailures: when the proxy refuses (407) or cannot be
+// reached, the job stays for a retry
+// with a LastError that says why, and neither LastError nor any log line
+// holds the proxy's credentials or the application's callback password.
+func TestWebhookProxyFailures(t *testing.T) {
+	if os.Getenv(proxyChildEnv) != "" {
+		t.Skip("in the child process")
+	}
+	withCreds := func(host string) string {
+		return (&url.URL{Scheme: "http", User: url.UserPassword(proxyUser, proxyPass), Host: host}).String()
+	}
+	t.Run("407", func(t *testing.T) {
+		px := startRejectingProxy(t)
+		runProxyChild(t, "TestWebhookProxyFailureChild", "reject", withCreds(px.srv.Listener.Addr().String()), "")
+		px.mu.Lock()
+		n := len(px.seen)
+		px.mu.Unlock()
+		if n != len(proxyTestJobs(t)) {
+			t.Errorf("the rejecting proxy saw %d requests, want one per job (%d)", n, len(proxyTestJobs(t)))
+		}
+	})
+	t.Run("unreachable", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed := ln.Addr().String()
+		ln.Close() // nothing listens there any more
+		runProxyChild(t, "TestWebhookProxyFailureChild", "unreachable", withCreds(closed), "")
+	})
+}
+
+// proxyFailureWant is, per child mode, what each job's LastError must
+// contain: by URL scheme.
+var proxyFailureWant = map[string]map[string]string{
+	"reject":      {"http": "HTTP 407: the proxy refused its credentials", "https": "Proxy Authentication Required"},
+	"unreachable": {"http": "proxyconnect", "https": "proxyconnect"},
+}
+
+// TestWebhookProxyFailureChild is the sender of TestWebhookProxyFailures.
+func TestWebhookProxyFailureChild(t *testing.T) {
+	mode := os.Getenv(proxyChildEnv)
+	want, ok := proxyFailureWant[mode]
+	if !ok {
+		t.Skip("child process of TestWebhookProxyFailures only")
+	}
+	o := newOutbox(t)
+	clock := &fakeClock{t: cbT0}
+	logs := &lockedBuffer{}
+	w, err := NewWebhooks(WebhookOptions{Outbox: o, Clock: clock.Now, Rand: func() float64 { return 0.5 }, Timeout: 30 * time.Second,
+		Credentials: func(string) (string, string, bool) { return cbUser, cbPass, true }, Logger: debugLogger(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := proxyTestJobs(t)
+	for _, j := range jobs {
+		if tg := w.cb.target(j.URL); !tg.std {
+			t.Fatalf("%s is not sent through net/http and the proxy", j.URL)
+		}
+	}
+	if err := o.AddCallbacks(jobs); err != nil {
+		t.Fatal(err)
+	}
+	w.Start()
+	w.Notify()
+	retried := map[uint64]bool{}
+	for step := 0; len(retried) < len(jobs); step++ {
+		if step > len(jobs) {
+			t.Fatalf("after %d outcomes only %d of %d jobs retried", step, len(retried), len(jobs))
+		}
+		oc := o.wait(t)
+		if oc.kind != "retry" {
+			t.Fatalf("outcome %v, want retries only", oc)
+		}
+		for _, id := range oc.ids {
+			retried[id] = true
+		}
+	}
+	if err := w.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		got, dead, err := o.Callback(j.ID)
+		if err != nil || dead || got.Attempts != 1 {
+			t.Fatalf("%s: %+v dead=%v %v, want it kept for a retry", j.URL, got, dead, err)
+		}
+		u, _ := url.Parse(j.URL)
+		if !strings.Contains(got.LastError, want[u.Scheme]) {
+			t.Errorf("%s: LastError %q, want it to mention %q", j.URL, got.LastError, want[u.Scheme])
+		}
+		checkNoSecrets(t, j.URL+" LastError", strings.NewReader(got.LastError))
+	}
+	if !strings.Contains(logs.String(), "callback failed") {
+		t.Errorf("no failure logged:\n%s", logs.String())
+	}
+	checkNoSecrets(t, "log", strings.NewReader(logs.String()))
+}
+
+// proxySecrets are the strings no LastError or log line may contain: the
+// proxy's credentials, plain, escaped as in the proxy URL and as Basic
+// credentials, and the application's callback credentials.
+func proxySecrets() []string {
+	return []string{
+		proxyUser, proxyPass, url.UserPassword(proxyUser, proxyPass).String(), "px%20pass",
+		basicAuth(proxyUser, proxyPass), strings.TrimPrefix(basicAuth(proxyUser, proxyPass), "Basic "),
+		cbPass, strings.TrimPrefix(basicAuth(cbUser, cbPass), "Basic "),
+	}
+}
+
+// checkNoSecrets fails t for each line of r that holds a proxySecret.
+func checkNoSecrets(t *testing.T, what string, r io.Reader) {
+	t.Helper()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		for _, s := range proxySecrets() {
+			if strings.Contains(sc.Text(), s) {
+				t.Errorf("%s holds %q: %s", what, s, sc.Text())
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// debugLogger logs everything, debug lines included, as JSON to w.
+func debugLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// lockedBuffer is a bytes.Buffer safe for the sender's goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
