@@ -800,8 +800,9 @@ func (w *Webhooks) post(b *batch) error {
 	case code >= 300 && code < 400:
 		return &statusError{code, "redirects are not followed"}
 	case code == http.StatusProxyAuthRequired:
-		// From the HTTP(S)_PROXY proxy: name it, not its credentials.
-		return &statusError{code, "the proxy refused its credentials"}
+		// From the HTTP(S)_PROXY proxy or one in front of the endpoint:
+		// say so, never the credentials.
+		return &statusError{code, "a proxy on the way refused its credentials (HTTP(S)_PROXY or one before the endpoint)"}
 	}
 	return &statusError{code: code}
 }

@@ -488,7 +488,7 @@ func TestWebhookProxyFailures(t *testing.T) {
 // proxyFailureWant is, per child mode, what each job's LastError must
 // contain: by URL scheme.
 var proxyFailureWant = map[string]map[string]string{
-	"reject":      {"http": "HTTP 407: the proxy refused its credentials", "https": "Proxy Authentication Required"},
+	"reject":      {"http": "HTTP 407: a proxy on the way refused its credentials (HTTP(S)_PROXY or one before the endpoint)", "https": "Proxy Authentication Required"},
 	"unreachable": {"http": "proxyconnect", "https": "proxyconnect"},
 }
 
