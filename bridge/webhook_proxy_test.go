@@ -337,24 +337,8 @@ func TestWebhookProxyChild(t *testing.T) {
 	if os.Getenv(proxyChildEnv) == "" {
 		t.Skip("child process of TestWebhookThroughProxy only")
 	}
-	o := newOutbox(t)
-	clock := &fakeClock{t: cbT0}
-	logs := &lockedBuffer{}
-	w, err := NewWebhooks(WebhookOptions{Outbox: o, Clock: clock.Now, Rand: func() float64 { return 0.5 }, Timeout: 30 * time.Second,
-		Credentials: func(app string) (string, string, bool) { return cbUser, cbPass, app == "auth" }, Logger: debugLogger(logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	o, clock, logs, w, jobs := startProxyChildWebhooks(t, func(app string) bool { return app == "auth" })
 	defer func() { checkNoSecrets(t, "log", strings.NewReader(logs.String())) }() // after Stop
-	jobs := proxyTestJobs(t)
-	for _, j := range jobs {
-		if tg := w.cb.target(j.URL); !tg.std {
-			t.Fatalf("%s is not sent through net/http and the proxy", j.URL)
-		}
-	}
-	if err := o.AddCallbacks(jobs); err != nil {
-		t.Fatal(err)
-	}
 	retryID := jobs[2].ID
 	w.Start()
 	stopped := false
@@ -499,23 +483,7 @@ func TestWebhookProxyFailureChild(t *testing.T) {
 	if !ok {
 		t.Skip("child process of TestWebhookProxyFailures only")
 	}
-	o := newOutbox(t)
-	clock := &fakeClock{t: cbT0}
-	logs := &lockedBuffer{}
-	w, err := NewWebhooks(WebhookOptions{Outbox: o, Clock: clock.Now, Rand: func() float64 { return 0.5 }, Timeout: 30 * time.Second,
-		Credentials: func(string) (string, string, bool) { return cbUser, cbPass, true }, Logger: debugLogger(logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs := proxyTestJobs(t)
-	for _, j := range jobs {
-		if tg := w.cb.target(j.URL); !tg.std {
-			t.Fatalf("%s is not sent through net/http and the proxy", j.URL)
-		}
-	}
-	if err := o.AddCallbacks(jobs); err != nil {
-		t.Fatal(err)
-	}
+	o, _, logs, w, jobs := startProxyChildWebhooks(t, func(string) bool { return true })
 	w.Start()
 	w.Notify()
 	retried := map[uint64]bool{}
@@ -600,4 +568,30 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// startProxyChildWebhooks is a child run's sender: a real outbox holding
+// proxyTestJobs, a fake clock, a debug log captured in logs, and the
+// callback credentials for the applications hasCreds names. Every job's URL
+// must go through net/http and the proxy. Start is left to the caller.
+func startProxyChildWebhooks(t *testing.T, hasCreds func(app string) bool) (*watchedOutbox, *fakeClock, *lockedBuffer, *Webhooks, []store.CallbackJob) {
+	t.Helper()
+	o := newOutbox(t)
+	clock := &fakeClock{t: cbT0}
+	logs := &lockedBuffer{}
+	w, err := NewWebhooks(WebhookOptions{Outbox: o, Clock: clock.Now, Rand: func() float64 { return 0.5 }, Timeout: 30 * time.Second,
+		Credentials: func(app string) (string, string, bool) { return cbUser, cbPass, hasCreds(app) }, Logger: debugLogger(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := proxyTestJobs(t)
+	for _, j := range jobs {
+		if tg := w.cb.target(j.URL); !tg.std {
+			t.Fatalf("%s is not sent through net/http and the proxy", j.URL)
+		}
+	}
+	if err := o.AddCallbacks(jobs); err != nil {
+		t.Fatal(err)
+	}
+	return o, clock, logs, w, jobs
 }
