@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -45,5 +46,35 @@ func TestFailedBeforeCarrierSegmentCount(t *testing.T) {
 				t.Fatalf("%s: search record to %v: segmentCount %v, want %v", c.name, m["destinationTn"], m["segmentCount"], want)
 			}
 		}
+	}
+}
+
+// TestStatusCallbackCarriesMedia: the message object of an outbound
+// message's status callbacks lists the media URLs the request sent, as
+// given (v2-api.md §2.4: "outbound: the original URLs"); a message without
+// media has no media field.
+func TestStatusCallbackCarriesMedia(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{Rules: []smsc.Rule{{Dest: "15550008302", Stat: "UNDELIV", Err: "001"}}}, `media = "links"`, daemon.Options{})
+	media := []any{"https://example.com/a.jpg", "https://example.com/b%20c.png?x=1&y=2"}
+	id := e.accepted(e.send(msgBody([]string{"+15550008301", "+15550008302"}, "see these",
+		`,"media":["https://example.com/a.jpg","https://example.com/b%20c.png?x=1&y=2"]`)))
+	types := map[string]bool{}
+	for range 2 {
+		ev := oneEvent(t, e.hooks.next(t))
+		m, _ := ev["message"].(map[string]any)
+		got, _ := m["media"].([]any)
+		if m["id"] != id || fmt.Sprint(got) != fmt.Sprint(media) {
+			t.Fatalf("%v callback for %v: message.media %v, want %v: %v", ev["type"], ev["to"], m["media"], media, ev)
+		}
+		types[ev["type"].(string)] = true
+	}
+	if !types["message-delivered"] || !types["message-failed"] {
+		t.Fatalf("callback types %v, want one delivered and one failed", types)
+	}
+
+	e.accepted(e.send(msgBody([]string{"+15550008303"}, "no media", "")))
+	m, _ := oneEvent(t, e.hooks.next(t))["message"].(map[string]any)
+	if _, has := m["media"]; has {
+		t.Fatalf("message without media carries media: %v", m)
 	}
 }
