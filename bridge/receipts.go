@@ -241,7 +241,7 @@ func (b *Bridge) receiptCallbacks(rec *store.Record) []store.CallbackJob {
 	ev.Message = CallbackMessage{
 		ID: rec.MessageID, Owner: rec.From, ApplicationID: rec.ApplicationID, Time: rec.ReceivedAt,
 		SegmentCount: rec.Segments, Direction: "out", To: to, From: rec.From, Text: "",
-		Tag: rec.Tag, HasTag: rec.HasTag || rec.Tag != "",
+		Media: rec.MediaURLs, Tag: rec.Tag, HasTag: rec.HasTag || rec.Tag != "",
 	}
 	job, err := NewCallbackJob(app.Application, CallbackStatus, b.now(), ev)
 	if err != nil {

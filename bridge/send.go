@@ -120,6 +120,16 @@ func (b *Bridge) SendInto(ctx context.Context, req *SendRequest, m *Message) err
 		items[i] = it
 		queueOf[i] = q
 	}
+	if segments == 0 {
+		segments = b.planAny(text)
+	}
+	// Copies that fail before reaching a carrier report the message's
+	// segment count, as the 202 does: V2 never says 0 segments.
+	for i := range items {
+		if items[i].FailCode != 0 {
+			items[i].Segments = segments
+		}
+	}
 	if err := b.store.Enqueue(items); err != nil {
 		release()
 		b.log.Error("cannot store a message", "request_id", req.RequestID, "err", err)
@@ -132,9 +142,6 @@ func (b *Bridge) SendInto(ctx context.Context, req *SendRequest, m *Message) err
 			continue
 		}
 		b.push(queueOf[i], it)
-	}
-	if segments == 0 {
-		segments = b.planAny(text)
 	}
 	*m = Message{
 		ID: id, Owner: req.From, ApplicationID: app.ID, Time: now, SegmentCount: segments, Direction: "out",

@@ -93,6 +93,9 @@ func appendRecord(dst []byte, r *Record) []byte {
 	if r.HasTag {
 		flags |= 1
 	}
+	if len(r.MediaURLs) > 0 {
+		flags |= flagMediaURLs
+	}
 	num(flags)
 	num(r.Length)
 	num(len(r.AllTo))
@@ -110,8 +113,19 @@ func appendRecord(dst []byte, r *Record) []byte {
 	str(r.Product)
 	str(r.CampaignID)
 	str(r.RequestID)
+	if flags&flagMediaURLs != 0 {
+		num(len(r.MediaURLs))
+		for _, u := range r.MediaURLs {
+			str(u)
+		}
+	}
 	return dst
 }
+
+// flagMediaURLs marks a record ending in its media URLs: records written
+// before had none, and a flag (not "more bytes follow") keeps a truncated
+// record detectable.
+const flagMediaURLs = 2
 
 func encodeRecord(r *Record) ([]byte, error) {
 	return appendRecord(make([]byte, 0, 160), r), nil
@@ -230,7 +244,8 @@ func decodeRecord(v []byte, rec *Record) error {
 	rec.SentAt = fromNanos(r.uvarint())
 	rec.DoneAt = fromNanos(r.uvarint())
 	rec.Tag = r.str()
-	rec.HasTag = r.int()&1 != 0
+	flags := r.int()
+	rec.HasTag = flags&1 != 0
 	rec.Length = r.int()
 	rec.AllTo = r.strs()
 	if n := r.count(); n > 0 {
@@ -245,6 +260,11 @@ func decodeRecord(v []byte, rec *Record) error {
 	rec.Product = r.str()
 	rec.CampaignID = r.str()
 	rec.RequestID = r.str()
+	if flags&flagMediaURLs != 0 {
+		if rec.MediaURLs = r.strs(); rec.MediaURLs == nil {
+			return errBadRecord
+		}
+	}
 	if r.err {
 		return errBadRecord
 	}

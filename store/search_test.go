@@ -326,7 +326,7 @@ func TestRecordCodecRoundTrip(t *testing.T) {
 		Carrier: "c", Segments: 3, Status: StatusFailed, ErrorCode: 4720, CarrierIDs: []string{"x", "", "z"}, Unknown: 1,
 		ReceivedAt: rt0, SentAt: rt0.Add(time.Second), DoneAt: rt0.Add(time.Minute), Tag: "t", HasTag: true, Length: 300,
 		AllTo: []string{"+2", "+3", "+4"}, Parts: []PartOutcome{{Outcome: 1}, {Outcome: 2, Code: 4720}}, Type: "mms", Media: 2, Size: 400,
-		Product: "P2P", CampaignID: "C1"}
+		Product: "P2P", CampaignID: "C1", MediaURLs: []string{"https://e.test/a.jpg", "https://e.test/b.png"}}
 	v, _ := encodeRecord(&r)
 	var back Record
 	if err := decodeRecord(v, &back); err != nil || !reflect.DeepEqual(back, r) {

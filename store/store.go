@@ -635,6 +635,10 @@ func newRecord(it *QueueItem, copyTo bool) Record {
 	}
 	if len(it.Media) > 0 {
 		r.Type = "mms"
+		r.MediaURLs = it.Media
+		if copyTo {
+			r.MediaURLs = append([]string(nil), it.Media...)
+		}
 	}
 	return r
 }
@@ -700,7 +704,10 @@ type Record struct {
 	// Type is "sms", or "mms" when the request carried media.
 	Type  string `json:"type,omitempty"`
 	Media int    `json:"media,omitempty"` // attachment count
-	Size  int    `json:"size,omitempty"`  // bytes of text (UTF-8)
+	// MediaURLs are the request's media URLs, as sent: status callbacks
+	// carry them (v2-api.md §2.4). Absent in records written before.
+	MediaURLs []string `json:"media_urls,omitempty"`
+	Size      int      `json:"size,omitempty"` // bytes of text (UTF-8)
 	// Product is the sending number's class (LOCAL_A2P, P2P, TOLL_FREE,
 	// SHORT_CODE_REACH, ALPHA_NUMERIC…) and CampaignID its A2P campaign,
 	// when the number management knows them; empty otherwise.
