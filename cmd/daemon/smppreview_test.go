@@ -1,0 +1,29 @@
+package daemon_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"smppbridge/cmd/daemon"
+	"smppbridge/testharness/smsc"
+)
+
+// TestShortCodeTONZero: a carrier configured with short_code_ton = 0 (the
+// notes allow TON 3 or 0 for short codes; conf accepts 0 and full.toml shows
+// it) gets short-code senders with TON 0, not the library default 3.
+func TestShortCodeTONZero(t *testing.T) {
+	sim := startSim(t, smsc.Behaviour{})
+	cfg := configWith(t, sim.Addr(), filepath.Join(t.TempDir(), "bridge.db"), configOptions{
+		CarrierExtra: "short_code_ton = 0\nshort_code_npi = 0",
+	})
+	cfg.Accounts[0].Applications[0].Numbers = append(cfg.Accounts[0].Applications[0].Numbers, "12345")
+	e := startDaemonWith(t, sim, cfg, daemon.Options{})
+	tos, _ := json.Marshal([]string{"+15550007601"})
+	e.accepted(e.send(fmt.Sprintf(`{"applicationId":%q,"to":%s,"from":"12345","text":"code 1234"}`, app, tos)))
+	m := waitMessages(t, sim, 1)[0]
+	if m.From != "12345" || m.SourceTON != 0 || m.SourceNPI != 0 {
+		t.Fatalf("arrived from %q TON %d NPI %d, want \"12345\" TON 0 NPI 0 as configured", m.From, m.SourceTON, m.SourceNPI)
+	}
+}
