@@ -27,3 +27,16 @@ func TestShortCodeTONZero(t *testing.T) {
 		t.Fatalf("arrived from %q TON %d NPI %d, want \"12345\" TON 0 NPI 0 as configured", m.From, m.SourceTON, m.SourceNPI)
 	}
 }
+
+// TestSubmitPermanentAppError: ESME_RX_P_APPN (0x65), the SMSC
+// application's permanent refusal, fails the message with 4750 like its
+// sibling 0x66, not 9999 as an unmapped status.
+func TestSubmitPermanentAppError(t *testing.T) {
+	sim := startSim(t, smsc.Behaviour{Rules: []smsc.Rule{{Dest: "15550007602", SubmitStatus: 0x65}}})
+	e := startDaemon(t, sim, "", "")
+	id := e.accepted(e.send(msgBody([]string{"+15550007602"}, "refused for good", "")))
+	wantRecord(t, e.waitRecord(id, 0), "FAILED", 4750)
+	if st := sim.Stats(); st.SubmitSM != 1 {
+		t.Fatalf("simulator got %d submits, want 1: a permanent error is not resent", st.SubmitSM)
+	}
+}
