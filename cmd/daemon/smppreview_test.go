@@ -40,3 +40,25 @@ func TestSubmitPermanentAppError(t *testing.T) {
 		t.Fatalf("simulator got %d submits, want 1: a permanent error is not resent", st.SubmitSM)
 	}
 }
+
+// TestSubmitTransientErrorsResent: 0x08 (system error) and 0x64 (temporary
+// application error) are sent again a bounded number of times (twice,
+// docs/operations.md), then fail with 5620 destination-app-error; a
+// permanent refusal next to them is sent once.
+func TestSubmitTransientErrorsResent(t *testing.T) {
+	sim := startSim(t, smsc.Behaviour{Rules: []smsc.Rule{
+		{Dest: "15550007611", SubmitStatus: 0x08},
+		{Dest: "15550007612", SubmitStatus: 0x64},
+		{Dest: "15550007613", SubmitStatus: 0x45},
+	}})
+	e := startDaemon(t, sim, "", "")
+	sysErr := e.accepted(e.send(msgBody([]string{"+15550007611"}, "system error", "")))
+	appErr := e.accepted(e.send(msgBody([]string{"+15550007612"}, "temporary app error", "")))
+	failed := e.accepted(e.send(msgBody([]string{"+15550007613"}, "submit failed", "")))
+	wantRecord(t, e.waitRecord(sysErr, 0), "FAILED", 5620)
+	wantRecord(t, e.waitRecord(appErr, 0), "FAILED", 5620)
+	wantRecord(t, e.waitRecord(failed, 0), "FAILED", 5610)
+	if st := sim.Stats(); st.SubmitSM != 3+3+1 || st.Messages != 0 {
+		t.Fatalf("simulator: %d submits, %d messages; want 7 (1 + 2 resends for each transient error, 1 for 0x45), 0", st.SubmitSM, st.Messages)
+	}
+}
