@@ -62,3 +62,24 @@ func TestSubmitTransientErrorsResent(t *testing.T) {
 		t.Fatalf("simulator: %d submits, %d messages; want 7 (1 + 2 resends for each transient error, 1 for 0x45), 0", st.SubmitSM, st.Messages)
 	}
 }
+
+// TestInboundToNumberWithTONUnknown: an SMSC that sends the destination
+// (the application's own number) with TON 0 "unknown" and NPI 0 or 1,
+// international digits without "+", still reaches the application owning
+// +<digits>, instead of being acknowledged and dropped as for a number
+// nobody owns. The callback names the number as the application knows it.
+func TestInboundToNumberWithTONUnknown(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{}, "", daemon.Options{})
+	for i, npi := range []byte{1, 0} {
+		ton := byte(0)
+		from := fmt.Sprintf("+1555000770%d", i)
+		if _, err := e.sim.InjectMO(smsc.MO{From: from, To: num, Text: "ton unknown", ToTON: &ton, ToNPI: &npi}); err != nil {
+			t.Fatal(err)
+		}
+		ev := oneEvent(t, e.hooks.next(t))
+		m, _ := ev["message"].(map[string]any)
+		if ev["type"] != "message-received" || ev["to"] != num || m["text"] != "ton unknown" || m["from"] != from || m["owner"] != num {
+			t.Fatalf("NPI %d: event %v", npi, ev)
+		}
+	}
+}
