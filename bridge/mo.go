@@ -64,7 +64,16 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 	p := &in.PDU
 	to, from := moNumber(p.Dest), moNumber(p.Source)
 	var app *application
-	if n := b.directory().numbers[to]; n != nil {
+	n := b.directory().numbers[to]
+	if n == nil && p.Dest.TON == 0 && p.Dest.NPI <= 1 && len(to) >= 8 && isDigits(to) {
+		// TON 0 "unknown": SMSCs often send the ESME's own numbers so,
+		// international digits without "+". Only an exact match with a
+		// number the bridge owns counts.
+		if n = b.directory().numbers["+"+to]; n != nil {
+			to = "+" + to
+		}
+	}
+	if n != nil {
 		app = n.app
 	}
 	if app == nil {
@@ -241,6 +250,15 @@ func moNumber(a pdu.Address) string {
 		return "+" + s
 	}
 	return s
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // ownerOf is the application a number belongs to now; nil when none does.

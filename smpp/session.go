@@ -488,10 +488,16 @@ func (s *Session) complete(p *pdu.PDU) {
 		s.stats.late.Add(1)
 		return
 	}
-	if c.id == pdu.SubmitSM || c.id == pdu.DataSM || c.id == pdu.SubmitMulti {
-		s.stats.observe(p.Status, latency)
+	status := p.Status
+	if p.ID == pdu.GenericNack && status == pdu.StatusOK {
+		// A generic_nack refuses the request whatever its status says;
+		// with 0 it must not pass for an accepted submit.
+		status = pdu.StatusUnknownErr
 	}
-	c.done.handleResult(Result{Status: p.Status, MessageID: string(p.MessageID), Latency: latency})
+	if c.id == pdu.SubmitSM || c.id == pdu.DataSM || c.id == pdu.SubmitMulti {
+		s.stats.observe(status, latency)
+	}
+	c.done.handleResult(Result{Status: status, MessageID: string(p.MessageID), Latency: latency})
 }
 
 func (s *Session) signalDrainedLocked() {

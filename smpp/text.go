@@ -23,8 +23,11 @@ type TextConfig struct {
 	// character, data_coding 0x01), for carriers that want it; other
 	// GSM-7 text stays GSM-7.
 	IA5          bool
-	ShortCodeTON byte // TON for short codes; default 3 (network specific)
+	ShortCodeTON byte // TON for short codes; 0 means 3 (network specific) unless ShortCodeTONSet
 	ShortCodeNPI byte
+	// ShortCodeTONSet makes ShortCodeTON count as given, 0 included: some
+	// carriers want short codes with TON 0 (unknown).
+	ShortCodeTONSet bool
 }
 
 // Plan is how a text will be sent.
@@ -264,7 +267,7 @@ func (c TextConfig) address(s string, buf []byte) (pdu.Address, []byte, error) {
 		return pdu.Address{TON: 1, NPI: 1, Addr: bytesOf(digits)}, buf, nil
 	case numeric:
 		ton := c.ShortCodeTON
-		if ton == 0 {
+		if ton == 0 && !c.ShortCodeTONSet {
 			ton = 3
 		}
 		return pdu.Address{TON: ton, NPI: c.ShortCodeNPI, Addr: bytesOf(digits)}, buf, nil

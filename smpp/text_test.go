@@ -28,6 +28,7 @@ func TestAddress(t *testing.T) {
 		{in: "12345678", ton: 3, npi: 0, addr: "12345678"},
 		{in: "123456789", ton: 1, npi: 1, addr: "123456789"},
 		{cfg: smpp.TextConfig{ShortCodeTON: 2, ShortCodeNPI: 9}, in: "7726", ton: 2, npi: 9, addr: "7726"},
+		{cfg: smpp.TextConfig{ShortCodeTON: 0, ShortCodeTONSet: true}, in: "7726", ton: 0, npi: 0, addr: "7726"},
 		{in: "ACME", ton: 5, npi: 0, addr: "ACME"},
 		{in: "ACME Bank", ton: 5, npi: 0, addr: "ACME Bank"},
 		{in: "Info-24x7ab", ton: 5, npi: 0, addr: "Info-24x7ab"}, // 11 characters

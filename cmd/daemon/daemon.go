@@ -460,7 +460,7 @@ func poolConfig(c *conf.Carrier, log *slog.Logger) (smpp.PoolConfig, error) {
 		ReconnectMin: c.ReconnectMin.Std(), ReconnectMax: c.ReconnectMax.Std(), Logger: log,
 		Text: smpp.TextConfig{
 			GSM7DataCoding: c.GSM7DataCoding(), GSM7Packed: c.GSM7Packed, Latin1: c.DataCoding == conf.DataCodingLatin1,
-			IA5: c.DataCoding == conf.DataCodingIA5, ShortCodeTON: byte(c.ShortCodeTON), ShortCodeNPI: byte(c.ShortCodeNPI),
+			IA5: c.DataCoding == conf.DataCodingIA5, ShortCodeTON: byte(c.ShortCodeTON), ShortCodeTONSet: true, ShortCodeNPI: byte(c.ShortCodeNPI),
 		},
 	}
 	if c.DataCoding == conf.DataCodingLatin1 || c.DataCoding == conf.DataCodingIA5 {

@@ -31,6 +31,11 @@ type MO struct {
 	// a carrier loses them: the ESME's concatenation timeout is then what
 	// ends the message.
 	SkipParts []int `json:"skip_parts"`
+	// ToTON and ToNPI, when set, replace the destination's TON and NPI
+	// (by default taken from To's form), as for an SMSC that sends the
+	// ESME's numbers with TON 0 "unknown".
+	ToTON *byte `json:"to_ton,omitempty"`
+	ToNPI *byte `json:"to_npi,omitempty"`
 }
 
 // InjectMO queues an inbound message and returns how many parts it has
@@ -97,6 +102,12 @@ func (s *Server) InjectMO(mo MO) (parts int, err error) {
 		ref = uint16(s.idSeq%0xFFFF) + 1
 	}
 	src, dst := moAddress(mo.From), moAddress(mo.To)
+	if mo.ToTON != nil {
+		dst.TON = *mo.ToTON
+	}
+	if mo.ToNPI != nil {
+		dst.NPI = *mo.ToNPI
+	}
 	for _, n := range mo.SkipParts {
 		if n < 1 || n > len(texts) {
 			return 0, fmt.Errorf("smsc: skip_parts: no part %d of %d", n, len(texts))
