@@ -102,10 +102,15 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 	}
 	q := b.queueFor(carrier)
 	packed := q != nil && q.MOGSM7Packed
-	text := coding.Decode(p.DataCoding, body, packed, fill)
+	var text string
+	if multi {
+		text = coding.DecodePart(p.DataCoding, body, packed, fill) // decoded with the others (JoinParts)
+	} else {
+		text = coding.Decode(p.DataCoding, body, packed, fill)
+	}
 	now := b.now()
 	build := func(texts []string) ([]store.CallbackJob, *store.Record) {
-		return moMessage(app, carrier, from, to, now, now, "Incoming message received", texts)
+		return moMessage(app, carrier, from, to, now, now, "Incoming message received", coding.JoinParts(texts), len(texts))
 	}
 	if !multi {
 		// STOP / START opt the sender out of (back into) this number.
@@ -117,7 +122,7 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 	}
 	var err error
 	if !multi {
-		jobs, rec := build([]string{text})
+		jobs, rec := moMessage(app, carrier, from, to, now, now, "Incoming message received", text, 1)
 		err = mo.AddInbound(*rec, jobs)
 	} else {
 		key := fmt.Sprintf("%s|%s|%s|%d|%d", carrier, from, to, part.Ref, part.Total)
@@ -139,18 +144,17 @@ func (b *Bridge) handleMO(carrier string, in *smpp.Inbound) {
 }
 
 // moMessage is the record and the message-received job of an inbound
-// message made of texts, received at (its first part) and handed over now;
-// no job when the application has no inbound URL. The record and the
-// callback carry the same id.
-func moMessage(app *application, carrier, from, to string, at, now time.Time, description string, texts []string) ([]store.CallbackJob, *store.Record) {
+// message of text in segments parts, received at (its first part) and
+// handed over now; no job when the application has no inbound URL. The
+// record and the callback carry the same id.
+func moMessage(app *application, carrier, from, to string, at, now time.Time, description, full string, segments int) ([]store.CallbackJob, *store.Record) {
 	id := newMessageID(at)
-	full := strings.Join(texts, "")
 	rec := &store.Record{MessageID: id, AccountID: app.accountID, ApplicationID: app.ID, Direction: "in",
-		From: from, To: to, Carrier: carrier, Segments: len(texts), Status: store.StatusReceived, ReceivedAt: at,
+		From: from, To: to, Carrier: carrier, Segments: segments, Status: store.StatusReceived, ReceivedAt: at,
 		Length: utf8.RuneCountInString(full), Size: len(full), Type: "sms", AllTo: []string{to}}
 	ev := CallbackEvent{Type: "message-received", Time: now, Description: description, To: to,
 		Message: CallbackMessage{ID: id, Owner: to, ApplicationID: app.ID, Time: at,
-			SegmentCount: len(texts), Direction: "in", To: []string{to}, From: from, Text: full}}
+			SegmentCount: segments, Direction: "in", To: []string{to}, From: from, Text: full}}
 	job, err := NewCallbackJob(app.Application, CallbackInbound, now, ev)
 	if err != nil {
 		return nil, rec // the application has no inbound URL
@@ -212,7 +216,7 @@ func (b *Bridge) expireMO(stop <-chan struct{}) {
 			if app == nil {
 				return nil, nil // the number left the configuration meanwhile
 			}
-			return moMessage(app, info.Carrier, info.From, info.To, info.At, now, incompleteDescription(m), m.Texts)
+			return moMessage(app, info.Carrier, info.From, info.To, info.At, now, incompleteDescription(m), joinArrived(m.Seqs, m.Texts), len(m.Texts))
 		})
 		if err != nil {
 			b.log.Error("cannot deliver incomplete inbound messages", "err", err)
@@ -232,6 +236,22 @@ func (b *Bridge) expireMO(stop <-chan struct{}) {
 			return
 		}
 	}
+}
+
+// joinArrived is the text of the parts that arrived of an incomplete
+// message: each run of consecutive parts joined as one (coding.JoinParts),
+// so a character split between a part that came and one that did not is
+// not made up from its neighbours.
+func joinArrived(seqs []int, texts []string) string {
+	var sb strings.Builder
+	from := 0
+	for i := 1; i <= len(texts); i++ {
+		if i == len(texts) || i >= len(seqs) || seqs[i] != seqs[i-1]+1 {
+			sb.WriteString(coding.JoinParts(texts[from:i]))
+			from = i
+		}
+	}
+	return sb.String()
 }
 
 func incompleteDescription(m store.IncompleteMO) string {

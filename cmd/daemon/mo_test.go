@@ -200,3 +200,42 @@ func TestInboundConcatTimeout(t *testing.T) {
 	check(e.hooks.next(t), "+15550007203")
 	waitPending(&receiptEnv{env: e2, hooks: e.hooks}, 0)
 }
+
+// TestInboundSplitCharacters: a sender that cuts a long message at a fixed
+// number of septets or octets splits a UCS-2 surrogate pair (an emoji) or a
+// GSM-7 escape (€) between two parts; the application still gets the text
+// as written, packed or not, by 8-bit and 16-bit UDH and by SAR.
+func TestInboundSplitCharacters(t *testing.T) {
+	// UDH8 parts hold 67 UCS-2 units and 153 septets: the emoji's pair and
+	// the euro's escape straddle the first cut (one unit/septet less for
+	// the 7-octet UDH16, which the tail of 'a's also covers).
+	emoji := strings.Repeat("a", 66) + "😀 ünïcödé tail"
+	euro := strings.Repeat("a", 152) + "€ and {more} after the cut"
+	emoji16 := strings.Repeat("a", 65) + "😀 ünïcödé tail"
+	euro16 := strings.Repeat("a", 151) + "€ and {more} after the cut"
+	for _, packed := range []bool{false, true} {
+		conf := ""
+		if packed {
+			conf = "mo_gsm7_packed = true"
+		}
+		e := startReceiptEnv(t, smsc.Behaviour{GSM7Packed: packed}, conf, daemon.Options{})
+		for i, mo := range []smsc.MO{
+			{Text: emoji, Encoding: "ucs2"},
+			{Text: euro, Encoding: "gsm7"},
+			{Text: emoji16, Encoding: "ucs2", Concat: "udh16"},
+			{Text: euro16, Encoding: "gsm7", Concat: "udh16"},
+			{Text: emoji, Encoding: "ucs2", Concat: "sar"},
+			{Text: euro, Encoding: "gsm7", Concat: "sar"},
+		} {
+			mo.From, mo.To, mo.SplitAnywhere = "+1555000720"+string(rune('0'+i)), num, true
+			parts, err := e.sim.InjectMO(mo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, _ := oneEvent(t, e.hooks.next(t))["message"].(map[string]any)
+			if m["text"] != mo.Text || m["from"] != mo.From || m["segmentCount"] != float64(parts) || parts != 2 {
+				t.Fatalf("packed %v, %s %s: got text %q in %v parts, want %q in 2 (sent %d)", packed, mo.Encoding, mo.Concat, m["text"], m["segmentCount"], mo.Text, parts)
+			}
+		}
+	}
+}

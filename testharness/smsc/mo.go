@@ -36,6 +36,10 @@ type MO struct {
 	// ESME's numbers with TON 0 "unknown".
 	ToTON *byte `json:"to_ton,omitempty"`
 	ToNPI *byte `json:"to_npi,omitempty"`
+	// SplitAnywhere cuts the encoded text every part's worth of septets
+	// or octets, even inside a UCS-2 surrogate pair or a GSM-7 escape, as
+	// some phones and SMSCs do (the default split never does).
+	SplitAnywhere bool `json:"split_anywhere,omitempty"`
 }
 
 // InjectMO queues an inbound message and returns how many parts it has
@@ -92,9 +96,28 @@ func (s *Server) InjectMO(mo MO) (parts int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := &s.beh
-	texts := []string{mo.Text}
-	if mode != coding.ModePayload {
-		texts = coding.Split(mo.Text, enc, mode)
+	// Each part's septets (GSM-7, unpacked) or octets.
+	var chunks [][]byte
+	switch {
+	case mode == coding.ModePayload:
+		chunks = [][]byte{encodeText(enc, mo.Text)}
+	case mo.SplitAnywhere:
+		all := encodeText(enc, mo.Text)
+		single, part := coding.Limits(enc, mode)
+		if enc == coding.UCS2 {
+			single, part = single*2, part*2
+		}
+		if len(all) <= single {
+			part = len(all)
+		}
+		for len(all) > 0 {
+			n := min(part, len(all))
+			chunks, all = append(chunks, all[:n]), all[n:]
+		}
+	default:
+		for _, t := range coding.Split(mo.Text, enc, mode) {
+			chunks = append(chunks, encodeText(enc, t))
+		}
 	}
 	ref := mo.Ref
 	if ref == 0 {
@@ -109,11 +132,11 @@ func (s *Server) InjectMO(mo MO) (parts int, err error) {
 		dst.NPI = *mo.ToNPI
 	}
 	for _, n := range mo.SkipParts {
-		if n < 1 || n > len(texts) {
-			return 0, fmt.Errorf("smsc: skip_parts: no part %d of %d", n, len(texts))
+		if n < 1 || n > len(chunks) {
+			return 0, fmt.Errorf("smsc: skip_parts: no part %d of %d", n, len(chunks))
 		}
 	}
-	for i, t := range texts {
+	for i, chunk := range chunks {
 		if slices.Contains(mo.SkipParts, i+1) {
 			continue
 		}
@@ -122,19 +145,16 @@ func (s *Server) InjectMO(mo MO) (parts int, err error) {
 		p.ID = id
 		p.Source, p.Dest = src, dst
 		p.DataCoding = enc.DataCoding()
-		var ud []byte
+		ud := chunk
 		if enc == coding.GSM7 && b.GSM7Packed {
-			sept, _ := coding.EncodeGSM7(nil, t)
 			fill := 0
-			if len(texts) > 1 && (mode == coding.ModeUDH8 || mode == coding.ModeUDH16) {
+			if len(chunks) > 1 && (mode == coding.ModeUDH8 || mode == coding.ModeUDH16) {
 				fill = coding.FillBits(udhLen(mode))
 			}
-			ud = coding.PackSeptets(nil, sept, fill)
-		} else {
-			ud = encodeText(enc, t)
+			ud = coding.PackSeptets(nil, chunk, fill)
 		}
-		if len(texts) > 1 {
-			c := coding.Concat{Ref: ref, Total: uint8(len(texts)), Seq: uint8(i + 1), Ref16: mode == coding.ModeUDH16}
+		if len(chunks) > 1 {
+			c := coding.Concat{Ref: ref, Total: uint8(len(chunks)), Seq: uint8(i + 1), Ref16: mode == coding.ModeUDH16}
 			switch mode {
 			case coding.ModeUDH8, coding.ModeUDH16:
 				p.ESMClass |= pdu.ESMClassUDHI
@@ -153,8 +173,8 @@ func (s *Server) InjectMO(mo MO) (parts int, err error) {
 		}
 		s.enqueueLocked(d)
 	}
-	s.log.Info("MO queued", "system_id", mo.SystemID, "from", mo.From, "to", mo.To, "parts", len(texts))
-	return len(texts), nil
+	s.log.Info("MO queued", "system_id", mo.SystemID, "from", mo.From, "to", mo.To, "parts", len(chunks))
+	return len(chunks), nil
 }
 
 func udhLen(m coding.Mode) int {
