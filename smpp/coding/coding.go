@@ -57,7 +57,7 @@ func (e Encoding) DataCoding() byte {
 // count is inferred from len(b) (see UnpackSeptets for the trailing-'@' rule) and
 // fillBits is FillBits(headerLen) of the stripped UDH, 0 without one.
 func Decode(dataCoding byte, b []byte, gsm7Packed bool, fillBits int) string {
-	switch dataCoding {
+	switch alphabetOf(dataCoding) {
 	case 0x00:
 		if gsm7Packed {
 			// Unpack into a stack buffer for typical lengths (≤ 254 octets → ≤ 290 septets).
@@ -71,6 +71,22 @@ func Decode(dataCoding byte, b []byte, gsm7Packed bool, fillBits int) string {
 		return DecodeUCS2(b)
 	}
 	return DecodeLatin1(b)
+}
+
+// alphabetOf maps the data_coding values SMPP 3.4 §5.2.19 leaves to GSM
+// 03.38 (0xC0–0xFF: message waiting indication and message class groups,
+// used for flash messages) onto the alphabet they carry: 0x00 GSM-7, 0x08
+// UCS-2 or 0x04 8-bit data. Other values are their own.
+func alphabetOf(dataCoding byte) byte {
+	switch {
+	case dataCoding >= 0xC0 && dataCoding <= 0xDF, dataCoding >= 0xF0 && dataCoding&0x04 == 0:
+		return 0x00
+	case dataCoding >= 0xE0 && dataCoding <= 0xEF:
+		return 0x08
+	case dataCoding >= 0xF0:
+		return 0x04
+	}
+	return dataCoding
 }
 
 // Choose picks GSM7 when every character is in the basic or extension table, else UCS2.

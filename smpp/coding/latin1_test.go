@@ -78,7 +78,13 @@ func TestDecodeDataCoding(t *testing.T) {
 		{0x02, "00 FF", false, 0, "\x00ÿ"},
 		{0x04, "00 FF", false, 0, "\x00ÿ"},
 		{0x06, "E9", false, 0, "é"},
-		{0xF0, "E9", false, 0, "é"},
+		// GSM 03.38 groups: message class (flash 0xF0) GSM-7 or 8-bit,
+		// message waiting GSM-7 (0xC0–0xDF) or UCS-2 (0xE0–0xEF).
+		{0xF0, "48 69 1B 65", false, 0, "Hi€"},
+		{0xF1, "C8 34", true, 0, "Hi"},
+		{0xF4, "E9", false, 0, "é"},
+		{0xD8, "48 69", false, 0, "Hi"},
+		{0xE0, "00 48 D8 3D DE 00", false, 0, "H😀"},
 	} {
 		if got := Decode(tc.dc, unhex(t, tc.in), tc.packed, tc.fill); got != tc.want {
 			t.Errorf("Decode(%02X, %s, %v, %d) = %q, want %q", tc.dc, tc.in, tc.packed, tc.fill, got, tc.want)

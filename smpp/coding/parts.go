@@ -22,7 +22,7 @@ const (
 // DecodePart is Decode for one part of a concatenated message. Its result is
 // for JoinParts only: for GSM-7 and UCS-2 it is not text.
 func DecodePart(dataCoding byte, b []byte, gsm7Packed bool, fillBits int) string {
-	switch dataCoding {
+	switch alphabetOf(dataCoding) {
 	case 0x00:
 		out := []byte{rawGSM7}
 		if gsm7Packed {
