@@ -34,6 +34,9 @@ func (b *Bridge) isEmergency(to string) bool {
 // policyCode is the error code that stops one recipient's copy, or 0. The
 // order decides which code a copy breaking several rules gets.
 func (b *Bridge) policyCode(d *directory, acc *account, from, to string) int {
+	if to == from {
+		return codeRoutingError // a loop: error-codes.tsv's first example of 4401
+	}
 	if b.isEmergency(to) {
 		return codeEmergency
 	}

@@ -17,8 +17,9 @@ import (
 )
 
 const (
-	codeNoRoute = dlrmap.CodeNoRoute
-	codeExpired = dlrmap.CodeExpired
+	codeNoRoute      = dlrmap.CodeNoRoute
+	codeRoutingError = dlrmap.CodeRoutingError
+	codeExpired      = dlrmap.CodeExpired
 	// transientResends is how often a submit answered 0x08/0x64 is sent
 	// again before its code stands.
 	transientResends = 2

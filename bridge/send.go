@@ -233,8 +233,6 @@ func (b *Bridge) validate(dir *directory, req *SendRequest) (*application, *Vali
 			add("to", "'%s' must be replaced with a valid E164 formatted telephone number", to)
 		case seen[to] || (seen == nil && slices.Contains(req.To[:i], to)):
 			add("to", "'%s' appears more than once; recipients must be unique", to)
-		case to == req.From:
-			add("to", "'%s' is also the from number", to)
 		}
 		if seen != nil {
 			seen[to] = true

@@ -7,6 +7,7 @@ package dlrmap
 const (
 	CodeExpired         = 4360 // message-not-sent-expiration-date-passed
 	CodeNoRoute         = 4420 // rejected-carrier-does-not-exist
+	CodeRoutingError    = 4401 // rejected-routing-error: e.g. from == to
 	CodeSubmitFailed    = 5610 // submit_sm-or-submit_multi-failed
 	CodeDestAppError    = 5620 // destination-app-error
 	CodeNotAcknowledged = 5630 // message-not-acknowledged

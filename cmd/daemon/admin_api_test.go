@@ -161,6 +161,14 @@ func TestAdminRoutesRefusedWithoutCredentials(t *testing.T) {
 func TestPolicyChecks(t *testing.T) {
 	e := startAdminEnv(t, smsc.Behaviour{}, configOptions{})
 
+	t.Run("to the from number 4401", func(t *testing.T) {
+		before := e.sim.Stats().Messages
+		id := e.mustSend(app, num, num)
+		e.failedWith(id, num, 4401)
+		if got := e.sim.Stats().Messages - before; got != 0 {
+			t.Fatalf("%d messages reached the carrier; a loop must not", got)
+		}
+	})
 	t.Run("emergency 4492", func(t *testing.T) {
 		id := e.mustSend(app, num, "911")
 		e.failedWith(id, "911", 4492)
