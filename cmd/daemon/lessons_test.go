@@ -1,0 +1,70 @@
+package daemon_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"smppbridge/cmd/daemon"
+	"smppbridge/testharness/smsc"
+)
+
+// Tests for lessons of /work/shared/reference/peer-lessons.md that had no
+// end-to-end test of their own.
+
+// TestLongMessageReceiptsPerSegment (lesson 5, jasmin#1123/#1190/#834):
+// a long message ends in exactly one callback whichever parts the carrier
+// reports — every part, only the first or only the last (with
+// receipts_per_segment saying so), one other than configured — and when
+// the submit_sm_resps of its parts come back out of order. A failing part
+// decides the code; nothing is left held as unmatched.
+func TestLongMessageReceiptsPerSegment(t *testing.T) {
+	long := strings.Repeat("three parts of text ", 20) // 400 GSM 7-bit characters
+	cases := []struct {
+		name     string
+		b        smsc.Behaviour
+		extra    string
+		failPart int // the part that fails (UNDELIV err:001 → 4720) for the second recipient
+		receipts int64
+	}{
+		{"all parts", smsc.Behaviour{}, "", 2, 6},
+		{"first part only", smsc.Behaviour{Receipts: smsc.Receipts{Segments: "first"}}, `receipts_per_segment = "first"`, 1, 2},
+		{"last part only", smsc.Behaviour{Receipts: smsc.Receipts{Segments: "last"}}, `receipts_per_segment = "last"`, 3, 2},
+		{"first part only, configured last", smsc.Behaviour{Receipts: smsc.Receipts{Segments: "first"}}, `receipts_per_segment = "last"`, 1, 2},
+		// Responses after 0–60 ms each, drawn per part: the parts' answers
+		// (and so their receipts) arrive in any order.
+		{"responses out of order", smsc.Behaviour{ResponseLatency: smsc.Dist{Max: smsc.Duration(60 * time.Millisecond)}}, "", 3, 6},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.b.Rules = []smsc.Rule{{Dest: "15550007602", Stat: "UNDELIV", Err: "001", Segment: c.failPart}}
+			e := startReceiptEnv(t, c.b, c.extra, daemon.Options{})
+			ok := e.accepted(e.send(msgBody([]string{"+15550007601"}, long, "")))
+			bad := e.accepted(e.send(msgBody([]string{"+15550007602"}, long, "")))
+			got := map[string]map[string]any{}
+			for range 2 {
+				ev := oneEvent(t, e.hooks.next(t))
+				m, _ := ev["message"].(map[string]any)
+				if m["segmentCount"] != 3.0 {
+					t.Fatalf("event %v", ev)
+				}
+				got[m["id"].(string)] = ev
+			}
+			e.settle(c.receipts)
+			if n := len(e.hooks.delivered()); n != 2 {
+				t.Fatalf("%d callbacks, want 2", n)
+			}
+			if ev := got[ok]; ev == nil || ev["type"] != "message-delivered" {
+				t.Fatalf("all parts delivered: event %v", ev)
+			}
+			if ev := got[bad]; ev == nil || ev["type"] != "message-failed" || ev["errorCode"] != 4720.0 {
+				t.Fatalf("part %d failed: event %v", c.failPart, ev)
+			}
+			wantRecord(t, e.waitRecord(ok, 0), "DELIVERED", 0)
+			wantRecord(t, e.waitRecord(bad, 0), "FAILED", 4720)
+			if n, err := e.d.Store.PendingReceipts(); err != nil || n != 0 {
+				t.Fatalf("%d receipts left unmatched (%v)", n, err)
+			}
+		})
+	}
+}
