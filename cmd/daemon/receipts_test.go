@@ -226,6 +226,11 @@ func TestReceiptMatching(t *testing.T) {
 		{"other bind", smsc.Behaviour{Receipts: smsc.Receipts{OtherBind: true}}, ""},
 		{"early on the other bind", smsc.Behaviour{Receipts: smsc.Receipts{OtherBind: true, BeforeResp: true}}, ""},
 		{"hex ids, decimal receipts", smsc.Behaviour{IDFormat: "hex", Receipts: smsc.Receipts{IDFormat: "decimal"}}, `receipt_id_format = "decimal"`},
+		{"decimal ids, hex receipts", smsc.Behaviour{Receipts: smsc.Receipts{IDFormat: "hex"}}, `receipt_id_format = "hex"`},
+		// Peer lessons 6 and 44: a leading zero on one side only.
+		{"zero-padded hex ids, plain hex receipts", smsc.Behaviour{IDFormat: "padded-hex", Receipts: smsc.Receipts{IDFormat: "hex"}}, ""},
+		{"plain ids, zero-padded receipts", smsc.Behaviour{Receipts: smsc.Receipts{IDFormat: "padded-decimal"}}, ""},
+		{"UUID ids", smsc.Behaviour{IDFormat: "uuid"}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
