@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -67,4 +68,48 @@ func TestLongMessageReceiptsPerSegment(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCarrierPacedInSegments (lessons 1, 2 and 18: jasmin#1167 sent far
+// below the configured rate, jasmin#925 counted a long message as one
+// message and tripped the carrier's throttle, Kannel's throughput was not
+// held): a carrier configured at 100 segments/s whose SMSC throttles above
+// 130 receives three-part messages at the configured rate counted in
+// segments — never faster (no 0x58), and taking as long as their segments
+// need — and every one arrives.
+func TestCarrierPacedInSegments(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{MaxSegmentsPerSecond: 130, RateBurst: 130}, "segments_per_second = 100\nburst = 10", daemon.Options{})
+	const n, parts = 90, 3
+	long := strings.Repeat("three parts of text ", 20)
+	start := time.Now()
+	e.sendBatch(n, 7700000, long)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := e.sim.WaitFor(ctx, func() bool { return e.sim.Stats().Messages >= n }); err != nil {
+		t.Fatalf("%d of %d messages reached the carrier: %v", e.sim.Stats().Messages, n, err)
+	}
+	var first, last time.Time
+	segments := 0
+	for _, m := range e.sim.Messages() {
+		for _, p := range m.Parts {
+			segments++
+			if first.IsZero() || p.ReceivedAt.Before(first) {
+				first = p.ReceivedAt
+			}
+			if p.ReceivedAt.After(last) {
+				last = p.ReceivedAt
+			}
+		}
+	}
+	if segments != n*parts {
+		t.Fatalf("%d segments at the carrier, want %d", segments, n*parts)
+	}
+	// The bucket lets 10 go at once; the other 260 need 2.6 s at 100/s.
+	if d, min := last.Sub(first), time.Duration(float64(n*parts-10)/100*float64(time.Second)); d < min*95/100 {
+		t.Fatalf("%d segments reached the carrier in %v; at 100/s they need %v", segments, d, min)
+	}
+	if st := e.sim.Stats(); st.Throttled != 0 {
+		t.Fatalf("the carrier throttled %d submits: sent above its rate", st.Throttled)
+	}
+	t.Logf("%d segments in %v (%v since the first request)", segments, last.Sub(first), last.Sub(start))
 }
