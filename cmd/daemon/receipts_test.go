@@ -231,6 +231,9 @@ func TestReceiptMatching(t *testing.T) {
 		{"zero-padded hex ids, plain hex receipts", smsc.Behaviour{IDFormat: "padded-hex", Receipts: smsc.Receipts{IDFormat: "hex"}}, ""},
 		{"plain ids, zero-padded receipts", smsc.Behaviour{Receipts: smsc.Receipts{IDFormat: "padded-decimal"}}, ""},
 		{"UUID ids", smsc.Behaviour{IDFormat: "uuid"}, ""},
+		// Peer lessons 16 and 42: receipts as data_sm, and the id only in receipted_message_id.
+		{"data_sm receipts, TLVs only", smsc.Behaviour{Receipts: smsc.Receipts{PDU: "data_sm", Format: "tlv"}}, ""},
+		{"text only, seconds in dates", smsc.Behaviour{Receipts: smsc.Receipts{Format: "text", DateSeconds: true}}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
