@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"smppbridge/smpp"
+	"smppbridge/smpp/pdu"
 	"smppbridge/testharness/smsc"
 )
 
@@ -254,4 +255,68 @@ func TestPoolSubmitAndCloseWhileSMSCDrops(t *testing.T) {
 		t.Fatalf("no submit answered of %d", submits.Load())
 	}
 	t.Logf("%d submits, %d answered, %d binds dropped", submits.Load(), answered.Load(), srv.Stats().Drops)
+}
+
+// TestSessionKeepAliveWhileHandlerBusy (lesson 25, cloudhopper-smpp#134:
+// enquire_link timed out although its response had arrived, because the
+// thread that should read it was busy): with the inbound handler stuck on
+// one deliver_sm and its queue full, the session still reads the SMSC's
+// enquire_link_resp, so the bind lives on past many dead-link timeouts;
+// the deliver_sm is answered once the handler returns.
+func TestSessionKeepAliveWhileHandlerBusy(t *testing.T) {
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	s, p := fakeBind(t, smpp.SessionConfig{EnquireLinkInterval: 20 * time.Millisecond, DeadLinkTimeout: 100 * time.Millisecond,
+		InboundQueue: 1, Handler: func(in *smpp.Inbound) {
+			<-release
+			in.Respond(pdu.StatusOK)
+		}})
+	t.Cleanup(unblock) // after fakeBind's: runs first, so a failing test does not leave Close waiting on the handler
+	held := p.request(&pdu.PDU{Header: pdu.Header{ID: pdu.DeliverSM}, ShortMessage: []byte("held by the handler")})
+	// One of these waits in the queue, or both are answered 0x14 when they
+	// come before the handler took the first.
+	p.request(&pdu.PDU{Header: pdu.Header{ID: pdu.DeliverSM}, ShortMessage: []byte("queued")})
+	p.request(&pdu.PDU{Header: pdu.Header{ID: pdu.DeliverSM}, ShortMessage: []byte("overflow")})
+	start := time.Now()
+	links := 0
+	for links < 20 || time.Since(start) < 500*time.Millisecond { // five dead-link timeouts at least
+		if links > 1000 {
+			t.Fatal("more than 1000 enquire_links")
+		}
+		q := p.read()
+		switch q.ID {
+		case pdu.EnquireLink:
+			links++
+			p.respond(q, pdu.StatusOK, "")
+		case pdu.DeliverSMResp:
+			if q.Seq == held || q.Status == pdu.StatusOK {
+				t.Fatalf("deliver_sm_resp seq %d status %v while the handler is stuck", q.Seq, q.Status)
+			}
+		default:
+			t.Fatalf("unexpected %s", q.ID)
+		}
+		select {
+		case <-s.Done():
+			t.Fatalf("session ended with the keep-alives answered: %v", s.Err())
+		default:
+		}
+	}
+	unblock()
+	for i := 0; ; i++ {
+		if i == 1000 {
+			t.Fatal("no deliver_sm_resp for the held deliver_sm among 1000 PDUs")
+		}
+		q := p.read()
+		switch {
+		case q.ID == pdu.EnquireLink:
+			p.respond(q, pdu.StatusOK, "")
+			continue
+		case q.ID == pdu.DeliverSMResp && q.Seq != held:
+			continue // the queued one, if it was queued
+		case q.ID != pdu.DeliverSMResp || q.Status != pdu.StatusOK:
+			t.Fatalf("after release: %s seq %d status %v, want deliver_sm_resp %d OK", q.ID, q.Seq, q.Status, held)
+		}
+		break
+	}
 }
