@@ -113,3 +113,17 @@ func TestCarrierPacedInSegments(t *testing.T) {
 	}
 	t.Logf("%d segments in %v (%v since the first request)", segments, last.Sub(first), last.Sub(start))
 }
+
+// TestSlowCarrierWithDefaults (lesson 35, fiorix/go-smpp#106: every submit
+// timed out until RespTimeout was raised above its 1 s default): a carrier
+// that answers each submit after 1.2–1.8 s works with the default
+// response_timeout — every copy delivered, none ends as outcome unknown.
+func TestSlowCarrierWithDefaults(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{ResponseLatency: smsc.Dist{Min: smsc.Duration(1200 * time.Millisecond), Max: smsc.Duration(1800 * time.Millisecond)}},
+		"", daemon.Options{})
+	ids := e.sendBatch(20, 7800000, "slow carrier")
+	tally(t, e.outcomes(ids, 60*time.Second), "message-delivered")
+	if st := e.sim.Stats(); st.Messages != 20 {
+		t.Fatalf("%d messages at the carrier, want 20", st.Messages)
+	}
+}
