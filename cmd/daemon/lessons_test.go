@@ -127,3 +127,34 @@ func TestSlowCarrierWithDefaults(t *testing.T) {
 		t.Fatalf("%d messages at the carrier, want 20", st.Messages)
 	}
 }
+
+// TestThrottledLongMessagesKeepTheirReceipts (lessons 4 and 5: jasmin#796
+// lost the receipt mapping of a submit resent after ESME_RTHROTTLED;
+// jasmin#1123 waited on the wrong part): three-part messages meet 0x58 and
+// 0x14 storms, so single parts are refused and sent again. The receipts of
+// every part, under the ids of the attempts the carrier accepted, end each
+// message in exactly one message-delivered; none is left unmatched.
+func TestThrottledLongMessagesKeepTheirReceipts(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{MaxSegmentsPerSecond: 60, RateBurst: 4, QueueFullEvery: 7, QueueFullBurst: 2},
+		"throttle_pause = \"50ms\"", daemon.Options{})
+	const n = 30
+	ids := e.sendBatch(n, 7900000, strings.Repeat("three parts of text ", 20))
+	tally(t, e.outcomes(ids, 60*time.Second), "message-delivered")
+	st := e.sim.Stats()
+	if st.Throttled == 0 || st.QueueFull == 0 {
+		t.Fatalf("no storm: throttled %d, queue full %d", st.Throttled, st.QueueFull)
+	}
+	for to, k := range arrivals(e.sim) {
+		if k != 1 {
+			t.Errorf("%s reached the carrier %d times", to, k)
+		}
+	}
+	e.settle(n * 3)
+	if got := len(e.hooks.delivered()); got != n {
+		t.Fatalf("%d callbacks, want %d", got, n)
+	}
+	if k, err := e.d.Store.PendingReceipts(); err != nil || k != 0 {
+		t.Fatalf("%d receipts left unmatched (%v)", k, err)
+	}
+	t.Logf("answered 0x58 %d times and 0x14 %d times", st.Throttled, st.QueueFull)
+}
