@@ -2,7 +2,14 @@ package daemon_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,4 +164,113 @@ func TestThrottledLongMessagesKeepTheirReceipts(t *testing.T) {
 		t.Fatalf("%d receipts left unmatched (%v)", k, err)
 	}
 	t.Logf("answered 0x58 %d times and 0x14 %d times", st.Throttled, st.QueueFull)
+}
+
+// TestCallbacksOwedAcrossOutageAndRestart (lessons 9 and 11: jasmin#998
+// gave up on callbacks after 4 tries, jasmin#706 never sent receipts owed
+// to a client after it came back): receipts arrive while the application's
+// endpoint is down (connections cut), the daemon restarts, the endpoint
+// answers 500 for a while and then 204. Every message ends in exactly one
+// accepted message-delivered callback; the outbox is empty.
+func TestCallbacksOwedAcrossOutageAndRestart(t *testing.T) {
+	const down, failing, up = 0, 1, 2
+	var mode, attempts atomic.Int64
+	var mu sync.Mutex
+	accepted := map[string]int{} // message id → 2xx answers
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		attempts.Add(1)
+		switch mode.Load() {
+		case down:
+			if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				c.Close()
+			}
+			return
+		case failing:
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		var evs []struct {
+			Type    string
+			Message struct{ ID string }
+		}
+		if err := json.Unmarshal(body, &evs); err != nil {
+			t.Errorf("callback body %s: %v", body, err)
+		}
+		mu.Lock()
+		for _, ev := range evs {
+			if ev.Type != "message-delivered" {
+				t.Errorf("callback %s for %s", ev.Type, ev.Message.ID)
+			}
+			accepted[ev.Message.ID]++
+		}
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+
+	var offset atomic.Int64 // the webhook sender's clock runs ahead by this
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	sim := startSim(t, smsc.Behaviour{})
+	cfg := configWith(t, sim.Addr(), filepath.Join(t.TempDir(), "bridge.db"), configOptions{CallbackURL: srv.URL + "/status"})
+	opts := daemon.Options{CallbackClock: clock, CallbackPollInterval: 20 * time.Millisecond}
+	e := &receiptEnv{env: startDaemonWith(t, sim, cfg, opts)}
+	e.waitBinds(2)
+	const n = 25
+	ids := e.sendBatch(n, 8000000, "owed while down")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := sim.WaitFor(ctx, func() bool { return sim.Stats().ReceiptsAcked >= n }); err != nil {
+		t.Fatalf("receipts acked %d of %d: %v", sim.Stats().ReceiptsAcked, n, err)
+	}
+	pending := func(d *daemon.Daemon) int {
+		c, err := d.Store.CallbackStats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Dead != 0 {
+			t.Fatalf("callbacks dead-lettered: %+v", c)
+		}
+		return c.Pending()
+	}
+	// Every callback is owed (a job per message) and has been tried.
+	for deadline := time.Now().Add(20 * time.Second); pending(e.d) != n || attempts.Load() < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callbacks pending, %d attempts; want %d and at least as many attempts", pending(e.d), attempts.Load(), n)
+		}
+	}
+	e.shutdown()
+
+	e2 := startDaemonWith(t, sim, cfg, opts)
+	// advance moves the sender's clock past any retry delay (5 min at
+	// most) and waits for cond; jobs retried meanwhile need another move.
+	advance := func(what string, cond func() bool) {
+		t.Helper()
+		for moves := 0; !cond(); moves++ {
+			if moves == 20 {
+				t.Fatalf("%s: not after 20 clock moves of 6 minutes (%d pending)", what, pending(e2.d))
+			}
+			offset.Add(int64(6 * time.Minute))
+			e2.d.Webhooks.Notify()
+			// Polled: nothing reports the endpoint's answers to the test.
+			for deadline := time.Now().Add(5 * time.Second); !cond() && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	mode.Store(failing)
+	before := attempts.Load()
+	advance("retries answered 500", func() bool { return attempts.Load() >= before+n })
+	mode.Store(up)
+	advance("callbacks accepted", func() bool { return pending(e2.d) == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range ids {
+		if accepted[id] != 1 {
+			t.Errorf("message %s: %d accepted callbacks, want 1", id, accepted[id])
+		}
+	}
+	if len(accepted) != n {
+		t.Fatalf("callbacks accepted for %d messages, want %d", len(accepted), n)
+	}
 }
