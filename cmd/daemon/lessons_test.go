@@ -274,3 +274,44 @@ func TestCallbacksOwedAcrossOutageAndRestart(t *testing.T) {
 		t.Fatalf("callbacks accepted for %d messages, want %d", len(accepted), n)
 	}
 }
+
+// TestShutdownBoundedWhileCarrierSilent (section 5, item 13 and lesson 19:
+// a drain bounded in time, and what it cuts off is outcome unknown, never
+// resent): the carrier takes submits and never answers them. SIGTERM
+// (context end) stops the daemon within api.shutdown_timeout, not after
+// the far longer response_timeout; after a restart those copies are not
+// submitted again — they end as message-failed 5630 once receipt_wait has
+// passed.
+func TestShutdownBoundedWhileCarrierSilent(t *testing.T) {
+	sim := startSim(t, smsc.Behaviour{NoResponseRate: 1})
+	h := newHookReceiver(t)
+	db := filepath.Join(t.TempDir(), "bridge.db")
+	cfg := configWith(t, sim.Addr(), db, configOptions{API: `shutdown_timeout = "500ms"`,
+		CarrierExtra: "response_timeout = \"30s\"\nreceipt_wait = \"1s\"", CallbackURL: h.srv.URL + "/status"})
+	opts := daemon.Options{CallbackPollInterval: 20 * time.Millisecond}
+	e := &receiptEnv{env: startDaemonWith(t, sim, cfg, opts), hooks: h}
+	e.waitBinds(2)
+	const n = 4
+	ids := e.sendBatch(n, 8100000, "never answered")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := sim.WaitFor(ctx, func() bool { return sim.Stats().NotAnswered >= n }); err != nil {
+		t.Fatalf("%d submits at the carrier: %v", sim.Stats().NotAnswered, err)
+	}
+	start := time.Now()
+	e.shutdown()
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("shutdown took %v with shutdown_timeout 500ms", d)
+	} else {
+		t.Logf("shutdown took %v", d)
+	}
+
+	if err := sim.SetBehaviour(smsc.Behaviour{NoResponseRate: 0}); err != nil {
+		t.Fatal(err)
+	}
+	e2 := &receiptEnv{env: startDaemonWith(t, sim, cfg, opts), hooks: h}
+	tally(t, e2.outcomes(ids, 30*time.Second), "message-failed/5630")
+	if st := sim.Stats(); st.SubmitSM != n {
+		t.Fatalf("the carrier got %d submits, want %d: copies cut off by the shutdown were sent again", st.SubmitSM, n)
+	}
+}
