@@ -225,6 +225,8 @@ func TestReceiptMatching(t *testing.T) {
 		{"before response", smsc.Behaviour{Receipts: smsc.Receipts{BeforeResp: true}}, ""},
 		{"other bind", smsc.Behaviour{Receipts: smsc.Receipts{OtherBind: true}}, ""},
 		{"early on the other bind", smsc.Behaviour{Receipts: smsc.Receipts{OtherBind: true, BeforeResp: true}}, ""},
+		// Peer lesson 7 (jasmin#599) with separate receiver binds.
+		{"early on a receiver bind", smsc.Behaviour{Receipts: smsc.Receipts{BeforeResp: true}}, `bind_type = "transmitter_receiver"`},
 		{"hex ids, decimal receipts", smsc.Behaviour{IDFormat: "hex", Receipts: smsc.Receipts{IDFormat: "decimal"}}, `receipt_id_format = "decimal"`},
 		{"decimal ids, hex receipts", smsc.Behaviour{Receipts: smsc.Receipts{IDFormat: "hex"}}, `receipt_id_format = "hex"`},
 		// Peer lessons 6 and 44: a leading zero on one side only.
