@@ -315,3 +315,93 @@ func TestShutdownBoundedWhileCarrierSilent(t *testing.T) {
 		t.Fatalf("the carrier got %d submits, want %d: copies cut off by the shutdown were sent again", st.SubmitSM, n)
 	}
 }
+
+// TestBacklogAfterOutageDrains (lessons 13 and 14: jasmin#1036 requeued
+// the same message thousands of times while the connector was down,
+// jasmin#715/#1241 stalled with a large backlog until a restart): while
+// the carrier refuses binds a backlog of messages is accepted; the bridge
+// does not spin meanwhile (bind attempts stay at the reconnect back-off's
+// pace). When binds are accepted again the whole backlog is delivered,
+// each copy once, every one ends in its callback, and queue and outbox
+// are empty — without a restart.
+func TestBacklogAfterOutageDrains(t *testing.T) {
+	var mu sync.Mutex
+	delivered := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var evs []struct {
+			Type    string
+			Message struct{ ID string }
+		}
+		body, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(body, &evs); err != nil {
+			t.Errorf("callback body %s: %v", body, err)
+		}
+		mu.Lock()
+		for _, ev := range evs {
+			delivered[ev.Type+" "+ev.Message.ID]++
+		}
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	sim := startSim(t, smsc.Behaviour{RefuseBinds: true})
+	cfg := configWith(t, sim.Addr(), filepath.Join(t.TempDir(), "bridge.db"), configOptions{CallbackURL: srv.URL + "/status",
+		CarrierExtra: "reconnect_min = \"100ms\"\nreconnect_max = \"200ms\""})
+	outageStart := time.Now() // the binds are refused from the daemon's start
+	e := &receiptEnv{env: startDaemonWith(t, sim, cfg, daemon.Options{CallbackPollInterval: 20 * time.Millisecond})}
+	const n = 1000
+	ids := e.sendBatch(n, 8200000, "backlog")
+	outage := time.Since(outageStart)
+	refused := sim.Stats().BindsRefused
+	// Two binds, at least 80 ms apart each (100 ms − 20 % jitter), plus
+	// the first attempts.
+	if most := 2*int64(outage/(80*time.Millisecond)) + 4; refused > most {
+		t.Fatalf("%d bind attempts in %v of outage: spinning (at most %d expected)", refused, outage, most)
+	}
+	if st := sim.Stats(); st.SubmitSM != 0 {
+		t.Fatalf("%d submits to a carrier that refuses binds", st.SubmitSM)
+	}
+
+	allowBinds(t, sim)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := sim.WaitFor(ctx, func() bool { return sim.Stats().ReceiptsAcked >= n }); err != nil {
+		t.Fatalf("after the outage: %d messages, %d receipts acknowledged of %d: %v", sim.Stats().Messages, sim.Stats().ReceiptsAcked, n, err)
+	}
+	for to, k := range arrivals(sim) {
+		if k != 1 {
+			t.Errorf("%s reached the carrier %d times", to, k)
+		}
+	}
+	// Callbacks and the queue's last outcomes: polled, nothing notifies.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := e.d.Store.CallbackStats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := e.d.Store.QueueLen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		got := len(delivered)
+		mu.Unlock()
+		if c.Pending() == 0 && q == 0 && got >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60s: %d callbacks pending, %d queued, %d delivered callbacks", c.Pending(), q, got)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range ids {
+		if delivered["message-delivered "+id] != 1 {
+			t.Errorf("message %s: %d message-delivered callbacks", id, delivered["message-delivered "+id])
+		}
+	}
+	if len(delivered) != n {
+		t.Fatalf("%d distinct callbacks, want %d", len(delivered), n)
+	}
+	t.Logf("%d accepted in %v of outage (%d bind attempts refused)", n, outage, refused)
+}
