@@ -250,9 +250,27 @@ func Run(ctx context.Context, opts Options) error {
 		d.Pools = append(d.Pools, p)
 		d.carriers[c.Name] = &carrierRuntime{conf: *c, pool: p, sender: senders[i]}
 	}
-	cleanups = append(cleanups, func(ctx context.Context) { closePools(ctx, d.CurrentPools()) })
+	// The bridge's senders wait for the answers to submits already out;
+	// those end only when their sessions do. Once the drain budget is
+	// spent the pools close at once (the submits still unanswered become
+	// outcome unknown), or the stop would take up to response_timeout more.
+	poolsClosed := make(chan struct{})
+	var stopPoolsAtDeadline func() bool
+	cleanups = append(cleanups, func(ctx context.Context) {
+		if stopPoolsAtDeadline != nil && !stopPoolsAtDeadline() {
+			<-poolsClosed // closing since the deadline
+			return
+		}
+		closePools(ctx, d.CurrentPools())
+	})
 	br.Start()
-	cleanups = append(cleanups, func(ctx context.Context) { br.Close(ctx) })
+	cleanups = append(cleanups, func(ctx context.Context) {
+		stopPoolsAtDeadline = context.AfterFunc(ctx, func() {
+			closePools(ctx, d.CurrentPools())
+			close(poolsClosed)
+		})
+		br.Close(ctx)
+	})
 
 	d.api = httpapi.New(br, httpapi.Options{
 		Addr: cfg.HTTP.Listen, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,

@@ -302,6 +302,14 @@ func TestSendArrivesDecoded(t *testing.T) {
 		{"ucs2", []string{"+15550002003"}, "Привет 👋", 0x08, 1},
 		{"ucs2 long", []string{"+15550002004"}, strings.Repeat("日本語のテキスト😀", 10), 0x08, 2},
 		{"group", []string{"+15550002005", "+15550002006", "+15550002007"}, "group hello", 0x00, 1},
+		// Peer lessons 30 and 31 (gosmpp#167, #175, #128) and section 5 item 9:
+		// counted exactly, an escape or a surrogate pair never split.
+		{"gsm7 158 plain and an escape, 160 septets", []string{"+15550002008"}, strings.Repeat("a", 158) + "€", 0x00, 1},
+		{"gsm7 159 plain and an escape", []string{"+15550002009"}, strings.Repeat("a", 159) + "{", 0x00, 2},
+		{"gsm7 escape on a part boundary", []string{"+15550002010"}, strings.Repeat("b", 152) + "{" + strings.Repeat("c", 152), 0x00, 3},
+		{"ucs2 69 and an emoji", []string{"+15550002011"}, strings.Repeat("й", 69) + "😀", 0x08, 2},
+		{"ucs2 68 and an emoji", []string{"+15550002012"}, strings.Repeat("й", 68) + "😀", 0x08, 1},
+		{"ucs2 emoji on a part boundary", []string{"+15550002013"}, strings.Repeat("й", 66) + "😀" + strings.Repeat("й", 66), 0x08, 3},
 	}
 	var total int64
 	for _, c := range cases {

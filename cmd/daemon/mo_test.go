@@ -27,6 +27,13 @@ func TestInboundMessages(t *testing.T) {
 		{"long ucs2 udh8", smsc.MO{From: "+15550007002", To: num, Text: long}},
 		{"long gsm7 udh16", smsc.MO{From: "+15550007003", To: num, Text: strings.Repeat("sixteen bit ref {} ", 15), Concat: "udh16"}},
 		{"long sar", smsc.MO{From: "+15550007004", To: num, Text: strings.Repeat("sar parts ", 40), Concat: "sar"}},
+		// Peer lesson 8 (jasmin#1050), the other way round: an inbound text
+		// shaped like a receipt is still an inbound message.
+		{"text shaped like a receipt", smsc.MO{From: "+15550007007", To: num,
+			Text: "id:0123456789 sub:001 dlvrd:001 submit date:2611271200 done date:2611271201 stat:DELIVRD err:000 text:hi"}},
+		// Peer lesson 34 (go-smpp#116): MO as data_sm, short and long.
+		{"data_sm", smsc.MO{From: "+15550007008", To: num, Text: "by data_sm", PDU: "data_sm"}},
+		{"long data_sm latin1 udh16", smsc.MO{From: "+15550007009", To: num, Text: strings.Repeat("Grüße à data_sm ", 12), PDU: "data_sm", Encoding: "latin1", Concat: "udh16"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -225,7 +225,17 @@ func TestReceiptMatching(t *testing.T) {
 		{"before response", smsc.Behaviour{Receipts: smsc.Receipts{BeforeResp: true}}, ""},
 		{"other bind", smsc.Behaviour{Receipts: smsc.Receipts{OtherBind: true}}, ""},
 		{"early on the other bind", smsc.Behaviour{Receipts: smsc.Receipts{OtherBind: true, BeforeResp: true}}, ""},
+		// Peer lesson 7 (jasmin#599) with separate receiver binds.
+		{"early on a receiver bind", smsc.Behaviour{Receipts: smsc.Receipts{BeforeResp: true}}, `bind_type = "transmitter_receiver"`},
 		{"hex ids, decimal receipts", smsc.Behaviour{IDFormat: "hex", Receipts: smsc.Receipts{IDFormat: "decimal"}}, `receipt_id_format = "decimal"`},
+		{"decimal ids, hex receipts", smsc.Behaviour{Receipts: smsc.Receipts{IDFormat: "hex"}}, `receipt_id_format = "hex"`},
+		// Peer lessons 6 and 44: a leading zero on one side only.
+		{"zero-padded hex ids, plain hex receipts", smsc.Behaviour{IDFormat: "padded-hex", Receipts: smsc.Receipts{IDFormat: "hex"}}, ""},
+		{"plain ids, zero-padded receipts", smsc.Behaviour{Receipts: smsc.Receipts{IDFormat: "padded-decimal"}}, ""},
+		{"UUID ids", smsc.Behaviour{IDFormat: "uuid"}, ""},
+		// Peer lessons 16 and 42: receipts as data_sm, and the id only in receipted_message_id.
+		{"data_sm receipts, TLVs only", smsc.Behaviour{Receipts: smsc.Receipts{PDU: "data_sm", Format: "tlv"}}, ""},
+		{"text only, seconds in dates", smsc.Behaviour{Receipts: smsc.Receipts{Format: "text", DateSeconds: true}}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
