@@ -326,7 +326,9 @@ func TestReceiptWaitExpires(t *testing.T) {
 		wantRecord(t, e.waitRecord(id, 0), "FAILED", 9902)
 	})
 	t.Run("never acknowledged", func(t *testing.T) {
-		e := startReceiptEnv(t, smsc.Behaviour{ResponseLatency: smsc.Dist{Min: smsc.Duration(time.Second)}, Receipts: smsc.Receipts{Never: true}},
+		// Answered long after the receipt wait, so the late answer finds
+		// the message ended (a late answer within it would still count).
+		e := startReceiptEnv(t, smsc.Behaviour{ResponseLatency: smsc.Dist{Min: smsc.Duration(3 * time.Second)}, Receipts: smsc.Receipts{Never: true}},
 			"receipt_wait = \"300ms\"\nresponse_timeout = \"200ms\"", daemon.Options{})
 		id := e.accepted(e.send(msgBody([]string{"+15550008602"}, "answered too late", "")))
 		ev := oneEvent(t, e.hooks.next(t))
