@@ -62,6 +62,14 @@ func wantEvent(t *testing.T, body []byte, id, typ string, code int) {
 	}
 }
 
+func (e *receiptEnv) wantLateMetric(outcome string, want float64) {
+	e.t.Helper()
+	got := sumOf(scrape(e.t, e.d.AdminAddr()), "smppbridge_smpp_late_responses_total", map[string]string{"carrier": "sim", "outcome": outcome})
+	if got != want {
+		e.t.Fatalf("smppbridge_smpp_late_responses_total{outcome=%q} = %v, want %v", outcome, got, want)
+	}
+}
+
 func (e *receiptEnv) wantSubmits(n int64) {
 	e.t.Helper()
 	if got := e.sim.Stats().SubmitSM; got != n {
@@ -95,6 +103,7 @@ func TestLateSubmitResponse(t *testing.T) {
 			if applied, tooLate := e.lateCounts(1); applied != 1 || tooLate != 0 {
 				t.Fatalf("late responses applied %d, too late %d", applied, tooLate)
 			}
+			e.wantLateMetric("applied", 1)
 			// A message sent after it that never gets a receipt ends 9902
 			// when its wait is over: the first one's wait was over before,
 			// and it got no second callback (no 5630) from that.
@@ -169,6 +178,8 @@ func TestLateSubmitResponse(t *testing.T) {
 		if applied, tooLate := e.lateCounts(1); applied != 0 || tooLate != 1 {
 			t.Fatalf("late responses applied %d, too late %d; want 0, 1", applied, tooLate)
 		}
+		e.wantLateMetric("too_late", 1)
+		e.wantLateMetric("applied", 0)
 		e.settle(1) // its receipt too was acknowledged, and kept for an id nobody has
 		if n := len(e.hooks.delivered()); n != 1 {
 			t.Fatalf("%d callbacks, want 1", n)
