@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,6 +105,7 @@ func (b *Bridge) applyLate(l store.LateSubmit, requestID string, latency time.Du
 	// Since Go 1.23 Reset leaves no stale value in the channel.
 	poll := time.NewTimer(lateOutcomeWait)
 	defer poll.Stop()
+	failed := false
 wait:
 	for pass := 0; pass < 10000 && time.Now().Before(deadline); pass++ {
 		b.outcomes.mu.Lock()
@@ -111,8 +113,13 @@ wait:
 		b.outcomes.mu.Unlock()
 		res, err := b.receipts.ApplyLateSubmit(l)
 		switch {
+		case errors.Is(err, store.ErrClosed):
+			break wait
 		case err != nil:
-			b.log.Error("cannot record a late submit response; retrying", "carrier", l.Carrier, "msg_id", l.MessageID, "err", err)
+			if !failed { // once: it is retried every pass
+				b.log.Error("cannot record a late submit response; retrying", "carrier", l.Carrier, "msg_id", l.MessageID, "err", err)
+			}
+			failed = true
 		case res.Applied:
 			counter.applied.Add(1)
 			b.log.Info("late submit response recorded", "carrier", l.Carrier, "msg_id", l.MessageID, "request_id", requestID,
