@@ -169,9 +169,9 @@ func TestLateSubmitResponse(t *testing.T) {
 	})
 
 	t.Run("after the message ended", func(t *testing.T) {
-		// The receipt wait (400ms) is over before the answer (2s): the
-		// message ended 5630 and stays so.
-		e := startLateEnv(t, smsc.Behaviour{Rules: []smsc.Rule{{Dest: "15550008741", ResponseDelay: smsc.Duration(2 * time.Second)}}},
+		// The receipt wait (400ms) is over long before the answer (3s):
+		// the message ended 5630 and stays so.
+		e := startLateEnv(t, smsc.Behaviour{Rules: []smsc.Rule{{Dest: "15550008741", ResponseDelay: smsc.Duration(3 * time.Second)}}},
 			"response_timeout = \"300ms\"\nreceipt_wait = \"400ms\"", false)
 		id := e.accepted(e.send(msgBody([]string{"+15550008741"}, "answered too late", "")))
 		wantEvent(t, e.hooks.next(t), id, "message-failed", 5630)
