@@ -78,9 +78,10 @@ func (b *Bridge) LateResponses() map[string]LateResponseStats {
 func (b *Bridge) LateResultHandler(carrier string) func(smpp.LateResult) {
 	return func(r smpp.LateResult) {
 		it, ok := r.Ref.(*store.QueueItem)
-		if !ok || b.receipts == nil {
+		// Accepted without an id, it tells nothing a receipt could use.
+		if !ok || b.receipts == nil || (r.Result.Status == pdu.StatusOK && r.Result.MessageID == "") {
 			b.late.get(carrier).tooLate.Add(1)
-			b.log.Warn("late submit response not recorded", "carrier", carrier, "carrier_msg_id", r.Result.MessageID)
+			b.log.Warn("late submit response not recorded", "carrier", carrier, "carrier_msg_id", r.Result.MessageID, "status", r.Result.Status.String())
 			return
 		}
 		l := store.LateSubmit{Carrier: carrier, MessageID: it.MessageID, Recipient: it.Recipient, Part: r.Part, At: b.now()}
