@@ -106,3 +106,18 @@ func TestPoolLateResultFoldedIntoSubmit(t *testing.T) {
 	default:
 	}
 }
+
+// TestPoolLateBeforeItsTimeout: a late response handled before the
+// timeout it follows is what the part's result says, not the timeout.
+func TestPoolLateBeforeItsTimeout(t *testing.T) {
+	p := smpp.NewPool(smpp.PoolConfig{Addr: "127.0.0.1:1", ReconnectMin: time.Second,
+		OnLateResult: func(r smpp.LateResult) { t.Errorf("handed on: %+v", r) }})
+	defer p.Close(testCtx(t))
+	r := smpp.LateBeforeItsTimeout(p, "77")
+	if r.Err != nil || r.Status != pdu.StatusOK || r.MessageID != "77" {
+		t.Fatalf("part result %+v, want the late response", r)
+	}
+	if st := p.Stats(); st.LateFolded != 1 || st.LateHanded != 0 {
+		t.Fatalf("late folded %d, handed %d; want 1, 0", st.LateFolded, st.LateHanded)
+	}
+}
