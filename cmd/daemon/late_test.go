@@ -117,6 +117,29 @@ func TestLateSubmitResponse(t *testing.T) {
 		})
 	}
 
+	t.Run("many late at once", func(t *testing.T) {
+		// Every answer late, each receipt twice: concurrent late writes,
+		// receipts waiting for ids, duplicates. A window larger than the
+		// batch keeps the timed-out submits from looking like a stuck bind.
+		e := startLateEnv(t, smsc.Behaviour{Receipts: smsc.Receipts{Duplicates: 1},
+			ResponseLatency: smsc.Dist{Min: smsc.Duration(600 * time.Millisecond), Max: smsc.Duration(1200 * time.Millisecond)}},
+			"response_timeout = \"300ms\"\nreceipt_wait = \"10s\"\nwindow = 50", false)
+		const n = 40
+		ids := e.sendBatch(n, 8750000, "all answered late")
+		kinds := tally(t, e.outcomes(ids, 30*time.Second), "message-delivered")
+		if kinds["message-delivered"] != n {
+			t.Fatalf("outcomes %v, want %d delivered", kinds, n)
+		}
+		e.settle(2 * n)
+		if applied, tooLate := e.lateCounts(n); applied != n || tooLate != 0 {
+			t.Fatalf("late responses applied %d, too late %d; want %d, 0", applied, tooLate, n)
+		}
+		if got := len(e.hooks.delivered()); got != n {
+			t.Fatalf("%d callbacks, want %d", got, n)
+		}
+		e.wantSubmits(n)
+	})
+
 	t.Run("receipt before the late response", func(t *testing.T) {
 		e := startLateEnv(t, smsc.Behaviour{Receipts: smsc.Receipts{BeforeResp: true},
 			Rules: []smsc.Rule{{Dest: "15550008711", ResponseDelay: lateDelay}}}, lateExtra, false)
