@@ -197,7 +197,8 @@ type Bridge struct {
 
 	moIncomplete atomic.Int64 // inbound messages delivered incomplete (concatenation timeout)
 
-	outcomes                              *outcomeIDs // receipts.go
+	outcomes                              *outcomeIDs  // receipts.go
+	late                                  lateCounters // late.go
 	receiptsPending, receiptsAfterOutcome atomic.Int64
 }
 

@@ -239,7 +239,8 @@ func (b *Bridge) send(q *carrierQueue, it *store.QueueItem, msg *smpp.Message) {
 		b.fail(it, codeExpired)
 		return
 	}
-	*msg = smpp.Message{From: it.From, To: it.Dest(), Text: it.Text, RegisteredDelivery: q.RegisteredDelivery}
+	// Ref brings it back with a late response (late.go).
+	*msg = smpp.Message{From: it.From, To: it.Dest(), Text: it.Text, RegisteredDelivery: q.RegisteredDelivery, Ref: it}
 	ctx := q.ctx
 	if !it.Expiration.IsZero() {
 		// A sender can wait long for a bind, the throttle or a window slot

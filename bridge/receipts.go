@@ -26,6 +26,12 @@ type ReceiptStore interface {
 	// receipts or receipts waiting for their id, without a scan: at Start
 	// the bridge runs the expiry for those no longer configured.
 	AwaitingCarriers() ([]string, error)
+	// ApplyLateSubmit records a submit_sm_resp that came after the
+	// carrier's response timeout on the copy whose outcome gave that part
+	// as unknown: its carrier id (indexed, with the receipts kept for it
+	// applied) or its refusal. NotYet while the copy's outcome is not
+	// written; a copy that already ended is left alone (late.go).
+	ApplyLateSubmit(l store.LateSubmit) (store.LateSubmitResult, error)
 }
 
 // inboundConcurrency bounds the inbound PDUs being written at once across

@@ -34,6 +34,9 @@ func (f *fakeReceipts) ExpirePendingReceipts(string, time.Time, int) (int, bool,
 	return 0, false, nil
 }
 func (f *fakeReceipts) AwaitingCarriers() ([]string, error) { return nil, nil }
+func (f *fakeReceipts) ApplyLateSubmit(store.LateSubmit) (store.LateSubmitResult, error) {
+	return store.LateSubmitResult{}, nil
+}
 func (f *fakeReceipts) KnowsCarrierID(string, []string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -25,10 +25,13 @@ const (
 // SubmitStatus maps a non-OK submit_sm_resp command_status onto a V2 code.
 // retry reports a transient SMSC failure (0x08 system error, 0x64 temporary
 // application error) worth sending again a bounded number of times before
-// the code stands. 0x58 and 0x14 never get here: the pool slows down and
-// resends them.
+// the code stands. 0x58 and 0x14 answered in time never get here: the pool
+// slows down and resends them; answered after the response timeout the
+// part is no longer the pool's, and they end it as a failed submit.
 func SubmitStatus(status uint32) (code int, retry bool) {
 	switch status {
+	case 0x58, 0x14:
+		return CodeSubmitFailed, false
 	case 0x08, 0x64:
 		return CodeDestAppError, true
 	case 0x0A, 0x48, 0x49: // invalid source address, TON, NPI

@@ -14,7 +14,8 @@ func TestSubmitStatus(t *testing.T) {
 		{0x01, 4751, false}, {0x45, 5610, false},
 		{0x61, 4752, false}, {0x62, 4752, false}, {0xC2, 4752, false},
 		{0x66, 4750, false}, {0x67, 4750, false},
-		{0x65, 4750, false}, // ESME_RX_P_APPN: the SMSC application refused it for good
+		{0x65, 4750, false},                      // ESME_RX_P_APPN: the SMSC application refused it for good
+		{0x58, 5610, false}, {0x14, 5610, false}, // only late ones get here: not resent
 		{0xFF, 9999, false}, {0x12345, 9999, false},
 	}
 	for _, c := range cases {

@@ -40,6 +40,25 @@ type PoolConfig struct {
 
 	Text   TextConfig
 	Logger *slog.Logger
+
+	// OnLateResult, when set, gets a part's submit_sm_resp that came after
+	// the part was reported with ErrResponseTimeout and after Submit
+	// returned: the carrier did answer, so the caller can still record the
+	// message id (or the refusal). A late response that comes while other
+	// parts of its message are still out is put into the Submit result
+	// instead. It runs on the session's read loop: it must not block.
+	OnLateResult func(LateResult)
+}
+
+// LateResult is a part's response that came after its timeout and after
+// Submit returned (PoolConfig.OnLateResult).
+type LateResult struct {
+	Ref   any // the message's Message.Ref
+	Part  int // index in SubmitResult.Parts
+	Parts int // the message's part count
+	// Result is the response: MessageID and Status as answered, Err nil,
+	// Latency from the send.
+	Result PartResult
 }
 
 func (c *PoolConfig) setDefaults() {
@@ -110,8 +129,11 @@ type Pool struct {
 	wg        sync.WaitGroup
 
 	resends atomic.Int64
-	rr      int   // dispatcher only: round-robin start for spreading load
-	cur     *part // the part the dispatcher is working on; only it removes that one
+	// Late responses (after their part's timeout): folded into a Submit
+	// result still pending, or handed to OnLateResult.
+	lateFolded, lateHanded atomic.Int64
+	rr                     int   // dispatcher only: round-robin start for spreading load
+	cur                    *part // the part the dispatcher is working on; only it removes that one
 	// inflight counts parts sent on each session whose result the pool has
 	// not yet handled. A session frees the window slot just before it calls
 	// back; until onResult has put a refused part back in front (and paused
@@ -137,6 +159,7 @@ type bindSlot struct {
 type job struct {
 	pool  *Pool
 	ctx   context.Context
+	ref   any // Message.Ref, for late results
 	seq   uint64
 	parts []*part
 	left  int
@@ -161,10 +184,17 @@ type part struct {
 	p        *pdu.PDU
 	attempts int
 	sentOn   *Session // the session of its latest send; set under pool.mu
+	ended    bool     // finish has recorded its result; under pool.mu
+	// late is a response that came after the part timed out but before
+	// that timeout was recorded; finish records it instead. Under pool.mu.
+	late *PartResult
 }
 
 // handleResult is the part's outcome from the session it was sent on.
 func (pt *part) handleResult(r Result) { pt.job.pool.onResult(pt, pt.sentOn, r) }
+
+// handleLate is the part's response after it was reported timed out.
+func (pt *part) handleLate(r Result) { pt.job.pool.onLate(pt, r) }
 
 // NewPool starts the pool's binds; it does not wait for them to come up.
 func NewPool(cfg PoolConfig) *Pool {
@@ -211,7 +241,7 @@ func (p *Pool) signal() {
 // deadline or a shutdown never splits a long message. m is not kept: the
 // caller may reuse it once Submit returns.
 func (p *Pool) Submit(ctx context.Context, m *Message) (SubmitResult, error) {
-	j := &job{pool: p, ctx: ctx}
+	j := &job{pool: p, ctx: ctx, ref: m.Ref}
 	pdus, plan, err := p.cfg.Text.encodeInto(m, uint16(p.ref.Add(1)), &j.onePDU, j.scratch[:])
 	if err != nil {
 		return SubmitResult{Plan: plan}, err
@@ -353,6 +383,10 @@ func (p *Pool) dropUnsent(j *job) {
 func (p *Pool) finish(pt *part, r PartResult) {
 	p.mu.Lock()
 	j := pt.job
+	if pt.late != nil {
+		r = *pt.late // answered after all, just after its timeout
+	}
+	pt.ended = true
 	r.Attempts = pt.attempts
 	j.res.Parts[pt.idx] = r
 	j.left--
@@ -619,6 +653,40 @@ func (p *Pool) onResult(pt *part, s *Session, r Result) {
 	}
 }
 
+// onLate runs on a session's read loop when a part timed out and its
+// response came after all. While the part's message is still being sent
+// the response simply replaces the timeout in its result; once Submit has
+// returned it goes to OnLateResult.
+func (p *Pool) onLate(pt *part, r Result) {
+	j := pt.job
+	res := PartResult{MessageID: r.MessageID, Status: r.Status, Latency: r.Latency}
+	p.mu.Lock()
+	res.Attempts = pt.attempts
+	folded := true
+	switch {
+	case !pt.ended:
+		pt.late = &res // its timeout is still on its way to finish
+	case j.left > 0:
+		j.res.Parts[pt.idx] = res // Submit still waits for other parts
+	default:
+		folded = false
+	}
+	// The response freed a window slot the dispatcher may be waiting for.
+	waiting := p.cur != nil || len(p.queue) > 0 || len(p.front) > 0
+	p.mu.Unlock()
+	if folded {
+		p.lateFolded.Add(1)
+	} else {
+		p.lateHanded.Add(1)
+		if p.cfg.OnLateResult != nil {
+			p.cfg.OnLateResult(LateResult{Ref: j.ref, Part: pt.idx, Parts: len(j.parts), Result: res})
+		}
+	}
+	if waiting {
+		p.signal()
+	}
+}
+
 func (p *Pool) failQueued() {
 	p.mu.Lock()
 	parts := append(p.front, p.queue...)
@@ -781,8 +849,13 @@ type PoolStats struct {
 	Rate           float64 // segments/s in force; 0 when unlimited
 	ThrottlePauses int64
 	Resends        int64 // parts sent again after 0x58/0x14
-	BindsUp        int
-	Binds          []BindStats
+	// LateFolded counts responses that came after their part's timeout
+	// while the rest of its message was still out: the Submit result has
+	// them. LateHanded counts those that came after Submit returned and
+	// went to OnLateResult (when set).
+	LateFolded, LateHanded int64
+	BindsUp                int
+	Binds                  []BindStats
 	// Receivers are the receiver sessions of PoolConfig.Receivers.
 	ReceiversUp int
 	Receivers   []BindStats
@@ -791,7 +864,8 @@ type PoolStats struct {
 // Stats returns a snapshot of the pool.
 func (p *Pool) Stats() PoolStats {
 	ts := p.thr.state()
-	st := PoolStats{Name: p.cfg.Name, Paused: ts.Paused, Rate: ts.Rate, ThrottlePauses: ts.Pauses, Resends: p.resends.Load()}
+	st := PoolStats{Name: p.cfg.Name, Paused: ts.Paused, Rate: ts.Rate, ThrottlePauses: ts.Pauses, Resends: p.resends.Load(),
+		LateFolded: p.lateFolded.Load(), LateHanded: p.lateHanded.Load()}
 	p.mu.Lock()
 	st.Queued = len(p.queue) + len(p.front)
 	type snap struct {

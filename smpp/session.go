@@ -163,6 +163,11 @@ type call struct {
 // it themselves, so a send needs no closure allocated per request.
 type resultHandler interface{ handleResult(Result) }
 
+// lateHandler is a resultHandler that also takes the response to a
+// request it was told had timed out (ErrResponseTimeout). Only the late
+// path asks for it: a timely response costs nothing more.
+type lateHandler interface{ handleLate(Result) }
+
 // resultFunc adapts a func(Result); a func value fits an interface
 // without allocating.
 type resultFunc func(Result)
@@ -484,15 +489,20 @@ func (s *Session) complete(p *pdu.PDU) {
 		<-s.slots
 	}
 	latency := time.Since(c.sentAt)
-	if c.timedOut {
-		s.stats.late.Add(1)
-		return
-	}
 	status := p.Status
 	if p.ID == pdu.GenericNack && status == pdu.StatusOK {
 		// A generic_nack refuses the request whatever its status says;
 		// with 0 it must not pass for an accepted submit.
 		status = pdu.StatusUnknownErr
+	}
+	if c.timedOut {
+		s.stats.late.Add(1)
+		// Already reported as ErrResponseTimeout; a handler that can still
+		// use the answer (the SMSC took the message after all) gets it.
+		if lh, ok := c.done.(lateHandler); ok {
+			lh.handleLate(Result{Status: status, MessageID: string(p.MessageID), Latency: latency})
+		}
+		return
 	}
 	if c.id == pdu.SubmitSM || c.id == pdu.DataSM || c.id == pdu.SubmitMulti {
 		s.stats.observe(status, latency)

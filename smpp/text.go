@@ -76,6 +76,9 @@ type Message struct {
 	ValidityPeriod     string // SMPP absolute or relative time; empty: SMSC default
 	ServiceType        string
 	PriorityFlag       byte
+	// Ref is the caller's, handed back untouched with a part's late
+	// response (PoolConfig.OnLateResult). A pointer costs no allocation.
+	Ref any
 }
 
 // Encode turns a message into the submit_sm PDUs that carry it, in order.

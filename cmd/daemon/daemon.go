@@ -245,6 +245,8 @@ func Run(ctx context.Context, opts Options) error {
 		if carriers[i].RegisteredDelivery != 0 {
 			pc.Session.Handler = br.InboundHandler(c.Name)
 		}
+		// A submit_sm_resp after response_timeout still records the id.
+		pc.OnLateResult = br.LateResultHandler(c.Name)
 		p := smpp.NewPool(pc)
 		senders[i].Sender = p
 		d.Pools = append(d.Pools, p)

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"smppbridge/bridge"
 	"smppbridge/dlrmap"
 	"smppbridge/smpp"
 )
@@ -217,6 +218,7 @@ var (
 	descWindowInUse    = desc("smpp_window_in_use", "Requests awaiting a response on the bind.", "carrier", "bind")
 	descWindowSize     = desc("smpp_window_size", "The bind's window (0 while down).", "carrier", "bind")
 	descSubmits        = desc("smpp_submits_total", "submit_sm responses by status: ok (segments sent), throttled (0x58), queue_full (0x14), rejected (other errors), timeout (no response: outcome unknown).", "carrier", "bind", "status")
+	descLate           = desc("smpp_late_responses_total", "submit_sm_resp that came after response_timeout: applied (the part's message id or refusal recorded after all) or too_late (the message had already ended, or its outcome could not be waited for; nothing changed).", "carrier", "outcome")
 	descInbound        = desc("smpp_inbound_total", "deliver_sm/data_sm received (receipts and inbound messages).", "carrier", "bind")
 	descSubmitLatency  = desc("smpp_submit_response_seconds", "submit_sm to submit_sm_resp latency.", "carrier")
 	descStoreSize      = desc("store_size_bytes", "Size of the bbolt database file.")
@@ -257,9 +259,17 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descQueueMessages, float64(q.Messages), q.Carrier)
 		}
 	}
+	var late map[string]bridge.LateResponseStats
+	if br := d.Bridge; br != nil {
+		late = br.LateResponses()
+	}
 	for _, p := range d.CurrentPools() {
 		st := p.Stats()
 		name := st.Name
+		// Folded into a pending Submit result by the pool, or recorded
+		// on the written copy by the bridge.
+		counter(descLate, float64(st.LateFolded+late[name].Applied), name, "applied")
+		counter(descLate, float64(late[name].TooLate), name, "too_late")
 		gauge(descPoolQueued, float64(st.Queued), name)
 		gauge(descRate, st.Rate, name)
 		gauge(descPaused, b2f(st.Paused), name)

@@ -336,7 +336,9 @@ func TestReceiptWaitExpires(t *testing.T) {
 		wantRecord(t, e.waitRecord(id, 0), "FAILED", 9902)
 	})
 	t.Run("never acknowledged", func(t *testing.T) {
-		e := startReceiptEnv(t, smsc.Behaviour{ResponseLatency: smsc.Dist{Min: smsc.Duration(time.Second)}, Receipts: smsc.Receipts{Never: true}},
+		// Answered long after the receipt wait, so the late answer finds
+		// the message ended (a late answer within it would still count).
+		e := startReceiptEnv(t, smsc.Behaviour{ResponseLatency: smsc.Dist{Min: smsc.Duration(3 * time.Second)}, Receipts: smsc.Receipts{Never: true}},
 			"receipt_wait = \"300ms\"\nresponse_timeout = \"200ms\"", daemon.Options{})
 		id := e.accepted(e.send(msgBody([]string{"+15550008602"}, "answered too late", "")))
 		ev := oneEvent(t, e.hooks.next(t))
@@ -527,14 +529,16 @@ func TestTransmitterReceiver(t *testing.T) {
 }
 
 // TestUnmatchedReceiptsRemoved: a receipt whose id never becomes known
-// (its submit_sm_resp came after the response timeout) is held, and
-// removed once the carrier's receipt wait is over, with the message ended
-// as 5630. The bridge runs on a stopped clock the test moves.
+// (it came first, and its submit_sm_resp not within the test: a late one
+// would still make the id known) is held, and removed once the carrier's
+// receipt wait is over, with the message ended as 5630. The bridge runs on
+// a stopped clock the test moves.
 func TestUnmatchedReceiptsRemoved(t *testing.T) {
 	base := time.Now()
 	var ahead atomic.Int64
 	clock := func() time.Time { return base.Add(time.Duration(ahead.Load())) }
-	e := startReceiptEnv(t, smsc.Behaviour{ResponseLatency: smsc.Dist{Min: smsc.Duration(time.Second)}},
+	e := startReceiptEnv(t, smsc.Behaviour{Receipts: smsc.Receipts{BeforeResp: true},
+		Rules: []smsc.Rule{{Dest: "15550008603", ResponseDelay: smsc.Duration(time.Minute)}}},
 		"receipt_wait = \"300ms\"\nresponse_timeout = \"200ms\"", daemon.Options{Clock: clock})
 	id := e.accepted(e.send(msgBody([]string{"+15550008603"}, "answered too late", "")))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -545,6 +549,7 @@ func TestUnmatchedReceiptsRemoved(t *testing.T) {
 	if n, err := e.d.Store.PendingReceipts(); err != nil || n == 0 {
 		t.Fatalf("the unmatched receipt is not held: %d keys (%v)", n, err)
 	}
+	wantRecord(t, e.waitRecord(id, 0), "SENT", 0) // its submit timed out: sent on the stopped clock
 	ahead.Store(int64(time.Second))
 	ev := oneEvent(t, e.hooks.next(t))
 	if m, _ := ev["message"].(map[string]any); ev["type"] != "message-failed" || ev["errorCode"] != 5630.0 || m["id"] != id {

@@ -84,6 +84,7 @@ func (d *Daemon) Reload(cfg *conf.Config) error {
 			if p.bc.RegisteredDelivery != 0 {
 				p.pc.Session.Handler = d.Bridge.InboundHandler(c.Name)
 			}
+			p.pc.OnLateResult = d.Bridge.LateResultHandler(c.Name)
 			pool := smpp.NewPool(p.pc)
 			fresh = append(fresh, pool)
 			rt = &carrierRuntime{pool: pool, sender: pool}

@@ -115,8 +115,13 @@ type Rule struct {
 	// Stat/Err fix the receipt outcome.
 	Stat string `toml:"stat" json:"stat"`
 	Err  string `toml:"err" json:"err"`
-	// Segment, when set, applies Stat/Err to that part only; other parts are DELIVRD.
+	// Segment, when set, applies Stat/Err and ResponseDelay to that part
+	// only; other parts are DELIVRD and answered as usual.
 	Segment int `toml:"segment" json:"segment"`
+	// ResponseDelay, when set, holds the submit_sm_resp this long instead
+	// of response_latency (a carrier answering after the ESME's timeout).
+	// With receipts.before_resp it counts from the receipt's ack.
+	ResponseDelay Duration `toml:"response_delay" json:"response_delay"`
 	// NoReceipt suppresses receipts for the destination.
 	NoReceipt bool `toml:"no_receipt" json:"no_receipt"`
 }
@@ -333,6 +338,9 @@ func (b *Behaviour) validate() error {
 		}
 		if rl.Segment < 0 {
 			bad(fmt.Sprintf("rules[%d].segment", i), "must not be negative")
+		}
+		if rl.ResponseDelay < 0 {
+			bad(fmt.Sprintf("rules[%d].response_delay", i), "must not be negative")
 		}
 	}
 	return errors.Join(errs...)

@@ -243,8 +243,18 @@ func (ss *session) handleSubmit(p *pdu.PDU) {
 	case res.gate != nil:
 		// Encode now: p and res.resp borrow from the read buffer.
 		b, _ := pdu.Append(nil, &res.resp)
+		respond := func() { ss.respondLocked(b, finish) }
+		if d := res.latency; d > 0 { // a rule's response_delay, from the receipt's ack
+			respond = func() {
+				s.sched.after(d, func() {
+					s.mu.Lock()
+					ss.respondLocked(b, finish)
+					s.mu.Unlock()
+				})
+			}
+		}
 		s.mu.Lock()
-		res.gate.arm(func() { ss.respondLocked(b, finish) })
+		res.gate.arm(respond)
 		s.mu.Unlock()
 	default:
 		b, _ := pdu.Append(nil, &res.resp)
@@ -397,6 +407,15 @@ func (s *Server) decideSubmit(ss *session, p *pdu.PDU, now time.Time, res *submi
 	}
 	if res.gate == nil {
 		res.latency = s.draw(b.ResponseLatency)
+	}
+	if p.ID != pdu.SubmitMulti {
+		seq := 1
+		if pb.multi {
+			seq = int(pb.concat.Seq)
+		}
+		if r := s.ruleFor(string(p.Dest.Addr)); r != nil && r.ResponseDelay > 0 && (r.Segment == 0 || r.Segment == seq) {
+			res.latency = r.ResponseDelay.D()
+		}
 	}
 }
 
