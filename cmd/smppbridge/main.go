@@ -85,6 +85,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if fs.NArg() > 0 {
+		// Without this, "smppbridge /etc/smppbridge/smppbridge.toml" would
+		// quietly start the embedded demo instead of the operator's file.
+		fmt.Fprintf(stderr, "smppbridge: unexpected argument %q: give the configuration file as -config FILE (see smppbridge -help)\n", fs.Arg(0))
+		return 2
+	}
 	// Handled from here on: a SIGTERM during start-up (opening a large store
 	// can take minutes) stops the daemon cleanly instead of killing it.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
