@@ -122,6 +122,7 @@ func Run(ctx context.Context, opts Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	warnIgnoredProxies(log, os.Getenv)
 	d := &Daemon{cfg: cfg, log: log, opts: opts}
 	d.metrics = newMetrics(d)
 	var cleanups []func(context.Context)
