@@ -12,12 +12,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"smppbridge/bridge"
@@ -158,7 +160,7 @@ func Run(ctx context.Context, opts Options) error {
 	st, err := store.Open(cfg.Store.Path, store.Options{NoSync: cfg.Store.NoSync, WAL: cfg.Store.WAL, CommitDelay: cfg.Store.CommitDelay.Std(), Logger: log,
 		NormalizeID: dlrmap.NormalizeID, Aggregate: bridge.AggregateParts})
 	if err != nil {
-		return fail(err)
+		return fail(storeOpenHint(err))
 	}
 	d.Store = st
 	cleanups = append(cleanups, func(context.Context) {
@@ -644,4 +646,18 @@ func receiptTable(entries []conf.ReceiptMapEntry) (*dlrmap.Table, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// storeOpenHint adds to a store that cannot be opened what the operator can
+// do about it, naming the key.
+func storeOpenHint(err error) error {
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return fmt.Errorf("%w: another smppbridge with the same store.path? Stop it, or give this one its own store.path", err)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: create it, or set store.path to a file in an existing directory", err)
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("%w: store.path must be in a directory this user can write (under the systemd unit: /var/lib/smppbridge)", err)
+	}
+	return err
 }
