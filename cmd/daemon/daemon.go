@@ -157,6 +157,11 @@ func Run(ctx context.Context, opts Options) error {
 		log.Info("embedded SMSC simulator started", "smpp", sim.Addr())
 	}
 
+	// Before the store: opening a large one takes minutes, and a missing
+	// certificate would only show after them.
+	if err := CheckFiles(cfg, ""); err != nil {
+		return fail(err)
+	}
 	st, err := store.Open(cfg.Store.Path, store.Options{NoSync: cfg.Store.NoSync, WAL: cfg.Store.WAL, CommitDelay: cfg.Store.CommitDelay.Std(), Logger: log,
 		NormalizeID: dlrmap.NormalizeID, Aggregate: bridge.AggregateParts})
 	if err != nil {
@@ -512,18 +517,18 @@ func carrierTLS(c *conf.Carrier) (*tls.Config, error) {
 	if c.TLSCAFile != "" {
 		pem, err := os.ReadFile(c.TLSCAFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("tls_ca_file: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no PEM certificates", c.TLSCAFile)
+			return nil, fmt.Errorf("tls_ca_file: %s: no PEM certificates", c.TLSCAFile)
 		}
 		tc.RootCAs = pool
 	}
 	if c.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("tls_cert_file, tls_key_file: %w", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

@@ -76,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	configPath := fs.String("config", "", "TOML configuration `file`; without it the embedded default runs")
-	check := fs.String("check-config", "", "validate the configuration `file` and exit")
+	check := fs.String("check-config", "", "validate the configuration `file` (and read the TLS files it names) and exit")
 	logFormat := fs.String("log-format", "", "log `format`: text or json (default: log.format of the file, else text)")
 	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn or error (default: log.level of the file, else info)")
 	if err := fs.Parse(args); err != nil {
@@ -96,7 +96,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *check != "" {
-		if _, err := conf.Load(*check); err != nil {
+		cfg, err := conf.Load(*check)
+		if err == nil {
+			err = daemon.CheckFiles(cfg, *check)
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "%v\n", err)
 			return 1
 		}

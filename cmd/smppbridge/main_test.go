@@ -33,6 +33,27 @@ func TestCheckConfig(t *testing.T) {
 	}
 }
 
+// TestCheckConfigReadsFiles: -check-config (the unit's ExecStartPre, and
+// what docs/operations.md says to run before a restart) fails on a file the
+// configuration names that the start could not read, with its key path.
+func TestCheckConfigReadsFiles(t *testing.T) {
+	example, err := os.ReadFile("../../conf/testdata/example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(example), "routes = [", "tls = true\ntls_ca_file = \"missing-ca.pem\"\nroutes = [", 1)
+	path := filepath.Join(t.TempDir(), "smppbridge.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"-check-config", path}, &out, &errb)
+	want := path + ": carrier[0].tls_ca_file: open " + filepath.Join(filepath.Dir(path), "missing-ca.pem") + ": no such file or directory"
+	if code != 1 || !strings.Contains(errb.String(), want) || out.Len() != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 1 and %q", code, out.String(), errb.String(), want)
+	}
+}
+
 func TestUsage(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"-h"}, &out, &errb); code != 0 {
