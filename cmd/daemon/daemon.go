@@ -269,7 +269,7 @@ func Run(ctx context.Context, opts Options) error {
 		Observe: d.metrics.observeHTTP,
 	})
 	if err := d.api.Listen(); err != nil {
-		return fail(fmt.Errorf("http listener: %w", err))
+		return fail(listenHint("http.listen", err))
 	}
 	var serveErr = make(chan error, 2)
 	go func() { serveErr <- d.api.Serve() }()
@@ -281,7 +281,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	d.adminL, err = net.Listen("tcp", cfg.Admin.Listen)
 	if err != nil {
-		return fail(fmt.Errorf("admin listener: %w", err))
+		return fail(listenHint("admin.listen", err))
 	}
 	d.admin = &http.Server{Handler: d.adminHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
 	go func() {
@@ -665,4 +665,16 @@ func storeOpenHint(err error) error {
 		return fmt.Errorf("%w: store.path must be in a directory this user can write (under the systemd unit: /var/lib/smppbridge)", err)
 	}
 	return err
+}
+
+// listenHint names the key of a listener that cannot listen and, for the
+// usual causes, what to do.
+func listenHint(key string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%s: %w: another process listens there (another smppbridge?); stop it or choose another %s", key, err, key)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("%s: %w: a port below 1024 needs CAP_NET_BIND_SERVICE (docs/operations.md)", key, err)
+	}
+	return fmt.Errorf("%s: %w", key, err)
 }
