@@ -260,7 +260,22 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	cleanups = append(cleanups, func(ctx context.Context) { closePools(ctx, d.CurrentPools()) })
 	br.Start()
-	cleanups = append(cleanups, func(ctx context.Context) { br.Close(ctx) })
+	cleanups = append(cleanups, func(ctx context.Context) {
+		// br.Close waits for the submits in flight. Once the drain budget
+		// (api.shutdown_timeout) is spent, those a carrier never answers
+		// would hold it for up to response_timeout each: the pools close
+		// then, ending them with their outcome unknown (5630 unless a
+		// receipt tells), so the stop stays within the budget.
+		forced := make(chan struct{})
+		stopForcing := context.AfterFunc(ctx, func() {
+			defer close(forced)
+			closePools(ctx, d.CurrentPools())
+		})
+		br.Close(ctx)
+		if !stopForcing() {
+			<-forced
+		}
+	})
 
 	d.api = httpapi.New(br, httpapi.Options{
 		Addr: cfg.HTTP.Listen, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
