@@ -85,6 +85,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	emptyConfig := false
+	fs.Visit(func(f *flag.Flag) { emptyConfig = emptyConfig || (f.Name == "config" || f.Name == "check-config") && f.Value.String() == "" })
+	if emptyConfig {
+		// -config "$UNSET_VARIABLE" would otherwise start the embedded demo.
+		fmt.Fprintln(stderr, "smppbridge: -config and -check-config need a file name; leave -config out for the embedded default")
+		return 2
+	}
 	if fs.NArg() > 0 {
 		// Without this, "smppbridge /etc/smppbridge/smppbridge.toml" would
 		// quietly start the embedded demo instead of the operator's file.
