@@ -86,7 +86,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	emptyConfig := false
-	fs.Visit(func(f *flag.Flag) { emptyConfig = emptyConfig || (f.Name == "config" || f.Name == "check-config") && f.Value.String() == "" })
+	fs.Visit(func(f *flag.Flag) {
+		emptyConfig = emptyConfig || (f.Name == "config" || f.Name == "check-config") && f.Value.String() == ""
+	})
 	if emptyConfig {
 		// -config "$UNSET_VARIABLE" would otherwise start the embedded demo.
 		fmt.Fprintln(stderr, "smppbridge: -config and -check-config need a file name; leave -config out for the embedded default")
