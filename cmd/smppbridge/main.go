@@ -94,6 +94,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "smppbridge: -config and -check-config need a file name; leave -config out for the embedded default")
 		return 2
 	}
+	// Bad flag values are a bad command line (exit 2), like unknown flags;
+	// the same values in the file are configuration errors (exit 1).
+	if _, err := newLogger(conf.Log{Format: *logFormat, Level: *logLevel}, new(slog.LevelVar), io.Discard); err != nil {
+		fmt.Fprintf(stderr, "smppbridge: %v\n", err)
+		return 2
+	}
 	if fs.NArg() > 0 {
 		// Without this, "smppbridge /etc/smppbridge/smppbridge.toml" would
 		// quietly start the embedded demo instead of the operator's file.

@@ -116,7 +116,8 @@ func TestSdNotify(t *testing.T) {
 }
 
 // TestLogFlags: bad -log-format and -log-level values stop the start with
-// a clear message; good ones build the handler asked for.
+// a clear message and exit 2, a bad command line (docs/operations.md);
+// good ones build the handler asked for.
 func TestLogFlags(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -127,8 +128,8 @@ func TestLogFlags(t *testing.T) {
 	} {
 		var out, errb bytes.Buffer
 		args := append(c.args, "-config", "../../conf/testdata/example.toml")
-		if code := run(args, &out, &errb); code != 1 || !strings.Contains(errb.String(), c.want) {
-			t.Errorf("%v: exit %d, %q; want 1 and %q", c.args, code, errb.String(), c.want)
+		if code := run(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, errb.String(), c.want)
 		}
 	}
 	var buf bytes.Buffer
