@@ -12,47 +12,67 @@ import (
 var proxyVariables = [][2]string{{"HTTP_PROXY", "http_proxy"}, {"HTTPS_PROXY", "https_proxy"}}
 
 // warnIgnoredProxies logs one warning for each proxy variable in effect
-// whose value net/http will silently drop: it then sends those callbacks
-// directly to their endpoints, which an operator who set a proxy (a
-// firewall that only lets the proxy out) sees only as callbacks failing
-// with connection errors, or worse, not failing. The value is never logged:
-// it may hold the proxy's credentials.
+// whose value url.Parse refuses. net/http then either drops it silently
+// and sends those callbacks directly to their endpoints (an operator whose
+// firewall only lets the proxy out sees only connection errors, or worse,
+// nothing), or reads it with "http://" put in front, which for a value
+// that had a scheme names a proxy host after the scheme, so every
+// callback through it fails with a puzzling "lookup http". The value is
+// never logged: it may hold the proxy's credentials.
 func warnIgnoredProxies(log *slog.Logger, getenv func(string) string) {
 	for _, names := range proxyVariables {
 		name, value := names[0], getenv(names[0])
 		if value == "" {
 			name, value = names[1], getenv(names[1])
 		}
-		if reason := ignoredProxyReason(value); reason != "" {
+		switch effect, reason := proxyProblem(value); effect {
+		case proxyIgnored:
 			log.Warn(name+" is ignored: callbacks go directly to their endpoints, not through the proxy",
+				"variable", name, "reason", reason)
+		case proxyMisread:
+			log.Warn(name+" is not a valid URL: Go reads it as a proxy on a host named after its scheme, so callbacks through it fail",
 				"variable", name, "reason", reason)
 		}
 	}
 }
 
-// ignoredProxyReason says why net/http ignores a proxy setting, or "" when
-// it uses it. It mirrors golang.org/x/net/http/httpproxy's parseProxy (as
-// vendored in net/http): a value that fails url.Parse, and still fails with
-// "http://" put in front, is dropped without an error. The reason names the
-// kind of mistake, never a piece of the value.
-func ignoredProxyReason(value string) string {
+// What net/http makes of a proxy variable's value.
+const (
+	proxyUsed    = iota // as written (or with "http://" put in front of a bare host:port)
+	proxyIgnored        // dropped without an error: no proxy
+	proxyMisread        // a different, broken proxy URL
+)
+
+// proxyProblem says what net/http does with value, and for a value it does
+// not use as written why, naming the kind of mistake and never a piece of
+// the value. It mirrors golang.org/x/net/http/httpproxy's parseProxy (as
+// vendored in net/http): a value that fails url.Parse is tried again with
+// "http://" in front, and dropped when that fails too.
+func proxyProblem(value string) (effect int, reason string) {
 	if value == "" {
-		return ""
+		return proxyUsed, ""
 	}
-	u, err := url.Parse(value)
-	if err == nil && u.Scheme != "" && u.Host != "" {
-		return ""
+	if _, err := url.Parse(value); err == nil {
+		return proxyUsed, ""
 	}
-	if _, err2 := url.Parse("http://" + value); err2 == nil || err == nil {
-		return ""
+	_, err := url.Parse("http://" + value)
+	switch {
+	case err != nil:
+		effect = proxyIgnored
+	case strings.Contains(value, "://"):
+		effect = proxyMisread // "http://http://…": the host is "http:"
+	default:
+		return proxyUsed, "" // "[::1]:3128" and the like: read as meant
 	}
 	switch {
 	case strings.ContainsFunc(value, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return "it holds a control character (a line end or tab copied into it?)"
+		return effect, "it holds a control character (a line end or tab copied into it?)"
 	case badPercent(value):
-		return "it is not a URL: a % must start a percent-encoded byte (write % in a user name or password as %25)"
+		return effect, "it is not a URL: a % must start a percent-encoded byte (write % in a user name or password as %25)"
+	case strings.Contains(value, " "):
+		return effect, "it holds a space (at its end, or in the user name or password: write it as %20)"
 	}
-	return "it is not a URL (percent-encode special characters in the user name and password)"
+	return effect, "it is not a URL (percent-encode special characters in the user name and password)"
 }
 
 // badPercent reports a % not followed by two hex digits.

@@ -6,42 +6,46 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
 
-// proxyValues: settings operators write, with whether net/http drops them.
+// proxyValues: settings operators write, with what net/http makes of them.
 var proxyValues = []struct {
-	value   string
-	ignored bool
+	value  string
+	effect int
 }{
-	{"http://proxy.example:3128", false},
-	{"proxy.example:3128", false},                        // no scheme: net/http puts http:// in front
-	{"http://alice:p%40ss@proxy.example:3128", false},    // @ in the password, encoded
-	{"http://alice:p%ss@proxy.example:3128", true},       // a bare % in the password
-	{"http://alice:secret@proxy.example:3128\r", true},   // a line end from an edited file
-	{"http://alice:secret@proxy.example:3128\t", true},   // a tab
-	{"http://alice:100%@proxy.example:3128", true},       // a % at the end of the password
-	{"http://alice:s3cret@proxy.example:3128/%zz", true}, // a bad escape in the path
+	{"http://proxy.example:3128", proxyUsed},
+	{"proxy.example:3128", proxyUsed},                          // no scheme: net/http puts http:// in front
+	{"[::1]:3128", proxyUsed},                                  // url.Parse refuses it; with http:// it is right
+	{"http://alice:p%40ss@proxy.example:3128", proxyUsed},      // @ in the password, encoded
+	{"http://alice:p%ss@proxy.example:3128", proxyIgnored},     // a bare % in the password
+	{"http://alice:secret@proxy.example:3128\r", proxyIgnored}, // a line end from an edited file
+	{"http://alice:secret@proxy.example:3128\t", proxyIgnored}, // a tab
+	{"http://alice:100%@proxy.example:3128", proxyIgnored},     // a % at the end of the password
+	{"http://alice:s3cret@proxy.example:3128/%zz", proxyIgnored},
+	{"http://alice:secret@proxy.example:3128 ", proxyMisread}, // a trailing space
+	{"http://al ice:secret@proxy.example:3128", proxyMisread}, // a space in the user name
 }
 
-// TestIgnoredProxyReason: the values net/http drops are found, with a reason
-// that holds no piece of the value.
-func TestIgnoredProxyReason(t *testing.T) {
+// TestProxyProblem: the values net/http does not use as written are found,
+// with a reason that holds no piece of the value.
+func TestProxyProblem(t *testing.T) {
 	for _, c := range proxyValues {
-		reason := ignoredProxyReason(c.value)
-		if (reason != "") != c.ignored {
-			t.Errorf("%q: reason %q, want ignored=%v", c.value, reason, c.ignored)
+		effect, reason := proxyProblem(c.value)
+		if effect != c.effect || (reason != "") != (c.effect != proxyUsed) {
+			t.Errorf("%q: effect %d, reason %q; want effect %d", c.value, effect, reason, c.effect)
 		}
-		for _, secret := range []string{"secret", "s3cret", "p%ss", "alice"} {
+		for _, secret := range []string{"secret", "s3cret", "p%ss", "alice", "proxy.example"} {
 			if strings.Contains(reason, secret) {
 				t.Errorf("%q: the reason %q holds %q", c.value, reason, secret)
 			}
 		}
 	}
-	if ignoredProxyReason("") != "" {
-		t.Error("unset: reported as ignored")
+	if effect, reason := proxyProblem(""); effect != proxyUsed || reason != "" {
+		t.Error("unset: reported")
 	}
 }
 
@@ -49,8 +53,9 @@ const proxyEnvChild = "SMPPBRIDGE_PROXYENV_CHILD"
 
 // TestIgnoredProxyMatchesNetHTTP runs each value through net/http's own
 // ProxyFromEnvironment, in a child process each (it reads the environment
-// once per process): a value ignoredProxyReason flags is one net/http drops
-// without an error, sending the request directly; the others it uses.
+// once per process): a value proxyProblem calls ignored is one net/http
+// drops without an error, sending the request directly; one it calls
+// misread gets a proxy on the host "http:"; the others the proxy meant.
 func TestIgnoredProxyMatchesNetHTTP(t *testing.T) {
 	if os.Getenv(proxyEnvChild) != "" {
 		return // the child's work is in TestIgnoredProxyChild
@@ -64,13 +69,19 @@ func TestIgnoredProxyMatchesNetHTTP(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: child: %v\n%s", c.value, err, out)
 		}
-		direct := strings.Contains(string(out), "PROXY=direct")
-		used := strings.Contains(string(out), "PROXY=used")
-		if direct == used {
-			t.Fatalf("%q: child said neither or both:\n%s", c.value, out)
+		m := regexp.MustCompile(`PROXY=(direct|used host=(\S*))`).FindStringSubmatch(string(out))
+		if m == nil {
+			t.Fatalf("%q: child said neither direct nor used:\n%s", c.value, out)
 		}
-		if direct != c.ignored {
-			t.Errorf("%q: net/http goes direct=%v, the table says ignored=%v", c.value, direct, c.ignored)
+		got := proxyUsed
+		switch {
+		case m[1] == "direct":
+			got = proxyIgnored
+		case m[2] == "http:":
+			got = proxyMisread
+		}
+		if got != c.effect {
+			t.Errorf("%q: net/http: %s, so effect %d; proxyProblem's table says %d", c.value, m[0], got, c.effect)
 		}
 	}
 }
@@ -87,7 +98,7 @@ func TestIgnoredProxyChild(t *testing.T) {
 	case p == nil && err == nil:
 		t.Log("PROXY=direct")
 	case p != nil && err == nil:
-		t.Log("PROXY=used")
+		t.Logf("PROXY=used host=%s", p.Host)
 	default:
 		t.Logf("PROXY=error %v", err)
 	}

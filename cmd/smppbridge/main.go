@@ -54,7 +54,8 @@ ENVIRONMENT
   GOMAXPROCS  unset: at least 2, even on one CPU (docs/operations.md)
   HTTP_PROXY, HTTPS_PROXY, NO_PROXY
               proxy for callbacks (never for loopback endpoints); a value
-              that is not a URL is ignored by Go, with a warning at start
+              that is not a URL, which Go ignores or misreads, is warned
+              about at start
 
 EXIT STATUS
   0 clean stop or valid -check-config; 1 configuration or start-up error;
