@@ -1,12 +1,16 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +105,35 @@ func TestIgnoredProxyChild(t *testing.T) {
 		t.Logf("PROXY=used host=%s", p.Host)
 	default:
 		t.Logf("PROXY=error %v", err)
+	}
+}
+
+// TestWarnNamesTheVariableInEffect: net/http reads HTTPS_PROXY before
+// https_proxy; the warning names the one it reads, once per scheme.
+func TestWarnNamesTheVariableInEffect(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want []string
+	}{
+		{map[string]string{"https_proxy": "http://a:p%ss@proxy.example:1"}, []string{"https_proxy"}},
+		{map[string]string{"HTTPS_PROXY": "http://proxy.example:1", "https_proxy": "http://a:p%ss@proxy.example:1"}, nil},
+		{map[string]string{"HTTP_PROXY": "http://a:p%ss@proxy.example:1", "http_proxy": "http://proxy.example:1"}, []string{"HTTP_PROXY"}},
+		{map[string]string{"HTTP_PROXY": "http://proxy.example:1 ", "https_proxy": "http://proxy.example:1\r"}, []string{"HTTP_PROXY", "https_proxy"}},
+	} {
+		var buf bytes.Buffer
+		warnIgnoredProxies(slog.New(slog.NewJSONHandler(&buf, nil)), func(k string) string { return c.env[k] })
+		var got []string
+		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			var rec struct{ Variable string }
+			if line != "" && json.Unmarshal([]byte(line), &rec) == nil {
+				got = append(got, rec.Variable)
+			}
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%v: warned about %v, want %v", c.env, got, c.want)
+		}
+		if strings.Contains(buf.String(), "p%ss") || strings.Contains(buf.String(), "proxy.example") {
+			t.Errorf("%v: the log holds the value: %s", c.env, buf.String())
+		}
 	}
 }
