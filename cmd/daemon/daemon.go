@@ -162,6 +162,16 @@ func Run(ctx context.Context, opts Options) error {
 	if err := CheckFiles(cfg, ""); err != nil {
 		return fail(err)
 	}
+	// Likewise a listen address in use, which would otherwise show only
+	// after the carriers bound: a restart loop (Restart=on-failure) would
+	// bind and unbind them every time. The real listeners come later.
+	for _, l := range []struct{ key, addr string }{{"http.listen", cfg.HTTP.Listen}, {"admin.listen", cfg.Admin.Listen}} {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			return fail(listenHint(l.key, err))
+		}
+		ln.Close()
+	}
 	st, err := store.Open(cfg.Store.Path, store.Options{NoSync: cfg.Store.NoSync, WAL: cfg.Store.WAL, CommitDelay: cfg.Store.CommitDelay.Std(), Logger: log,
 		NormalizeID: dlrmap.NormalizeID, Aggregate: bridge.AggregateParts})
 	if err != nil {

@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +14,9 @@ import (
 )
 
 // TestListenerInUse: a listen address another process holds stops the
-// start with the key to change and the likely cause.
+// start with the key to change and the likely cause, before the store is
+// opened or any carrier bound (a restart loop under systemd would bind and
+// unbind the carrier every two seconds).
 func TestListenerInUse(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -22,7 +25,8 @@ func TestListenerInUse(t *testing.T) {
 	defer busy.Close()
 	sim := startSim(t, smsc.Behaviour{})
 	for _, key := range []string{"http.listen", "admin.listen"} {
-		cfg := testConfig(t, sim.Addr(), filepath.Join(t.TempDir(), "bridge.db"), "")
+		dbPath := filepath.Join(t.TempDir(), "bridge.db")
+		cfg := testConfig(t, sim.Addr(), dbPath, "")
 		if key == "http.listen" {
 			cfg.HTTP.Listen = busy.Addr().String()
 		} else {
@@ -33,6 +37,12 @@ func TestListenerInUse(t *testing.T) {
 		cancel()
 		if err == nil {
 			t.Fatalf("%s: started on a port in use", key)
+		}
+		if n := sim.Stats().Binds; n != 0 {
+			t.Errorf("%s: the carrier saw %d binds from a start that could not listen", key, n)
+		}
+		if _, err := os.Stat(dbPath); !os.IsNotExist(err) {
+			t.Errorf("%s: the store was opened (%v)", key, err)
 		}
 		for _, want := range []string{key + ": ", busy.Addr().String(), "address already in use", "another process listens there", "choose another " + key} {
 			if !strings.Contains(err.Error(), want) {
