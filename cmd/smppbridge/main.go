@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -116,7 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *check != "" {
-		cfg, err := conf.Load(*check)
+		cfg, err := loadConfig(*check)
 		if err == nil {
 			err = daemon.CheckFiles(cfg, *check)
 		}
@@ -137,7 +138,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		opts, demo = o, dm
 	} else {
-		cfg, err := conf.Load(*configPath)
+		cfg, err := loadConfig(*configPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "%v\n", err)
 			return 1
@@ -256,7 +257,7 @@ func reloadLoop(ctx context.Context, path string, running <-chan *daemon.Daemon,
 			continue
 		}
 		sdNotify("RELOADING=1")
-		cfg, err := conf.Load(path)
+		cfg, err := loadConfig(path)
 		if err == nil {
 			err = d.Reload(cfg)
 		}
@@ -268,4 +269,19 @@ func reloadLoop(ctx context.Context, path string, running <-chan *daemon.Daemon,
 		}
 		sdNotify("READY=1")
 	}
+}
+
+// loadConfig is conf.Load with a hint for the error an operator meets when
+// the service's user cannot read the file (0640 root:root under the unit's
+// dynamic user).
+func loadConfig(path string) (*conf.Config, error) {
+	cfg, err := conf.Load(path)
+	return cfg, readHint(err)
+}
+
+func readHint(err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%w: the user smppbridge runs as must be able to read it (under the systemd unit: group smppbridge, docs/operations.md \"Install\")", err)
+	}
+	return err
 }

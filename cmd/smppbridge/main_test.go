@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,6 +55,25 @@ func TestCheckConfigReadsFiles(t *testing.T) {
 	want := path + ": carrier[0].tls_ca_file: open " + filepath.Join(filepath.Dir(path), "missing-ca.pem") + ": no such file or directory"
 	if code != 1 || !strings.Contains(errb.String(), want) || out.Len() != 0 {
 		t.Fatalf("exit %d, stdout %q, stderr %q; want 1 and %q", code, out.String(), errb.String(), want)
+	}
+}
+
+// TestUnreadableConfigHint: a configuration the service's user cannot read
+// says what to do; other errors pass unchanged. (The tests may run as root,
+// which reads any file, so the error is made here; run as another user,
+// -check-config on a 0640 root:root file prints it.)
+func TestUnreadableConfigHint(t *testing.T) {
+	denied := fmt.Errorf("wrapped: %w", &fs.PathError{Op: "open", Path: "/etc/smppbridge/smppbridge.toml", Err: syscall.EACCES})
+	got := readHint(denied)
+	if !errors.Is(got, fs.ErrPermission) || !strings.Contains(got.Error(), "permission denied: the user smppbridge runs as must be able to read it") {
+		t.Errorf("hint: %v", got)
+	}
+	other := &fs.PathError{Op: "open", Path: "x", Err: syscall.ENOENT}
+	if got := readHint(other); got != error(other) {
+		t.Errorf("other error changed: %v", got)
+	}
+	if readHint(nil) != nil {
+		t.Error("nil changed")
 	}
 }
 
