@@ -9,8 +9,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -144,6 +146,26 @@ type writeReq struct {
 // ErrClosed is returned by writes after Close.
 var ErrClosed = errors.New("store: closed")
 
+// ErrLocked is returned by Open when another process holds the file's lock
+// for longer than Options.Timeout.
+var ErrLocked = errors.New("locked by another process")
+
+// openError words a failed bolt.Open for an operator: bbolt's lock timeout
+// says only "timeout", and its path errors repeat the path.
+func openError(path string, err error) error {
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, bolt.ErrTimeout):
+		err = ErrLocked
+	case errors.As(err, &pe) && pe.Path == path && errors.Is(err, fs.ErrNotExist):
+		// The file is created when missing: it is the directory.
+		return fmt.Errorf("store: open %s: directory %s does not exist: %w", path, filepath.Dir(path), pe.Err)
+	case errors.As(err, &pe) && pe.Path == path:
+		err = pe.Err
+	}
+	return fmt.Errorf("store: open %s: %w", path, err)
+}
+
 // Open opens or creates the database file.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.Timeout <= 0 {
@@ -170,7 +192,7 @@ func Open(path string, opts Options) (*Store, error) {
 		FreelistType:   bolt.FreelistMapType,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	reindex := false
 	err = db.Update(func(tx *bolt.Tx) error {

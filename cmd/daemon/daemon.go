@@ -12,12 +12,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"smppbridge/bridge"
@@ -122,6 +124,7 @@ func Run(ctx context.Context, opts Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	warnIgnoredProxies(log, os.Getenv)
 	d := &Daemon{cfg: cfg, log: log, opts: opts}
 	d.metrics = newMetrics(d)
 	var cleanups []func(context.Context)
@@ -154,10 +157,25 @@ func Run(ctx context.Context, opts Options) error {
 		log.Info("embedded SMSC simulator started", "smpp", sim.Addr())
 	}
 
+	// Before the store: opening a large one takes minutes, and a missing
+	// certificate would only show after them.
+	if err := CheckFiles(cfg, ""); err != nil {
+		return fail(err)
+	}
+	// Likewise a listen address in use, which would otherwise show only
+	// after the carriers bound: a restart loop (Restart=on-failure) would
+	// bind and unbind them every time. The real listeners come later.
+	for _, l := range []struct{ key, addr string }{{"http.listen", cfg.HTTP.Listen}, {"admin.listen", cfg.Admin.Listen}} {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			return fail(listenHint(l.key, err))
+		}
+		ln.Close()
+	}
 	st, err := store.Open(cfg.Store.Path, store.Options{NoSync: cfg.Store.NoSync, WAL: cfg.Store.WAL, CommitDelay: cfg.Store.CommitDelay.Std(), Logger: log,
 		NormalizeID: dlrmap.NormalizeID, Aggregate: bridge.AggregateParts})
 	if err != nil {
-		return fail(err)
+		return fail(storeOpenHint(err))
 	}
 	d.Store = st
 	cleanups = append(cleanups, func(context.Context) {
@@ -281,7 +299,7 @@ func Run(ctx context.Context, opts Options) error {
 		Observe: d.metrics.observeHTTP,
 	})
 	if err := d.api.Listen(); err != nil {
-		return fail(fmt.Errorf("http listener: %w", err))
+		return fail(listenHint("http.listen", err))
 	}
 	var serveErr = make(chan error, 2)
 	go func() { serveErr <- d.api.Serve() }()
@@ -293,7 +311,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	d.adminL, err = net.Listen("tcp", cfg.Admin.Listen)
 	if err != nil {
-		return fail(fmt.Errorf("admin listener: %w", err))
+		return fail(listenHint("admin.listen", err))
 	}
 	d.admin = &http.Server{Handler: d.adminHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
 	go func() {
@@ -529,18 +547,18 @@ func carrierTLS(c *conf.Carrier) (*tls.Config, error) {
 	if c.TLSCAFile != "" {
 		pem, err := os.ReadFile(c.TLSCAFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("tls_ca_file: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no PEM certificates", c.TLSCAFile)
+			return nil, fmt.Errorf("tls_ca_file: %s: no PEM certificates", c.TLSCAFile)
 		}
 		tc.RootCAs = pool
 	}
 	if c.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("tls_cert_file, tls_key_file: %w", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
@@ -663,4 +681,30 @@ func receiptTable(entries []conf.ReceiptMapEntry) (*dlrmap.Table, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// storeOpenHint adds to a store that cannot be opened what the operator can
+// do about it, naming the key.
+func storeOpenHint(err error) error {
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return fmt.Errorf("%w: another smppbridge with the same store.path? Stop it, or give this one its own store.path", err)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: create it, or set store.path to a file in an existing directory", err)
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("%w: store.path must be in a directory this user can write (under the systemd unit: /var/lib/smppbridge)", err)
+	}
+	return err
+}
+
+// listenHint names the key of a listener that cannot listen and, for the
+// usual causes, what to do.
+func listenHint(key string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%s: %w: another process listens there (another smppbridge?); stop it or choose another %s", key, err, key)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("%s: %w: a port below 1024 needs CAP_NET_BIND_SERVICE (docs/operations.md)", key, err)
+	}
+	return fmt.Errorf("%s: %w", key, err)
 }

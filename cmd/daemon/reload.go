@@ -165,6 +165,7 @@ func (d *Daemon) warnRestartOnly(cfg *conf.Config) {
 		{"log.format", old.Log.Format == cfg.Log.Format}, // log.level: applied by cmd/smppbridge
 		{"api", reflect.DeepEqual(old.API, cfg.API)},
 		{"callbacks", reflect.DeepEqual(old.Callbacks, cfg.Callbacks)},
+		{"policy", reflect.DeepEqual(old.Policy, cfg.Policy)},
 	} {
 		if !s.same {
 			d.log.Warn("reload: settings changed that take effect at the next start", "section", s.key)

@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -205,5 +206,29 @@ func TestReloadAccounts(t *testing.T) {
 	}
 	if r := e.send(body); r.status != 401 {
 		t.Fatalf("credential removed by reload still accepted: status %d: %s", r.status, r.raw)
+	}
+}
+
+// TestReloadWarnsRestartOnlySections: a reload that changes a section it
+// does not apply says so, per section, instead of dropping the change in
+// silence ([policy] included).
+func TestReloadWarnsRestartOnlySections(t *testing.T) {
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	sim := startSim(t, smsc.Behaviour{})
+	dbPath := filepath.Join(t.TempDir(), "bridge.db")
+	e := startDaemonWith(t, sim, testConfig(t, sim.Addr(), dbPath, ""), daemon.Options{Logger: log})
+	next := testConfig(t, sim.Addr(), dbPath, "")
+	next.Policy.EmergencyNumbers = []string{"911", "5555"}
+	next.API.GroupLimit = 5
+	if err := e.d.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]bool{}
+	for _, rec := range logs.lines(t, "reload: settings changed that take effect at the next start") {
+		sections[fmt.Sprint(rec["section"])] = true
+	}
+	if !sections["policy"] || !sections["api"] || len(sections) != 2 {
+		t.Fatalf("warned about %v, want policy and api", sections)
 	}
 }

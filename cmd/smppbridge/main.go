@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -51,6 +52,11 @@ ADMIN LISTENER (admin.listen)
 ENVIRONMENT
   GOGC        garbage collector target; unset: 400 (docs/operations.md)
   GOMEMLIMIT  soft bound on the Go heap
+  GOMAXPROCS  unset: at least 2, even on one CPU (docs/operations.md)
+  HTTP_PROXY, HTTPS_PROXY, NO_PROXY
+              proxy for callbacks (never for loopback endpoints); a value
+              that is not a URL, which Go ignores or misreads, is warned
+              about at start
 
 EXIT STATUS
   0 clean stop or valid -check-config; 1 configuration or start-up error;
@@ -76,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	configPath := fs.String("config", "", "TOML configuration `file`; without it the embedded default runs")
-	check := fs.String("check-config", "", "validate the configuration `file` and exit")
+	check := fs.String("check-config", "", "validate the configuration `file` (and read the TLS files it names) and exit")
 	logFormat := fs.String("log-format", "", "log `format`: text or json (default: log.format of the file, else text)")
 	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn or error (default: log.level of the file, else info)")
 	if err := fs.Parse(args); err != nil {
@@ -85,12 +91,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	emptyConfig := false
+	fs.Visit(func(f *flag.Flag) {
+		emptyConfig = emptyConfig || (f.Name == "config" || f.Name == "check-config") && f.Value.String() == ""
+	})
+	if emptyConfig {
+		// -config "$UNSET_VARIABLE" would otherwise start the embedded demo.
+		fmt.Fprintln(stderr, "smppbridge: -config and -check-config need a file name; leave -config out for the embedded default")
+		return 2
+	}
+	// Bad flag values are a bad command line (exit 2), like unknown flags;
+	// the same values in the file are configuration errors (exit 1).
+	if _, err := newLogger(conf.Log{Format: *logFormat, Level: *logLevel}, new(slog.LevelVar), io.Discard); err != nil {
+		fmt.Fprintf(stderr, "smppbridge: %v\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		// Without this, "smppbridge /etc/smppbridge/smppbridge.toml" would
+		// quietly start the embedded demo instead of the operator's file.
+		fmt.Fprintf(stderr, "smppbridge: unexpected argument %q: give the configuration file as -config FILE (see smppbridge -help)\n", fs.Arg(0))
+		return 2
+	}
 	// Handled from here on: a SIGTERM during start-up (opening a large store
 	// can take minutes) stops the daemon cleanly instead of killing it.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *check != "" {
-		if _, err := conf.Load(*check); err != nil {
+		cfg, err := loadConfig(*check)
+		if err == nil {
+			err = daemon.CheckFiles(cfg, *check)
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "%v\n", err)
 			return 1
 		}
@@ -107,7 +138,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		opts, demo = o, dm
 	} else {
-		cfg, err := conf.Load(*configPath)
+		cfg, err := loadConfig(*configPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "%v\n", err)
 			return 1
@@ -226,7 +257,7 @@ func reloadLoop(ctx context.Context, path string, running <-chan *daemon.Daemon,
 			continue
 		}
 		sdNotify("RELOADING=1")
-		cfg, err := conf.Load(path)
+		cfg, err := loadConfig(path)
 		if err == nil {
 			err = d.Reload(cfg)
 		}
@@ -238,4 +269,19 @@ func reloadLoop(ctx context.Context, path string, running <-chan *daemon.Daemon,
 		}
 		sdNotify("READY=1")
 	}
+}
+
+// loadConfig is conf.Load with a hint for the error an operator meets when
+// the service's user cannot read the file (0640 root:root under the unit's
+// dynamic user).
+func loadConfig(path string) (*conf.Config, error) {
+	cfg, err := conf.Load(path)
+	return cfg, readHint(err)
+}
+
+func readHint(err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%w: the user smppbridge runs as must be able to read it (under the systemd unit: group smppbridge, docs/operations.md \"Install\")", err)
+	}
+	return err
 }

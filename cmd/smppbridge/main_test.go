@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +37,46 @@ func TestCheckConfig(t *testing.T) {
 	}
 }
 
+// TestCheckConfigReadsFiles: -check-config (the unit's ExecStartPre, and
+// what docs/operations.md says to run before a restart) fails on a file the
+// configuration names that the start could not read, with its key path.
+func TestCheckConfigReadsFiles(t *testing.T) {
+	example, err := os.ReadFile("../../conf/testdata/example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(example), "routes = [", "tls = true\ntls_ca_file = \"missing-ca.pem\"\nroutes = [", 1)
+	path := filepath.Join(t.TempDir(), "smppbridge.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"-check-config", path}, &out, &errb)
+	want := path + ": carrier[0].tls_ca_file: open " + filepath.Join(filepath.Dir(path), "missing-ca.pem") + ": no such file or directory"
+	if code != 1 || !strings.Contains(errb.String(), want) || out.Len() != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 1 and %q", code, out.String(), errb.String(), want)
+	}
+}
+
+// TestUnreadableConfigHint: a configuration the service's user cannot read
+// says what to do; other errors pass unchanged. (The tests may run as root,
+// which reads any file, so the error is made here; run as another user,
+// -check-config on a 0640 root:root file prints it.)
+func TestUnreadableConfigHint(t *testing.T) {
+	denied := fmt.Errorf("wrapped: %w", &fs.PathError{Op: "open", Path: "/etc/smppbridge/smppbridge.toml", Err: syscall.EACCES})
+	got := readHint(denied)
+	if !errors.Is(got, fs.ErrPermission) || !strings.Contains(got.Error(), "permission denied: the user smppbridge runs as must be able to read it") {
+		t.Errorf("hint: %v", got)
+	}
+	other := &fs.PathError{Op: "open", Path: "x", Err: syscall.ENOENT}
+	if got := readHint(other); got != error(other) {
+		t.Errorf("other error changed: %v", got)
+	}
+	if readHint(nil) != nil {
+		t.Error("nil changed")
+	}
+}
+
 func TestUsage(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"-h"}, &out, &errb); code != 0 {
@@ -43,6 +87,30 @@ func TestUsage(t *testing.T) {
 	}
 	if code := run([]string{"-nope"}, &out, &errb); code != 2 {
 		t.Fatalf("unknown flag: exit %d", code)
+	}
+}
+
+// TestStrayArgument: a file name given without -config (or a second one
+// after -check-config), or an empty -config, is a bad command line, not a
+// start of the embedded demo on the default ports with the operator's file
+// ignored.
+func TestStrayArgument(t *testing.T) {
+	for _, args := range [][]string{
+		{"../../conf/testdata/example.toml"},
+		{"-log-level", "debug", "../../conf/testdata/example.toml"},
+		{"-check-config", "../../conf/testdata/example.toml", "../../conf/testdata/bad_window_zero.toml"},
+		{"-config", ""}, // -config "$UNSET"
+		{"-config=", "-log-level", "debug"},
+		{"-check-config", ""},
+	} {
+		var out, errb bytes.Buffer
+		code := run(args, &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), "unexpected argument") && !strings.Contains(errb.String(), "need a file name") {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want exit 2 naming the argument and -config FILE", args, code, errb.String(), out.String())
+		}
+		if out.Len() != 0 {
+			t.Errorf("%v: printed %q on stdout (the demo banner?)", args, out.String())
+		}
 	}
 }
 
@@ -71,7 +139,8 @@ func TestSdNotify(t *testing.T) {
 }
 
 // TestLogFlags: bad -log-format and -log-level values stop the start with
-// a clear message; good ones build the handler asked for.
+// a clear message and exit 2, a bad command line (docs/operations.md);
+// good ones build the handler asked for.
 func TestLogFlags(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -82,8 +151,8 @@ func TestLogFlags(t *testing.T) {
 	} {
 		var out, errb bytes.Buffer
 		args := append(c.args, "-config", "../../conf/testdata/example.toml")
-		if code := run(args, &out, &errb); code != 1 || !strings.Contains(errb.String(), c.want) {
-			t.Errorf("%v: exit %d, %q; want 1 and %q", c.args, code, errb.String(), c.want)
+		if code := run(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, errb.String(), c.want)
 		}
 	}
 	var buf bytes.Buffer

@@ -56,7 +56,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	fs.Visit(func(f *flag.Flag) { o.smppSet = o.smppSet || f.Name == "smpp" })
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+		err := fmt.Errorf("unexpected arguments %v: smscsim takes flags only (smscsim -h)", fs.Args())
+		fmt.Fprintf(stderr, "smscsim: %v\n", err)
+		return o, err
 	}
 	return o, nil
 }

@@ -313,7 +313,7 @@ func TestRunUsageAndFlagErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"-bogus"}, 2, "bogus"},
-		{[]string{"extra-arg"}, 2, ""},
+		{[]string{"extra-arg"}, 2, `unexpected arguments [extra-arg]`},
 		{[]string{"-log-level", "loud"}, 2, "-log-level"},
 		{[]string{"-log-format", "xml"}, 2, "-log-format"},
 		{[]string{"-config", filepath.Join(t.TempDir(), "missing.toml")}, 2, "cannot load configuration"},
