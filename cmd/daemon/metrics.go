@@ -295,6 +295,15 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 			sum += t.LatencySum.Seconds()
 		}
 		ch <- prometheus.MustNewConstHistogram(descSubmitLatency, count, sum, buckets, name)
+		// Receiver binds (transmitter_receiver) never submit, but they carry
+		// every receipt and inbound message of the carrier: without them
+		// inbound_total would stay 0 and a receiver down would not show.
+		for _, b := range st.Receivers {
+			bind := "receiver-" + strconv.Itoa(b.Index)
+			gauge(descBindUp, b2f(b.Up), name, bind)
+			counter(descReconnects, float64(b.Reconnects), name, bind)
+			counter(descInbound, float64(b.Total.Inbound), name, bind)
+		}
 	}
 	if st := d.Store; st != nil {
 		s := st.Stats()

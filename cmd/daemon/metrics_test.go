@@ -205,3 +205,28 @@ func TestMetricsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsCountReceiverBinds: with bind_type = "transmitter_receiver"
+// receipts and inbound messages arrive only on the receiver binds, so
+// smpp_inbound_total must count them there, and smpp_bind_up must show
+// whether those binds are up.
+func TestMetricsCountReceiverBinds(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{}, `bind_type = "transmitter_receiver"`, daemon.Options{})
+	e.waitBinds(4)
+	e.accepted(e.send(msgBody([]string{"+15550008961"}, "receipt over a receiver", "")))
+	e.hooks.next(t)
+	e.settle(1)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		fams := scrape(t, e.d.AdminAddr())
+		inbound := sumOf(fams, "smppbridge_smpp_inbound_total", map[string]string{"carrier": "sim"})
+		up := sumOf(fams, "smppbridge_smpp_bind_up", map[string]string{"carrier": "sim"})
+		if inbound >= 1 && up == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("smpp_inbound_total %v (want >= 1: the receipt came on a receiver bind), smpp_bind_up summed %v (want 4: 2 transmitters, 2 receivers)", inbound, up)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval, bounded by the deadline
+	}
+}
