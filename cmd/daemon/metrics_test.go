@@ -230,3 +230,28 @@ func TestMetricsCountReceiverBinds(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // polling interval, bounded by the deadline
 	}
 }
+
+// TestMetricsNameTheMDRRoute: an MDR export is a route of its own in
+// smppbridge_http_requests_total, not lumped with unknown paths in "other".
+func TestMetricsNameTheMDRRoute(t *testing.T) {
+	sim := startSim(t, smsc.Behaviour{})
+	e := startDaemon(t, sim, "", "")
+	now := time.Now().UTC()
+	q := "?from=" + now.Add(-time.Hour).Format(time.RFC3339) + "&to=" + now.Add(time.Hour).Format(time.RFC3339)
+	if r := e.get(searchPath+"/mdr.csv"+q, user, pass); r.status != 200 {
+		t.Fatalf("MDR export: %d %s", r.status, r.raw)
+	}
+	if r := e.get(searchPath+"/mdr.csv?from=yesterday", user, pass); r.status != 400 {
+		t.Fatalf("bad MDR request: %d %s", r.status, r.raw)
+	}
+	fams := scrape(t, e.d.AdminAddr())
+	route := "GET /api/v2/users/{accountId}/messages/mdr.csv"
+	for _, code := range []string{"200", "400"} {
+		if got := sumOf(fams, "smppbridge_http_requests_total", map[string]string{"route": route, "code": code}); got != 1 {
+			t.Errorf("http_requests_total{route=%q,code=%q} = %v, want 1", route, code, got)
+		}
+	}
+	if got := sumOf(fams, "smppbridge_http_requests_total", map[string]string{"route": "other"}); got > 0 {
+		t.Errorf("http_requests_total{route=\"other\"} = %v, want none (no unknown path was requested)", got)
+	}
+}
