@@ -255,3 +255,28 @@ func TestMetricsNameTheMDRRoute(t *testing.T) {
 		t.Errorf("http_requests_total{route=\"other\"} = %v, want none (no unknown path was requested)", got)
 	}
 }
+
+// TestMetricsIntermediateReceiptsAreNotUnmatched: an intermediate receipt
+// (ENROUTE) for a known message is counted as a pending receipt, not as
+// one that matched no message (intermediate receipts are never held or
+// matched, so counting them there would make the match rate look bad on
+// every carrier that sends them).
+func TestMetricsIntermediateReceiptsAreNotUnmatched(t *testing.T) {
+	const dest = "+15550008971"
+	e := startReceiptEnv(t, smsc.Behaviour{Rules: []smsc.Rule{{Dest: dest, Stat: "ENROUTE"}}}, "", daemon.Options{})
+	e.accepted(e.send(msgBody([]string{dest}, "on its way", "")))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		fams := scrape(t, e.d.AdminAddr())
+		if sumOf(fams, "smppbridge_receipts_total", map[string]string{"carrier": "sim", "outcome": "pending"}) >= 1 {
+			if got := sumOf(fams, "smppbridge_receipts_unmatched_on_arrival_total", map[string]string{"carrier": "sim"}); got > 0 {
+				t.Fatalf("receipts_unmatched_on_arrival_total = %v after one ENROUTE receipt of a known message, want 0", got)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no pending receipt counted within 20s")
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval, bounded by the deadline
+	}
+}
