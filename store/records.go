@@ -465,15 +465,24 @@ func (s *Store) AddInbound(rec Record, jobs []CallbackJob) error {
 // with their index entries, in one write: the retention sweep calls it
 // repeatedly so that no single commit holds the writer long. Records still
 // QUEUED are kept (their message is still waiting to be sent). more reports
-// that it stopped at the limit (call again). At most 4×limit index entries
-// are examined per call.
+// that it stopped at the limit (call again): the next call continues after
+// what this one examined, and a call that reaches the end starts the next
+// one from the beginning. At most 4×limit index entries are examined per
+// call.
 func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, more bool, err error) {
 	if limit <= 0 {
 		limit = 1000
 	}
 	end := unixNanos(cutoff)
+	s.retentionMu.Lock()
+	defer s.retentionMu.Unlock()
+	start := []byte{idxTime}
+	if s.retentionFrom != nil {
+		start = s.retentionFrom
+	}
+	var resume []byte
 	err = s.write(func(tx *bolt.Tx) error {
-		deleted, more = 0, false // it may run twice
+		deleted, more, resume = 0, false, nil // it may run twice
 		type victim struct {
 			key []byte
 			rec Record
@@ -484,7 +493,7 @@ func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, m
 		examined := 0
 		// Skip from account to account: each account's entries are in time
 		// order, so its expired ones are at its start.
-		for k, _ := c.Seek([]byte{idxTime}); k != nil && k[0] == idxTime; {
+		for k, _ := c.Seek(start); k != nil && k[0] == idxTime; {
 			i := bytes.IndexByte(k, 0)
 			if i < 0 || len(k) < i+9 {
 				k, _ = c.Next()
@@ -496,7 +505,7 @@ func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, m
 					break
 				}
 				if len(victims) == limit || examined == 4*limit {
-					more = true
+					more, resume = true, bytes.Clone(k)
 					break
 				}
 				examined++
@@ -544,6 +553,7 @@ func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, m
 	if err != nil {
 		return 0, false, fmt.Errorf("store: delete old records: %w", err)
 	}
+	s.retentionFrom = resume
 	return deleted, more, nil
 }
 

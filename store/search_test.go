@@ -466,3 +466,57 @@ func TestStatusCodeMatchesTable(t *testing.T) {
 		t.Error("unknown status has a code")
 	}
 }
+
+// TestDeleteRecordsBeforePastQueued: records still queued are kept, but
+// they must not stop the sweep: with more expired queued records at the
+// start of an account than one commit examines, the expired records after
+// them (and in other accounts) are still deleted, in a bounded number of
+// calls.
+func TestDeleteRecordsBeforePastQueued(t *testing.T) {
+	s := openRecords(t)
+	var items []QueueItem
+	for i := 0; i < 12; i++ { // a1: 10 queued, then 2 to be sent; all expired
+		items = append(items, QueueItem{Carrier: "sim", MessageID: fmt.Sprintf("q%04d", i), AccountID: "a1", From: "+19990000000",
+			To: []string{"+15550000000"}, Text: "x", Segments: 1, ReceivedAt: rt0.Add(time.Duration(i) * time.Second)})
+	}
+	items = append(items, QueueItem{Carrier: "sim", MessageID: "b0000", AccountID: "a2", From: "+19990000000",
+		To: []string{"+15550000000"}, Text: "x", Segments: 1, ReceivedAt: rt0})
+	if err := s.Enqueue(items); err != nil {
+		t.Fatal(err)
+	}
+	var cs []Completion
+	for _, i := range []int{10, 11, 12} {
+		r := NewRecord(&items[i])
+		r.Status, r.SentAt = StatusSent, rt0.Add(time.Hour)
+		cs = append(cs, Completion{Seq: items[i].Seq, Record: r})
+	}
+	if err := s.Complete(cs); err != nil {
+		t.Fatal(err)
+	}
+	cut := rt0.Add(time.Minute)
+	total := 0
+	for i := 0; ; i++ {
+		if i > 20 {
+			t.Fatalf("retention does not end: %d deleted after %d calls", total, i)
+		}
+		n, more, err := s.DeleteRecordsBefore(cut, 2) // examines at most 8 entries per call
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+		if !more {
+			break
+		}
+	}
+	if total != 3 {
+		t.Fatalf("deleted %d, want the 3 sent records", total)
+	}
+	for _, id := range []string{"q0010", "q0011", "b0000"} {
+		if _, err := s.Record(id, 0); err != ErrNotFound {
+			t.Errorf("%s still there: %v", id, err)
+		}
+	}
+	if _, err := s.Record("q0000", 0); err != nil {
+		t.Errorf("queued q0000 deleted: %v", err)
+	}
+}
