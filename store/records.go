@@ -464,12 +464,15 @@ func (s *Store) AddInbound(rec Record, jobs []CallbackJob) error {
 // DeleteRecordsBefore removes up to limit records received before cutoff,
 // with their index entries, in one write: the retention sweep calls it
 // repeatedly so that no single commit holds the writer long. Records still
-// QUEUED are kept (their message is still waiting to be sent). more reports
+// QUEUED are kept (their message is still waiting to be sent), and so are
+// records still SENT that were sent at or after waitSince: their receipt
+// wait may still be running, and the record is what the receipt, or the
+// 9902 at the end of the wait, turns into the message's callback. more reports
 // that it stopped at the limit (call again): the next call continues after
 // what this one examined, and a call that reaches the end starts the next
 // one from the beginning. At most 4×limit index entries are examined per
 // call.
-func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, more bool, err error) {
+func (s *Store) DeleteRecordsBefore(cutoff, waitSince time.Time, limit int) (deleted int, more bool, err error) {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -522,7 +525,7 @@ func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, m
 				if err := decodeRecord(v, &rec); err != nil {
 					return fmt.Errorf("store: record %q: %w", rk, err)
 				}
-				if rec.Status == StatusQueued {
+				if rec.Status == StatusQueued || (rec.Status == StatusSent && !rec.SentAt.Before(waitSince)) {
 					continue
 				}
 				victims = append(victims, victim{key: bytes.Clone(rk), rec: rec})

@@ -263,24 +263,33 @@ func TestDeleteRecordsBefore(t *testing.T) {
 	s := openRecords(t)
 	seedRecords(t, s, 20) // a1: 0..19 s after rt0; sent: 0,3,...,18; failed 4
 	cut := rt0.Add(10 * time.Second)
-	total := 0
-	for i := 0; ; i++ {
-		if i > 20 {
-			t.Fatal("retention does not end")
-		}
-		n, more, err := s.DeleteRecordsBefore(cut, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += n
-		if !more {
-			break
+	sweep := func(waitSince time.Time) int {
+		total := 0
+		for i := 0; ; i++ {
+			if i > 20 {
+				t.Fatal("retention does not end")
+			}
+			n, more, err := s.DeleteRecordsBefore(cut, waitSince, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += n
+			if !more {
+				return total
+			}
 		}
 	}
-	// Before the cut: a1 0..9 (sent 0,3,6,9; failed 4,5: 6 deleted; 4
-	// queued kept) and a2's one queued record (kept).
-	if total != 6 {
-		t.Fatalf("deleted %d, want 6", total)
+	// Before the cut: a1 0..9 (sent 0,3,6,9 at rt0+1h; failed 4,5; 4
+	// queued kept) and a2's one queued record (kept). Sent records whose
+	// receipt wait may still run (sent at or after waitSince) are kept.
+	if n := sweep(rt0.Add(time.Hour)); n != 2 {
+		t.Fatalf("deleted %d, want the 2 failed records", n)
+	}
+	if _, err := s.Record("m0003", 0); err != nil {
+		t.Fatalf("m0003, still waiting for its receipt, deleted: %v", err)
+	}
+	if n := sweep(rt0.Add(time.Hour + time.Nanosecond)); n != 4 {
+		t.Fatalf("deleted %d, want the 4 sent records", n)
 	}
 	if _, err := s.Record("m0003", 0); err != ErrNotFound {
 		t.Fatalf("m0003 still there: %v", err)
@@ -499,7 +508,7 @@ func TestDeleteRecordsBeforePastQueued(t *testing.T) {
 		if i > 20 {
 			t.Fatalf("retention does not end: %d deleted after %d calls", total, i)
 		}
-		n, more, err := s.DeleteRecordsBefore(cut, 2) // examines at most 8 entries per call
+		n, more, err := s.DeleteRecordsBefore(cut, rt0.Add(2*time.Hour), 2) // examines at most 8 entries per call
 		if err != nil {
 			t.Fatal(err)
 		}
