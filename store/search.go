@@ -215,7 +215,10 @@ func (q *RecordQuery) timeBounds() (lo, hi []byte) {
 func numberStreams(b *bolt.Bucket, kind byte, account string, exact []string, prefixes []string, lo, hi []byte) []*stream {
 	if len(exact) > 0 {
 		var ss []*stream
-		for _, n := range exact {
+		for i, n := range exact {
+			if slices.Contains(exact[:i], n) {
+				continue // a number listed twice: its entries would come twice
+			}
 			ss = append(ss, &stream{c: b.Cursor(), prefix: numberPrefix(kind, account, n), lo: lo, hi: hi})
 		}
 		return ss

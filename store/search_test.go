@@ -81,6 +81,8 @@ func TestSearchFilters(t *testing.T) {
 		{"ascending", RecordQuery{Limit: 2, Ascending: true}, []string{"m0000", "m0001"}},
 		{"to exact", RecordQuery{To: []string{"+15550000003"}}, []string{"m0018", "m0013", "m0008", "m0003"}},
 		{"to list", RecordQuery{To: []string{"+15550000003", "+15550000004"}, Limit: 3}, []string{"m0019", "m0018", "m0014"}},
+		{"to list naming a number twice", RecordQuery{To: []string{"+15550000003", "+15550000003"}}, []string{"m0018", "m0013", "m0008", "m0003"}},
+		{"from list naming a number twice", RecordQuery{From: []string{"+19990000001", "+19990000001"}, Limit: 3}, []string{"m0019", "m0017", "m0015"}},
 		{"to partial", RecordQuery{ToPrefix: []string{"+155500000"}, Limit: 2}, []string{"m0019", "m0018"}},
 		{"from exact and to", RecordQuery{From: []string{"+19990000001"}, To: []string{"+15550000003"}}, []string{"m0013", "m0003"}},
 		{"status sent", RecordQuery{Status: StatusSent, Limit: 3}, []string{"m0018", "m0015", "m0012"}},
