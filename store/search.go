@@ -462,6 +462,11 @@ func (s *Store) SearchRecords(q RecordQuery) (RecordPage, error) {
 		}
 		if q.After == nil {
 			page.Prev = nil // the first page has nothing before it
+		} else if page.Prev == nil && !q.Backward {
+			// An empty page after a token (the match the token promised
+			// changed or went, or the scan budget ran out): walking back
+			// from right after the token's position gives the page before.
+			page.Prev = positionAfter(q.After, q.Ascending)
 		}
 		if q.Backward {
 			// Walked towards the start: put the page back in query order,
@@ -561,6 +566,23 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 		}
 	}
 	return false
+}
+
+// positionAfter is a position that comes right after pos in a walk in
+// the asc order, with no index entry between them: walking back from it
+// starts at pos itself. Ascending: pos followed by a 0 byte. Descending:
+// just below pos bytewise (its last non-zero byte lowered, cut there and
+// followed by 0xff bytes), where no position of a record falls.
+func positionAfter(pos []byte, asc bool) []byte {
+	if asc {
+		return append(bytes.Clone(pos), 0)
+	}
+	j := len(pos) - 1
+	for j > 0 && pos[j] == 0 {
+		j--
+	}
+	p := append(bytes.Clone(pos[:j]), pos[j]-1)
+	return append(p, bytes.Repeat([]byte{0xff}, 16)...)
 }
 
 // positionOf is a record's position: receive time and record key.

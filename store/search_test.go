@@ -531,3 +531,38 @@ func TestDeleteRecordsBeforePastQueued(t *testing.T) {
 		t.Errorf("queued q0000 deleted: %v", err)
 	}
 }
+
+// TestSearchEmptyPageHasPrev: the match a page's Next promised can be gone
+// when the next page is asked for (here: delivered, so no longer SENT). That
+// page is empty, but it still has a Prev that leads back to the page before.
+func TestSearchEmptyPageHasPrev(t *testing.T) {
+	for _, asc := range []bool{false, true} {
+		s := openRecords(t)
+		seedRecords(t, s, 7) // SENT: m0000, m0003, m0006 (carrier ids c0, c3, c6)
+		q := RecordQuery{AccountID: "a1", Status: StatusSent, Limit: 2, Ascending: asc}
+		first, err := s.SearchRecords(q)
+		if err != nil || len(first.Records) != 2 || first.Next == nil {
+			t.Fatalf("asc=%v: first page %v, next %x, %v", asc, recIDs(first.Records), first.Next, err)
+		}
+		gone := "c0" // the third match, newest first
+		if asc {
+			gone = "c6"
+		}
+		if _, err := s.ApplyReceipt(Receipt{Carrier: "sim", Candidates: []string{gone}, Outcome: OutcomeDelivered}); err != nil {
+			t.Fatal(err)
+		}
+		q.After = first.Next
+		second, err := s.SearchRecords(q)
+		if err != nil || len(second.Records) != 0 || second.Next != nil {
+			t.Fatalf("asc=%v: second page %v, next %x, %v", asc, recIDs(second.Records), second.Next, err)
+		}
+		if second.Prev == nil {
+			t.Fatalf("asc=%v: an empty page after a token has no Prev", asc)
+		}
+		q.After, q.Backward = second.Prev, true
+		back, err := s.SearchRecords(q)
+		if err != nil || !reflect.DeepEqual(recIDs(back.Records), recIDs(first.Records)) {
+			t.Fatalf("asc=%v: back from the empty page: %v, want %v (%v)", asc, recIDs(back.Records), recIDs(first.Records), err)
+		}
+	}
+}
