@@ -472,13 +472,18 @@ func (s *Store) SearchRecords(q RecordQuery) (RecordPage, error) {
 			// Walked towards the start: put the page back in query order,
 			// and what was "next" backwards is the previous page.
 			slices.Reverse(page.Records)
-			more := page.Next != nil
+			more, cut := page.Next != nil, page.Next
 			page.Next, page.Prev = nil, nil
 			if n := len(page.Records); n > 0 {
 				page.Next = positionOf(&page.Records[n-1])
 				if more {
 					page.Prev = positionOf(&page.Records[0])
 				}
+			} else if q.After != nil {
+				// Empty (its matches went meanwhile, or the scan budget ran
+				// out): Next leads forward to where the walk started, Prev
+				// on back from where it stopped.
+				page.Next, page.Prev = positionAfter(q.After, !q.Ascending), cut
 			}
 		}
 		// The count, from the start of the query's range.

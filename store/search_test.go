@@ -566,3 +566,40 @@ func TestSearchEmptyPageHasPrev(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchEmptyPageBackHasNext: walking back to a page whose matches are
+// all gone (delivered meanwhile) gives an empty page; it still has a Next
+// that leads forward to the page the client came from.
+func TestSearchEmptyPageBackHasNext(t *testing.T) {
+	for _, asc := range []bool{false, true} {
+		s := openRecords(t)
+		seedRecords(t, s, 7) // SENT: m0000, m0003, m0006 (carrier ids c0, c3, c6)
+		q := RecordQuery{AccountID: "a1", Status: StatusSent, Limit: 1, Ascending: asc}
+		first, err := s.SearchRecords(q)
+		if err != nil || len(first.Records) != 1 || first.Next == nil {
+			t.Fatalf("asc=%v: first page %v, %v", asc, recIDs(first.Records), err)
+		}
+		q.After = first.Next
+		second, err := s.SearchRecords(q)
+		if err != nil || len(second.Records) != 1 || second.Prev == nil {
+			t.Fatalf("asc=%v: second page %v, prev %x, %v", asc, recIDs(second.Records), second.Prev, err)
+		}
+		gone := map[bool]string{false: "c6", true: "c0"}[asc] // the first page's record
+		if _, err := s.ApplyReceipt(Receipt{Carrier: "sim", Candidates: []string{gone}, Outcome: OutcomeDelivered}); err != nil {
+			t.Fatal(err)
+		}
+		q.After, q.Backward = second.Prev, true
+		back, err := s.SearchRecords(q)
+		if err != nil || len(back.Records) != 0 {
+			t.Fatalf("asc=%v: back %v, %v", asc, recIDs(back.Records), err)
+		}
+		if back.Next == nil {
+			t.Fatalf("asc=%v: an empty page walked back to has no Next", asc)
+		}
+		q.After, q.Backward = back.Next, false
+		again, err := s.SearchRecords(q)
+		if err != nil || !reflect.DeepEqual(recIDs(again.Records), recIDs(second.Records)) {
+			t.Fatalf("asc=%v: forward again: %v, want %v (%v)", asc, recIDs(again.Records), recIDs(second.Records), err)
+		}
+	}
+}
