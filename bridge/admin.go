@@ -312,7 +312,7 @@ type CarrierStatus struct {
 	Paused         bool    // pausing after a throttling answer
 	ThrottlePauses int64
 	Resends        int64
-	BindErrors     []string // last error of each bind that is down
+	BindErrors     []string // last error of each bind (receiver binds too, "receiver: …") that is down
 }
 
 // poolStatser is what a carrier's Sender offers when it is an SMPP pool.
@@ -337,6 +337,13 @@ func (b *Bridge) CarrierStatuses() []CarrierStatus {
 				for _, bs := range st.Binds {
 					if !bs.Up && bs.LastError != "" {
 						cs.BindErrors = append(cs.BindErrors, bs.LastError)
+					}
+				}
+				// Receiver binds (transmitter_receiver) bring the receipts
+				// and inbound messages: one down is as worth seeing.
+				for _, bs := range st.Receivers {
+					if !bs.Up && bs.LastError != "" {
+						cs.BindErrors = append(cs.BindErrors, "receiver: "+bs.LastError)
 					}
 				}
 			}

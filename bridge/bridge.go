@@ -55,8 +55,9 @@ type Options struct {
 	MOSweepInterval time.Duration
 	// OnReceipt, when set, is told of every receipt recorded: its carrier,
 	// mapped outcome and V2 code, and whether it matched a sent message on
-	// arrival (unmatched ones are kept until their id is known). For
-	// metrics: it must be cheap and must not block.
+	// arrival (unmatched ones are kept until their id is known; an
+	// intermediate receipt, outcome Pending, is never looked up and comes
+	// with matched false). For metrics: it must be cheap and must not block.
 	OnReceipt func(carrier string, outcome dlrmap.Outcome, code int, matched bool)
 	// RecordRetention is how long message records are kept (by receive
 	// time); 0: for ever. Needs a store that is a RecordStore.

@@ -23,7 +23,9 @@ type RecordStore interface {
 	// ExportRows streams the MDR fields of the records received in
 	// [since, until), oldest first.
 	ExportRows(account string, since, until time.Time, fn func(row *store.ExportRow) error) error
-	DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, more bool, err error)
+	// DeleteRecordsBefore keeps QUEUED records, and SENT ones sent at or
+	// after waitSince (their receipt wait may still run).
+	DeleteRecordsBefore(cutoff, waitSince time.Time, limit int) (deleted int, more bool, err error)
 }
 
 // QueryParam is one URL query parameter of a search, as received.
@@ -569,16 +571,31 @@ func (b *Bridge) retentionLoop(rs RecordStore) {
 	}
 }
 
+// longestReceiptWait is how long a sent copy may still be waiting for its
+// receipt: the longest receipt_wait of the carriers and of removed ones,
+// plus a minute for the expiry pass (which runs at most a minute apart).
+// Retention keeps SENT records that young: deleting one would lose the
+// message's terminal callback.
+func (b *Bridge) longestReceiptWait() time.Duration {
+	wait := b.opts.RemovedCarrierReceiptWait
+	for _, q := range b.set.Load().list {
+		wait = max(wait, q.ReceiptWait)
+	}
+	return wait + time.Minute
+}
+
 // retentionBatch is how many records one retention commit deletes.
 const retentionBatch = 500
 
 // sweepRecords runs one retention pass, bounded so that a huge backlog is
 // worked off over several intervals.
 func (b *Bridge) sweepRecords(rs RecordStore) int {
-	cutoff := b.now().Add(-b.opts.RecordRetention)
+	now := b.now()
+	cutoff := now.Add(-b.opts.RecordRetention)
+	waitSince := now.Add(-b.longestReceiptWait())
 	total := 0
 	for i := 0; i < 1000 && b.runCtx.Err() == nil; i++ {
-		n, more, err := rs.DeleteRecordsBefore(cutoff, retentionBatch)
+		n, more, err := rs.DeleteRecordsBefore(cutoff, waitSince, retentionBatch)
 		total += n
 		if err != nil {
 			b.log.Error("record retention", "err", err)

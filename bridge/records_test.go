@@ -36,7 +36,9 @@ func (f *fakeRecords) ExportRows(_ string, _, _ time.Time, fn func(*store.Export
 	return nil
 }
 
-func (f *fakeRecords) DeleteRecordsBefore(time.Time, int) (int, bool, error) { return 0, false, nil }
+func (f *fakeRecords) DeleteRecordsBefore(time.Time, time.Time, int) (int, bool, error) {
+	return 0, false, nil
+}
 
 var mdrTime = time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
 

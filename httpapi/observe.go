@@ -12,6 +12,7 @@ const (
 	routePostMessages  = "POST /api/v2/users/{accountId}/messages"
 	routeGetMessages   = "GET /api/v2/users/{accountId}/messages"
 	routeOtherMessages = "other /api/v2/users/{accountId}/messages"
+	routeGetMDR        = "GET /api/v2/users/{accountId}/messages/mdr.csv"
 	routeOther         = "other"
 )
 

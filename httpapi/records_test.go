@@ -105,7 +105,9 @@ func (s slowRecords) ExportRows(_ string, _, _ time.Time, fn func(*store.ExportR
 	return nil
 }
 
-func (s slowRecords) DeleteRecordsBefore(time.Time, int) (int, bool, error) { return 0, false, nil }
+func (s slowRecords) DeleteRecordsBefore(time.Time, time.Time, int) (int, bool, error) {
+	return 0, false, nil
+}
 
 type mdrCore struct {
 	fakeCore

@@ -53,8 +53,9 @@ func (s *Server) handleRoute(ctx *fasthttp.RequestCtx) (route string) {
 
 	if account, ok := mdrPath(ctx.Path()); ok {
 		if rc, ok := s.core.(RecordsCore); ok && ctx.IsGet() {
+			route = routeGetMDR
 			s.mdr(ctx, rid, account, rc)
-			return
+			return route
 		}
 	}
 	account, ok := messagesPath(ctx.Path())

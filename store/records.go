@@ -464,16 +464,28 @@ func (s *Store) AddInbound(rec Record, jobs []CallbackJob) error {
 // DeleteRecordsBefore removes up to limit records received before cutoff,
 // with their index entries, in one write: the retention sweep calls it
 // repeatedly so that no single commit holds the writer long. Records still
-// QUEUED are kept (their message is still waiting to be sent). more reports
-// that it stopped at the limit (call again). At most 4×limit index entries
-// are examined per call.
-func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, more bool, err error) {
+// QUEUED are kept (their message is still waiting to be sent), and so are
+// records still SENT that were sent at or after waitSince: their receipt
+// wait may still be running, and the record is what the receipt, or the
+// 9902 at the end of the wait, turns into the message's callback. more reports
+// that it stopped at the limit (call again): the next call continues after
+// what this one examined, and a call that reaches the end starts the next
+// one from the beginning. At most 4×limit index entries are examined per
+// call.
+func (s *Store) DeleteRecordsBefore(cutoff, waitSince time.Time, limit int) (deleted int, more bool, err error) {
 	if limit <= 0 {
 		limit = 1000
 	}
 	end := unixNanos(cutoff)
+	s.retentionMu.Lock()
+	defer s.retentionMu.Unlock()
+	start := []byte{idxTime}
+	if s.retentionFrom != nil {
+		start = s.retentionFrom
+	}
+	var resume []byte
 	err = s.write(func(tx *bolt.Tx) error {
-		deleted, more = 0, false // it may run twice
+		deleted, more, resume = 0, false, nil // it may run twice
 		type victim struct {
 			key []byte
 			rec Record
@@ -484,7 +496,7 @@ func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, m
 		examined := 0
 		// Skip from account to account: each account's entries are in time
 		// order, so its expired ones are at its start.
-		for k, _ := c.Seek([]byte{idxTime}); k != nil && k[0] == idxTime; {
+		for k, _ := c.Seek(start); k != nil && k[0] == idxTime; {
 			i := bytes.IndexByte(k, 0)
 			if i < 0 || len(k) < i+9 {
 				k, _ = c.Next()
@@ -496,7 +508,7 @@ func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, m
 					break
 				}
 				if len(victims) == limit || examined == 4*limit {
-					more = true
+					more, resume = true, bytes.Clone(k)
 					break
 				}
 				examined++
@@ -513,7 +525,7 @@ func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, m
 				if err := decodeRecord(v, &rec); err != nil {
 					return fmt.Errorf("store: record %q: %w", rk, err)
 				}
-				if rec.Status == StatusQueued {
+				if rec.Status == StatusQueued || (rec.Status == StatusSent && !rec.SentAt.Before(waitSince)) {
 					continue
 				}
 				victims = append(victims, victim{key: bytes.Clone(rk), rec: rec})
@@ -544,6 +556,7 @@ func (s *Store) DeleteRecordsBefore(cutoff time.Time, limit int) (deleted int, m
 	if err != nil {
 		return 0, false, fmt.Errorf("store: delete old records: %w", err)
 	}
+	s.retentionFrom = resume
 	return deleted, more, nil
 }
 

@@ -215,7 +215,10 @@ func (q *RecordQuery) timeBounds() (lo, hi []byte) {
 func numberStreams(b *bolt.Bucket, kind byte, account string, exact []string, prefixes []string, lo, hi []byte) []*stream {
 	if len(exact) > 0 {
 		var ss []*stream
-		for _, n := range exact {
+		for i, n := range exact {
+			if slices.Contains(exact[:i], n) {
+				continue // a number listed twice: its entries would come twice
+			}
 			ss = append(ss, &stream{c: b.Cursor(), prefix: numberPrefix(kind, account, n), lo: lo, hi: hi})
 		}
 		return ss
@@ -459,18 +462,28 @@ func (s *Store) SearchRecords(q RecordQuery) (RecordPage, error) {
 		}
 		if q.After == nil {
 			page.Prev = nil // the first page has nothing before it
+		} else if page.Prev == nil && !q.Backward {
+			// An empty page after a token (the match the token promised
+			// changed or went, or the scan budget ran out): walking back
+			// from right after the token's position gives the page before.
+			page.Prev = positionAfter(q.After, q.Ascending)
 		}
 		if q.Backward {
 			// Walked towards the start: put the page back in query order,
 			// and what was "next" backwards is the previous page.
 			slices.Reverse(page.Records)
-			more := page.Next != nil
+			more, cut := page.Next != nil, page.Next
 			page.Next, page.Prev = nil, nil
 			if n := len(page.Records); n > 0 {
 				page.Next = positionOf(&page.Records[n-1])
 				if more {
 					page.Prev = positionOf(&page.Records[0])
 				}
+			} else if q.After != nil {
+				// Empty (its matches went meanwhile, or the scan budget ran
+				// out): Next leads forward to where the walk started, Prev
+				// on back from where it stopped.
+				page.Next, page.Prev = positionAfter(q.After, !q.Ascending), cut
 			}
 		}
 		// The count, from the start of the query's range.
@@ -558,6 +571,23 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 		}
 	}
 	return false
+}
+
+// positionAfter is a position that comes right after pos in a walk in
+// the asc order, with no index entry between them: walking back from it
+// starts at pos itself. Ascending: pos followed by a 0 byte. Descending:
+// just below pos bytewise (its last non-zero byte lowered, cut there and
+// followed by 0xff bytes), where no position of a record falls.
+func positionAfter(pos []byte, asc bool) []byte {
+	if asc {
+		return append(bytes.Clone(pos), 0)
+	}
+	j := len(pos) - 1
+	for j > 0 && pos[j] == 0 {
+		j--
+	}
+	p := append(bytes.Clone(pos[:j]), pos[j]-1)
+	return append(p, bytes.Repeat([]byte{0xff}, 16)...)
 }
 
 // positionOf is a record's position: receive time and record key.

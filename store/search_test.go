@@ -81,6 +81,8 @@ func TestSearchFilters(t *testing.T) {
 		{"ascending", RecordQuery{Limit: 2, Ascending: true}, []string{"m0000", "m0001"}},
 		{"to exact", RecordQuery{To: []string{"+15550000003"}}, []string{"m0018", "m0013", "m0008", "m0003"}},
 		{"to list", RecordQuery{To: []string{"+15550000003", "+15550000004"}, Limit: 3}, []string{"m0019", "m0018", "m0014"}},
+		{"to list naming a number twice", RecordQuery{To: []string{"+15550000003", "+15550000003"}}, []string{"m0018", "m0013", "m0008", "m0003"}},
+		{"from list naming a number twice", RecordQuery{From: []string{"+19990000001", "+19990000001"}, Limit: 3}, []string{"m0019", "m0017", "m0015"}},
 		{"to partial", RecordQuery{ToPrefix: []string{"+155500000"}, Limit: 2}, []string{"m0019", "m0018"}},
 		{"from exact and to", RecordQuery{From: []string{"+19990000001"}, To: []string{"+15550000003"}}, []string{"m0013", "m0003"}},
 		{"status sent", RecordQuery{Status: StatusSent, Limit: 3}, []string{"m0018", "m0015", "m0012"}},
@@ -263,24 +265,33 @@ func TestDeleteRecordsBefore(t *testing.T) {
 	s := openRecords(t)
 	seedRecords(t, s, 20) // a1: 0..19 s after rt0; sent: 0,3,...,18; failed 4
 	cut := rt0.Add(10 * time.Second)
-	total := 0
-	for i := 0; ; i++ {
-		if i > 20 {
-			t.Fatal("retention does not end")
-		}
-		n, more, err := s.DeleteRecordsBefore(cut, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += n
-		if !more {
-			break
+	sweep := func(waitSince time.Time) int {
+		total := 0
+		for i := 0; ; i++ {
+			if i > 20 {
+				t.Fatal("retention does not end")
+			}
+			n, more, err := s.DeleteRecordsBefore(cut, waitSince, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += n
+			if !more {
+				return total
+			}
 		}
 	}
-	// Before the cut: a1 0..9 (sent 0,3,6,9; failed 4,5: 6 deleted; 4
-	// queued kept) and a2's one queued record (kept).
-	if total != 6 {
-		t.Fatalf("deleted %d, want 6", total)
+	// Before the cut: a1 0..9 (sent 0,3,6,9 at rt0+1h; failed 4,5; 4
+	// queued kept) and a2's one queued record (kept). Sent records whose
+	// receipt wait may still run (sent at or after waitSince) are kept.
+	if n := sweep(rt0.Add(time.Hour)); n != 2 {
+		t.Fatalf("deleted %d, want the 2 failed records", n)
+	}
+	if _, err := s.Record("m0003", 0); err != nil {
+		t.Fatalf("m0003, still waiting for its receipt, deleted: %v", err)
+	}
+	if n := sweep(rt0.Add(time.Hour + time.Nanosecond)); n != 4 {
+		t.Fatalf("deleted %d, want the 4 sent records", n)
 	}
 	if _, err := s.Record("m0003", 0); err != ErrNotFound {
 		t.Fatalf("m0003 still there: %v", err)
@@ -464,5 +475,131 @@ func TestStatusCodeMatchesTable(t *testing.T) {
 	}
 	if statusCode("NOPE") != 0 || statusCode("") != 0 {
 		t.Error("unknown status has a code")
+	}
+}
+
+// TestDeleteRecordsBeforePastQueued: records still queued are kept, but
+// they must not stop the sweep: with more expired queued records at the
+// start of an account than one commit examines, the expired records after
+// them (and in other accounts) are still deleted, in a bounded number of
+// calls.
+func TestDeleteRecordsBeforePastQueued(t *testing.T) {
+	s := openRecords(t)
+	var items []QueueItem
+	for i := 0; i < 12; i++ { // a1: 10 queued, then 2 to be sent; all expired
+		items = append(items, QueueItem{Carrier: "sim", MessageID: fmt.Sprintf("q%04d", i), AccountID: "a1", From: "+19990000000",
+			To: []string{"+15550000000"}, Text: "x", Segments: 1, ReceivedAt: rt0.Add(time.Duration(i) * time.Second)})
+	}
+	items = append(items, QueueItem{Carrier: "sim", MessageID: "b0000", AccountID: "a2", From: "+19990000000",
+		To: []string{"+15550000000"}, Text: "x", Segments: 1, ReceivedAt: rt0})
+	if err := s.Enqueue(items); err != nil {
+		t.Fatal(err)
+	}
+	var cs []Completion
+	for _, i := range []int{10, 11, 12} {
+		r := NewRecord(&items[i])
+		r.Status, r.SentAt = StatusSent, rt0.Add(time.Hour)
+		cs = append(cs, Completion{Seq: items[i].Seq, Record: r})
+	}
+	if err := s.Complete(cs); err != nil {
+		t.Fatal(err)
+	}
+	cut := rt0.Add(time.Minute)
+	total := 0
+	for i := 0; ; i++ {
+		if i > 20 {
+			t.Fatalf("retention does not end: %d deleted after %d calls", total, i)
+		}
+		n, more, err := s.DeleteRecordsBefore(cut, rt0.Add(2*time.Hour), 2) // examines at most 8 entries per call
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+		if !more {
+			break
+		}
+	}
+	if total != 3 {
+		t.Fatalf("deleted %d, want the 3 sent records", total)
+	}
+	for _, id := range []string{"q0010", "q0011", "b0000"} {
+		if _, err := s.Record(id, 0); err != ErrNotFound {
+			t.Errorf("%s still there: %v", id, err)
+		}
+	}
+	if _, err := s.Record("q0000", 0); err != nil {
+		t.Errorf("queued q0000 deleted: %v", err)
+	}
+}
+
+// TestSearchEmptyPageHasPrev: the match a page's Next promised can be gone
+// when the next page is asked for (here: delivered, so no longer SENT). That
+// page is empty, but it still has a Prev that leads back to the page before.
+func TestSearchEmptyPageHasPrev(t *testing.T) {
+	for _, asc := range []bool{false, true} {
+		s := openRecords(t)
+		seedRecords(t, s, 7) // SENT: m0000, m0003, m0006 (carrier ids c0, c3, c6)
+		q := RecordQuery{AccountID: "a1", Status: StatusSent, Limit: 2, Ascending: asc}
+		first, err := s.SearchRecords(q)
+		if err != nil || len(first.Records) != 2 || first.Next == nil {
+			t.Fatalf("asc=%v: first page %v, next %x, %v", asc, recIDs(first.Records), first.Next, err)
+		}
+		gone := "c0" // the third match, newest first
+		if asc {
+			gone = "c6"
+		}
+		if _, err := s.ApplyReceipt(Receipt{Carrier: "sim", Candidates: []string{gone}, Outcome: OutcomeDelivered}); err != nil {
+			t.Fatal(err)
+		}
+		q.After = first.Next
+		second, err := s.SearchRecords(q)
+		if err != nil || len(second.Records) != 0 || second.Next != nil {
+			t.Fatalf("asc=%v: second page %v, next %x, %v", asc, recIDs(second.Records), second.Next, err)
+		}
+		if second.Prev == nil {
+			t.Fatalf("asc=%v: an empty page after a token has no Prev", asc)
+		}
+		q.After, q.Backward = second.Prev, true
+		back, err := s.SearchRecords(q)
+		if err != nil || !reflect.DeepEqual(recIDs(back.Records), recIDs(first.Records)) {
+			t.Fatalf("asc=%v: back from the empty page: %v, want %v (%v)", asc, recIDs(back.Records), recIDs(first.Records), err)
+		}
+	}
+}
+
+// TestSearchEmptyPageBackHasNext: walking back to a page whose matches are
+// all gone (delivered meanwhile) gives an empty page; it still has a Next
+// that leads forward to the page the client came from.
+func TestSearchEmptyPageBackHasNext(t *testing.T) {
+	for _, asc := range []bool{false, true} {
+		s := openRecords(t)
+		seedRecords(t, s, 7) // SENT: m0000, m0003, m0006 (carrier ids c0, c3, c6)
+		q := RecordQuery{AccountID: "a1", Status: StatusSent, Limit: 1, Ascending: asc}
+		first, err := s.SearchRecords(q)
+		if err != nil || len(first.Records) != 1 || first.Next == nil {
+			t.Fatalf("asc=%v: first page %v, %v", asc, recIDs(first.Records), err)
+		}
+		q.After = first.Next
+		second, err := s.SearchRecords(q)
+		if err != nil || len(second.Records) != 1 || second.Prev == nil {
+			t.Fatalf("asc=%v: second page %v, prev %x, %v", asc, recIDs(second.Records), second.Prev, err)
+		}
+		gone := map[bool]string{false: "c6", true: "c0"}[asc] // the first page's record
+		if _, err := s.ApplyReceipt(Receipt{Carrier: "sim", Candidates: []string{gone}, Outcome: OutcomeDelivered}); err != nil {
+			t.Fatal(err)
+		}
+		q.After, q.Backward = second.Prev, true
+		back, err := s.SearchRecords(q)
+		if err != nil || len(back.Records) != 0 {
+			t.Fatalf("asc=%v: back %v, %v", asc, recIDs(back.Records), err)
+		}
+		if back.Next == nil {
+			t.Fatalf("asc=%v: an empty page walked back to has no Next", asc)
+		}
+		q.After, q.Backward = back.Next, false
+		again, err := s.SearchRecords(q)
+		if err != nil || !reflect.DeepEqual(recIDs(again.Records), recIDs(second.Records)) {
+			t.Fatalf("asc=%v: forward again: %v, want %v (%v)", asc, recIDs(again.Records), recIDs(second.Records), err)
+		}
 	}
 }

@@ -110,6 +110,12 @@ type Store struct {
 
 	intake *intake               // nil without the intake log
 	broken atomic.Pointer[error] // set when the intake log could not be applied: no more writes
+
+	// retentionFrom is where the next DeleteRecordsBefore continues (nil:
+	// from the start), so that kept (queued) records a call examined are
+	// not examined again by the next one, which would never get past them.
+	retentionMu   sync.Mutex
+	retentionFrom []byte
 }
 
 // Stats counts commits: Writes/Commits is the mean group-commit size.

@@ -371,3 +371,22 @@ func TestReloadDirectory(t *testing.T) {
 		t.Fatalf("send from a number removed from the configuration: %d %s", r.status, r.raw)
 	}
 }
+
+// TestAdminCarriersShowReceiverErrors: with bind_type =
+// "transmitter_receiver", a receiver bind that cannot bind (so no receipt
+// or inbound message arrives) shows in the carrier's bindErrors of
+// GET /v1/carriers, as it does in /readyz.
+func TestAdminCarriersShowReceiverErrors(t *testing.T) {
+	e := startAdminEnv(t, smsc.Behaviour{RefuseReceivers: true}, configOptions{CarrierExtra: `bind_type = "transmitter_receiver"`})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := e.mustAdmin(200, "GET", "/v1/carriers", nil)
+		if strings.Contains(r.raw, "receiver: smpp: bind refused: ESME_RBINDFAIL") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/v1/carriers does not show the receivers' refusal: %s", r.raw)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval, bounded by the deadline
+	}
+}

@@ -80,3 +80,42 @@ func TestBridgeAccountsNumberClasses(t *testing.T) {
 		t.Fatalf("numbers %v, want %v; countries %v", got, want, accounts[0].Countries)
 	}
 }
+
+// TestAdminAuthHashesOncePerCredential: the admin password hash (600,000
+// PBKDF2 rounds, a quarter of a second of CPU) is checked once for the
+// right credentials, not on every probe and scrape of /healthz, /readyz
+// and /metrics; wrong credentials are checked every time.
+func TestAdminAuthHashesOncePerCredential(t *testing.T) {
+	var checks int
+	check := func(hash, pw string) bool { checks++; return hash == "plain:"+pw }
+	h := adminAuth("ops", "plain:admin-password", check, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	do := func(user, pass string) int {
+		req := httptest.NewRequest("GET", "/healthz", nil)
+		req.SetBasicAuth(user, pass)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Code
+	}
+	for range 5 {
+		if code := do("ops", "admin-password"); code != 200 {
+			t.Fatalf("right credentials: %d", code)
+		}
+	}
+	if checks != 1 {
+		t.Fatalf("%d hash checks for 5 requests with the same right credentials, want 1", checks)
+	}
+	for range 3 {
+		if code := do("ops", "wrong"); code != 401 {
+			t.Fatalf("wrong password: %d", code)
+		}
+	}
+	if code := do("root", "admin-password"); code != 401 {
+		t.Fatalf("wrong user: %d", code)
+	}
+	if checks != 5 {
+		t.Fatalf("%d hash checks after 4 wrong requests, want 5 (each wrong one checked)", checks)
+	}
+	if code := do("ops", "admin-password"); code != 200 || checks != 5 {
+		t.Fatalf("right credentials again: %d after %d checks", code, checks)
+	}
+}

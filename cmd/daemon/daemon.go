@@ -19,6 +19,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -420,7 +421,7 @@ func (d *Daemon) adminHandler() http.Handler {
 	}
 	var health http.Handler = mux
 	if d.cfg.Admin.Username != "" {
-		health = adminAuth(d.cfg.Admin.Username, d.cfg.Admin.PasswordHash, mux)
+		health = adminAuth(d.cfg.Admin.Username, d.cfg.Admin.PasswordHash, conf.CheckPassword, mux)
 	}
 	top := http.NewServeMux()
 	top.Handle("/", health)
@@ -437,20 +438,29 @@ func (d *Daemon) adminHandler() http.Handler {
 
 // adminAuth requires the admin credentials on every admin endpoint. The
 // operator surface is separate from, and not reachable with, API credentials.
-func adminAuth(username, hash string, next http.Handler) http.Handler {
+// The last credentials that passed are remembered (as a SHA-256), so the
+// slow password hash costs once, not on every probe and scrape.
+func adminAuth(username, hash string, check func(hash, password string) bool, next http.Handler) http.Handler {
+	var verified atomic.Pointer[[32]byte]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
+		key := sha256.Sum256([]byte(strconv.Itoa(len(u)) + ":" + u + p))
+		if v := verified.Load(); ok && v != nil && subtle.ConstantTimeCompare(v[:], key[:]) == 1 {
+			next.ServeHTTP(w, r)
+			return
+		}
 		// Both checks always run (no short circuit), and the usernames are
 		// compared as hashes (fixed length): the time taken does not tell
 		// whether the username was right.
 		userHash, wantHash := sha256.Sum256([]byte(u)), sha256.Sum256([]byte(username))
 		userOK := subtle.ConstantTimeCompare(userHash[:], wantHash[:]) == 1
-		passOK := conf.CheckPassword(hash, p)
+		passOK := check(hash, p)
 		if !ok || !userOK || !passOK {
 			w.Header().Set("WWW-Authenticate", `Basic realm="smppbridge admin"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
+		verified.Store(&key)
 		next.ServeHTTP(w, r)
 	})
 }

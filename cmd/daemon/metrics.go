@@ -113,7 +113,7 @@ func newMetrics(d *Daemon) *metrics {
 		Help: "Delivery receipts recorded, by carrier, outcome (delivered, failed, pending) and V2 error code (0 when delivered)."},
 		[]string{"carrier", "outcome", "code"})
 	m.receiptsUnmatch = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "receipts_unmatched_on_arrival_total",
-		Help: "Receipts that matched no recorded message on arrival: early (before the submit_sm_resp was recorded) or foreign; held until matched."},
+		Help: "Final receipts that matched no recorded message on arrival: early (before the submit_sm_resp was recorded) or foreign; held until matched."},
 		[]string{"carrier"})
 	m.callbackAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "callback_attempts_total",
 		Help: "Callback delivery attempts by application and outcome (success: 2xx; failure: anything else, retried)."},
@@ -175,7 +175,9 @@ func (m *metrics) observeReceipt(carrier string, outcome dlrmap.Outcome, code in
 	}
 	rc := c.(receiptCounters)
 	rc.all.Inc()
-	if !matched {
+	// Intermediate receipts are never matched (nor held): only final ones
+	// can be unmatched.
+	if !matched && outcome != dlrmap.Pending {
 		rc.unmatched.Inc()
 	}
 }
@@ -305,6 +307,15 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 			sum += t.LatencySum.Seconds()
 		}
 		ch <- prometheus.MustNewConstHistogram(descSubmitLatency, count, sum, buckets, name)
+		// Receiver binds (transmitter_receiver) never submit, but they carry
+		// every receipt and inbound message of the carrier: without them
+		// inbound_total would stay 0 and a receiver down would not show.
+		for _, b := range st.Receivers {
+			bind := "receiver-" + strconv.Itoa(b.Index)
+			gauge(descBindUp, b2f(b.Up), name, bind)
+			counter(descReconnects, float64(b.Reconnects), name, bind)
+			counter(descInbound, float64(b.Total.Inbound), name, bind)
+		}
 	}
 	if st := d.Store; st != nil {
 		s := st.Stats()

@@ -205,3 +205,78 @@ func TestMetricsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsCountReceiverBinds: with bind_type = "transmitter_receiver"
+// receipts and inbound messages arrive only on the receiver binds, so
+// smpp_inbound_total must count them there, and smpp_bind_up must show
+// whether those binds are up.
+func TestMetricsCountReceiverBinds(t *testing.T) {
+	e := startReceiptEnv(t, smsc.Behaviour{}, `bind_type = "transmitter_receiver"`, daemon.Options{})
+	e.waitBinds(4)
+	e.accepted(e.send(msgBody([]string{"+15550008961"}, "receipt over a receiver", "")))
+	e.hooks.next(t)
+	e.settle(1)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		fams := scrape(t, e.d.AdminAddr())
+		inbound := sumOf(fams, "smppbridge_smpp_inbound_total", map[string]string{"carrier": "sim"})
+		up := sumOf(fams, "smppbridge_smpp_bind_up", map[string]string{"carrier": "sim"})
+		if inbound >= 1 && up == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("smpp_inbound_total %v (want >= 1: the receipt came on a receiver bind), smpp_bind_up summed %v (want 4: 2 transmitters, 2 receivers)", inbound, up)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval, bounded by the deadline
+	}
+}
+
+// TestMetricsNameTheMDRRoute: an MDR export is a route of its own in
+// smppbridge_http_requests_total, not lumped with unknown paths in "other".
+func TestMetricsNameTheMDRRoute(t *testing.T) {
+	sim := startSim(t, smsc.Behaviour{})
+	e := startDaemon(t, sim, "", "")
+	now := time.Now().UTC()
+	q := "?from=" + now.Add(-time.Hour).Format(time.RFC3339) + "&to=" + now.Add(time.Hour).Format(time.RFC3339)
+	if r := e.get(searchPath+"/mdr.csv"+q, user, pass); r.status != 200 {
+		t.Fatalf("MDR export: %d %s", r.status, r.raw)
+	}
+	if r := e.get(searchPath+"/mdr.csv?from=yesterday", user, pass); r.status != 400 {
+		t.Fatalf("bad MDR request: %d %s", r.status, r.raw)
+	}
+	fams := scrape(t, e.d.AdminAddr())
+	route := "GET /api/v2/users/{accountId}/messages/mdr.csv"
+	for _, code := range []string{"200", "400"} {
+		if got := sumOf(fams, "smppbridge_http_requests_total", map[string]string{"route": route, "code": code}); got != 1 {
+			t.Errorf("http_requests_total{route=%q,code=%q} = %v, want 1", route, code, got)
+		}
+	}
+	if got := sumOf(fams, "smppbridge_http_requests_total", map[string]string{"route": "other"}); got > 0 {
+		t.Errorf("http_requests_total{route=\"other\"} = %v, want none (no unknown path was requested)", got)
+	}
+}
+
+// TestMetricsIntermediateReceiptsAreNotUnmatched: an intermediate receipt
+// (ENROUTE) for a known message is counted as a pending receipt, not as
+// one that matched no message (intermediate receipts are never held or
+// matched, so counting them there would make the match rate look bad on
+// every carrier that sends them).
+func TestMetricsIntermediateReceiptsAreNotUnmatched(t *testing.T) {
+	const dest = "+15550008971"
+	e := startReceiptEnv(t, smsc.Behaviour{Rules: []smsc.Rule{{Dest: dest, Stat: "ENROUTE"}}}, "", daemon.Options{})
+	e.accepted(e.send(msgBody([]string{dest}, "on its way", "")))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		fams := scrape(t, e.d.AdminAddr())
+		if sumOf(fams, "smppbridge_receipts_total", map[string]string{"carrier": "sim", "outcome": "pending"}) >= 1 {
+			if got := sumOf(fams, "smppbridge_receipts_unmatched_on_arrival_total", map[string]string{"carrier": "sim"}); got > 0 {
+				t.Fatalf("receipts_unmatched_on_arrival_total = %v after one ENROUTE receipt of a known message, want 0", got)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no pending receipt counted within 20s")
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval, bounded by the deadline
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -333,5 +334,53 @@ func TestRecordRetention(t *testing.T) {
 	}
 	if msgs, _, _ := e.search("destinationTn=%2B15550002101"); len(msgs) != 0 {
 		t.Fatalf("destination index still lists %v", msgIDs(msgs))
+	}
+}
+
+// TestRecordRetentionKeepsSentRecords: a record older than the retention
+// whose message is still waiting for its receipt (SENT) is kept: deleting
+// it would lose the message's one terminal callback (here the 9902 at the
+// end of receipt_wait, longer than the retention). A delivered message of
+// the same age is deleted in the same sweep. The bridge runs on a stopped
+// clock the test moves.
+func TestRecordRetentionKeepsSentRecords(t *testing.T) {
+	const silent = "+15550002111" // the simulator sends no receipt for it
+	base := time.Now()
+	var ahead atomic.Int64
+	clock := func() time.Time { return base.Add(time.Duration(ahead.Load())) }
+	sim := startSim(t, smsc.Behaviour{Rules: []smsc.Rule{{Dest: silent, NoReceipt: true}}})
+	hooks := newHookReceiver(t)
+	cfg := configWith(t, sim.Addr(), filepath.Join(t.TempDir(), "bridge.db"),
+		configOptions{CarrierExtra: `receipt_wait = "10s"`, CallbackURL: hooks.srv.URL + "/status"})
+	cfg.Store.RecordRetention = 1e9 // 1s
+	e := startDaemonWith(t, sim, cfg, daemon.Options{Clock: clock, RetentionInterval: 20 * time.Millisecond,
+		CallbackPollInterval: 20 * time.Millisecond})
+	e.waitBinds(2)
+	delivered := e.accepted(e.send(msgBody([]string{"+15550002110"}, "delivered", "")))
+	if ev := oneEvent(t, hooks.next(t)); ev["type"] != "message-delivered" {
+		t.Fatalf("event %v", ev)
+	}
+	waiting := e.accepted(e.send(msgBody([]string{silent}, "no receipt", "")))
+	if r := e.waitRecord(waiting, 0); r.Status != store.StatusSent {
+		t.Fatalf("record %s, want SENT", r.Status)
+	}
+	ahead.Store(int64(5 * time.Second)) // both older than the retention; the receipt wait still runs
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := e.d.Store.Record(delivered, 0); errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the delivered record was not deleted within 20s")
+		}
+		time.Sleep(20 * time.Millisecond) // polling the store; nothing notifies a deletion
+	}
+	if _, err := e.d.Store.Record(waiting, 0); err != nil {
+		t.Fatalf("the record of a message waiting for its receipt was deleted: %v", err)
+	}
+	ahead.Store(int64(30 * time.Second)) // past receipt_wait
+	ev := oneEvent(t, hooks.next(t))
+	if m, _ := ev["message"].(map[string]any); ev["type"] != "message-failed" || ev["errorCode"] != 9902.0 || m["id"] != waiting {
+		t.Fatalf("event %v, want message-failed 9902 for %s", ev, waiting)
 	}
 }

@@ -733,6 +733,12 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		writeError(w, http.StatusBadRequest, "request-validation", "The body is not valid JSON for this route: "+err.Error())
 		return false
 	}
+	// One JSON value: anything after it (a second object) would be
+	// silently ignored.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "request-validation", "The body is not valid JSON for this route: more than one JSON value")
+		return false
+	}
 	return true
 }
 

@@ -77,6 +77,8 @@ func TestAdminHandler(t *testing.T) {
 		{"unknown field", "POST", "/v1/accounts", js, `{"id":"B","colour":"red"}`, 400, []string{`"request-validation"`, "colour"}, nil},
 		{"not JSON", "POST", "/v1/accounts", "text/plain", `id=B`, 415, []string{`"unsupported-content-type"`}, nil},
 		{"invalid account", "POST", "/v1/accounts", js, `{"id":"no spaces"}`, 400, []string{`"fieldName": "id"`}, nil},
+		{"two JSON values", "POST", "/v1/accounts", js, `{"id":"C"} {"id":"D"}`, 400, []string{`"request-validation"`}, nil},
+		{"not created from a body of two values", "GET", "/v1/accounts/C", "", "", 404, nil, nil},
 		{"create account", "POST", "/v1/accounts", js, `{"id":"B","countries":["1"]}`, 201, []string{`"id": "B"`, `"origin": "api"`, `"countries": [`}, nil},
 		{"duplicate account", "POST", "/v1/accounts", js, `{"id":"B"}`, 409, []string{`"type": "conflict"`}, nil},
 		{"account view", "GET", "/v1/accounts/A", "", "", 200, []string{`"callbackPasswordSet": true`, `"username": "u"`, `"origin": "config"`},
