@@ -179,3 +179,34 @@ func waitPasses(t *testing.T, passes *expirePasses, from int, want expirePass, n
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestNoReceiptCarrierHasNoOrphans: a copy sent through a carrier that asks
+// for no receipts (bind_type transmitter) waits for none, so a restart
+// finds nothing waiting and starts no orphan expiry that would end it
+// with 9902; it stays SENT, as documented.
+func TestNoReceiptCarrierHasNoOrphans(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "bridge.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tx := func() Carrier {
+		return Carrier{Name: "tx", Sender: &okSender{to: make(chan string, 10)}, Routes: []string{"+"}, Workers: 1}
+	}
+	b1 := orphanTestBridge(t, st, []Carrier{tx()}, 0, nil, nil)
+	id := sendTo(t, b1, "+15550002222")
+	waitRecord(t, st, id, "sent", func(r store.Record) bool { return r.Status == "SENT" })
+	closeBridge(t, b1)
+	if names, err := st.AwaitingCarriers(); err != nil || len(names) != 0 {
+		t.Fatalf("carriers with copies waiting for receipts: %v (%v), want none", names, err)
+	}
+
+	b2 := orphanTestBridge(t, st, []Carrier{tx()}, time.Millisecond, nil, nil)
+	defer closeBridge(t, b2)
+	b2.carrierMu.Lock()
+	n := len(b2.orphans)
+	b2.carrierMu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d orphan expiries started for a carrier that asks for no receipts", n)
+	}
+}

@@ -306,7 +306,7 @@ func (b *Bridge) sent(q *carrierQueue, it *store.QueueItem, res smpp.SubmitResul
 	if rec.Status == "FAILED" {
 		rec.DoneAt = rec.SentAt
 	}
-	b.complete(store.Completion{Seq: it.Seq, Record: rec})
+	b.complete(store.Completion{Seq: it.Seq, Record: rec, NoReceipt: q.RegisteredDelivery == 0})
 }
 
 // complete hands an outcome to completeLoop. After Close the outcome is

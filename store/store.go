@@ -793,6 +793,10 @@ type Completion struct {
 	// of the call (receipts.go). Complete sets ReceiptResults, one per receipt.
 	Receipts       []Receipt
 	ReceiptResults []ReceiptResult
+	// NoReceipt: the copy asked for no receipt (registered_delivery 0), so
+	// it waits for none: SENT stays its last status and no receipt wait
+	// (awaiting_receipt) is recorded that an expiry could end with 9902.
+	NoReceipt bool
 }
 
 // Complete applies completions durably; concurrent calls share one commit.
@@ -832,8 +836,8 @@ func (s *Store) Complete(cs []Completion) error {
 		// The queue key, the QUEUED status entry, the awaiting_receipt
 		// entry and the carrier ids' keys share one allocation.
 		n := 8 + 1 + len(r.AccountID) + 1 + 1 + 4 + 8 + len(ir.key)
-		sent := r.Status == "SENT"
-		if sent {
+		awaits := r.Status == "SENT" && !cs[i].NoReceipt
+		if awaits {
 			n += len(r.Carrier) + 1 + 8 + len(ir.key)
 		}
 		for _, id := range r.CarrierIDs {
@@ -848,7 +852,7 @@ func (s *Store) Complete(cs []Completion) error {
 		keys = appendTimeSuffix(keys, r.ReceivedAt, ir.key)
 		p := &ps[i]
 		p.seq, p.rec, p.key, p.queuedKey = seq, ir, ir.key, keys[8:len(keys):len(keys)]
-		if sent {
+		if awaits {
 			at := len(keys)
 			keys = appendAwaitKey(keys, r.Carrier, r.SentAt, p.key)
 			p.await = keys[at:len(keys):len(keys)]
