@@ -1,10 +1,14 @@
 package store
 
 import (
+	"errors"
 	"math/rand/v2"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestCommitBucketBounds(t *testing.T) {
@@ -60,5 +64,33 @@ func TestStatsCommitTail(t *testing.T) {
 	st := s.Stats()
 	if st.CommitMax <= 0 || st.CommitP99 <= 0 || st.CommitP99 > st.CommitMax || st.MaxWritesPerCommit < 1 {
 		t.Fatalf("commit tail not recorded: %+v", st)
+	}
+}
+
+// TestHealthFollowsCommits: a commit that fails after every write's own
+// function succeeded (the disk) makes the store unhealthy until a commit
+// succeeds; a write's own error does not.
+func TestHealthFollowsCommits(t *testing.T) {
+	s, _ := openTemp(t, Options{NoSync: true})
+	if err := s.Health(); err != nil {
+		t.Fatalf("a new store: %v", err)
+	}
+	s.noteCommit(errors.New("a write's own error"), false)
+	if err := s.Health(); err != nil {
+		t.Fatalf("after a write's own error: %v", err)
+	}
+	s.noteCommit(syscall.ENOSPC, true)
+	if err := s.Health(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("after a failed commit: %v, want ENOSPC", err)
+	}
+	if err := s.write(func(*bolt.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Health(); err != nil {
+		t.Fatalf("after a commit succeeded: %v", err)
+	}
+	s.commitFailed.Store(&commitFailure{err: syscall.EIO, at: time.Now().Add(-healthWindow)})
+	if err := s.Health(); err != nil {
+		t.Fatalf("a failure older than the window: %v", err)
 	}
 }

@@ -111,6 +111,10 @@ type Store struct {
 	intake *intake               // nil without the intake log
 	broken atomic.Pointer[error] // set when the intake log could not be applied: no more writes
 
+	// commitFailed is the latest commit's failure (the disk's, not a
+	// write's own error); nil once a commit succeeded after it (Health).
+	commitFailed atomic.Pointer[commitFailure]
+
 	// retentionFrom is where the next DeleteRecordsBefore continues (nil:
 	// from the start), so that kept (queued) records a call examined are
 	// not examined again by the next one, which would never get past them.
@@ -300,6 +304,45 @@ func (s *Store) write(fn func(*bolt.Tx) error) error {
 	return err
 }
 
+// commitFailure is a commit that failed and when.
+type commitFailure struct {
+	err error
+	at  time.Time
+}
+
+// healthWindow is how long a failed commit keeps the store unhealthy
+// while no commit succeeds. The daemon's own writes (outcomes, receipts)
+// retry on their own, so on a disk that stays full one fails again well
+// within it even when readiness has turned traffic away.
+const healthWindow = 10 * time.Second
+
+// noteCommit records a commit's result for Health: err with every write's
+// function done is the commit's own failure (a full or failing disk).
+func (s *Store) noteCommit(err error, fnsDone bool) {
+	switch {
+	case err == nil:
+		if s.commitFailed.Load() != nil {
+			s.commitFailed.Store(nil)
+		}
+	case fnsDone:
+		s.commitFailed.Store(&commitFailure{err: err, at: time.Now()})
+	}
+}
+
+// Health is why the store cannot take writes now, or nil: the intake log
+// could not be synced (ErrBroken: a restart is needed), or a commit failed
+// within the last 10 s and none has succeeded since (a full or failing
+// disk). For readiness probes: it never writes.
+func (s *Store) Health() error {
+	if err := s.brokenErr(); err != nil {
+		return err
+	}
+	if f := s.commitFailed.Load(); f != nil && time.Since(f.at) < healthWindow {
+		return fmt.Errorf("store: the latest commit failed %s ago: %w", time.Since(f.at).Round(time.Millisecond), f.err)
+	}
+	return nil
+}
+
 // doneChans are writeReq.done channels (buffered, 1) for reuse: a write is
 // made for nearly every request and message event.
 var doneChans = sync.Pool{New: func() any { return make(chan error, 1) }}
@@ -408,6 +451,7 @@ func (s *Store) commitLoop() {
 			continue
 		}
 		t0 := time.Now()
+		fnsDone := false
 		err := s.update(func(tx *bolt.Tx) error {
 			if err := applyUnapplied(tx); err != nil {
 				return err
@@ -417,8 +461,10 @@ func (s *Store) commitLoop() {
 					return err
 				}
 			}
+			fnsDone = true
 			return nil
 		})
+		s.noteCommit(err, fnsDone)
 		took := time.Since(t0)
 		s.commitNanos.Add(int64(took))
 		s.commitHist.add(took, len(batch))
@@ -460,7 +506,14 @@ func (s *Store) commitLoop() {
 		}
 		// One failing write must not fail the others: commit them one by one.
 		for _, r := range regular {
-			r.done <- s.update(r.fn)
+			fnDone := false
+			err := s.update(func(tx *bolt.Tx) error {
+				err := r.fn(tx)
+				fnDone = err == nil
+				return err
+			})
+			s.noteCommit(err, fnDone)
+			r.done <- err
 		}
 	}
 	if len(unapplied) > 0 {

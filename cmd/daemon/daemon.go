@@ -363,6 +363,9 @@ func (d *Daemon) adminRoutes() []adminRoute {
 		{"GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }},
 		{"GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 			var down []string
+			if err := d.Store.Health(); err != nil {
+				down = append(down, err.Error()) // a full or failing disk: sends are refused
+			}
 			// A carrier needs a bind to send on and, with receiver binds
 			// (transmitter_receiver), one to take its receipts and inbound
 			// messages.

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,6 +106,10 @@ func TestDiskFull(t *testing.T) {
 	if full == 0 {
 		t.Fatal("no send failed on a full disk")
 	}
+	// Readiness says so: a load balancer stops sending here.
+	if status, body := readyz(t, e); status != 503 || !strings.Contains(body, "store: the latest commit failed") {
+		t.Fatalf("/readyz on a full disk: %d %q, want 503 naming the store", status, body)
+	}
 	t.Logf("disk full: %d sends refused with 500, %d accepted in total so far", full, len(accepted))
 	// Inbound messages while the disk is full: a part is acknowledged once
 	// stored (bbolt may still have room in its file) or answered with an
@@ -132,6 +138,9 @@ func TestDiskFull(t *testing.T) {
 		if s := send(fmt.Sprintf("+1555722%04d", i)); s != 202 {
 			t.Fatalf("after space returned, send %d: %d", i, s)
 		}
+	}
+	if status, body := readyz(t, e); status != 200 {
+		t.Fatalf("/readyz after space returned and sends were stored: %d %q", status, body)
 	}
 
 	// Without a restart: outcomes and receipts that could not be written
@@ -175,6 +184,18 @@ func TestDiskFull(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// readyz is the admin listener's /readyz answer (embedded admin: no credentials).
+func readyz(t *testing.T, e *env) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + e.d.AdminAddr() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
 
 // hasInbound: a message-received callback carrying text arrived.
