@@ -84,6 +84,11 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 		http: &http.Client{Timeout: *timeout}, stdout: stdout, stderr: stderr}
 	rest := fs.Args()
 	if len(rest) < 2 {
+		what := "an object and a verb, e.g. \"account list\""
+		if len(rest) == 1 {
+			what = fmt.Sprintf("a verb after %q", rest[0])
+		}
+		fmt.Fprintf(stderr, "smppbridge admin: missing %s\n\n", what)
 		fs.Usage()
 		return 2
 	}

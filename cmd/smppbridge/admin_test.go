@@ -194,6 +194,9 @@ func TestAdminCLI(t *testing.T) {
 	if code, _, _ = cli(t, d, "frobnicate", "now"); code != 2 {
 		t.Fatalf("unknown command: exit %d", code)
 	}
+	if code, _, errb = cli(t, d, "carrier"); code != 2 || !strings.Contains(errb, `missing a verb after "carrier"`) {
+		t.Fatalf("object without a verb: exit %d, %q", code, errb)
+	}
 	var out2, errb2 bytes.Buffer
 	t.Setenv("SMPPBRIDGE_ADMIN_PASSWORD", "wrong-password")
 	if code := run([]string{"admin", "-url", "http://" + d.AdminAddr(), "-user", "ops", "account", "list"}, &out2, &errb2); code != 1 ||
