@@ -80,8 +80,12 @@ type Daemon struct {
 
 	reloadMu sync.Mutex // serialises Reload and shutdown
 	stopping bool
-	carriers map[string]*carrierRuntime // by name; Reload only
-	opts     Options
+	// stopBegun ends when shutdown begins, before it waits for a reload in
+	// progress: that reload then stops waiting for in-flight submits.
+	stopBegun       context.Context
+	cancelStopBegun context.CancelFunc
+	carriers        map[string]*carrierRuntime // by name; Reload only
+	opts            Options
 	// Webhooks delivers the callback outbox.
 	Webhooks *bridge.Webhooks
 	api      *httpapi.Server
@@ -127,6 +131,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	warnIgnoredProxies(log, os.Getenv)
 	d := &Daemon{cfg: cfg, log: log, opts: opts}
+	d.stopBegun, d.cancelStopBegun = context.WithCancel(context.Background())
+	defer d.cancelStopBegun()
 	d.metrics = newMetrics(d)
 	var cleanups []func(context.Context)
 	stopAll := func(ctx context.Context) {
@@ -335,7 +341,8 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 	log.Info("shutting down")
-	d.reloadMu.Lock() // a reload in progress finishes first; none starts after
+	d.cancelStopBegun()
+	d.reloadMu.Lock() // a reload in progress finishes first (cut short: stopBegun); none starts after
 	d.stopping = true
 	d.reloadMu.Unlock()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.API.ShutdownTimeout.Std())

@@ -94,23 +94,44 @@ func (d *Daemon) Reload(cfg *conf.Config) error {
 		p.bc.Sender = rt.sender
 		list[i] = p.bc
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.API.ShutdownTimeout.Std())
+	var gone []*smpp.Pool // pools the bridge stops sending through
+	for name, old := range d.carriers {
+		if rt := next[name]; rt == nil || rt.pool != old.pool {
+			gone = append(gone, old.pool)
+		}
+	}
+	// SetCarriers waits for the retired carriers' senders, and they for the
+	// answers to submits already out, which a carrier that stopped
+	// answering holds up to its response_timeout. Within the budget
+	// (api.shutdown_timeout, cut short when the daemon stops) their pools
+	// close instead: those submits end with their outcome unknown, as at a
+	// stop. SetCarriers fails only before it changes anything, at once.
+	ctx, cancel := context.WithTimeout(d.stopBegun, d.cfg.API.ShutdownTimeout.Std())
 	defer cancel()
+	forced := make(chan struct{})
+	stopForcing := context.AfterFunc(ctx, func() {
+		defer close(forced)
+		closePools(ctx, gone)
+	})
 	if err := d.Bridge.SetCarriers(list); err != nil {
+		if !stopForcing() {
+			<-forced
+		}
 		closePools(ctx, fresh)
 		return fmt.Errorf("reload: %w", err)
 	}
+	if !stopForcing() {
+		<-forced
+		d.log.Warn("reload: in-flight submits of replaced or removed carriers cut off at the end of api.shutdown_timeout (or the stop); their outcome is unknown")
+	}
 
-	var gone []*smpp.Pool
 	for name, old := range d.carriers {
 		rt := next[name]
 		switch {
 		case rt == nil:
 			d.log.Info("reload: carrier removed", "carrier", name)
-			gone = append(gone, old.pool)
 		case rt.pool != old.pool:
 			d.log.Info("reload: carrier connection settings changed: reconnecting", "carrier", name)
-			gone = append(gone, old.pool)
 		case rt.conf.SegmentsPerSecond != old.conf.SegmentsPerSecond || rt.conf.Burst != old.conf.Burst:
 			rt.pool.SetRate(rt.conf.SegmentsPerSecond, rt.conf.Burst)
 			d.log.Info("reload: carrier rate changed", "carrier", name, "segments_per_second", rt.conf.SegmentsPerSecond)

@@ -12,6 +12,7 @@ import (
 
 	"smppbridge/cmd/daemon"
 	"smppbridge/conf"
+	"smppbridge/store"
 	"smppbridge/testharness/smsc"
 )
 
@@ -230,5 +231,80 @@ func TestReloadWarnsRestartOnlySections(t *testing.T) {
 	}
 	if !sections["policy"] || !sections["api"] || len(sections) != 2 {
 		t.Fatalf("warned about %v, want policy and api", sections)
+	}
+}
+
+// TestReloadBoundedWhileCarrierSilent: a reload that reconnects a carrier
+// whose submits are never answered (response_timeout 60 s) returns within
+// api.shutdown_timeout, not after the response timeout; and a stop that
+// arrives during a reload with a long budget cuts the reload short, so the
+// stop is not held up by it either. The cut-off copies stay SENT with
+// their outcome unknown, never sent again.
+func TestReloadBoundedWhileCarrierSilent(t *testing.T) {
+	for _, c := range []struct {
+		name, budget string
+		stop         bool
+	}{
+		{"reload within its budget", "500ms", false},
+		{"stop during a reload", "60s", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sim := startSim(t, smsc.Behaviour{NoResponseRate: 1})
+			db := filepath.Join(t.TempDir(), "bridge.db")
+			mk := func(extra string) *conf.Config {
+				return configWith(t, sim.Addr(), db, configOptions{API: `shutdown_timeout = "` + c.budget + `"`,
+					CarrierExtra: "response_timeout = \"60s\"" + extra})
+			}
+			e := startDaemonWith(t, sim, mk(""), daemon.Options{})
+			e.waitBinds(2)
+			ids := make([]string, 3)
+			for i := range ids {
+				ids[i] = e.accepted(e.send(msgBody([]string{fmt.Sprintf("+155500091%02d", i)}, "never answered", "")))
+			}
+			waitFor(t, sim, "submits at the carrier", func() bool { return sim.Stats().NotAnswered >= int64(len(ids)) })
+
+			// A changed window reconnects the carrier: its old pool retires
+			// with three submits unanswered.
+			reloaded := make(chan error, 1)
+			start := time.Now()
+			go func() { reloaded <- e.d.Reload(mk("\nwindow = 7")) }()
+			stopped := make(chan struct{})
+			if c.stop {
+				waitFor(t, sim, "the new pool's binds", func() bool { return sim.Stats().Binds >= 4 })
+				go func() { defer close(stopped); e.shutdown() }()
+			}
+			deadline := time.After(20 * time.Second)
+			select {
+			case err := <-reloaded:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-deadline:
+				t.Fatalf("reload still waiting after 20 s (response_timeout 60 s, shutdown_timeout %s)", c.budget)
+			}
+			t.Logf("reload returned after %v", time.Since(start).Round(time.Millisecond))
+			if c.stop {
+				select {
+				case <-stopped:
+				case <-deadline:
+					t.Fatal("the stop still waiting after 20 s")
+				}
+			} else {
+				e.shutdown()
+			}
+			st, err := store.Open(db, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			for _, id := range ids {
+				if r, err := st.Record(id, 0); err != nil || r.Status != "SENT" || r.Unknown != 1 {
+					t.Fatalf("record %s after the cut-off: %+v (%v), want SENT with its outcome unknown", id, r, err)
+				}
+			}
+			if n := sim.Stats().SubmitSM; n != int64(len(ids)) {
+				t.Fatalf("the carrier got %d submits, want %d: cut-off copies were sent again", n, len(ids))
+			}
+		})
 	}
 }
