@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
 
 	"smppbridge/cmd/daemon"
@@ -27,6 +29,7 @@ SYNOPSIS
   smppbridge -check-config FILE
   smppbridge admin COMMAND …   (manage a running daemon; smppbridge admin -h)
   smppbridge -help
+  smppbridge -version
 
 DESCRIPTION
   Accepts messages on the V2 HTTP API, stores them durably (bbolt), paces
@@ -85,6 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.String("check-config", "", "validate the configuration `file` (and read the TLS files it names) and exit")
 	logFormat := fs.String("log-format", "", "log `format`: text or json (default: log.format of the file, else text)")
 	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn or error (default: log.level of the file, else info)")
+	showVersion := fs.Bool("version", false, "print the version (module, commit, Go) and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -111,6 +115,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// quietly start the embedded demo instead of the operator's file.
 		fmt.Fprintf(stderr, "smppbridge: unexpected argument %q: give the configuration file as -config FILE (see smppbridge -help)\n", fs.Arg(0))
 		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "smppbridge", version())
+		return 0
 	}
 	// Handled from here on: a SIGTERM during start-up (opening a large store
 	// can take minutes) stops the daemon cleanly instead of killing it.
@@ -159,6 +167,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	opts.Logger = log
+	log.Info("smppbridge starting", "version", version())
 	log.Debug("garbage collector", "gc_percent", daemon.TuneRuntime())
 	if procs, raised := daemon.EnsureProcs(); raised {
 		log.Info("GOMAXPROCS raised so a goroutine waiting for the disk does not stop the others; set GOMAXPROCS to choose", "gomaxprocs", procs)
@@ -284,4 +293,31 @@ func readHint(err error) error {
 		return fmt.Errorf("%w: the user smppbridge runs as must be able to read it (under the systemd unit: group smppbridge, docs/operations.md \"Install\")", err)
 	}
 	return err
+}
+
+// version names the build from what the Go toolchain recorded in it: the
+// module version (a tag, or (devel)), the commit and whether the tree had
+// uncommitted changes, and the Go version — so an operator can tell
+// which build runs, and a bug report says so, without a release process.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown build) " + runtime.Version()
+	}
+	v := bi.Main.Version
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "+modified"
+			}
+		}
+	}
+	if rev != "" {
+		v += " " + rev[:min(12, len(rev))] + modified
+	}
+	return v + " " + bi.GoVersion
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -193,5 +194,18 @@ func TestHelpMatchesDocs(t *testing.T) {
 		if !strings.Contains(string(doc), "`"+f[1]) {
 			t.Errorf("flag %s is not documented in docs/operations.md", f[1])
 		}
+	}
+}
+
+// TestVersion: -version prints the build on one line and exits 0 without
+// starting anything.
+func TestVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-version"}, &out, &errb); code != 0 || errb.Len() != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+	line := out.String()
+	if !strings.HasPrefix(line, "smppbridge ") || !strings.HasSuffix(line, runtime.Version()+"\n") || strings.Count(line, "\n") != 1 {
+		t.Fatalf("-version printed %q", line)
 	}
 }
