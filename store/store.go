@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
 )
 
 // Buckets, created at Open.
@@ -160,6 +161,10 @@ var ErrClosed = errors.New("store: closed")
 // for longer than Options.Timeout.
 var ErrLocked = errors.New("locked by another process")
 
+// ErrDamaged is returned by Open for a file that is not a bbolt database
+// or whose meta pages are damaged.
+var ErrDamaged = errors.New("not a store file, or a damaged one")
+
 // openError words a failed bolt.Open for an operator: bbolt's lock timeout
 // says only "timeout", and its path errors repeat the path.
 func openError(path string, err error) error {
@@ -167,6 +172,8 @@ func openError(path string, err error) error {
 	switch {
 	case errors.Is(err, bolt.ErrTimeout):
 		err = ErrLocked
+	case errors.Is(err, bberrors.ErrInvalid), errors.Is(err, bberrors.ErrVersionMismatch), errors.Is(err, bberrors.ErrChecksum):
+		return fmt.Errorf("store: open %s: %w (%v)", path, ErrDamaged, err)
 	case errors.As(err, &pe) && pe.Path == path && errors.Is(err, fs.ErrNotExist):
 		// The file is created when missing: it is the directory.
 		return fmt.Errorf("store: open %s: directory %s does not exist: %w", path, filepath.Dir(path), pe.Err)

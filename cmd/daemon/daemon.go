@@ -709,6 +709,8 @@ func storeOpenHint(err error) error {
 	switch {
 	case errors.Is(err, store.ErrLocked):
 		return fmt.Errorf("%w: another smppbridge with the same store.path? Stop it, or give this one its own store.path", err)
+	case errors.Is(err, store.ErrDamaged):
+		return fmt.Errorf("%w: restore it from a backup, or move it away (or change store.path) to start with an empty store, losing what it holds", err)
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("%w: create it, or set store.path to a file in an existing directory", err)
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):

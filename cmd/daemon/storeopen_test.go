@@ -1,7 +1,9 @@
 package daemon_test
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,10 +26,15 @@ func TestStoreOpenErrorsSayWhatToDo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
+	garbage := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not a database "), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		path string
 		want []string
 	}{
+		{garbage, []string{"store.path", "not a store file, or a damaged one", "restore it from a backup"}},
 		{locked, []string{"store.path", locked, "locked by another process", "another smppbridge"}},
 		{filepath.Join(dir, "missing", "bridge.db"), []string{"store.path", "directory " + filepath.Join(dir, "missing") + " does not exist"}},
 	} {
