@@ -33,8 +33,8 @@ import (
 // Retry-After is the time until enough of the oldest counters are dropped
 // for one request to be admitted, in whole seconds rounded up, at least 1.
 //
-// Memory: one entry of about 300 bytes per tracked IP, at most
-// maxTrackedIPs entries (~30 MB). Entries are kept in least-recently-seen
+// Memory: about 370 bytes per tracked IP (entry and map slot), at most
+// maxTrackedIPs entries (~37 MB). Entries are kept in least-recently-seen
 // order; each call drops a few entries idle for a whole window (they no
 // longer limit anything), and a new IP at the cap evicts the least
 // recently seen one, whose count starts again from zero. No goroutine.
