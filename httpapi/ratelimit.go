@@ -264,14 +264,51 @@ func shortDuration(d time.Duration) string {
 // X-Forwarded-For (which any client can write): behind a reverse proxy
 // every client shares the proxy's budget.
 func (s *Server) listLimited(ctx *fasthttp.RequestCtx) bool {
-	if s.listLimit == nil {
+	ll := s.listLimit.Load()
+	if ll == nil {
 		return false
 	}
-	ok, retry := s.listLimit.allow(sourceIP(ctx.RemoteIP()))
+	ok, retry := ll.ips.allow(sourceIP(ctx.RemoteIP()))
 	if ok {
 		return false
 	}
 	ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.Itoa(retry))
-	writeJSON(ctx, fasthttp.StatusTooManyRequests, s.listLimitedBody)
+	writeJSON(ctx, fasthttp.StatusTooManyRequests, ll.body)
+	return true
+}
+
+// listLimit is the limiter in force with its settings and 429 body (the
+// same for every refusal).
+type listLimit struct {
+	limit  int
+	window time.Duration
+	ips    *ipLimiter
+	body   []byte
+}
+
+// SetListRateLimit sets the message list's per-IP limit (Options.
+// ListRateLimit, ListRateWindow; limit 0: off), for a configuration
+// reload. New settings start counting from zero; the same settings keep
+// the counts. It reports whether anything changed.
+func (s *Server) SetListRateLimit(limit int, window time.Duration) (changed bool) {
+	if window <= 0 {
+		window = DefaultListRateWindow
+	}
+	limit = max(limit, 0)
+	s.listMu.Lock()
+	defer s.listMu.Unlock()
+	cur := s.listLimit.Load()
+	if cur == nil && limit == 0 || cur != nil && cur.limit == limit && cur.window == window {
+		return false
+	}
+	if limit == 0 {
+		s.listLimit.Store(nil)
+		return true
+	}
+	s.listLimit.Store(&listLimit{
+		limit: limit, window: window,
+		ips:  newIPLimiter(limit, window, nil),
+		body: appendErrorBody(nil, typeRateLimited, rateLimitDescription(limit, window)),
+	})
 	return true
 }

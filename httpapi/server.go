@@ -129,8 +129,8 @@ type Server struct {
 
 	cert atomic.Pointer[tls.Certificate] // HTTPS: the certificate in use
 
-	listLimit       *ipLimiter // nil: the message list is not limited
-	listLimitedBody []byte     // the 429 body, the same for every refusal
+	listLimit atomic.Pointer[listLimit] // nil: the message list is not limited
+	listMu    sync.Mutex                // serializes SetListRateLimit
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -143,9 +143,7 @@ func New(core Core, opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{core: core, opts: opts, log: opts.Logger}
 	s.into, _ = core.(SendIntoCore)
-	if s.listLimit = newIPLimiter(opts.ListRateLimit, opts.ListRateWindow, nil); s.listLimit != nil {
-		s.listLimitedBody = appendErrorBody(nil, typeRateLimited, rateLimitDescription(opts.ListRateLimit, opts.ListRateWindow))
-	}
+	s.SetListRateLimit(opts.ListRateLimit, opts.ListRateWindow)
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.guard = newConnGuard(opts.ReadTimeout, opts.WriteTimeout, opts.IdleTimeout)
 	s.srv = &fasthttp.Server{

@@ -2,12 +2,15 @@ package daemon_test
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"smppbridge/cmd/daemon"
+	"smppbridge/conf"
 	"smppbridge/testharness/smsc"
 )
 
@@ -116,5 +119,64 @@ func TestListRateLimitOff(t *testing.T) {
 		if resp, body := rawGet(t, e.base+searchPath+"?messageDirection=OUTBOUND", user, pass); resp.StatusCode != 200 {
 			t.Fatalf("list request %d with the limit off: %d %s", i+1, resp.StatusCode, body)
 		}
+	}
+}
+
+// TestListRateLimitReload: a reload applies list_rate_limit and
+// list_rate_window live (off, then another limit counted afresh) and does
+// not warn about them as restart-only.
+func TestListRateLimitReload(t *testing.T) {
+	logs := &logBuffer{}
+	sim := startSim(t, smsc.Behaviour{})
+	db := filepath.Join(t.TempDir(), "bridge.db")
+	mk := func(api string) *conf.Config {
+		return configWith(t, sim.Addr(), db, configOptions{API: api})
+	}
+	e := startDaemonWith(t, sim, mk("list_rate_limit = 2\nlist_rate_window = \"1m\""),
+		daemon.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	list := e.base + searchPath + "?messageDirection=OUTBOUND"
+	status := func() int {
+		resp, _ := rawGet(t, list, user, pass)
+		return resp.StatusCode
+	}
+	if a, b, c := status(), status(), status(); a != 200 || b != 200 || c != 429 {
+		t.Fatalf("limit 2: statuses %d %d %d, want 200 200 429", a, b, c)
+	}
+
+	if err := e.d.Reload(mk("list_rate_limit = 0")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if got := status(); got != 200 {
+			t.Fatalf("limit reloaded to 0 (off): request %d: %d", i+1, got)
+		}
+	}
+
+	if err := e.d.Reload(mk("list_rate_limit = 1\nlist_rate_window = \"2m\"")); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := status(), status(); a != 200 || b != 429 {
+		t.Fatalf("limit reloaded to 1 per 2m: statuses %d %d, want 200 429", a, b)
+	}
+	resp, body := rawGet(t, list, user, pass)
+	if want := "at most 1 per 2m;"; !strings.Contains(body, want) {
+		t.Errorf("429 body after the reload: %s, want it to say %q", body, want)
+	}
+	if retry, _ := strconv.Atoi(resp.Header.Get("Retry-After")); retry < 61 || retry > 120 {
+		t.Errorf("Retry-After %q after the reload to a 2m window, want 61..120", resp.Header.Get("Retry-After"))
+	}
+
+	// The same settings again keep the counts.
+	if err := e.d.Reload(mk("list_rate_limit = 1\nlist_rate_window = \"2m\"")); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(); got != 429 {
+		t.Fatalf("after a reload without changes: %d, want 429 (counts kept)", got)
+	}
+	if lines := logs.lines(t, "reload: settings changed that take effect at the next start"); len(lines) != 0 {
+		t.Errorf("the live rate limit was reported as restart-only: %v", lines)
+	}
+	if lines := logs.lines(t, "reload: message list rate limit changed; counting starts afresh"); len(lines) != 2 {
+		t.Errorf("logged %d rate limit changes, want 2: %v", len(lines), lines)
 	}
 }
