@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -232,6 +234,52 @@ func TestShortDuration(t *testing.T) {
 		if got := shortDuration(d); got != want {
 			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestListLimiterConcurrent: concurrent callers on two IPs get exactly the
+// limit each (run with -race).
+func TestListLimiterConcurrent(t *testing.T) {
+	l, _ := newTestLimiter(t, 100, time.Minute)
+	var admitted [2]atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 60 {
+				if ok, _ := l.allow([]netip.Addr{ipA, ipB}[g%2]); ok {
+					admitted[g%2].Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if a, b := admitted[0].Load(), admitted[1].Load(); a != 100 || b != 100 {
+		t.Fatalf("admitted %d and %d of 240 each, want 100 and 100", a, b)
+	}
+}
+
+func TestSetListRateLimit(t *testing.T) {
+	s := New(&fakeCore{}, Options{ListRateLimit: 5, ListRateWindow: time.Minute})
+	before := s.listLimit.Load()
+	if before == nil || before.limit != 5 || before.window != time.Minute {
+		t.Fatalf("limit from Options: %+v", before)
+	}
+	if s.SetListRateLimit(5, time.Minute) || s.listLimit.Load() != before {
+		t.Fatal("the same settings replaced the limiter (its counts would be lost)")
+	}
+	if !s.SetListRateLimit(5, 2*time.Minute) || s.listLimit.Load().window != 2*time.Minute {
+		t.Fatal("a new window was not applied")
+	}
+	if !s.SetListRateLimit(0, time.Minute) || s.listLimit.Load() != nil {
+		t.Fatal("limit 0 did not turn the limit off")
+	}
+	if s.SetListRateLimit(0, 2*time.Minute) {
+		t.Fatal("off stays off whatever the window: nothing changed")
+	}
+	if off := New(&fakeCore{}, Options{}); off.listLimit.Load() != nil {
+		t.Fatal("zero Options limit the list")
 	}
 }
 
