@@ -3,11 +3,13 @@ package daemon_test
 import (
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"smppbridge/cmd/daemon"
 	"smppbridge/conf"
@@ -100,6 +102,23 @@ func TestListRateLimit(t *testing.T) {
 	// this one is refused too.
 	if resp, body := rawGet(t, e.base+"/api/v2/users/"+acct2+"/messages?messageDirection=OUTBOUND", user2, pass); resp.StatusCode != 429 {
 		t.Fatalf("another account from the same IP: %d %s, want 429 (the limit is per source IP)", resp.StatusCode, body)
+	}
+
+	// Another source address has its own budget: the key is the
+	// connection's remote address. Linux routes all of 127/8 to loopback;
+	// elsewhere 127.0.0.2 may not exist.
+	other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 10 * time.Second}).DialContext}}
+	defer other.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", list, nil)
+	req.SetBasicAuth(user, pass)
+	if resp, err := other.Do(req); err != nil {
+		t.Logf("no request from 127.0.0.2 (%v): per-address budgets checked in httpapi only", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("from 127.0.0.2 while 127.0.0.1 is limited: %d, want 200", resp.StatusCode)
+		}
 	}
 
 	fams := scrape(t, e.d.AdminAddr())
