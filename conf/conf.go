@@ -102,6 +102,10 @@ type API struct {
 	GroupLimit      int      `toml:"group_limit"`      // recipients per message
 	MaxTextLength   int      `toml:"max_text_length"`  // characters
 	ShutdownTimeout Duration `toml:"shutdown_timeout"` // drain budget on SIGTERM
+	// ListRateLimit is the most message list requests (GET …/messages)
+	// per source IP in any ListRateWindow; 0: no limit.
+	ListRateLimit  int      `toml:"list_rate_limit"`
+	ListRateWindow Duration `toml:"list_rate_window"`
 }
 
 // Callbacks configures webhook delivery to applications.

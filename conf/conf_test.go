@@ -62,7 +62,7 @@ func wantDefaults() *Config {
 		Admin:     Admin{Listen: "127.0.0.1:8081"},
 		Store:     Store{Path: "smppbridge.db", RecordRetention: sec(14 * 24 * 3600), CommitDelay: Duration(300 * time.Microsecond)},
 		Log:       Log{Format: "text", Level: "info"},
-		API:       API{GroupLimit: 10, MaxTextLength: 2048, ShutdownTimeout: sec(20)},
+		API:       API{GroupLimit: 10, MaxTextLength: 2048, ShutdownTimeout: sec(20), ListRateLimit: 3500, ListRateWindow: sec(300)},
 		Callbacks: Callbacks{Timeout: sec(10), RetryFor: sec(24 * 3600), DeadLetterRetention: sec(7 * 24 * 3600), MaxBatch: 1, ConcurrencyPerEndpoint: 4},
 		Policy:    Policy{EmergencyNumbers: []string{"911", "112", "999", "000", "110", "119", "118", "100", "101", "102", "108"}},
 	}
@@ -125,7 +125,7 @@ func fullWant() *Config {
 		},
 		Store:     Store{Path: "/var/lib/smppbridge/smppbridge.db", WAL: true, RecordRetention: sec(7 * 24 * 3600), CommitDelay: Duration(500 * time.Microsecond)},
 		Log:       Log{Format: "json", Level: "debug"},
-		API:       API{GroupLimit: 8, MaxTextLength: 1600, ShutdownTimeout: sec(30)},
+		API:       API{GroupLimit: 8, MaxTextLength: 1600, ShutdownTimeout: sec(30), ListRateLimit: 1000, ListRateWindow: sec(60)},
 		Callbacks: Callbacks{Timeout: sec(5), RetryFor: sec(12 * 3600), DeadLetterRetention: sec(72 * 3600), MaxBatch: 10, ConcurrencyPerEndpoint: 8},
 		Policy:    Policy{EmergencyNumbers: []string{"911", "112", "999"}},
 		Carriers: []Carrier{
@@ -312,6 +312,8 @@ func TestBadFixtures(t *testing.T) {
 		{"bad_admin_listen.toml", "admin.listen", `must differ from http.listen ("127.0.0.1:8080")`},
 		{"bad_log_level.toml", "log.level", `got "verbose"`},
 		{"bad_group_limit.toml", "api.group_limit", "must be between 1 and 254, got 255"},
+		{"bad_list_rate.toml", "api.list_rate_limit", "must be between 0 and 100000000, got -1"},
+		{"bad_list_rate_window.toml", "api.list_rate_window", `must be between 1s and 24h, got "500ms"`},
 		{"bad_duplicate_account.toml", "account[1].id", `duplicate account id "9900000"`},
 		{"bad_account_id.toml", "account[0].id", "must be 1 to 64 of A-Z"},
 		{"bad_password_and_hash.toml", "account[0].credential[0]", "password and password_hash are both set"},

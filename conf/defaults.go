@@ -25,6 +25,8 @@ func Defaults() *Config {
 			GroupLimit:      10,
 			MaxTextLength:   2048,
 			ShutdownTimeout: Duration(20 * time.Second),
+			ListRateLimit:   3500, // v2-api.md §4.1: 3 500 per 5 minutes per IP
+			ListRateWindow:  Duration(5 * time.Minute),
 		},
 		Callbacks: Callbacks{
 			Timeout:                Duration(10 * time.Second),

@@ -135,6 +135,12 @@ func (c *Config) validate() []error {
 	// 65535: the longest message_payload; no SMPP mode carries more.
 	ck.intRange("api.max_text_length", c.API.MaxTextLength, 1, 65535)
 	ck.positive("api.shutdown_timeout", c.API.ShutdownTimeout)
+	// The limiter counts in uint32 and keeps 21 counters per IP, so a
+	// window below a second or above a day would be meaningless.
+	ck.intRange("api.list_rate_limit", c.API.ListRateLimit, 0, 100_000_000)
+	if d := c.API.ListRateWindow; d < Duration(time.Second) || d > Duration(24*time.Hour) {
+		ck.add("api.list_rate_window", "must be between 1s and 24h, got %q", d.String())
+	}
 
 	ck.positive("callbacks.timeout", c.Callbacks.Timeout)
 	ck.positive("callbacks.retry_for", c.Callbacks.RetryFor)

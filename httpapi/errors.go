@@ -19,6 +19,7 @@ const (
 	typeForbidden     = "forbidden"
 	typeUnsupportedCT = "unsupported-content-type"
 	typeQueueFull     = "max-message-queue-size-exceeded"
+	typeRateLimited   = "rate_limit_exceeded" // sic: Bandwidth's own spelling (v2-api.md §3.4)
 	typeMethod        = "method-not-allowed"
 	typeTooLarge      = "request-entity-too-large"
 	typeHeaderLarge   = "request-header-fields-too-large"

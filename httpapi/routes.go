@@ -76,6 +76,11 @@ func (s *Server) handleRoute(ctx *fasthttp.RequestCtx) (route string) {
 	}
 	rc, records := s.core.(RecordsCore)
 	if ctx.IsGet() && records {
+		// Before the credentials are checked: failed logins count too, and
+		// a 429 says nothing about whether they were right.
+		if s.listLimited(ctx) {
+			return
+		}
 		s.search(ctx, rid, account, rc)
 		return
 	}

@@ -57,6 +57,11 @@ type Options struct {
 	// "other"), the response status and the time taken. For metrics: it
 	// must be cheap and must not block.
 	Observe func(route string, status int, took time.Duration)
+	// ListRateLimit is the most message list requests (GET …/messages)
+	// admitted per source IP in any ListRateWindow (ratelimit.go); more
+	// are answered 429 rate_limit_exceeded. 0: no limit.
+	ListRateLimit  int
+	ListRateWindow time.Duration // default 5m when ListRateLimit is set
 }
 
 // Defaults applied by New to zero fields.
@@ -68,6 +73,7 @@ const (
 	DefaultWriteTimeout   = 10 * time.Second
 	DefaultIdleTimeout    = 60 * time.Second
 	DefaultConcurrency    = 4096
+	DefaultListRateWindow = 5 * time.Minute
 )
 
 func (o *Options) setDefaults() {
@@ -95,6 +101,12 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.ListRateLimit < 0 {
+		o.ListRateLimit = 0
+	}
+	if o.ListRateWindow <= 0 {
+		o.ListRateWindow = DefaultListRateWindow
+	}
 }
 
 // Server is the HTTP API server.
@@ -117,6 +129,9 @@ type Server struct {
 
 	cert atomic.Pointer[tls.Certificate] // HTTPS: the certificate in use
 
+	listLimit atomic.Pointer[listLimit] // nil: the message list is not limited
+	listMu    sync.Mutex                // serializes SetListRateLimit
+
 	mu      sync.Mutex
 	ln      net.Listener
 	serving bool
@@ -128,6 +143,7 @@ func New(core Core, opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{core: core, opts: opts, log: opts.Logger}
 	s.into, _ = core.(SendIntoCore)
+	s.SetListRateLimit(opts.ListRateLimit, opts.ListRateWindow)
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.guard = newConnGuard(opts.ReadTimeout, opts.WriteTimeout, opts.IdleTimeout)
 	s.srv = &fasthttp.Server{

@@ -303,7 +303,8 @@ func Run(ctx context.Context, opts Options) error {
 		Addr: cfg.HTTP.Listen, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
 		ReadTimeout: cfg.HTTP.ReadTimeout.Std(), WriteTimeout: cfg.HTTP.WriteTimeout.Std(), IdleTimeout: cfg.HTTP.IdleTimeout.Std(),
 		TLSCertFile: cfg.HTTP.TLSCertFile, TLSKeyFile: cfg.HTTP.TLSKeyFile, Logger: log,
-		Observe: d.metrics.observeHTTP,
+		Observe:       d.metrics.observeHTTP,
+		ListRateLimit: cfg.API.ListRateLimit, ListRateWindow: cfg.API.ListRateWindow.Std(),
 	})
 	if err := d.api.Listen(); err != nil {
 		return fail(listenHint("http.listen", err))

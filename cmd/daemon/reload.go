@@ -38,9 +38,10 @@ var ErrStopping = errors.New("daemon: stopping")
 // takes a new rate, queue size and routes live; a changed one reconnects;
 // an added one binds; a removed one unbinds after its in-flight submits
 // (messages still queued for it fail with 4420). The HTTPS certificate is
-// read again. Settings of listeners, the store, the API and callbacks take
-// effect at the next start (logged). cfg must have passed conf validation;
-// on error nothing has changed.
+// read again and the message list's rate limit set. Settings of
+// listeners, the store, the rest of the API and callbacks take effect at
+// the next start (logged). cfg must have passed conf validation; on error
+// nothing has changed.
 func (d *Daemon) Reload(cfg *conf.Config) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
@@ -157,6 +158,10 @@ func (d *Daemon) Reload(cfg *conf.Config) error {
 	if err := d.api.ReloadTLS(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile); err != nil {
 		d.log.Error("reload: HTTPS certificate not replaced", "err", err) // checked above: only if the files changed since
 	}
+	if d.api.SetListRateLimit(cfg.API.ListRateLimit, cfg.API.ListRateWindow.Std()) {
+		d.log.Info("reload: message list rate limit changed; counting starts afresh",
+			"list_rate_limit", cfg.API.ListRateLimit, "list_rate_window", cfg.API.ListRateWindow.String())
+	}
 	d.warnRestartOnly(cfg)
 	d.log.Info("configuration reloaded", "carriers", len(cfg.Carriers))
 	return nil
@@ -176,6 +181,8 @@ func (d *Daemon) warnRestartOnly(cfg *conf.Config) {
 	old := d.cfg
 	httpOld, httpNew := old.HTTP, cfg.HTTP
 	httpOld.TLSCertFile, httpOld.TLSKeyFile, httpNew.TLSCertFile, httpNew.TLSKeyFile = "", "", "", ""
+	apiOld, apiNew := old.API, cfg.API // the list's rate limit is applied live
+	apiOld.ListRateLimit, apiOld.ListRateWindow, apiNew.ListRateLimit, apiNew.ListRateWindow = 0, 0, 0, 0
 	for _, s := range []struct {
 		key  string
 		same bool
@@ -184,7 +191,7 @@ func (d *Daemon) warnRestartOnly(cfg *conf.Config) {
 		{"admin", reflect.DeepEqual(old.Admin, cfg.Admin)},
 		{"store", reflect.DeepEqual(old.Store, cfg.Store)},
 		{"log.format", old.Log.Format == cfg.Log.Format}, // log.level: applied by cmd/smppbridge
-		{"api", reflect.DeepEqual(old.API, cfg.API)},
+		{"api", reflect.DeepEqual(apiOld, apiNew)},
 		{"callbacks", reflect.DeepEqual(old.Callbacks, cfg.Callbacks)},
 		{"policy", reflect.DeepEqual(old.Policy, cfg.Policy)},
 	} {
