@@ -907,3 +907,57 @@ func TestDeadLetterRetention(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestWebhookRequeuedDeadLetterRetried: a dead letter requeued through the
+// admin API is "a new, never-tried callback" (docs/admin.md), so an
+// endpoint that fails once more gets the retry schedule again instead of a
+// second dead letter after one attempt.
+func TestWebhookRequeuedDeadLetterRetried(t *testing.T) {
+	o := newOutbox(t)
+	var fail atomic.Bool
+	fail.Store(true)
+	srv, reqs := receiver(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		if fail.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	clock := &fakeClock{t: cbT0}
+	w := startWebhooks(t, WebhookOptions{Outbox: o, Clock: clock.Now, Rand: func() float64 { return 0.5 }, RetryFor: time.Minute})
+	job := addJobs(t, o, "a", srv.URL, 1, "x")[0]
+	w.Notify()
+	for step := 0; ; step++ {
+		if step > 10 {
+			t.Fatal("not dead-lettered after 10 attempts")
+		}
+		oc := o.wait(t)
+		if oc.kind == "dead" {
+			break
+		}
+		j, _, err := o.Callback(job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Set(j.NextAt)
+		w.Notify()
+	}
+	// The customer fixed the endpoint, but it still answers 503 once
+	// (a deploy in progress) when the operator requeues.
+	clock.Set(cbT0.Add(2 * time.Hour))
+	if n, err := o.RequeueDeadCallbacks([]uint64{job.ID}); err != nil || n != 1 {
+		t.Fatalf("requeue: %d %v", n, err)
+	}
+	for len(reqs) > 0 {
+		<-reqs
+	}
+	w.Notify()
+	nextRequest(t, reqs)
+	if oc := o.wait(t); oc.kind != "retry" {
+		t.Fatalf("requeued callback failing once: outcome %v, want a retry", oc)
+	}
+	fail.Store(false)
+	clock.Set(clock.Now().Add(time.Minute))
+	w.Notify()
+	if oc := o.wait(t); oc.kind != "done" {
+		t.Fatalf("outcome %v, want done", oc)
+	}
+}
