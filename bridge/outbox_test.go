@@ -961,3 +961,58 @@ func TestWebhookRequeuedDeadLetterRetried(t *testing.T) {
 		t.Fatalf("outcome %v, want done", oc)
 	}
 }
+
+// TestWebhookPerEndpointConcurrencyAboveDefaultTotal: callbacks.
+// concurrency_per_endpoint accepts up to 1024 and is the only concurrency
+// key; a value above the sender's default total (64) must be honoured, and
+// with room left for other endpoints, not silently capped at 64.
+func TestWebhookPerEndpointConcurrencyAboveDefaultTotal(t *testing.T) {
+	const perEndpoint = 80
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	srv, reqs := receiver(t, func(http.ResponseWriter, *http.Request, []byte) {
+		select {
+		case <-release:
+		case <-time.After(40 * time.Second):
+		}
+	})
+	t.Cleanup(unblock) // before the receiver's Close, which waits for its handlers
+	o := newOutbox(t)
+	// A timeout longer than the test: no slot is freed by one.
+	w := startWebhooks(t, WebhookOptions{Outbox: o, PollInterval: 20 * time.Millisecond, ConcurrencyPerEndpoint: perEndpoint,
+		Timeout: 30 * time.Second})
+	if err := w.Add(addJobsLater(perEndpoint+10, "a", srv.URL+"/slow")...); err != nil {
+		t.Fatal(err)
+	}
+	for i := range perEndpoint {
+		select {
+		case <-reqs:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d requests in flight to the endpoint, want %d", i, perEndpoint)
+		}
+	}
+	// Another application's endpoint still gets through.
+	other, otherReqs := receiver(t, nil)
+	if err := w.Add(addJobsLater(1, "b", other.URL+"/ok")...); err != nil {
+		t.Fatal(err)
+	}
+	nextRequest(t, otherReqs)
+	if n := len(reqs); n != 0 {
+		t.Fatalf("%d requests beyond the endpoint's limit of %d", n, perEndpoint)
+	}
+	unblock()
+	if got := o.waitJobs(t, perEndpoint+11); len(got["done"]) != perEndpoint+11 {
+		t.Fatalf("outcomes %v", got)
+	}
+}
+
+// addJobsLater builds n jobs without storing them.
+func addJobsLater(n int, app, url string) []store.CallbackJob {
+	jobs := make([]store.CallbackJob, n)
+	for i := range jobs {
+		jobs[i] = store.CallbackJob{ApplicationID: app, Kind: CallbackStatus, URL: url,
+			Body: fmt.Appendf(nil, `[{"n":"%s%d"}]`, app, i), Created: cbT0}
+	}
+	return jobs
+}
