@@ -907,3 +907,112 @@ func TestDeadLetterRetention(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestWebhookRequeuedDeadLetterRetried: a dead letter requeued through the
+// admin API is "a new, never-tried callback" (docs/admin.md), so an
+// endpoint that fails once more gets the retry schedule again instead of a
+// second dead letter after one attempt.
+func TestWebhookRequeuedDeadLetterRetried(t *testing.T) {
+	o := newOutbox(t)
+	var fail atomic.Bool
+	fail.Store(true)
+	srv, reqs := receiver(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		if fail.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	clock := &fakeClock{t: cbT0}
+	w := startWebhooks(t, WebhookOptions{Outbox: o, Clock: clock.Now, Rand: func() float64 { return 0.5 }, RetryFor: time.Minute})
+	job := addJobs(t, o, "a", srv.URL, 1, "x")[0]
+	w.Notify()
+	for step := 0; ; step++ {
+		if step > 10 {
+			t.Fatal("not dead-lettered after 10 attempts")
+		}
+		oc := o.wait(t)
+		if oc.kind == "dead" {
+			break
+		}
+		j, _, err := o.Callback(job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Set(j.NextAt)
+		w.Notify()
+	}
+	// The customer fixed the endpoint, but it still answers 503 once
+	// (a deploy in progress) when the operator requeues.
+	clock.Set(cbT0.Add(2 * time.Hour))
+	if n, err := o.RequeueDeadCallbacks([]uint64{job.ID}); err != nil || n != 1 {
+		t.Fatalf("requeue: %d %v", n, err)
+	}
+	for len(reqs) > 0 {
+		<-reqs
+	}
+	w.Notify()
+	nextRequest(t, reqs)
+	if oc := o.wait(t); oc.kind != "retry" {
+		t.Fatalf("requeued callback failing once: outcome %v, want a retry", oc)
+	}
+	fail.Store(false)
+	clock.Set(clock.Now().Add(time.Minute))
+	w.Notify()
+	if oc := o.wait(t); oc.kind != "done" {
+		t.Fatalf("outcome %v, want done", oc)
+	}
+}
+
+// TestWebhookPerEndpointConcurrencyAboveDefaultTotal: callbacks.
+// concurrency_per_endpoint accepts up to 1024 and is the only concurrency
+// key; a value above the sender's default total (64) must be honoured, and
+// with room left for other endpoints, not silently capped at 64.
+func TestWebhookPerEndpointConcurrencyAboveDefaultTotal(t *testing.T) {
+	const perEndpoint = 80
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	srv, reqs := receiver(t, func(http.ResponseWriter, *http.Request, []byte) {
+		select {
+		case <-release:
+		case <-time.After(40 * time.Second):
+		}
+	})
+	t.Cleanup(unblock) // before the receiver's Close, which waits for its handlers
+	o := newOutbox(t)
+	// A timeout longer than the test: no slot is freed by one.
+	w := startWebhooks(t, WebhookOptions{Outbox: o, PollInterval: 20 * time.Millisecond, ConcurrencyPerEndpoint: perEndpoint,
+		Timeout: 30 * time.Second})
+	if err := w.Add(addJobsLater(perEndpoint+10, "a", srv.URL+"/slow")...); err != nil {
+		t.Fatal(err)
+	}
+	for i := range perEndpoint {
+		select {
+		case <-reqs:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d requests in flight to the endpoint, want %d", i, perEndpoint)
+		}
+	}
+	// Another application's endpoint still gets through.
+	other, otherReqs := receiver(t, nil)
+	if err := w.Add(addJobsLater(1, "b", other.URL+"/ok")...); err != nil {
+		t.Fatal(err)
+	}
+	nextRequest(t, otherReqs)
+	if n := len(reqs); n != 0 {
+		t.Fatalf("%d requests beyond the endpoint's limit of %d", n, perEndpoint)
+	}
+	unblock()
+	if got := o.waitJobs(t, perEndpoint+11); len(got["done"]) != perEndpoint+11 {
+		t.Fatalf("outcomes %v", got)
+	}
+}
+
+// addJobsLater builds n jobs without storing them.
+func addJobsLater(n int, app, url string) []store.CallbackJob {
+	jobs := make([]store.CallbackJob, n)
+	for i := range jobs {
+		jobs[i] = store.CallbackJob{ApplicationID: app, Kind: CallbackStatus, URL: url,
+			Body: fmt.Appendf(nil, `[{"n":"%s%d"}]`, app, i), Created: cbT0}
+	}
+	return jobs
+}

@@ -72,7 +72,7 @@ type WebhookOptions struct {
 	Timeout                time.Duration // per request; default 10 s
 	RetryFor               time.Duration // then dead-letter; default 24 h
 	ConcurrencyPerEndpoint int           // requests in flight per URL; default 4
-	Concurrency            int           // requests in flight in total; default 64
+	Concurrency            int           // requests in flight in total; default max(64, 2×ConcurrencyPerEndpoint)
 	// MaxBatch > 1 merges up to that many due jobs of the same application
 	// and URL into one request whose body is one array of all their events;
 	// they succeed or retry together. Default 1.
@@ -175,7 +175,9 @@ func NewWebhooks(opts WebhookOptions) (*Webhooks, error) {
 		opts.ConcurrencyPerEndpoint = 4
 	}
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 64
+		// Room for other endpoints beside one at its limit, also when
+		// that limit is configured above 64.
+		opts.Concurrency = max(64, 2*opts.ConcurrencyPerEndpoint)
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1

@@ -1183,8 +1183,9 @@ func (s *Store) DeadCallbacks(afterID uint64, limit int) ([]CallbackJob, error) 
 }
 
 // RequeueDeadCallbacks gives dead-lettered jobs another life: each becomes
-// a never-tried job again (a new id, attempts cleared, its body and
-// endpoint as they were), in one commit. Unknown ids are ignored; it
+// a never-tried job again (a new id, attempts cleared, created now, so
+// with a new retry period; its body and endpoint as they were), in one
+// commit. Unknown ids are ignored; it
 // returns how many were requeued.
 func (s *Store) RequeueDeadCallbacks(ids []uint64) (int, error) {
 	n := 0
@@ -1206,6 +1207,9 @@ func (s *Store) RequeueDeadCallbacks(ids []uint64) (int, error) {
 			}
 			w.d[2]--
 			j.Body = bytes.Clone(j.Body) // v is only valid in the transaction
+			// A new callback gets a new retry period: the old one is over,
+			// so one more failure would dead-letter it again at once.
+			j.Created = time.Time{}
 			jobs = append(jobs, j)
 		}
 		if err := w.finish(); err != nil {
