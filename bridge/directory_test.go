@@ -397,7 +397,7 @@ func TestDirectoryConcurrentReaders(t *testing.T) {
 				b.policyCode(d, d.accounts["A"], req.From, req.To[0])
 				b.numberClass(req.From)
 				b.Authenticate("A", "u", "p")
-				b.CallbackCredentials("a1")
+				b.CallbackCredentials("a1", "http://h/a1")
 				for _, a := range d.accounts {
 					for _, ap := range a.apps {
 						_ = len(ap.Numbers) + len(ap.ReceiptEvents) + len(a.Credentials) + len(a.Countries)
@@ -491,5 +491,37 @@ func TestDeletedConfigEntriesStayDeleted(t *testing.T) {
 	}
 	if err := b.Authenticate("A", "leaked", "new"); err != nil {
 		t.Errorf("credential listed again after being dropped: %v", err)
+	}
+}
+
+// TestCallbackCredentialsFollowTheURL: an application's callback
+// credentials go with requests to its current callback and inbound URLs
+// only; jobs still pending for a URL it has left go without them, so a new
+// password never reaches the old host.
+func TestCallbackCredentialsFollowTheURL(t *testing.T) {
+	b := newDirBridge(t, openTestStore(t, filepath.Join(t.TempDir(), "c.db")), []Account{
+		{ID: "A", Applications: []Application{{ID: "a1", CallbackURL: "http://old/status", InboundCallbackURL: "http://old/in",
+			CallbackUsername: "cb", CallbackPassword: "old-secret", Numbers: nums("+15550000001")}}}})
+	for _, url := range []string{"http://old/status", "http://old/in"} {
+		if u, p, ok := b.CallbackCredentials("a1", url); !ok || u != "cb" || p != "old-secret" {
+			t.Fatalf("%s: %q %q %v", url, u, p, ok)
+		}
+	}
+	if err := errOf(b.UpdateApplication("A", "a1", func(ap *Application) {
+		ap.CallbackURL, ap.CallbackPassword = "https://new/status", "new-secret"
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if u, p, ok := b.CallbackCredentials("a1", "http://old/status"); ok || u != "" || p != "" {
+		t.Fatalf("the old URL still gets credentials: %q %q", u, p)
+	}
+	if _, p, ok := b.CallbackCredentials("a1", "https://new/status"); !ok || p != "new-secret" {
+		t.Fatalf("the new URL: %q %v", p, ok)
+	}
+	if _, p, ok := b.CallbackCredentials("a1", "http://old/in"); !ok || p != "new-secret" {
+		t.Fatalf("the unchanged inbound URL: %q %v", p, ok)
+	}
+	if _, _, ok := b.CallbackCredentials("gone", "http://old/status"); ok {
+		t.Fatal("an unknown application has credentials")
 	}
 }

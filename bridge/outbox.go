@@ -181,10 +181,15 @@ func NewCallbackJob(app Application, kind string, now time.Time, events ...Callb
 }
 
 // CallbackCredentials returns the HTTP Basic credentials configured for an
-// application's callbacks: the Credentials lookup of WebhookOptions.
-func (b *Bridge) CallbackCredentials(appID string) (user, pass string, ok bool) {
-	if app := b.directory().apps[appID]; app != nil {
-		return app.CallbackUsername, app.CallbackPassword, app.CallbackUsername != "" || app.CallbackPassword != ""
+// application's callbacks to url: the Credentials lookup of
+// WebhookOptions. A job keeps the URL it was made for, so after the
+// application's URL and password changed, its jobs still pending for the old
+// URL go without credentials: a new password must not reach a host the
+// application left.
+func (b *Bridge) CallbackCredentials(appID, url string) (user, pass string, ok bool) {
+	app := b.directory().apps[appID]
+	if app == nil || (url != app.CallbackURL && url != app.InboundCallbackURL) {
+		return "", "", false
 	}
-	return "", "", false
+	return app.CallbackUsername, app.CallbackPassword, app.CallbackUsername != "" || app.CallbackPassword != ""
 }

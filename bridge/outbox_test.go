@@ -266,7 +266,7 @@ func TestWebhookDelivers(t *testing.T) {
 	srv, reqs := receiver(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) { w.WriteHeader(http.StatusNoContent) })
 	var logs bytes.Buffer
 	w := startWebhooks(t, WebhookOptions{Outbox: o, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Credentials: func(string) (string, string, bool) { return "user", "pa55word", true }})
+		Credentials: func(string, string) (string, string, bool) { return "user", "pa55word", true }})
 	app := Application{ID: "app1", InboundCallbackURL: srv.URL + "/inbound"}
 	ev := CallbackEvent{Type: "message-received", Time: cbT0, Description: "Incoming message received", To: "+15550001111",
 		Message: CallbackMessage{ID: "m1", Owner: "+15550001111", ApplicationID: "app1", Time: cbT0, SegmentCount: 1, Direction: "in",
@@ -416,7 +416,7 @@ func TestWebhookRetrySchedule(t *testing.T) {
 			}
 			clock := &fakeClock{t: cbT0}
 			w := startWebhooks(t, WebhookOptions{Outbox: o, Clock: clock.Now, Rand: func() float64 { return 0.5 }, Timeout: 200 * time.Millisecond,
-				Credentials: func(string) (string, string, bool) { return "u", "p", true }})
+				Credentials: func(string, string) (string, string, bool) { return "u", "p", true }})
 			job := addJobs(t, o, "a", url, 1, "x")[0]
 			w.Notify()
 			now := cbT0
@@ -537,7 +537,7 @@ func TestWebhookBasicChallenge(t *testing.T) {
 			var logs bytes.Buffer
 			clock := &fakeClock{t: cbT0}
 			w := startWebhooks(t, WebhookOptions{Outbox: o, Clock: clock.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-				Credentials: func(app string) (string, string, bool) {
+				Credentials: func(app, _ string) (string, string, bool) {
 					if app != "a" || c.pass == "" {
 						return "", "", false
 					}

@@ -61,9 +61,10 @@ import (
 // WebhookOptions configures Webhooks. Zero values are the defaults.
 type WebhookOptions struct {
 	Outbox Outbox // required
-	// Credentials returns an application's callback credentials (for
-	// example Bridge.CallbackCredentials). nil: no application has any.
-	Credentials func(appID string) (user, pass string, ok bool)
+	// Credentials returns an application's callback credentials for a
+	// request to url (for example Bridge.CallbackCredentials). nil: no
+	// application has any.
+	Credentials func(appID, url string) (user, pass string, ok bool)
 	// Client, when set, sends the requests (net/http; its CheckRedirect is
 	// replaced so that redirects are never followed). Default: the
 	// sender's own HTTP/1.1 client (callbackclient.go), and net/http for
@@ -769,7 +770,7 @@ func (w *Webhooks) post(b *batch) error {
 	var user, pass string
 	var have bool
 	if w.opts.Credentials != nil {
-		user, pass, have = w.opts.Credentials(appID)
+		user, pass, have = w.opts.Credentials(appID, url)
 	}
 	w.mu.Lock()
 	withAuth := have && w.wantsAuth[url]

@@ -39,7 +39,7 @@ func TestWebhookTLSErrors(t *testing.T) {
 			o := newOutbox(t)
 			clock := &fakeClock{t: cbT0}
 			w := startWebhooks(t, WebhookOptions{Outbox: o, Clock: clock.Now, Rand: func() float64 { return 0.5 }, Timeout: 5 * time.Second,
-				Credentials: func(string) (string, string, bool) { return "u", "tls-secret", true }})
+				Credentials: func(string, string) (string, string, bool) { return "u", "tls-secret", true }})
 			job := addJobs(t, o, "a", c.url, 1, "x")[0]
 			w.Notify()
 			for attempt := 1; attempt <= 3; attempt++ {

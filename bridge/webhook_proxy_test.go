@@ -580,7 +580,7 @@ func startProxyChildWebhooks(t *testing.T, hasCreds func(app string) bool) (*wat
 	clock := &fakeClock{t: cbT0}
 	logs := &lockedBuffer{}
 	w, err := NewWebhooks(WebhookOptions{Outbox: o, Clock: clock.Now, Rand: func() float64 { return 0.5 }, Timeout: 30 * time.Second,
-		Credentials: func(app string) (string, string, bool) { return cbUser, cbPass, hasCreds(app) }, Logger: debugLogger(logs)})
+		Credentials: func(app, _ string) (string, string, bool) { return cbUser, cbPass, hasCreds(app) }, Logger: debugLogger(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
