@@ -741,3 +741,29 @@ func TestQuotedKeys(t *testing.T) {
 		t.Errorf("got %v, want the key quoted as TOML writes it", errs)
 	}
 }
+
+// TestCallbackURLErrorsDoNotQuoteCredentials: a callback URL with user
+// info is refused without quoting it, whatever else is wrong with it:
+// validation errors go to stderr and the journal.
+func TestCallbackURLErrorsDoNotQuoteCredentials(t *testing.T) {
+	for _, u := range []string{
+		"https://cb:hunter2-secret@example.com/cb", // only the credentials are wrong
+		"htps://cb:hunter2-secret@example.com/cb",  // and a mistyped scheme
+		"https://cb:hunter2-secret@/cb",            // and no host
+		"https://cb:hunter2-secret@example.com:x/", // and a bad port
+	} {
+		c, err := Parse(mustRead(t, "testdata/example.toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Accounts[0].Applications[0].CallbackURL = u
+		err = c.Validate()
+		if err == nil {
+			t.Errorf("%s: accepted", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: the error quotes the password: %v", u, err)
+		}
+	}
+}
