@@ -767,3 +767,33 @@ func TestCallbackURLErrorsDoNotQuoteCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestSyntaxErrorsDoNotQuotePasswords: the TOML library's messages quote
+// the text it stopped at, which on a password line is the password (one
+// written without quotes, or with a backslash the library reads as a bad
+// escape). Those errors go to stderr and the journal: the position stays,
+// the value does not.
+func TestSyntaxErrorsDoNotQuotePasswords(t *testing.T) {
+	for _, in := range []string{
+		"[[carrier]]\npassword = huntersecret\n",
+		"[[carrier]]\n  password=huntersecret # unquoted\n",
+		"[[carrier]]\npassword = \"huntersecret\\xZZ\"\n",
+		"[[account]]\n[[account.credential]]\npassword = \"huntersecret\\u12ZZ\"\n",
+		"[[account]]\n[[account.application]]\ncallback_password = huntersecret\n",
+		"[admin]\n\"password_hash\" = huntersecret\n",
+	} {
+		_, err := Parse([]byte(in))
+		errs := errorsOf(t, err)
+		if len(errs) != 1 || errs[0].Line == 0 {
+			t.Errorf("%q: want one error with its position, got %v", in, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter") {
+			t.Errorf("%q: the error quotes the password: %v", in, err)
+		}
+	}
+	// Other keys keep the library's help.
+	if _, err := Parse([]byte("[http]\nlisten = localhost\n")); err == nil || !strings.Contains(err.Error(), `"localhost"`) {
+		t.Errorf("an unquoted listen address: %v", err)
+	}
+}
