@@ -743,3 +743,59 @@ func TestQuotedKeys(t *testing.T) {
 		t.Errorf("got %v, want the key quoted as TOML writes it", errs)
 	}
 }
+
+// TestCallbackURLErrorsDoNotQuoteCredentials: a callback URL with user
+// info is refused without quoting it, whatever else is wrong with it:
+// validation errors go to stderr and the journal.
+func TestCallbackURLErrorsDoNotQuoteCredentials(t *testing.T) {
+	for _, u := range []string{
+		"https://cb:hunter2-secret@example.com/cb", // only the credentials are wrong
+		"htps://cb:hunter2-secret@example.com/cb",  // and a mistyped scheme
+		"https://cb:hunter2-secret@/cb",            // and no host
+		"https://cb:hunter2-secret@example.com:x/", // and a bad port
+	} {
+		c, err := Parse(mustRead(t, "testdata/example.toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Accounts[0].Applications[0].CallbackURL = u
+		err = c.Validate()
+		if err == nil {
+			t.Errorf("%s: accepted", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: the error quotes the password: %v", u, err)
+		}
+	}
+}
+
+// TestSyntaxErrorsDoNotQuotePasswords: the TOML library's messages quote
+// the text it stopped at, which on a password line is the password (one
+// written without quotes, or with a backslash the library reads as a bad
+// escape). Those errors go to stderr and the journal: the position stays,
+// the value does not.
+func TestSyntaxErrorsDoNotQuotePasswords(t *testing.T) {
+	for _, in := range []string{
+		"[[carrier]]\npassword = huntersecret\n",
+		"[[carrier]]\n  password=huntersecret # unquoted\n",
+		"[[carrier]]\npassword = \"huntersecret\\xZZ\"\n",
+		"[[account]]\n[[account.credential]]\npassword = \"huntersecret\\u12ZZ\"\n",
+		"[[account]]\n[[account.application]]\ncallback_password = huntersecret\n",
+		"[admin]\n\"password_hash\" = huntersecret\n",
+	} {
+		_, err := Parse([]byte(in))
+		errs := errorsOf(t, err)
+		if len(errs) != 1 || errs[0].Line == 0 {
+			t.Errorf("%q: want one error with its position, got %v", in, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter") {
+			t.Errorf("%q: the error quotes the password: %v", in, err)
+		}
+	}
+	// Other keys keep the library's help.
+	if _, err := Parse([]byte("[http]\nlisten = localhost\n")); err == nil || !strings.Contains(err.Error(), `"localhost"`) {
+		t.Errorf("an unquoted listen address: %v", err)
+	}
+}

@@ -136,7 +136,28 @@ func syntaxError(data []byte, err error) error {
 	lineStart := bytes.LastIndexByte(src[:off], '\n') + 1
 	line := 1 + bytes.Count(src[:off], []byte{'\n'})
 	col := 1 + utf8.RuneCount(src[lineStart:off])
-	return &Error{Line: line, Column: col, Msg: pe.Message}
+	msg := pe.Message
+	lineText, _, _ := bytes.Cut(src[lineStart:], []byte{'\n'})
+	if secretLine(lineText) {
+		msg = quotedRE.ReplaceAllString(msg, "<value hidden>")
+	}
+	return &Error{Line: line, Column: col, Msg: msg}
+}
+
+// quotedRE matches what the TOML library's messages quote: the text it
+// stopped at, in Go's %q form.
+var quotedRE = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'`)
+
+// secretLine reports whether a line sets a password or password hash: a
+// syntax error there must not quote the value (an unquoted password, or
+// one with a backslash read as a bad escape), as errors go to the journal.
+func secretLine(line []byte) bool {
+	key, _, ok := bytes.Cut(line, []byte{'='})
+	if !ok {
+		return false
+	}
+	k := strings.ToLower(strings.Trim(string(key), " \t\"'"))
+	return strings.HasSuffix(k, "password") || strings.HasSuffix(k, "password_hash")
 }
 
 var durationType = reflect.TypeFor[Duration]()

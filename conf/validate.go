@@ -370,13 +370,14 @@ func checkCallbackURL(ck *checker, key, s string) {
 	switch {
 	case err != nil:
 		ck.add(key, "invalid URL: %v", errors.Unwrap(err))
+	case u.User != nil:
+		// Credentials in the URL end up in logs. Checked first: the
+		// errors below quote the URL.
+		ck.add(key, "must not hold credentials; use callback_username and callback_password")
 	case u.Scheme != "http" && u.Scheme != "https":
 		ck.add(key, "must be an http or https URL, got %q", s)
 	case u.Host == "" || u.Hostname() == "":
 		ck.add(key, "must be an absolute URL with a host, got %q", s)
-	case u.User != nil:
-		// Credentials in the URL end up in logs.
-		ck.add(key, "must not hold credentials; use callback_username and callback_password")
 	case u.Fragment != "":
 		ck.add(key, "must not have a fragment")
 	}

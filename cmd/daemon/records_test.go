@@ -238,6 +238,24 @@ func TestMessageSearchAndMDR(t *testing.T) {
 			t.Errorf("without /api/v2: %d %s", r.status, r.raw)
 		}
 	})
+	t.Run("another account sees none of them", func(t *testing.T) {
+		// Account 2's own search, given account 1's message ids or a page
+		// token cut from account 1's results, finds nothing.
+		other := "/api/v2/users/" + acct2 + "/messages?"
+		first := e.get(searchPath+"?sort=receiveTime:asc&limit=1", user, pass)
+		token, _ := first.body["pageInfo"].(map[string]any)["nextPageToken"].(string)
+		if token == "" {
+			t.Fatalf("no next page token in %s", first.raw)
+		}
+		for _, params := range []string{"messageId=" + single, "messageId=" + group, "limit=100",
+			"sort=receiveTime:asc&limit=100&pageToken=" + url.QueryEscape(token)} {
+			r := e.get(other+params, user2, pass)
+			refused := r.status == 400 && strings.Contains(params, "pageToken") // a token of another search
+			if !refused && (r.status != 200 || r.body["totalCount"] != 0.0) || strings.Contains(r.raw, acct+`"`) {
+				t.Errorf("%s: %d %s", params, r.status, r.raw)
+			}
+		}
+	})
 	t.Run("time window", func(t *testing.T) {
 		future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 		if msgs, total, _ := e.search("fromDateTime=" + url.QueryEscape(future)); len(msgs) != 0 || total != 0 {

@@ -165,7 +165,13 @@ func (h *handler) checkAdmin(user, pass string) bool {
 	if v := h.verified.Load(); v != nil && subtle.ConstantTimeCompare(v[:], key[:]) == 1 {
 		return true
 	}
-	if subtle.ConstantTimeCompare([]byte(user), []byte(h.opts.Username)) != 1 || !h.opts.CheckPassword(h.opts.PasswordHash, pass) {
+	// The password is checked even when the username is wrong: a wrong
+	// username answered faster would tell which username is the admin's.
+	// Compared as hashes (fixed length): ConstantTimeCompare returns at once
+	// on a length mismatch, which would leak the username's length.
+	userHash, wantHash := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(h.opts.Username))
+	userOK := subtle.ConstantTimeCompare(userHash[:], wantHash[:]) == 1
+	if passOK := h.opts.CheckPassword(h.opts.PasswordHash, pass); !userOK || !passOK {
 		return false
 	}
 	h.verified.Store(&key)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"smppbridge/bridge"
@@ -141,5 +142,35 @@ func TestAdminHandler(t *testing.T) {
 	}
 	if err := b.Authenticate("A", "u", "secret-1"); err != bridge.ErrForbidden {
 		t.Fatalf("disabled account: %v, want ErrForbidden", err)
+	}
+}
+
+// TestAdminAuthSameWorkForUnknownUser: a wrong admin username costs the same
+// password hash as a wrong password, so response times do not tell an
+// attacker that a guessed username is the admin's.
+func TestAdminAuthSameWorkForUnknownUser(t *testing.T) {
+	var checks atomic.Int64
+	counting := func(hash, pw string) bool { checks.Add(1); return checkPlain(hash, pw) }
+	srv := httptest.NewServer(Handler(newBridge(t), Options{Username: "ops", PasswordHash: "plain:pw", CheckPassword: counting}))
+	defer srv.Close()
+	for _, c := range []struct{ name, user, pass string }{
+		{"wrong password", "ops", "guess"},
+		{"unknown user", "root", "guess"},
+		{"unknown user, right password", "root", "pw"},
+	} {
+		before := checks.Load()
+		req, _ := http.NewRequest("GET", srv.URL+"/v1/accounts", nil)
+		req.SetBasicAuth(c.user, c.pass)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: status %d, want 401", c.name, resp.StatusCode)
+		}
+		if n := checks.Load() - before; n != 1 {
+			t.Errorf("%s: %d password checks, want 1 (same work as any wrong credential)", c.name, n)
+		}
 	}
 }
