@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 )
 
 // authCache remembers credentials already verified, keyed by an HMAC-SHA256
@@ -24,6 +25,28 @@ type authCache struct {
 	// gen counts forget calls: a verification that started before one
 	// does not enter its result, so a revoked credential cannot come back.
 	gen uint64
+
+	// hashSlots bounds the slow password hashes running at once. Wrong
+	// passwords are never cached, so without it clients that send wrong
+	// ones (~120 ms of CPU each here) could fill every core; with it they
+	// fill half, and requests with verified credentials (cache hits) and
+	// the rest of the daemon keep the other half. Waiting for a slot is the
+	// back-pressure; the HTTP timeouts bound it.
+	hashSlots chan struct{}
+	hashWaits atomic.Int64 // waiting for a slot now (tests)
+}
+
+// hashSlotsFor is how many password hashes may run at once on procs
+// processors: half of them, at least one.
+func hashSlotsFor(procs int) int { return max(1, procs/2) }
+
+// checkSlow runs one slow password check in a slot.
+func (c *authCache) checkSlow(check func(hash, password string) bool, hash, password string) bool {
+	c.hashWaits.Add(1)
+	c.hashSlots <- struct{}{}
+	c.hashWaits.Add(-1)
+	defer func() { <-c.hashSlots }()
+	return check(hash, password)
 }
 
 // forget drops the verified credentials of these accounts (after their
@@ -44,7 +67,8 @@ func (c *authCache) forget(accounts map[string]bool) {
 	c.mu.Unlock()
 }
 
-func (c *authCache) init(max int) {
+func (c *authCache) init(max, hashSlots int) {
+	c.hashSlots = make(chan struct{}, hashSlots)
 	c.ok = make(map[[32]byte]string)
 	c.inflight = make(map[[32]byte]chan struct{})
 	c.max = max
@@ -126,11 +150,11 @@ func (b *Bridge) lookupCred(key [32]byte, username, password string) (owner stri
 		if h := b.decoyHash(dir); h != "" {
 			// An unknown username costs the same hash as a wrong password, so
 			// response times do not tell which usernames exist.
-			b.opts.CheckPassword(h, password)
+			c.checkSlow(b.opts.CheckPassword, h, password)
 		}
 	}
 	for _, cr := range refs {
-		if b.opts.CheckPassword(cr.hash, password) {
+		if c.checkSlow(b.opts.CheckPassword, cr.hash, password) {
 			owner = cr.accountID
 			break
 		}

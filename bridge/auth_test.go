@@ -5,9 +5,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"smppbridge/store"
 )
@@ -55,7 +58,7 @@ func TestAuthSamePathForEveryWrongCredential(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			b.auth.init(10) // no cache hits: every case takes the full path
+			b.auth.init(10, 1) // no cache hits: every case takes the full path
 			mu.Lock()
 			checked = nil
 			mu.Unlock()
@@ -77,8 +80,8 @@ func TestAuthSamePathForEveryWrongCredential(t *testing.T) {
 // hash of a password; usernames and passwords cannot trade bytes.
 func TestCredKeyIsKeyedHMAC(t *testing.T) {
 	var a, b authCache
-	a.init(10)
-	b.init(10)
+	a.init(10, 1)
+	b.init(10, 1)
 	key := make([]byte, 32)
 	for i := range key {
 		key[i] = a.ipad[i] ^ 0x36
@@ -100,5 +103,59 @@ func TestCredKeyIsKeyedHMAC(t *testing.T) {
 	}
 	if a.credKey("a\x00b", "c") == a.credKey("a", "b\x00c") || a.credKey("ab", "c") == a.credKey("a", "bc") {
 		t.Error("username and password bytes can be traded")
+	}
+}
+
+// TestAuthBoundsConcurrentHashes: eight clients with wrong passwords at
+// once run at most two password hashes at a time (a cap of two); the
+// other six wait for a slot instead of taking more cores.
+func TestAuthBoundsConcurrentHashes(t *testing.T) {
+	var inflight, most atomic.Int64
+	release := make(chan struct{})
+	check := func(hash, pw string) bool {
+		n := inflight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-release
+		inflight.Add(-1)
+		return false
+	}
+	b, err := New(Options{Store: nopStore{}, CheckPassword: check, Accounts: []Account{
+		{ID: "A", Credentials: []Credential{{Username: "alice", PasswordHash: "hash-a"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.auth.init(10, 2)
+	const clients = 8
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := b.Authenticate("A", "alice", fmt.Sprintf("wrong-%d", i)); !errors.Is(err, ErrUnauthorized) {
+				t.Errorf("client %d: %v", i, err)
+			}
+		}()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for inflight.Load() < 2 || b.auth.hashWaits.Load() < clients-2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d hashing, %d waiting; want 2 and %d", inflight.Load(), b.auth.hashWaits.Load(), clients-2)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := inflight.Load(); n != 2 {
+		t.Fatalf("%d hashes at once with every client in, want 2", n)
+	}
+	close(release)
+	wg.Wait()
+	if m := most.Load(); m != 2 {
+		t.Fatalf("at most %d hashes ran at once, want 2", m)
+	}
+	if got := hashSlotsFor(1); got != 1 {
+		t.Fatalf("one processor: %d slots", got)
+	}
+	if got := hashSlotsFor(8); got != 4 {
+		t.Fatalf("eight processors: %d slots", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -241,7 +242,7 @@ func New(opts Options) (*Bridge, error) {
 		opts: opts, log: opts.Logger, now: opts.Now, store: opts.Store,
 		emergency: map[string]bool{},
 	}
-	b.auth.init(10000)
+	b.auth.init(10000, hashSlotsFor(runtime.GOMAXPROCS(0)))
 	b.outcomes = newOutcomeIDs()
 	for _, n := range opts.EmergencyNumbers {
 		b.emergency[strings.TrimPrefix(n, "+")] = true
