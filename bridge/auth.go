@@ -83,18 +83,24 @@ func (c *authCache) init(max, hashSlots int) {
 	}
 }
 
-// credKey is the cache key of a presented credential: HMAC-SHA256 of the
-// username's length, the username and the password (the length first, so
-// no two pairs share an input). Written out with sha256.Sum256 on stack
-// buffers: crypto/hmac allocates and costs four times as much per request.
-func (c *authCache) credKey(username, password string) [32]byte {
+// credKey is the cache key of a credential presented for an account:
+// HMAC-SHA256 of the account's length and id, the username's length, the
+// username and the password (lengths first, so no two triples share an
+// input). The account is part of it because a username is unique only
+// within an account: two accounts may hold the same username and password.
+// Written out with sha256.Sum256 on stack buffers: crypto/hmac allocates
+// and costs four times as much per request.
+func (c *authCache) credKey(account, username, password string) [32]byte {
 	var stack [256]byte
-	n := len(c.ipad) + 4 + len(username) + len(password)
+	n := len(c.ipad) + 8 + len(account) + len(username) + len(password)
 	in := stack[:0]
 	if n > len(stack) {
 		in = make([]byte, 0, n)
 	}
 	in = append(in, c.ipad[:]...)
+	a := len(account)
+	in = append(in, byte(a>>24), byte(a>>16), byte(a>>8), byte(a))
+	in = append(in, account...)
 	u := len(username)
 	in = append(in, byte(u>>24), byte(u>>16), byte(u>>8), byte(u))
 	in = append(in, username...)
@@ -110,8 +116,8 @@ func (c *authCache) credKey(username, password string) [32]byte {
 // Authenticate checks HTTP Basic credentials for an account: ErrForbidden
 // when they are valid for another account only.
 func (b *Bridge) Authenticate(accountID, username, password string) error {
-	key := b.auth.credKey(username, password)
-	owner, known := b.lookupCred(key, username, password)
+	key := b.auth.credKey(accountID, username, password)
+	owner, known := b.lookupCred(key, accountID, username, password)
 	switch {
 	case !known || owner == "":
 		return ErrUnauthorized
@@ -124,7 +130,7 @@ func (b *Bridge) Authenticate(accountID, username, password string) error {
 	return nil
 }
 
-func (b *Bridge) lookupCred(key [32]byte, username, password string) (owner string, known bool) {
+func (b *Bridge) lookupCred(key [32]byte, accountID, username, password string) (owner string, known bool) {
 	c := &b.auth
 	var gen uint64
 	for {
@@ -153,9 +159,19 @@ func (b *Bridge) lookupCred(key [32]byte, username, password string) (owner stri
 			c.checkSlow(b.opts.CheckPassword, h, password)
 		}
 	}
-	for _, cr := range refs {
-		if c.checkSlow(b.opts.CheckPassword, cr.hash, password) {
-			owner = cr.accountID
+	// The account asked for first: the same username and password may be
+	// another account's too, and must not then be refused here.
+	for pass := range 2 {
+		for _, cr := range refs {
+			if (cr.accountID == accountID) != (pass == 0) {
+				continue
+			}
+			if c.checkSlow(b.opts.CheckPassword, cr.hash, password) {
+				owner = cr.accountID
+				break
+			}
+		}
+		if owner != "" {
 			break
 		}
 	}

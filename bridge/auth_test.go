@@ -88,21 +88,28 @@ func TestCredKeyIsKeyedHMAC(t *testing.T) {
 	}
 	for _, c := range [][2]string{{"alice", "right-password"}, {"", ""}, {"u", strings.Repeat("p", 300)}} {
 		m := hmac.New(sha256.New, key)
+		const acct = "9900000"
+		m.Write([]byte{0, 0, 0, byte(len(acct))})
+		m.Write([]byte(acct))
 		u := len(c[0])
 		m.Write([]byte{byte(u >> 24), byte(u >> 16), byte(u >> 8), byte(u)})
 		m.Write([]byte(c[0] + c[1]))
-		if got := a.credKey(c[0], c[1]); !bytes.Equal(got[:], m.Sum(nil)) {
+		if got := a.credKey(acct, c[0], c[1]); !bytes.Equal(got[:], m.Sum(nil)) {
 			t.Errorf("credKey(%q, %d-byte password) is not the HMAC-SHA256", c[0], len(c[1]))
 		}
-		if a.credKey(c[0], c[1]) == b.credKey(c[0], c[1]) {
+		if a.credKey(acct, c[0], c[1]) == b.credKey(acct, c[0], c[1]) {
 			t.Errorf("two caches share the key of %q", c[0])
 		}
-		if plain := sha256.Sum256([]byte(c[0] + "\x00" + c[1])); a.credKey(c[0], c[1]) == plain {
+		if a.credKey(acct, c[0], c[1]) == a.credKey("9900001", c[0], c[1]) {
+			t.Errorf("two accounts share the key of %q", c[0])
+		}
+		if plain := sha256.Sum256([]byte(c[0] + "\x00" + c[1])); a.credKey(acct, c[0], c[1]) == plain {
 			t.Errorf("credKey of %q is the unsalted hash", c[0])
 		}
 	}
-	if a.credKey("a\x00b", "c") == a.credKey("a", "b\x00c") || a.credKey("ab", "c") == a.credKey("a", "bc") {
-		t.Error("username and password bytes can be traded")
+	if a.credKey("A", "a\x00b", "c") == a.credKey("A", "a", "b\x00c") || a.credKey("A", "ab", "c") == a.credKey("A", "a", "bc") ||
+		a.credKey("Aa", "b", "c") == a.credKey("A", "ab", "c") {
+		t.Error("account, username and password bytes can be traded")
 	}
 }
 
@@ -157,5 +164,34 @@ func TestAuthBoundsConcurrentHashes(t *testing.T) {
 	}
 	if got := hashSlotsFor(8); got != 4 {
 		t.Fatalf("eight processors: %d slots", got)
+	}
+}
+
+// TestAuthSharedUsername: usernames are unique only within an account, so
+// two accounts may both have "api" with the same password; each is let in
+// on its own path (the first owner found used to win, and the other got
+// 403), and a credential of one account only is still 403 on the other's.
+func TestAuthSharedUsername(t *testing.T) {
+	check := func(hash, pw string) bool { return hash == "plain:"+pw }
+	b, err := New(Options{Store: nopStore{}, CheckPassword: check, Accounts: []Account{
+		{ID: "A", Credentials: []Credential{{Username: "api", PasswordHash: "plain:same"}, {Username: "only-a", PasswordHash: "plain:a"}}},
+		{ID: "B", Credentials: []Credential{{Username: "api", PasswordHash: "plain:same"}}},
+		{ID: "C", Credentials: []Credential{{Username: "api", PasswordHash: "plain:other"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second round answers from the cache
+		for _, c := range []struct {
+			account, user, pass string
+			want                error
+		}{
+			{"A", "api", "same", nil}, {"B", "api", "same", nil}, {"C", "api", "other", nil},
+			{"C", "api", "same", ErrForbidden}, {"A", "api", "other", ErrForbidden},
+			{"B", "only-a", "a", ErrForbidden}, {"B", "api", "wrong", ErrUnauthorized},
+		} {
+			if err := b.Authenticate(c.account, c.user, c.pass); !errors.Is(err, c.want) && !(err == nil && c.want == nil) {
+				t.Errorf("%s %s/%s: %v, want %v", c.account, c.user, c.pass, err, c.want)
+			}
+		}
 	}
 }
