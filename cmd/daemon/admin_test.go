@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"smppbridge/conf"
+	"smppbridge/httpapi/admin"
 )
 
 // TestAdminAuth: with admin credentials configured every admin request
@@ -88,7 +89,7 @@ func TestBridgeAccountsNumberClasses(t *testing.T) {
 func TestAdminAuthHashesOncePerCredential(t *testing.T) {
 	var checks int
 	check := func(hash, pw string) bool { checks++; return hash == "plain:"+pw }
-	h := adminAuth("ops", "plain:admin-password", check, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	h := adminAuth(admin.NewCredentials("ops", "plain:admin-password", check), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	do := func(user, pass string) int {
 		req := httptest.NewRequest("GET", "/healthz", nil)
 		req.SetBasicAuth(user, pass)

@@ -6,8 +6,6 @@ package daemon
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -19,7 +17,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -84,8 +81,10 @@ type Daemon struct {
 	// progress: that reload then stops waiting for in-flight submits.
 	stopBegun       context.Context
 	cancelStopBegun context.CancelFunc
-	carriers        map[string]*carrierRuntime // by name; Reload only
-	opts            Options
+	// adminCreds are the admin listener's credentials; a reload replaces them.
+	adminCreds *admin.Credentials
+	carriers   map[string]*carrierRuntime // by name; Reload only
+	opts       Options
 	// Webhooks delivers the callback outbox.
 	Webhooks *bridge.Webhooks
 	api      *httpapi.Server
@@ -132,6 +131,7 @@ func Run(ctx context.Context, opts Options) error {
 	warnIgnoredProxies(log, os.Getenv)
 	d := &Daemon{cfg: cfg, log: log, opts: opts}
 	d.stopBegun, d.cancelStopBegun = context.WithCancel(context.Background())
+	d.adminCreds = admin.NewCredentials(cfg.Admin.Username, cfg.Admin.PasswordHash, conf.CheckPassword)
 	defer d.cancelStopBegun()
 	d.metrics = newMetrics(d)
 	var cleanups []func(context.Context)
@@ -430,48 +430,31 @@ func (d *Daemon) adminHandler() http.Handler {
 	for _, r := range d.adminRoutes() {
 		mux.HandleFunc(r.pattern, r.handler)
 	}
-	var health http.Handler = mux
-	if d.cfg.Admin.Username != "" {
-		health = adminAuth(d.cfg.Admin.Username, d.cfg.Admin.PasswordHash, conf.CheckPassword, mux)
+	if d.adminCreds == nil { // a Daemon built without Run (tests)
+		d.adminCreds = admin.NewCredentials(d.cfg.Admin.Username, d.cfg.Admin.PasswordHash, conf.CheckPassword)
 	}
 	top := http.NewServeMux()
-	top.Handle("/", health)
+	top.Handle("/", adminAuth(d.adminCreds, mux))
 	if d.Bridge != nil {
 		// The management API checks the admin credentials itself and is
 		// refused entirely when none are configured.
 		top.Handle("/v1/", admin.Handler(d.Bridge, admin.Options{
-			Username: d.cfg.Admin.Username, PasswordHash: d.cfg.Admin.PasswordHash,
-			CheckPassword: conf.CheckPassword, Logger: d.log.With("component", "admin"),
+			Credentials: d.adminCreds, Logger: d.log.With("component", "admin"),
 		}))
 	}
 	return top
 }
 
-// adminAuth requires the admin credentials on every admin endpoint. The
-// operator surface is separate from, and not reachable with, API credentials.
-// The last credentials that passed are remembered (as a SHA-256), so the
-// slow password hash costs once, not on every probe and scrape.
-func adminAuth(username, hash string, check func(hash, password string) bool, next http.Handler) http.Handler {
-	var verified atomic.Pointer[[32]byte]
+// adminAuth requires the admin credentials, when configured, on the admin
+// listener's own endpoints (health, readiness, metrics). The operator
+// surface is separate from, and not reachable with, API credentials.
+func adminAuth(creds *admin.Credentials, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, p, ok := r.BasicAuth()
-		key := sha256.Sum256([]byte(strconv.Itoa(len(u)) + ":" + u + p))
-		if v := verified.Load(); ok && v != nil && subtle.ConstantTimeCompare(v[:], key[:]) == 1 {
-			next.ServeHTTP(w, r)
-			return
-		}
-		// Both checks always run (no short circuit), and the usernames are
-		// compared as hashes (fixed length): the time taken does not tell
-		// whether the username was right.
-		userHash, wantHash := sha256.Sum256([]byte(u)), sha256.Sum256([]byte(username))
-		userOK := subtle.ConstantTimeCompare(userHash[:], wantHash[:]) == 1
-		passOK := check(hash, p)
-		if !ok || !userOK || !passOK {
+		if creds.Configured() && !creds.Verify(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="smppbridge admin"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		verified.Store(&key)
 		next.ServeHTTP(w, r)
 	})
 }

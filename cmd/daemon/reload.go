@@ -155,6 +155,9 @@ func (d *Daemon) Reload(cfg *conf.Config) error {
 	closePools(ctx, gone)
 
 	d.reloadAccounts(accounts)
+	if d.adminCreds.Set(cfg.Admin.Username, cfg.Admin.PasswordHash) {
+		d.log.Info("reload: admin credentials replaced; admin clients authenticate again")
+	}
 	if err := d.api.ReloadTLS(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile); err != nil {
 		d.log.Error("reload: HTTPS certificate not replaced", "err", err) // checked above: only if the files changed since
 	}
@@ -188,7 +191,7 @@ func (d *Daemon) warnRestartOnly(cfg *conf.Config) {
 		same bool
 	}{
 		{"http", reflect.DeepEqual(httpOld, httpNew)},
-		{"admin", reflect.DeepEqual(old.Admin, cfg.Admin)},
+		{"admin.listen", old.Admin.Listen == cfg.Admin.Listen}, // the credentials are applied live
 		{"store", reflect.DeepEqual(old.Store, cfg.Store)},
 		{"log.format", old.Log.Format == cfg.Log.Format}, // log.level: applied by cmd/smppbridge
 		{"api", reflect.DeepEqual(apiOld, apiNew)},

@@ -7,8 +7,6 @@
 package admin
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"smppbridge/bridge"
@@ -32,19 +29,21 @@ type Options struct {
 	PasswordHash string
 	// CheckPassword verifies a password against a stored hash.
 	CheckPassword func(hash, password string) bool
-	Logger        *slog.Logger
+	// Credentials, when set, replace the three fields above: credentials
+	// shared with the admin listener's other endpoints and replaced by a
+	// reload.
+	Credentials *Credentials
+	Logger      *slog.Logger
 }
 
 // maxBody bounds request bodies; directory entries are small.
 const maxBody = 1 << 20
 
 type handler struct {
-	b    *bridge.Bridge
-	opts Options
-	log  *slog.Logger
-	// verified is a SHA-256 of the last admin credentials that passed: the
-	// slow password hash then costs once per admin session, not per request.
-	verified atomic.Pointer[[32]byte]
+	b     *bridge.Bridge
+	opts  Options
+	log   *slog.Logger
+	creds *Credentials
 }
 
 // Handler serves the management routes under /v1/.
@@ -52,7 +51,11 @@ func Handler(b *bridge.Bridge, opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{b: b, opts: opts, log: opts.Logger}
+	creds := opts.Credentials
+	if creds == nil {
+		creds = NewCredentials(opts.Username, opts.PasswordHash, opts.CheckPassword)
+	}
+	h := &handler{b: b, opts: opts, log: opts.Logger, creds: creds}
 	mux := http.NewServeMux()
 	for _, r := range h.routes() {
 		mux.HandleFunc(r.pattern, r.fn)
@@ -146,36 +149,17 @@ func (h *handler) routes() []route {
 // auth requires the admin credentials on every route.
 func (h *handler) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, p, ok := r.BasicAuth()
 		switch {
-		case h.opts.Username == "" || h.opts.PasswordHash == "" || h.opts.CheckPassword == nil:
+		case !h.creds.Configured():
 			writeError(w, http.StatusUnauthorized, "unauthorized",
 				"The admin API is disabled: configure admin.username and admin.password_hash")
-		case !ok || !h.checkAdmin(u, p):
+		case !h.creds.Verify(r):
 			w.Header().Set("WWW-Authenticate", `Basic realm="smppbridge admin"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "Authentication Failed")
 		default:
 			next.ServeHTTP(w, r)
 		}
 	})
-}
-
-func (h *handler) checkAdmin(user, pass string) bool {
-	key := sha256.Sum256([]byte(user + "\x00" + pass))
-	if v := h.verified.Load(); v != nil && subtle.ConstantTimeCompare(v[:], key[:]) == 1 {
-		return true
-	}
-	// The password is checked even when the username is wrong: a wrong
-	// username answered faster would tell which username is the admin's.
-	// Compared as hashes (fixed length): ConstantTimeCompare returns at once
-	// on a length mismatch, which would leak the username's length.
-	userHash, wantHash := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(h.opts.Username))
-	userOK := subtle.ConstantTimeCompare(userHash[:], wantHash[:]) == 1
-	if passOK := h.opts.CheckPassword(h.opts.PasswordHash, pass); !userOK || !passOK {
-		return false
-	}
-	h.verified.Store(&key)
-	return true
 }
 
 // Views: what the API shows. Hashes and callback passwords never leave.
